@@ -1,0 +1,10 @@
+"""Driver name (a profile's ``[driver] type``) -> driver class. One explicit table."""
+
+from __future__ import annotations
+
+from drivers.base import Driver
+from drivers.sim import SimDriver
+
+DRIVERS: dict[str, type[Driver]] = {
+    SimDriver.name: SimDriver,
+}

@@ -1,0 +1,5 @@
+import sys
+
+from fabqueue.cli import main
+
+sys.exit(main())

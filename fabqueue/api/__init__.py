@@ -1,0 +1,14 @@
+"""JSON API under /api/v1. Routers are thin: parse, call a service, return *Public."""
+
+from fastapi import APIRouter
+
+from fabqueue.api import events, health, jobs, machines, users
+
+api_router = APIRouter()
+api_router.include_router(health.router)
+api_router.include_router(machines.router)
+api_router.include_router(jobs.router)
+api_router.include_router(events.router)
+api_router.include_router(users.router)
+
+__all__ = ["api_router"]

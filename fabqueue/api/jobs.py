@@ -1,0 +1,124 @@
+"""Jobs: submit, list, inspect, act. Thin: parse, call a service, return a public shape."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.responses import FileResponse
+
+from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep
+from fabqueue.models import JobEventPublic, JobPublic, JobsPublic
+from fabqueue.services import jobs as job_service
+from fabqueue.services.errors import NotFound
+from fabqueue.states import JobState
+from jobs.base import MachineKind
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+ACTIONS = ("cancel", "pause", "resume", "hold", "release", "requeue")
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobPublic)
+def submit(
+    ctx: CtxDep,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File(description="the job file (G-code, SVG, DST, PES…)")],
+    machine: Annotated[str | None, Form(description="a machine slug")] = None,
+    kind: Annotated[MachineKind | None, Form(description="any machine of this kind")] = None,
+    material: Annotated[str | None, Form()] = None,
+    copies: Annotated[int, Form()] = 1,
+    priority: Annotated[int, Form(description="staff only; higher runs first")] = 0,
+    hold: Annotated[bool, Form(description="keep out of the queue until released")] = False,
+    title: Annotated[str | None, Form()] = None,
+) -> JobPublic:
+    """Submit a job file. It is analysed at once: a file that cannot be made is refused."""
+    if user.role == "client":
+        from fabqueue.services.errors import Forbidden
+
+        raise Forbidden("clients ask for a quote; staff turn it into jobs")
+    job = job_service.submit_job(
+        sessions=ctx.sessions,
+        store=ctx.store,
+        profiles=ctx.profiles,
+        owner=user,
+        stream=file.file,
+        request=job_service.SubmitRequest(
+            filename=file.filename or "",
+            machine=machine or None,
+            kind=kind,
+            material=material or None,
+            copies=copies,
+            priority=priority,
+            hold=hold,
+            title=title,
+        ),
+        upload_limit=ctx.settings.upload_limit_bytes,
+        now=ctx.clock.now(),
+    )
+    return JobPublic.model_validate(job, from_attributes=True)
+
+
+@router.get("", response_model=JobsPublic)
+def list_jobs(
+    session: ReadSessionDep,
+    user: CurrentUser,
+    state: Annotated[list[JobState] | None, Query()] = None,
+    machine: str | None = None,
+    owner: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobsPublic:
+    """Newest first. Members and clients see their own jobs only."""
+    rows, total = job_service.list_jobs(
+        session, user, states=state, machine=machine, owner_id=owner, limit=limit, offset=offset
+    )
+    return JobsPublic(
+        data=[JobPublic.model_validate(j, from_attributes=True) for j in rows], count=total
+    )
+
+
+@router.get("/{job_id}", response_model=JobPublic)
+def get_job(job_id: int, session: ReadSessionDep, user: CurrentUser) -> JobPublic:
+    return JobPublic.model_validate(
+        job_service.get_job(session, job_id, user), from_attributes=True
+    )
+
+
+@router.get("/{job_id}/events", response_model=list[JobEventPublic])
+def job_events(job_id: int, session: ReadSessionDep, user: CurrentUser) -> list[JobEventPublic]:
+    return [
+        JobEventPublic.model_validate(e, from_attributes=True)
+        for e in job_service.job_events(session, job_id, user)
+    ]
+
+
+@router.get("/{job_id}/file", response_class=FileResponse)
+def job_file(job_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser) -> FileResponse:
+    """The file as it was submitted."""
+    job = job_service.get_job(session, job_id, user)
+    path = ctx.store.path_for(job.file_sha256)
+    if not path.exists():
+        raise NotFound(f"the file of job {job_id} is missing from the store")
+    return FileResponse(path, filename=job.file_name)
+
+
+def _action_route(action: str) -> None:
+    def handler(job_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> JobPublic:
+        job = job_service.act(
+            session=session, job_id=job_id, action=action, user=user, at=ctx.clock.now()
+        )
+        return JobPublic.model_validate(job, from_attributes=True)
+
+    handler.__name__ = f"{action}_job"
+    router.add_api_route(
+        f"/{{job_id}}/{action}",
+        handler,
+        methods=["POST"],
+        response_model=JobPublic,
+        summary=f"{action.capitalize()} a job",
+    )
+
+
+for _action in ACTIONS:
+    _action_route(_action)

@@ -1,0 +1,85 @@
+"""Machines: status, the operator's confirmation, loaded material, service on/off."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep, StaffUser
+from fabqueue.models import JobPublic, MachinePublic, Outcome
+from fabqueue.services import machines as machine_service
+
+router = APIRouter(prefix="/machines", tags=["machines"])
+
+
+class Confirmation(BaseModel):
+    outcome: Outcome | None = None
+    """good (billable) or bad (runs again); needed when a job is on the machine."""
+
+
+class ConfirmResult(BaseModel):
+    machine: MachinePublic
+    job: JobPublic | None
+
+
+class MaterialChoice(BaseModel):
+    material: str | None
+
+
+@router.get("", response_model=list[MachinePublic])
+def list_machines(session: ReadSessionDep, _user: CurrentUser) -> list[MachinePublic]:
+    return [machine_service.to_public(session, r) for r in machine_service.list_machines(session)]
+
+
+@router.get("/{slug}", response_model=MachinePublic)
+def get_machine(slug: str, session: ReadSessionDep, _user: CurrentUser) -> MachinePublic:
+    return machine_service.to_public(session, machine_service.get_record(session, slug))
+
+
+@router.post("/{slug}/confirm", response_model=ConfirmResult)
+def confirm(
+    slug: str, body: Confirmation, ctx: CtxDep, session: SessionDep, user: StaffUser
+) -> ConfirmResult:
+    """The operator cleared the machine (bed cleared, vinyl taken off, hoop removed)
+    and judged the job on it: good, or bad (it runs again)."""
+    job = machine_service.confirm(
+        session=session, slug=slug, outcome=body.outcome, actor=user, at=ctx.clock.now()
+    )
+    record = machine_service.get_record(session, slug)
+    return ConfirmResult(
+        machine=machine_service.to_public(session, record),
+        job=JobPublic.model_validate(job, from_attributes=True) if job else None,
+    )
+
+
+@router.put("/{slug}/material", response_model=MachinePublic)
+def set_material(
+    slug: str, body: MaterialChoice, ctx: CtxDep, session: SessionDep, _user: StaffUser
+) -> MachinePublic:
+    """Say which material is now loaded (filament, vinyl roll, thread set)."""
+    record = machine_service.set_material(
+        session=session,
+        profiles=ctx.profiles,
+        slug=slug,
+        material=body.material,
+        at=ctx.clock.now(),
+    )
+    return machine_service.to_public(session, record)
+
+
+@router.post("/{slug}/stop", response_model=MachinePublic)
+def stop(slug: str, ctx: CtxDep, session: SessionDep, _user: StaffUser) -> MachinePublic:
+    """Take the machine out of service: it finishes its job and takes no new one."""
+    record = machine_service.set_service(
+        session=session, slug=slug, in_service=False, at=ctx.clock.now()
+    )
+    return machine_service.to_public(session, record)
+
+
+@router.post("/{slug}/start", response_model=MachinePublic)
+def start(slug: str, ctx: CtxDep, session: SessionDep, _user: StaffUser) -> MachinePublic:
+    """Put the machine back in service."""
+    record = machine_service.set_service(
+        session=session, slug=slug, in_service=True, at=ctx.clock.now()
+    )
+    return machine_service.to_public(session, record)

@@ -1,0 +1,28 @@
+"""Everything a request handler may need, built once by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from fabqueue.clock import Clock
+from fabqueue.db import SessionFactory
+from fabqueue.dispatch.dispatcher import Dispatcher
+from fabqueue.events import EventBus
+from fabqueue.profiles import ProfileSet
+from fabqueue.settings import Settings
+from fabqueue.storage import FileStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    sessions: SessionFactory
+    read_sessions: SessionFactory
+    bus: EventBus
+    clock: Clock
+    profiles: ProfileSet
+    store: FileStore
+    dispatcher: Dispatcher | None = None

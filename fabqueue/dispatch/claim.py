@@ -1,0 +1,112 @@
+"""Claiming the next job for a machine, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from drivers.base import JobTicket
+from fabqueue.dispatch.scheduler import Candidate, MachineInfo, pick_next
+from fabqueue.models import Job, MachineRecord, RunnerState
+from fabqueue.states import OCCUPYING_STATES, JobState, transition
+from fabqueue.storage import FileStore
+from jobs.base import Analysis, MachineKind
+
+CANDIDATE_WINDOW = 100
+"""Queued jobs looked at per claim; the most urgent and oldest come first."""
+
+
+def _candidate(job: Job, slug: str) -> Candidate:
+    assert job.id is not None
+    return Candidate(
+        id=job.id,
+        owner_id=job.owner_id,
+        file_type=job.file_type,
+        material=job.material,
+        priority=job.priority,
+        created_at=job.created_at,
+        analysis=Analysis.model_validate(job.analysis) if job.analysis else None,
+        resuming=bool(job.checkpoint.get("resume")) and job.target_machine == slug,
+    )
+
+
+def claim_next(
+    session: Session,
+    *,
+    machine: MachineInfo,
+    kind: MachineKind,
+    store: FileStore,
+    now: datetime,
+) -> JobTicket | None:
+    """Move the job ``pick_next`` chooses to ``starting`` on ``machine``; None if none.
+
+    Raises ``InvalidTransition`` (another runner took the job first) or an integrity
+    error (the machine got a job meanwhile); the caller rolls back and tries again.
+    """
+    slug = machine.slug
+    record = session.get(MachineRecord, slug)
+    if record is None or record.runner_state != RunnerState.accepting:
+        return None
+    occupied = session.exec(
+        select(Job.id)
+        .where(Job.machine == slug)
+        .where(col(Job.state).in_([s.value for s in OCCUPYING_STATES]))
+    ).first()
+    if occupied is not None:
+        return None
+    rows = session.exec(
+        select(Job)
+        .where(Job.state == JobState.queued)
+        .where(Job.kind == kind)
+        .where((col(Job.target_machine).is_(None)) | (Job.target_machine == slug))
+        .order_by(col(Job.priority).desc(), col(Job.created_at), col(Job.id))
+        .limit(CANDIDATE_WINDOW)
+        # Several nodes on one PostgreSQL never look at the same rows at once.
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return None
+    info = MachineInfo(
+        slug=slug,
+        file_types=machine.file_types,
+        loaded_material=record.loaded_material,
+        track_material=machine.track_material,
+        params=machine.params,
+    )
+    decision = pick_next([_candidate(job, slug) for job in rows], info, [], now)
+    if decision.job_id is None:
+        return None
+    job = next(j for j in rows if j.id == decision.job_id)
+    assert job.id is not None
+    ref = f"fq-{job.id}-{job.attempt}"
+    resume = dict(job.checkpoint) if job.checkpoint.get("resume") else None
+    transition(
+        session,
+        job.id,
+        JobState.starting,
+        expected=[JobState.queued],
+        actor=f"machine:{slug}",
+        reason="resuming" if resume else "claimed",
+        at=now,
+        values={
+            "machine": slug,
+            "driver_ref": ref,
+            "started_at": job.started_at if resume else now,
+            "progress": (resume or {}).get("progress", 0.0),
+            "message": None,
+            "cancel_requested": False,
+            "pause_requested": False,
+        },
+    )
+    return JobTicket(
+        job_id=job.id,
+        ref=ref,
+        file_path=store.path_for(job.file_sha256),
+        file_name=job.file_name,
+        file_type=job.file_type,
+        material=job.material,
+        copies=job.copies,
+        estimated_duration_s=(job.analysis or {}).get("duration_s"),
+        resume_from=resume,
+    )

@@ -1,0 +1,81 @@
+"""The dispatcher: registers this node's machines, runs one runner each, wakes them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from drivers.registry import DRIVERS
+from fabqueue.clock import Clock
+from fabqueue.db import SessionFactory
+from fabqueue.dispatch.runner import MachineRunner
+from fabqueue.events import EventBus, Message
+from fabqueue.profiles import ProfileSet
+from fabqueue.settings import Settings
+from fabqueue.storage import FileStore
+
+log = logging.getLogger("fabqueue.dispatch")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: SessionFactory,
+        bus: EventBus,
+        clock: Clock,
+        profiles: ProfileSet,
+        store: FileStore,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.bus = bus
+        self.clock = clock
+        self.profiles = profiles
+        self.store = store
+        self.runners: dict[str, MachineRunner] = {}
+        self._unlisten: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        """Start one runner per machine (their records must exist: see ``register``)."""
+        for profile in self.profiles.machines.values():
+            self.runners[profile.slug] = MachineRunner(
+                profile=profile,
+                driver_cls=DRIVERS[profile.driver_type],
+                profiles=self.profiles,
+                sessions=self.sessions,
+                bus=self.bus,
+                clock=self.clock,
+                settings=self.settings,
+                store=self.store,
+            )
+        self._unlisten = self.bus.add_listener(self._on_message)
+        await asyncio.gather(*(runner.start() for runner in self.runners.values()))
+        log.info("dispatching for %d machine(s) on node %s", len(self.runners), self.settings.node)
+
+    async def stop(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+        await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
+
+    def wake(self, *, machine: str | None = None, kind: str | None = None) -> None:
+        for runner in self.runners.values():
+            if machine is not None and runner.slug != machine:
+                continue
+            if kind is not None and runner.profile.kind != kind:
+                continue
+            runner.wake()
+
+    def _on_message(self, message: Message) -> None:
+        p = message.payload
+        if message.topic == "job:state_changed":
+            if p.get("to") == "queued":
+                self.wake(kind=p.get("kind"))
+            elif p.get("machine"):
+                self.wake(machine=p["machine"])
+        elif message.topic in ("job:requested", "machine:runner", "machine:material") and p.get(
+            "machine"
+        ):
+            self.wake(machine=p["machine"])

@@ -1,0 +1,549 @@
+"""One machine's runner: claims jobs, hands them to the driver, turns its reports into states.
+
+The runner is the only code that joins a driver to the database. It works in one task,
+one step at a time, so the machine never sees two orders at once. Database calls are
+short and run in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from drivers.base import (
+    FINAL_PHASES,
+    Driver,
+    DriverError,
+    DriverUnavailable,
+    JobPhase,
+    JobProgress,
+    JobRejected,
+    JobTicket,
+    MachineState,
+    MachineStatus,
+)
+from fabqueue.clock import Clock
+from fabqueue.db import SessionFactory, session_scope
+from fabqueue.dispatch.claim import claim_next
+from fabqueue.dispatch.scheduler import MachineInfo
+from fabqueue.events import EventBus
+from fabqueue.models import Job, MachineRecord, Outcome, RunnerState
+from fabqueue.profiles import MachineProfile, ProfileSet
+from fabqueue.settings import Settings
+from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, queue_bus_event, transition
+from fabqueue.storage import FileStore
+
+T = TypeVar("T")
+
+RETRY_MAX_S = 60.0
+CANCEL_TIMEOUT_S = 60.0
+
+
+@dataclass
+class _Current:
+    job_id: int
+    ref: str
+    state: JobState
+    ran: bool = False
+    run_seconds: float = 0.0
+    running_since: float | None = None
+    cancel_sent_at: float | None = None
+    pause_sent: bool = False
+    offline_since: float | None = None
+
+
+class MachineRunner:
+    def __init__(
+        self,
+        *,
+        profile: MachineProfile,
+        driver_cls: type[Driver],
+        profiles: ProfileSet,
+        sessions: SessionFactory,
+        bus: EventBus,
+        clock: Clock,
+        settings: Settings,
+        store: FileStore,
+    ) -> None:
+        self.profile = profile
+        self.slug = profile.slug
+        self.sessions = sessions
+        self.bus = bus
+        self.clock = clock
+        self.settings = settings
+        self.store = store
+        self.info = MachineInfo(
+            slug=profile.slug,
+            file_types=profiles.file_types(profile),
+            track_material=profile.track_material,
+            params=profile.params,
+        )
+        assert profile.driver_config is not None
+        self.driver = driver_cls(
+            profile.slug, profile.driver_config, on_status=self._on_status, clock=clock
+        )
+        self.current: _Current | None = None
+        self.log = logging.getLogger(f"fabqueue.runner.{self.slug}")
+        self._wake = asyncio.Event()
+        self._pending: list[MachineStatus] = []
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._retry_at = 0.0
+        self._retry_delay = 1.0
+        self._last_progress_write = -1e9
+        self._status_dirty = True
+
+    # --- life cycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self.driver.connect()
+        except DriverError as exc:
+            self.log.warning("cannot connect: %s", exc)
+        await self.reconcile()
+        self._task = asyncio.create_task(self._loop(), name=f"runner-{self.slug}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.driver.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                await self.step()
+            except Exception:
+                self.log.exception("runner step failed; retrying")
+                await asyncio.sleep(1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.dispatch_poll_s)
+            self._wake.clear()
+
+    async def _db(self, fn: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with session_scope(self.sessions) as session:
+                return fn(session)
+
+        return await asyncio.to_thread(run)
+
+    # --- status from the driver ------------------------------------------------------
+
+    def _on_status(self, status: MachineStatus) -> None:
+        self._pending.append(status)
+        self._status_dirty = True
+        self.bus.publish(
+            "machine:status", {"machine": self.slug, "status": status.model_dump(mode="json")}
+        )
+        self._wake.set()
+
+    async def step(self) -> None:
+        pending, self._pending = self._pending, []
+        for status in pending:
+            await self._handle_status(status)
+        if self._status_dirty:
+            self._status_dirty = False
+            await self._write_machine_status()
+        if self.current is not None:
+            await self._follow_requests()
+            await self._watch_offline()
+        elif not self._stopping:
+            await self._claim_and_start()
+
+    async def _write_machine_status(self) -> None:
+        snapshot = self.driver.status.model_dump(mode="json")
+
+        def write(session: Session) -> None:
+            record = session.get(MachineRecord, self.slug)
+            if record is not None:
+                record.status = snapshot
+                record.updated_at = self.clock.now()
+                session.add(record)
+
+        await self._db(write)
+
+    async def _handle_status(self, status: MachineStatus) -> None:
+        cur = self.current
+        progress = status.job
+        if cur is None or progress is None or progress.ref != cur.ref:
+            return
+        if progress.phase == JobPhase.running:
+            if cur.state == JobState.starting:
+                await self._move(cur, JobState.running, [JobState.starting], "machine started")
+            elif cur.state == JobState.paused:
+                await self._move(cur, JobState.running, [JobState.paused], "machine resumed")
+            self._mark_running(cur)
+            await self._write_progress(cur, progress)
+        elif progress.phase == JobPhase.paused and cur.state == JobState.running:
+            self._mark_stopped(cur)
+            await self._move(
+                cur,
+                JobState.paused,
+                [JobState.running],
+                progress.message or "machine paused",
+                # The machine paused itself (filament out…) or obeyed us: either way the
+                # desired state is now "paused" until someone resumes.
+                values={"pause_requested": True},
+            )
+        elif progress.phase in FINAL_PHASES:
+            await self._finish(cur, progress)
+        else:
+            await self._write_progress(cur, progress)
+
+    def _mark_running(self, cur: _Current) -> None:
+        cur.ran = True
+        if cur.running_since is None:
+            cur.running_since = self.clock.monotonic()
+
+    def _mark_stopped(self, cur: _Current) -> None:
+        if cur.running_since is not None:
+            cur.run_seconds += self.clock.monotonic() - cur.running_since
+            cur.running_since = None
+
+    async def _write_progress(self, cur: _Current, p: JobProgress, force: bool = False) -> None:
+        now = self.clock.monotonic()
+        if not force and now - self._last_progress_write < self.settings.progress_write_interval_s:
+            return
+        self._last_progress_write = now
+
+        def write(session: Session) -> None:
+            job = session.get(Job, cur.job_id)
+            if job is None or job.machine != self.slug:
+                return
+            job.progress = p.progress
+            job.eta_s = p.eta_s
+            if p.checkpoint:
+                job.checkpoint = p.checkpoint
+            job.updated_at = self.clock.now()
+            session.add(job)
+            queue_bus_event(
+                session,
+                "job:progress",
+                {
+                    "job_id": cur.job_id,
+                    "machine": self.slug,
+                    "progress": p.progress,
+                    "eta_s": p.eta_s,
+                },
+            )
+
+        await self._db(write)
+
+    async def _move(
+        self,
+        cur: _Current,
+        to: JobState,
+        expected: list[JobState],
+        reason: str,
+        values: dict[str, Any] | None = None,
+        runner: RunnerState | None = None,
+    ) -> bool:
+        """Transition the current job; False if someone else moved it first."""
+        now = self.clock.now()
+
+        def write(session: Session) -> None:
+            transition(
+                session,
+                cur.job_id,
+                to,
+                expected=expected,
+                actor=f"machine:{self.slug}",
+                reason=reason,
+                at=now,
+                values=values,
+            )
+            if runner is not None:
+                self._set_runner(session, runner)
+
+        try:
+            await self._db(write)
+        except InvalidTransition as exc:
+            self.log.info("job %s moved elsewhere: %s", cur.job_id, exc)
+            await self._lost_track(cur)
+            return False
+        cur.state = to
+        return True
+
+    def _set_runner(self, session: Session, state: RunnerState) -> None:
+        record = session.get(MachineRecord, self.slug)
+        if record is not None and record.runner_state != state:
+            record.runner_state = state
+            record.updated_at = self.clock.now()
+            session.add(record)
+            queue_bus_event(
+                session, "machine:runner", {"machine": self.slug, "runner_state": state.value}
+            )
+
+    async def _lost_track(self, cur: _Current) -> None:
+        """The job left this machine by another hand (operator, staff): let it go."""
+        state = await self._db(lambda s: (j := s.get(Job, cur.job_id)) and JobState(j.state))
+        if state in ACTIVE_STATES:
+            cur.state = state
+            return
+        self.current = None
+        with contextlib.suppress(DriverError):
+            await self.driver.release()
+
+    async def _finish(self, cur: _Current, p: JobProgress) -> None:
+        self._mark_stopped(cur)
+        now = self.clock.now()
+        common: dict[str, Any] = {
+            "progress": p.progress,
+            "eta_s": None,
+            "actual_duration_s": round(cur.run_seconds, 3) if cur.ran else None,
+            "finished_at": now,
+            "checkpoint": p.checkpoint,
+            "cancel_requested": False,
+            "pause_requested": False,
+        }
+        if cur.state == JobState.starting and p.phase == JobPhase.done:
+            await self._move(cur, JobState.running, [JobState.starting], "machine started")
+        active = [JobState.starting, JobState.running, JobState.paused]
+        if p.phase == JobPhase.done:
+            if self.profile.auto_advance:
+                await self._move(
+                    cur,
+                    JobState.succeeded,
+                    [JobState.running],
+                    "finished (auto-advance)",
+                    {**common, "outcome": Outcome.good},
+                )
+            else:
+                await self._move(
+                    cur,
+                    JobState.awaiting_operator,
+                    [JobState.running],
+                    "finished; waiting for the operator",
+                    common,
+                    RunnerState.awaiting_operator,
+                )
+        elif p.phase == JobPhase.failed:
+            await self._move(
+                cur,
+                JobState.failed,
+                active,
+                p.message or "the machine reported a failure",
+                {**common, "message": p.message},
+                RunnerState.awaiting_operator if cur.ran else None,
+            )
+        elif p.phase == JobPhase.cancelled:
+            await self._move(
+                cur,
+                JobState.cancelled,
+                active,
+                p.message or "cancelled",
+                common,
+                RunnerState.awaiting_operator if cur.ran else None,
+            )
+        else:  # lost
+            await self._interrupt(cur, p.message or "the machine lost the job", p.checkpoint)
+            return
+        self.current = None
+
+    async def _interrupt(self, cur: _Current, reason: str, checkpoint: dict[str, Any]) -> None:
+        self._mark_stopped(cur)
+        values: dict[str, Any] = {"message": reason[:500], "eta_s": None}
+        if checkpoint:
+            values["checkpoint"] = checkpoint
+        await self._move(
+            cur,
+            JobState.interrupted,
+            [JobState.starting, JobState.running, JobState.paused],
+            reason,
+            values,
+            RunnerState.awaiting_operator,
+        )
+        self.current = None
+
+    # --- requests from people (flags on the job) --------------------------------------
+
+    async def _follow_requests(self) -> None:
+        cur = self.current
+        assert cur is not None
+        job = await self._db(lambda s: s.get(Job, cur.job_id))
+        if job is None or job.machine != self.slug or job.state not in ACTIVE_STATES:
+            self.current = None
+            with contextlib.suppress(DriverError):
+                await self.driver.release()
+            return
+        cur.state = JobState(job.state)
+        mono = self.clock.monotonic()
+        if job.cancel_requested:
+            if cur.cancel_sent_at is None:
+                cur.cancel_sent_at = mono
+                try:
+                    await self.driver.cancel()
+                except DriverError as exc:
+                    await self._force_cancel(cur, f"cancelled; the machine did not answer ({exc})")
+            elif mono - cur.cancel_sent_at > CANCEL_TIMEOUT_S:
+                await self._force_cancel(cur, "cancelled; the machine never confirmed: check it")
+            return
+        if job.pause_requested and cur.state == JobState.running and not cur.pause_sent:
+            cur.pause_sent = True
+            try:
+                await self.driver.pause()
+            except DriverError as exc:
+                cur.pause_sent = False
+                await self._set_pause_flag(cur.job_id, False, f"pause failed: {exc}")
+        elif not job.pause_requested and cur.state == JobState.paused:
+            cur.pause_sent = False
+            try:
+                await self.driver.resume()
+            except DriverError as exc:
+                await self._set_pause_flag(cur.job_id, True, f"resume failed: {exc}")
+
+    async def _set_pause_flag(self, job_id: int, paused: bool, message: str) -> None:
+        """The machine refused: make the desired state match what it is really doing."""
+
+        def write(session: Session) -> None:
+            job = session.get(Job, job_id)
+            if job is not None:
+                job.pause_requested = paused
+                job.message = message[:500]
+                session.add(job)
+
+        await self._db(write)
+
+    async def _force_cancel(self, cur: _Current, reason: str) -> None:
+        self._mark_stopped(cur)
+        await self._move(
+            cur,
+            JobState.cancelled,
+            [JobState.starting, JobState.running, JobState.paused],
+            reason,
+            {"finished_at": self.clock.now(), "cancel_requested": False, "message": reason},
+            RunnerState.awaiting_operator,
+        )
+        self.current = None
+
+    async def _watch_offline(self) -> None:
+        cur = self.current
+        if cur is None:
+            return
+        if self.driver.status.state != MachineState.offline:
+            cur.offline_since = None
+            return
+        mono = self.clock.monotonic()
+        if cur.offline_since is None:
+            cur.offline_since = mono
+        elif mono - cur.offline_since >= self.settings.offline_grace_s:
+            await self._interrupt(
+                cur, f"the machine was unreachable for {self.settings.offline_grace_s:.0f} s", {}
+            )
+
+    # --- taking the next job ------------------------------------------------------------
+
+    def _claim(self, session: Session) -> JobTicket | None:
+        return claim_next(
+            session,
+            machine=self.info,
+            kind=self.profile.kind,
+            store=self.store,
+            now=self.clock.now(),
+        )
+
+    async def _claim_and_start(self) -> None:
+        if self.driver.status.state != MachineState.idle:
+            return
+        if self.clock.monotonic() < self._retry_at:
+            return
+        try:
+            ticket = await self._db(self._claim)
+        except (InvalidTransition, IntegrityError) as exc:
+            # Another runner or node took the job, or the machine got a job meanwhile.
+            self.log.debug("claim lost: %s", exc)
+            self._wake.set()
+            return
+        if ticket is None:
+            return
+        cur = _Current(job_id=ticket.job_id, ref=ticket.ref, state=JobState.starting)
+        self.current = cur
+        reason = self.driver.supports(ticket)
+        try:
+            if reason is not None:
+                raise JobRejected(reason)
+            await self.driver.start(ticket)
+        except JobRejected as exc:
+            self.log.warning("job %s rejected: %s", ticket.job_id, exc)
+            await self._move(
+                cur,
+                JobState.failed,
+                [JobState.starting],
+                f"rejected by the machine: {exc}",
+                {"message": str(exc)[:500], "finished_at": self.clock.now()},
+            )
+            self.current = None
+            return
+        except Exception as exc:  # DriverUnavailable, or a driver bug: the job is not lost
+            if not isinstance(exc, DriverUnavailable):
+                self.log.exception("driver failed to start job %s", ticket.job_id)
+            await self._move(
+                cur,
+                JobState.queued,
+                [JobState.starting],
+                f"machine unavailable, back in the queue: {exc}",
+                {"machine": None, "message": f"{self.slug} unavailable: {exc}"[:500]},
+            )
+            self.current = None
+            self._retry_at = self.clock.monotonic() + self._retry_delay
+            self._retry_delay = min(RETRY_MAX_S, self._retry_delay * 2)
+            return
+        self._retry_delay = 1.0
+        if (
+            not self.driver.capabilities.needs_operator_start
+            and cur.state == JobState.starting
+            and await self._move(cur, JobState.running, [JobState.starting], "sent to the machine")
+        ):
+            self._mark_running(cur)
+
+    # --- start-up -----------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """After a restart: keep watching a job the machine still runs; interrupt the rest."""
+        active = [s.value for s in ACTIVE_STATES]
+        jobs = await self._db(
+            lambda s: list(
+                s.exec(
+                    select(Job).where(Job.machine == self.slug).where(col(Job.state).in_(active))
+                )
+            )
+        )
+        if not jobs:
+            return
+        try:
+            status = await self.driver.probe()
+        except DriverError:
+            status = self.driver.status
+        for job in jobs:
+            assert job.id is not None
+            running = status.job
+            cur = _Current(job_id=job.id, ref=job.driver_ref or "", state=JobState(job.state))
+            if (
+                running is not None
+                and job.driver_ref
+                and running.ref == job.driver_ref
+                and running.phase not in FINAL_PHASES
+            ):
+                self.log.info("job %s still runs on the machine; watching it again", job.id)
+                cur.ran = True
+                cur.running_since = self.clock.monotonic()
+                self.current = cur
+                continue
+            self.current = cur
+            await self._interrupt(
+                cur,
+                "fabqueue restarted while the job was active; the machine is not running it",
+                job.checkpoint,
+            )

@@ -1,0 +1,24 @@
+"""SQLModel tables and their public shapes, one module per resource."""
+
+from fabqueue.models.files import StoredFile
+from fabqueue.models.jobs import Job, JobEvent, JobEventPublic, JobPublic, JobsPublic, Outcome
+from fabqueue.models.machines import MachinePublic, MachineRecord, RunnerState
+from fabqueue.models.users import STAFF_ROLES, ApiToken, Role, User, UserPublic
+
+__all__ = [
+    "STAFF_ROLES",
+    "ApiToken",
+    "Job",
+    "JobEvent",
+    "JobEventPublic",
+    "JobPublic",
+    "JobsPublic",
+    "MachinePublic",
+    "MachineRecord",
+    "Outcome",
+    "Role",
+    "RunnerState",
+    "StoredFile",
+    "User",
+    "UserPublic",
+]

@@ -1,0 +1,134 @@
+"""Jobs and their event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Index, text
+from sqlmodel import Field, SQLModel
+
+from fabqueue.models.types import UTCDateTime, str_enum
+from fabqueue.states import OCCUPYING_STATES, JobState
+from jobs.base import MachineKind
+
+_OCCUPYING_SQL = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OCCUPYING_STATES)))
+
+
+class Outcome(StrEnum):
+    good = "good"
+    """Billable: the part is what was asked for."""
+    bad = "bad"
+    """Spoilt: the job runs again."""
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "job"
+    __table_args__ = (
+        # The database, not the code, guarantees one job per machine at a time.
+        Index(
+            "uq_job_machine_occupied",
+            "machine",
+            unique=True,
+            sqlite_where=text(_OCCUPYING_SQL),
+            postgresql_where=text(_OCCUPYING_SQL),
+        ),
+        Index("ix_job_queue", "state", "kind", "priority", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: MachineKind = Field(sa_type=str_enum(MachineKind))
+    target_machine: str | None = Field(default=None, max_length=64, index=True)
+    """The machine the submitter asked for; None = any machine of the kind."""
+    machine: str | None = Field(default=None, max_length=64)
+    """The machine that took the job (set when claimed)."""
+    material: str | None = Field(default=None, max_length=64)
+    copies: int = 1
+    priority: int = 0
+    owner_id: int = Field(foreign_key="app_user.id", index=True)
+    title: str = Field(max_length=200)
+    file_sha256: str = Field(foreign_key="stored_file.sha256", max_length=64)
+    file_name: str = Field(max_length=255)
+    file_type: str = Field(max_length=16)
+    file_size: int
+    analysis: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    state: JobState = Field(sa_type=str_enum(JobState))
+    cancel_requested: bool = False
+    pause_requested: bool = False
+    """Desired pause state; the machine's runner makes the machine follow it."""
+    progress: float | None = None
+    eta_s: float | None = None
+    message: str | None = Field(default=None, max_length=500)
+    """Last thing a person should know: the machine's error, why it was interrupted…"""
+    driver_ref: str | None = Field(default=None, max_length=255)
+    """The machine's own name for the job, to recognise it after a restart."""
+    checkpoint: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """Where the machine got to (file offset, position), to resume an interrupted job."""
+    attempt: int = 1
+    outcome: Outcome | None = Field(default=None, sa_type=str_enum(Outcome))
+    actual_duration_s: float | None = None
+    """Time the machine spent on the last attempt, pauses excluded."""
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class JobEvent(SQLModel, table=True):
+    __tablename__ = "job_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="job.id", index=True)
+    from_state: JobState | None = Field(default=None, sa_type=str_enum(JobState))
+    to_state: JobState = Field(sa_type=str_enum(JobState))
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=120)
+    """Who moved it: ``user:<id>``, ``machine:<slug>``, ``system``."""
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class JobPublic(SQLModel):
+    id: int
+    kind: MachineKind
+    target_machine: str | None
+    machine: str | None
+    material: str | None
+    copies: int
+    priority: int
+    owner_id: int
+    title: str
+    file_name: str
+    file_type: str
+    file_size: int
+    file_sha256: str
+    analysis: dict[str, Any]
+    state: JobState
+    cancel_requested: bool
+    pause_requested: bool
+    progress: float | None
+    eta_s: float | None
+    message: str | None
+    checkpoint: dict[str, Any]
+    attempt: int
+    outcome: Outcome | None
+    actual_duration_s: float | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobsPublic(SQLModel):
+    data: list[JobPublic]
+    count: int
+
+
+class JobEventPublic(SQLModel):
+    id: int
+    job_id: int
+    from_state: JobState | None
+    to_state: JobState
+    at: datetime
+    actor: str
+    reason: str | None

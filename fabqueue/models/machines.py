@@ -1,0 +1,55 @@
+"""What the database knows of a machine: its live record, for every node to read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlmodel import Field, SQLModel
+
+from fabqueue.models.types import UTCDateTime, str_enum
+from jobs.base import MachineKind
+
+
+class RunnerState(StrEnum):
+    accepting = "accepting"
+    """Takes the next suitable job when the machine is idle."""
+    awaiting_operator = "awaiting_operator"
+    """Something is still on the machine (finished part, spoilt part): a person must clear it."""
+    stopped = "stopped"
+    """Staff took the machine out of service."""
+
+
+class MachineRecord(SQLModel, table=True):
+    """Profiles describe machines; this row is their life: status, material, runner."""
+
+    __tablename__ = "machine"
+
+    slug: str = Field(primary_key=True, max_length=64)
+    node: str = Field(max_length=120, index=True)
+    name: str = Field(max_length=200)
+    kind: MachineKind = Field(sa_type=str_enum(MachineKind))
+    driver: str = Field(max_length=40)
+    spec: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """What other nodes need to accept jobs for it: file types, materials, size limits."""
+    runner_state: RunnerState = Field(default=RunnerState.accepting, sa_type=str_enum(RunnerState))
+    loaded_material: str | None = Field(default=None, max_length=64)
+    status: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """Last status snapshot the driver pushed."""
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MachinePublic(SQLModel):
+    slug: str
+    node: str
+    name: str
+    kind: MachineKind
+    driver: str
+    spec: dict[str, Any]
+    runner_state: RunnerState
+    loaded_material: str | None
+    status: dict[str, Any]
+    current_job_id: int | None = None
+    updated_at: datetime

@@ -1,0 +1,356 @@
+"""Submitting jobs and acting on them. Writes to the database only; runners do the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from sqlmodel import Session, col, func, select
+
+from fabqueue.db import SessionFactory, session_scope
+from fabqueue.models import Job, JobEvent, MachineRecord, RunnerState, StoredFile, User
+from fabqueue.profiles import ProfileSet
+from fabqueue.services.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooLarge,
+    UnsupportedFileType,
+)
+from fabqueue.services.machines import capability, get_record, params_of
+from fabqueue.states import (
+    ACTIVE_STATES,
+    TERMINAL_STATES,
+    JobState,
+    queue_bus_event,
+    record_creation,
+    transition,
+)
+from fabqueue.storage import FileStore, UploadTooLarge
+from jobs.base import Analysis, AnalysisError, FileRejected, MachineKind
+from jobs.params import MachineParams
+from jobs.registry import ANALYZERS, accepted_types, analyze, file_type_of
+
+MAX_COPIES = 1000
+PRIORITY_RANGE = range(-100, 101)
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    filename: str
+    machine: str | None = None
+    kind: MachineKind | None = None
+    material: str | None = None
+    copies: int = 1
+    priority: int = 0
+    hold: bool = False
+    title: str | None = None
+
+
+def _actor(user: User) -> str:
+    return f"user:{user.id}"
+
+
+def _targets(session: Session, req: SubmitRequest, file_type: str) -> list[MachineRecord]:
+    """The machines that could take the job, checked against what was asked."""
+    spec = ANALYZERS.get(file_type)
+    if spec is None:
+        raise UnsupportedFileType(
+            f"files of type {file_type or '(none)'!r} are not accepted; "
+            f"accepted types: {', '.join(accepted_types())}",
+            accepted=accepted_types(),
+        )
+    if req.machine is not None:
+        record = session.get(MachineRecord, req.machine)
+        if record is None:
+            raise NotFound(f"no machine {req.machine!r}")
+        if req.kind is not None and req.kind != record.kind:
+            raise Invalid(f"{req.machine} is a {record.kind.value}, not a {req.kind.value}")
+        records = [record]
+    else:
+        kind = req.kind or spec.kind
+        records = list(session.exec(select(MachineRecord).where(MachineRecord.kind == kind)))
+        if not records:
+            raise Invalid(f"there is no {kind.value} machine to run this job")
+    if spec.kind != records[0].kind:
+        raise UnsupportedFileType(
+            f"a {records[0].kind.value} does not take {file_type} files; accepted: "
+            f"{', '.join(accepted_types(records[0].kind))}",
+            accepted=accepted_types(records[0].kind),
+        )
+    takers = [r for r in records if file_type in r.spec.get("file_types", [])]
+    if not takers:
+        types = sorted({t for r in records for t in r.spec.get("file_types", [])})
+        raise UnsupportedFileType(
+            f"no machine here takes {file_type} files; accepted: {', '.join(types)}",
+            accepted=types,
+        )
+    return takers
+
+
+def _check_material(profiles: ProfileSet, targets: list[MachineRecord], material: str) -> None:
+    profile = profiles.materials.get(material)
+    if profile is None:
+        raise Invalid(f"no material {material!r}; known: {', '.join(sorted(profiles.materials))}")
+    if profile.kind != targets[0].kind:
+        raise Invalid(f"{material!r} is not a material for a {targets[0].kind.value}")
+    if not any(not r.spec.get("materials") or material in r.spec["materials"] for r in targets):
+        raise Invalid(f"no machine that could run this job takes {material!r}")
+
+
+def _params(profiles: ProfileSet, record: MachineRecord) -> MachineParams:
+    local = profiles.machines.get(record.slug)
+    return local.params if local is not None else params_of(record)
+
+
+def _analyse(
+    path: Any, file_type: str, profiles: ProfileSet, targets: list[MachineRecord]
+) -> Analysis:
+    try:
+        analysis = analyze(path, file_type, _params(profiles, targets[0]))
+    except AnalysisError as exc:
+        raise Invalid(f"cannot read this {file_type} file: {exc}") from exc
+    except FileRejected as exc:
+        raise Invalid(str(exc)) from exc
+    problems = {r.slug: _params(profiles, r).fit_problems(analysis) for r in targets}
+    if all(problems.values()):
+        if len(targets) == 1:
+            raise Invalid(f"does not fit {targets[0].slug}: {'; '.join(problems[targets[0].slug])}")
+        detail = "; ".join(f"{slug}: {', '.join(p)}" for slug, p in problems.items())
+        raise Invalid(f"does not fit any machine: {detail}")
+    return analysis
+
+
+def submit_job(
+    *,
+    sessions: SessionFactory,
+    store: FileStore,
+    profiles: ProfileSet,
+    owner: User,
+    stream: BinaryIO,
+    request: SubmitRequest,
+    upload_limit: int,
+    now: datetime,
+) -> Job:
+    """Validate, store, analyse and queue a job. Nothing is kept if any step refuses it."""
+    if not 1 <= request.copies <= MAX_COPIES:
+        raise Invalid(f"copies must be between 1 and {MAX_COPIES}")
+    if request.priority not in PRIORITY_RANGE:
+        raise Invalid("priority must be between -100 and 100")
+    if request.priority != 0 and not owner.is_staff:
+        raise Forbidden("only staff can set a priority")
+    assert owner.id is not None
+    file_type = file_type_of(request.filename)
+    # Reads, file I/O and analysis happen outside any write transaction.
+    with sessions() as session:
+        targets = _targets(session, request, file_type)
+    if request.material is not None:
+        _check_material(profiles, targets, request.material)
+    try:
+        stored = store.save(stream, limit=upload_limit)
+    except UploadTooLarge as exc:
+        raise TooLarge(str(exc), limit=exc.limit) from exc
+    analysis = _analyse(stored.path, file_type, profiles, targets)
+
+    with session_scope(sessions) as session:
+        if session.get(StoredFile, stored.sha256) is None:
+            session.add(StoredFile(sha256=stored.sha256, size=stored.size, created_at=now))
+        job = Job(
+            kind=targets[0].kind,
+            target_machine=request.machine,
+            material=request.material,
+            copies=request.copies,
+            priority=request.priority,
+            owner_id=owner.id,
+            title=(request.title or request.filename)[:200],
+            file_sha256=stored.sha256,
+            file_name=request.filename[:255],
+            file_type=file_type,
+            file_size=stored.size,
+            analysis=analysis.model_dump(mode="json"),
+            state=JobState.held if request.hold else JobState.queued,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(job)
+        session.flush()
+        record_creation(session, job, actor=_actor(owner), at=now)
+    return job
+
+
+def get_job(session: Session, job_id: int, user: User) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if not user.is_staff and job.owner_id != user.id:
+        raise Forbidden("this job is not yours")
+    return job
+
+
+def list_jobs(
+    session: Session,
+    user: User,
+    *,
+    states: list[JobState] | None = None,
+    machine: str | None = None,
+    owner_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Job], int]:
+    query = select(Job)
+    if not user.is_staff:
+        query = query.where(Job.owner_id == user.id)
+    elif owner_id is not None:
+        query = query.where(Job.owner_id == owner_id)
+    if states:
+        query = query.where(col(Job.state).in_([s.value for s in states]))
+    if machine:
+        query = query.where((Job.machine == machine) | (Job.target_machine == machine))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(Job.id).desc()).offset(offset).limit(limit))
+    return list(rows), int(total)
+
+
+def job_events(session: Session, job_id: int, user: User) -> list[JobEvent]:
+    get_job(session, job_id, user)
+    return list(
+        session.exec(select(JobEvent).where(JobEvent.job_id == job_id).order_by(col(JobEvent.id)))
+    )
+
+
+def _conflict(job: Job, action: str) -> Conflict:
+    return Conflict(f"cannot {action} job {job.id}: it is {job.state.value}", state=job.state.value)
+
+
+def _set_flag(session: Session, job: Job, action: str, at: datetime, **flags: bool) -> None:
+    """Ask the machine's runner to act (flags are desired states it converges to)."""
+    for name, value in flags.items():
+        setattr(job, name, value)
+    job.updated_at = at
+    session.add(job)
+    queue_bus_event(
+        session, "job:requested", {"job_id": job.id, "machine": job.machine, "action": action}
+    )
+
+
+def act(*, session: Session, job_id: int, action: str, user: User, at: datetime) -> Job:
+    """cancel | pause | resume | hold | release | requeue, each where it makes sense."""
+    job = get_job(session, job_id, user)
+    assert job.id is not None
+    state = JobState(job.state)
+    who = _actor(user)
+    reason = f"{action} by {user.name}"
+    if action == "cancel":
+        if state in (JobState.draft, JobState.queued, JobState.held, JobState.interrupted):
+            transition(
+                session,
+                job.id,
+                JobState.cancelled,
+                expected=[state],
+                actor=who,
+                reason=reason,
+                at=at,
+                values={"finished_at": at},
+            )
+        elif state in ACTIVE_STATES:
+            if job.cancel_requested:
+                raise Conflict(f"job {job.id} is already being cancelled", state=state.value)
+            _set_flag(session, job, action, at, cancel_requested=True)
+        else:
+            raise _conflict(job, action)
+    elif action == "pause":
+        if state != JobState.running or job.pause_requested:
+            raise _conflict(job, action)
+        assert job.machine is not None
+        if not capability(get_record(session, job.machine), "can_pause"):
+            raise Conflict(f"{job.machine} cannot pause a job", state=state.value)
+        _set_flag(session, job, action, at, pause_requested=True)
+    elif action == "resume":
+        if state in (JobState.paused, JobState.running) and job.pause_requested:
+            _set_flag(session, job, action, at, pause_requested=False)
+        elif state == JobState.interrupted:
+            _resume_interrupted(session, job, who, reason, at)
+        else:
+            raise _conflict(job, action)
+    elif action == "hold":
+        if state not in (JobState.queued, JobState.draft):
+            raise _conflict(job, action)
+        transition(
+            session, job.id, JobState.held, expected=[state], actor=who, reason=reason, at=at
+        )
+    elif action == "release":
+        if state not in (JobState.held, JobState.draft):
+            raise _conflict(job, action)
+        transition(
+            session, job.id, JobState.queued, expected=[state], actor=who, reason=reason, at=at
+        )
+    elif action == "requeue":
+        if state not in (TERMINAL_STATES - {JobState.succeeded}) | {JobState.interrupted}:
+            raise _conflict(job, action)
+        transition(
+            session,
+            job.id,
+            JobState.queued,
+            expected=[state],
+            actor=who,
+            reason=reason,
+            at=at,
+            values={
+                "machine": None,
+                "attempt": job.attempt + 1,
+                "progress": None,
+                "eta_s": None,
+                "checkpoint": {},
+                "driver_ref": None,
+                "cancel_requested": False,
+                "pause_requested": False,
+                "outcome": None,
+                "started_at": None,
+                "finished_at": None,
+                "message": None,
+            },
+        )
+    else:
+        raise NotFound(f"no action {action!r}")
+    session.commit()
+    session.refresh(job)
+    return job
+
+
+def _resume_interrupted(session: Session, job: Job, who: str, reason: str, at: datetime) -> None:
+    """Continue an interrupted job from its checkpoint, on the machine that holds the part.
+
+    It goes back to the queue pinned to that machine, and the machine, which waited for a
+    person, takes work again: choosing to resume says the half-made part is still there.
+    The scheduler puts a resuming job before any other on its machine.
+    """
+    assert job.id is not None
+    if job.machine is None or not job.checkpoint:
+        raise Conflict(
+            f"job {job.id} has no checkpoint to resume from; requeue it", state="interrupted"
+        )
+    record = get_record(session, job.machine)
+    if not capability(record, "can_resume"):
+        raise Conflict(
+            f"{job.machine} cannot resume an interrupted job; requeue it", state="interrupted"
+        )
+    checkpoint: dict[str, Any] = {**job.checkpoint, "resume": True}
+    transition(
+        session,
+        job.id,
+        JobState.queued,
+        expected=[JobState.interrupted],
+        actor=who,
+        reason=reason,
+        at=at,
+        values={"target_machine": job.machine, "machine": None, "checkpoint": checkpoint},
+    )
+    if record.runner_state == RunnerState.awaiting_operator:
+        record.runner_state = RunnerState.accepting
+        record.updated_at = at
+        session.add(record)
+        queue_bus_event(
+            session, "machine:runner", {"machine": record.slug, "runner_state": "accepting"}
+        )

@@ -1,0 +1,221 @@
+"""Machines as the database knows them: records, registration by their node, operator gates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from fabqueue.models import Job, MachinePublic, MachineRecord, Outcome, RunnerState, User
+from fabqueue.profiles import MachineProfile, ProfileSet
+from fabqueue.services.errors import Conflict, Invalid, NotFound
+from fabqueue.states import OCCUPYING_STATES, JobState, queue_bus_event, transition
+from jobs.base import MachineKind
+from jobs.params import CutterParams, EmbroideryParams, MachineParams, PrinterParams
+
+_PARAMS: dict[MachineKind, type[MachineParams]] = {
+    MachineKind.fdm_printer: PrinterParams,
+    MachineKind.vinyl_cutter: CutterParams,
+    MachineKind.embroidery: EmbroideryParams,
+}
+
+
+def spec_of(profile: MachineProfile, profiles: ProfileSet) -> dict[str, Any]:
+    """What every node must know of a machine to accept jobs for it."""
+    from drivers.registry import DRIVERS
+
+    caps = DRIVERS[profile.driver_type].default_capabilities
+    return {
+        "file_types": sorted(profiles.file_types(profile)),
+        "materials": list(profile.materials),
+        "track_material": profile.track_material,
+        "auto_advance": profile.auto_advance,
+        "hourly_rate": str(profile.hourly_rate),
+        "params": profile.params.model_dump(mode="json"),
+        "capabilities": caps.model_dump(mode="json", exclude={"file_types"}),
+    }
+
+
+def params_of(record: MachineRecord) -> MachineParams:
+    return _PARAMS[record.kind].model_validate(record.spec.get("params", {}))
+
+
+def capability(record: MachineRecord, name: str) -> bool:
+    return bool(record.spec.get("capabilities", {}).get(name, False))
+
+
+class MachineOwnedElsewhere(Exception):
+    pass
+
+
+def register_local(
+    *, session: Session, profiles: ProfileSet, node: str, at: datetime
+) -> list[MachineRecord]:
+    """Create or refresh the records of this node's machines.
+
+    A slug already driven by another node is refused: two nodes sending jobs to one
+    machine would be the worst possible failure.
+    """
+    records = []
+    for profile in profiles.machines.values():
+        record = session.get(MachineRecord, profile.slug)
+        if record is not None and record.node != node:
+            raise MachineOwnedElsewhere(
+                f"machine {profile.slug!r} belongs to node {record.node!r}, not {node!r}; "
+                "rename the profile or move the machine with `fabqueue machines adopt`"
+            )
+        if record is None:
+            record = MachineRecord(
+                slug=profile.slug,
+                node=node,
+                name=profile.name,
+                kind=profile.kind,
+                driver=profile.driver_type,
+                updated_at=at,
+            )
+        record.name = profile.name
+        record.kind = profile.kind
+        record.driver = profile.driver_type
+        record.spec = spec_of(profile, profiles)
+        record.updated_at = at
+        session.add(record)
+        records.append(record)
+    session.flush()
+    return records
+
+
+def get_record(session: Session, slug: str) -> MachineRecord:
+    record = session.get(MachineRecord, slug)
+    if record is None:
+        raise NotFound(f"no machine {slug!r}")
+    return record
+
+
+def occupying_job(session: Session, slug: str) -> Job | None:
+    return session.exec(
+        select(Job)
+        .where(Job.machine == slug)
+        .where(col(Job.state).in_([s.value for s in OCCUPYING_STATES]))
+    ).first()
+
+
+def to_public(session: Session, record: MachineRecord) -> MachinePublic:
+    job = occupying_job(session, record.slug)
+    return MachinePublic(
+        **record.model_dump(exclude={"status"}),
+        status=record.status,
+        current_job_id=job.id if job else None,
+    )
+
+
+def list_machines(session: Session) -> list[MachineRecord]:
+    return list(session.exec(select(MachineRecord).order_by(col(MachineRecord.slug))))
+
+
+def _set_runner(session: Session, record: MachineRecord, state: RunnerState, at: datetime) -> None:
+    record.runner_state = state
+    record.updated_at = at
+    session.add(record)
+    queue_bus_event(
+        session, "machine:runner", {"machine": record.slug, "runner_state": state.value}
+    )
+
+
+def confirm(
+    *, session: Session, slug: str, outcome: Outcome | None, actor: User, at: datetime
+) -> Job | None:
+    """The operator has been to the machine: the job is off it and judged, or it is clear.
+
+    A job waiting for the operator ends ``succeeded`` (good) or goes back to the queue
+    (bad). So does a running job on a machine that cannot tell when it is finished.
+    Then the machine takes jobs again.
+    """
+    record = get_record(session, slug)
+    job = occupying_job(session, slug)
+    who = f"user:{actor.id}"
+    finishing = job is not None and (
+        job.state == JobState.awaiting_operator
+        or (job.state == JobState.running and not capability(record, "reports_completion"))
+    )
+    if job is not None and not finishing:
+        raise Conflict(
+            f"job {job.id} is {job.state.value} on {slug}; it must finish first",
+            state=job.state.value,
+        )
+    if job is not None:
+        assert job.id is not None
+        if outcome is None:
+            raise Invalid("say whether the result is good or bad (outcome)")
+        from_state = JobState(job.state)
+        if outcome == Outcome.good:
+            transition(
+                session,
+                job.id,
+                JobState.succeeded,
+                expected=[from_state],
+                actor=who,
+                reason="operator: good",
+                at=at,
+                values={"outcome": outcome, "finished_at": job.finished_at or at},
+            )
+        else:
+            transition(
+                session,
+                job.id,
+                JobState.queued,
+                expected=[from_state],
+                actor=who,
+                reason="operator: bad, runs again",
+                at=at,
+                values={
+                    "outcome": outcome,
+                    "machine": None,
+                    "attempt": job.attempt + 1,
+                    "progress": None,
+                    "eta_s": None,
+                    "checkpoint": {},
+                    "started_at": None,
+                    "finished_at": None,
+                },
+            )
+    elif record.runner_state != RunnerState.awaiting_operator:
+        raise Conflict(f"{slug} is not waiting for an operator", state=record.runner_state.value)
+    _set_runner(session, record, RunnerState.accepting, at)
+    session.commit()
+    if job is not None:
+        session.refresh(job)
+    return job
+
+
+def set_material(
+    *, session: Session, profiles: ProfileSet, slug: str, material: str | None, at: datetime
+) -> MachineRecord:
+    record = get_record(session, slug)
+    if material is not None:
+        profile = profiles.materials.get(material)
+        if profile is None:
+            raise Invalid(f"no material {material!r}")
+        if profile.kind != record.kind:
+            raise Invalid(f"{material!r} is not a material for a {record.kind.value}")
+        allowed = record.spec.get("materials") or []
+        if allowed and material not in allowed:
+            raise Invalid(f"{slug} does not take {material!r}; it takes {', '.join(allowed)}")
+    record.loaded_material = material
+    record.updated_at = at
+    session.add(record)
+    queue_bus_event(session, "machine:material", {"machine": slug, "material": material})
+    session.commit()
+    return record
+
+
+def set_service(*, session: Session, slug: str, in_service: bool, at: datetime) -> MachineRecord:
+    """Take a machine out of service (it finishes nothing new) or put it back."""
+    record = get_record(session, slug)
+    if in_service:
+        if record.runner_state == RunnerState.stopped:
+            _set_runner(session, record, RunnerState.accepting, at)
+    elif record.runner_state == RunnerState.accepting:
+        _set_runner(session, record, RunnerState.stopped, at)
+    session.commit()
+    return record

@@ -1,0 +1,58 @@
+"""Service settings, read from the environment (prefix ``FABQUEUE_``) when built.
+
+Nothing here runs at import time: ``Settings()`` is built by the CLI or by tests and
+handed to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FABQUEUE_", extra="ignore")
+
+    db_url: str = "sqlite:///var/fabqueue.db"
+    """SQLAlchemy URL. SQLite for one café; ``postgresql+psycopg://…`` for a network."""
+
+    data_dir: Path = Path("var/data")
+    """Uploaded files live here, named by their sha256."""
+
+    profiles_dir: Path = Path("profiles")
+    """Machine, material, price and site profiles (TOML)."""
+
+    node: str = Field(default_factory=socket.gethostname)
+    """This node's name. A node drives only the machines of its own profiles."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    upload_limit_bytes: int = 200 * 1024 * 1024
+    """Uploads above this are refused with 413 while they stream in."""
+
+    dispatch_poll_s: float = 1.0
+    """Runners wake on events; this poll catches what events cannot (other nodes)."""
+
+    progress_write_interval_s: float = 2.0
+    """Progress is written to the database at most this often per machine."""
+
+    offline_grace_s: float = 30.0
+    """A machine unreachable this long while running a job interrupts the job."""
+
+    start_dispatcher: bool = True
+    """Tests of the API alone turn the dispatcher off."""
+
+    @field_validator("upload_limit_bytes")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")

@@ -1,0 +1,68 @@
+"""Content-addressed file store: uploads are streamed to disk and named by their sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1024 * 1024
+
+
+class UploadTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"the file is larger than the {limit // (1024 * 1024)} MB limit")
+
+
+@dataclass(frozen=True)
+class Stored:
+    sha256: str
+    size: int
+    path: Path
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._files = root / "files"
+        self._tmp = root / "tmp"
+
+    def ensure(self) -> None:
+        self._files.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        return self._files / sha256[:2] / sha256
+
+    def save(self, stream: BinaryIO, *, limit: int) -> Stored:
+        """Copy ``stream`` into the store in chunks; never holds the file in memory."""
+        self.ensure()
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise UploadTooLarge(limit)
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            final = self.path_for(sha)
+            if final.exists():
+                tmp.unlink()
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                tmp.replace(final)
+            return Stored(sha, size, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise

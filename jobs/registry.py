@@ -1,0 +1,56 @@
+"""Which analyzer reads which file type. One explicit table, no import magic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from jobs import gcode, sizeonly
+from jobs.base import Analysis, AnalysisError, MachineKind
+
+AnalyzeFn = Callable[[Path, BaseModel | None], Analysis]
+"""(file, the machine profile's kind section or None) -> Analysis"""
+
+
+@dataclass(frozen=True)
+class AnalyzerSpec:
+    kind: MachineKind
+    analyze: AnalyzeFn
+
+
+ANALYZERS: dict[str, AnalyzerSpec] = {
+    "gcode": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
+    "gco": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
+    "g": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
+    # Until their analyzers land, vinyl and embroidery files get a size-only analysis.
+    "svg": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
+    "hpgl": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
+    "plt": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
+    **{
+        ext: AnalyzerSpec(MachineKind.embroidery, sizeonly.for_kind(MachineKind.embroidery))
+        for ext in ("dst", "pes", "jef", "exp", "vp3", "xxx", "pec", "u01", "hus", "vip")
+    },
+}
+
+
+def file_type_of(filename: str) -> str:
+    """The lower-case extension without its dot ('' when there is none)."""
+    name = Path(filename).name
+    return name.rsplit(".", 1)[1].lower() if "." in name else ""
+
+
+def accepted_types(kind: MachineKind | None = None) -> list[str]:
+    return sorted(t for t, spec in ANALYZERS.items() if kind is None or spec.kind == kind)
+
+
+def analyze(path: Path, file_type: str, params: BaseModel | None = None) -> Analysis:
+    spec = ANALYZERS.get(file_type)
+    if spec is None:
+        raise AnalysisError(
+            f"unknown file type {file_type!r}; accepted: {', '.join(accepted_types())}"
+        )
+    # Stored files are named by hash: the type comes from the name the user gave.
+    return spec.analyze(path, params).model_copy(update={"file_type": file_type})

@@ -1,0 +1,229 @@
+"""End to end on simulated machines: submit through the API, let the dispatcher run,
+check the event sequence, the operator gate and every fault path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fabqueue.settings import Settings
+from tests.api.test_jobs_api import submit
+from tests.conftest import Api
+from tests.support.factories import sim_printer, tiny_gcode, write_profiles
+from tests.support.waiting import wait_for
+
+
+def job(api: Api, job_id: int) -> dict[str, Any]:
+    return api.client.get(f"/api/v1/jobs/{job_id}", headers=api.headers()).json()
+
+
+def states(api: Api, job_id: int) -> list[str]:
+    events = api.client.get(f"/api/v1/jobs/{job_id}/events", headers=api.headers()).json()
+    return [e["to_state"] for e in events]
+
+
+def wait_state(api: Api, job_id: int, state: str, timeout: float = 10.0) -> dict[str, Any]:
+    try:
+        return wait_for(lambda: (j := job(api, job_id))["state"] == state and j, timeout)
+    except AssertionError:
+        raise AssertionError(f"job {job_id} never {state}; events: {states(api, job_id)}") from None
+
+
+def machine(api: Api, slug: str = "printer") -> dict[str, Any]:
+    return api.client.get(f"/api/v1/machines/{slug}", headers=api.headers()).json()
+
+
+def confirm(api: Api, outcome: str | None, slug: str = "printer") -> Any:
+    return api.client.post(
+        f"/api/v1/machines/{slug}/confirm", headers=api.headers(), json={"outcome": outcome}
+    )
+
+
+def with_profiles(settings: Settings, tmp_path: Path, machines: dict[str, str]) -> Settings:
+    root = write_profiles(tmp_path / "custom-profiles", machines)
+    return settings.model_copy(update={"profiles_dir": root})
+
+
+def test_job_runs_then_waits_for_the_operator(api: Api, tmp_path: Path) -> None:
+    j = submit(api, tiny_gcode(tmp_path, seconds=600), machine="printer").json()
+    done = wait_state(api, j["id"], "awaiting_operator")
+    assert done["progress"] == pytest.approx(1.0)
+    assert done["actual_duration_s"] is not None and done["actual_duration_s"] > 0
+    assert machine(api)["runner_state"] == "awaiting_operator"
+    # The next job does not start while the part is on the bed.
+    j2 = submit(api, tiny_gcode(tmp_path), machine="printer").json()
+    assert job(api, j2["id"])["state"] == "queued"
+    r = confirm(api, None)
+    assert r.status_code == 422  # a job is on the machine: say good or bad
+    r = confirm(api, "good")
+    assert r.status_code == 200, r.text
+    assert r.json()["job"]["state"] == "succeeded"
+    assert r.json()["job"]["outcome"] == "good"
+    assert states(api, j["id"]) == [
+        "queued", "starting", "running", "awaiting_operator", "succeeded"
+    ]
+    wait_state(api, j2["id"], "awaiting_operator")
+
+
+def test_bad_outcome_runs_the_job_again(api: Api, tmp_path: Path) -> None:
+    j = submit(api, tiny_gcode(tmp_path), machine="printer").json()
+    wait_state(api, j["id"], "awaiting_operator")
+    r = confirm(api, "bad")
+    assert r.json()["job"]["state"] in ("queued", "starting", "running")
+    again = wait_state(api, j["id"], "awaiting_operator")
+    assert again["attempt"] == 2
+    assert states(api, j["id"]) == [
+        "queued", "starting", "running", "awaiting_operator",
+        "queued", "starting", "running", "awaiting_operator",
+    ]
+
+
+def test_nothing_to_confirm_is_409(api: Api) -> None:
+    assert confirm(api, "good").status_code == 409
+
+
+def test_auto_advance_runs_the_queue_through(make_api, settings: Settings, tmp_path: Path) -> None:
+    s = with_profiles(settings, tmp_path, {"printer": sim_printer(top="auto_advance = true")})
+    api = make_api(s)
+    ids = [submit(api, tiny_gcode(tmp_path), machine="printer").json()["id"] for _ in range(3)]
+    for i in ids:
+        done = wait_state(api, i, "succeeded")
+        assert done["outcome"] == "good"
+    assert machine(api)["runner_state"] == "accepting"
+
+
+def test_priority_then_age(api: Api, tmp_path: Path) -> None:
+    h = api.headers()
+    api.client.post("/api/v1/machines/printer/stop", headers=h)
+    old = submit(api, tiny_gcode(tmp_path), machine="printer").json()["id"]
+    urgent = submit(api, tiny_gcode(tmp_path), machine="printer", priority="10").json()["id"]
+    newer = submit(api, tiny_gcode(tmp_path), machine="printer").json()["id"]
+    api.client.post("/api/v1/machines/printer/start", headers=h)
+    order = []
+    for _ in range(3):
+        done = wait_for(
+            lambda: next(
+                (i for i in (old, urgent, newer)
+                 if i not in order and job(api, i)["state"] == "awaiting_operator"),
+                None,
+            ),
+            what="next job finished",
+        )
+        order.append(done)
+        confirm(api, "good")
+    assert order == [urgent, old, newer]
+
+
+def test_cancel_a_running_job(make_api, settings: Settings, tmp_path: Path) -> None:
+    s = with_profiles(settings, tmp_path, {"printer": sim_printer(speed=60)})
+    api = make_api(s)
+    j = submit(api, tiny_gcode(tmp_path, seconds=3600), machine="printer").json()
+    wait_state(api, j["id"], "running")
+    r = api.client.post(f"/api/v1/jobs/{j['id']}/cancel", headers=api.headers())
+    assert r.json()["cancel_requested"] is True
+    assert r.json()["state"] == "running"
+    wait_state(api, j["id"], "cancelled")
+    assert machine(api)["runner_state"] == "awaiting_operator"  # the half print is on the bed
+    assert confirm(api, None).status_code == 200
+    assert machine(api)["runner_state"] == "accepting"
+
+
+def test_pause_and_resume(make_api, settings: Settings, tmp_path: Path) -> None:
+    s = with_profiles(settings, tmp_path, {"printer": sim_printer(speed=120)})
+    api = make_api(s)
+    j = submit(api, tiny_gcode(tmp_path, seconds=60), machine="printer").json()
+    wait_state(api, j["id"], "running")
+    h = api.headers()
+    assert api.client.post(f"/api/v1/jobs/{j['id']}/pause", headers=h).status_code == 200
+    paused = wait_state(api, j["id"], "paused")
+    before = paused["progress"]
+    assert api.client.post(f"/api/v1/jobs/{j['id']}/pause", headers=h).status_code == 409
+    import time
+
+    time.sleep(0.4)
+    assert job(api, j["id"])["progress"] == pytest.approx(before)
+    assert api.client.post(f"/api/v1/jobs/{j['id']}/resume", headers=h).status_code == 200
+    wait_state(api, j["id"], "awaiting_operator")
+    assert states(api, j["id"]) == [
+        "queued", "starting", "running", "paused", "running", "awaiting_operator"
+    ]
+
+
+def test_machine_failure_fails_the_job_and_gates_the_machine(
+    make_api, settings: Settings, tmp_path: Path
+) -> None:
+    s = with_profiles(settings, tmp_path, {"printer": sim_printer(extra="fail_at = 0.5")})
+    api = make_api(s)
+    j = submit(api, tiny_gcode(tmp_path), machine="printer").json()
+    failed = wait_state(api, j["id"], "failed")
+    assert failed["message"] == "simulated failure"
+    assert failed["progress"] == pytest.approx(0.5, abs=0.05)
+    assert machine(api)["runner_state"] == "awaiting_operator"
+    assert api.client.post(f"/api/v1/jobs/{j['id']}/requeue", headers=api.headers()).json()[
+        "state"
+    ] == "queued"
+
+
+def test_rejected_file_type_fails_without_gating(make_api, settings: Settings, tmp_path: Path) -> None:
+    s = with_profiles(
+        settings, tmp_path, {"printer": sim_printer(extra='reject_file_types = ["gcode"]')}
+    )
+    api = make_api(s)
+    j = submit(api, tiny_gcode(tmp_path), machine="printer").json()
+    failed = wait_state(api, j["id"], "failed")
+    assert "does not take gcode" in failed["message"]
+    assert machine(api)["runner_state"] == "accepting"
+
+
+def test_vanishing_machine_interrupts_then_resume_finishes(
+    make_api, settings: Settings, tmp_path: Path
+) -> None:
+    s = with_profiles(
+        settings, tmp_path,
+        {"printer": sim_printer(extra="go_offline_at = 0.4\noffline_for_s = 0.2")},
+    )
+    api = make_api(s)
+    j = submit(api, tiny_gcode(tmp_path), machine="printer").json()
+    lost = wait_state(api, j["id"], "interrupted")
+    assert lost["checkpoint"]["progress"] == pytest.approx(0.4, abs=0.05)
+    assert machine(api)["runner_state"] == "awaiting_operator"
+    # Resuming says the part is still there: the machine takes it back first.
+    other = submit(api, tiny_gcode(tmp_path), machine="printer").json()
+    r = api.client.post(f"/api/v1/jobs/{j['id']}/resume", headers=api.headers())
+    assert r.status_code == 200, r.text
+    # The simulated machine vanishes again at 40 %; resumed beyond it, it finishes.
+    done = wait_state(api, j["id"], "awaiting_operator")
+    assert done["progress"] == pytest.approx(1.0)
+    assert job(api, other["id"])["state"] == "queued"
+    assert states(api, j["id"])[-4:] == ["queued", "starting", "running", "awaiting_operator"]
+
+
+def test_material_gates_the_queue(api: Api, tmp_path: Path) -> None:
+    j = submit(api, tiny_gcode(tmp_path), machine="printer", material="petg-bleu").json()
+    import time
+
+    time.sleep(0.3)
+    assert job(api, j["id"])["state"] == "queued"
+    r = api.client.put(
+        "/api/v1/machines/printer/material", headers=api.headers(), json={"material": "petg-bleu"}
+    )
+    assert r.status_code == 200
+    assert r.json()["loaded_material"] == "petg-bleu"
+    wait_state(api, j["id"], "awaiting_operator")
+    bad = api.client.put(
+        "/api/v1/machines/printer/material", headers=api.headers(), json={"material": "vinyle-noir"}
+    )
+    assert bad.status_code == 422
+
+
+def test_stopped_machine_takes_nothing(api: Api, tmp_path: Path) -> None:
+    assert api.client.post("/api/v1/machines/printer/stop", headers=api.headers()).status_code == 200
+    j = submit(api, tiny_gcode(tmp_path), machine="printer").json()
+    import time
+
+    time.sleep(0.3)
+    assert job(api, j["id"])["state"] == "queued"
+    api.client.post("/api/v1/machines/printer/start", headers=api.headers())
+    wait_state(api, j["id"], "awaiting_operator")

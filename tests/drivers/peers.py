@@ -1,0 +1,55 @@
+"""How to set up each registered driver against its peer, for the contract suite.
+
+Every driver in ``drivers.registry.DRIVERS`` must have an entry here: an async context
+manager that yields a :class:`Peer` (the driver's config, plus a ticket for a job that
+runs for a few seconds on that peer). The suite fails for a driver with no entry, so no
+driver escapes the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from drivers.base import DriverConfig, JobTicket
+from drivers.sim import SimConfig
+
+
+@dataclass
+class Peer:
+    config: DriverConfig
+    ticket: Callable[[int], JobTicket]
+    """A ticket for a job that runs a few seconds on this peer (argument: job id)."""
+    unsupported: JobTicket
+    """A ticket this driver must refuse (a file type it does not take)."""
+
+
+@asynccontextmanager
+async def sim_peer(tmp: Path) -> AsyncIterator[Peer]:
+    path = tmp / "part.gcode"
+    path.write_text("G1 X10 Y10\n")
+
+    def ticket(job_id: int) -> JobTicket:
+        return JobTicket(
+            job_id=job_id,
+            ref=f"fq-{job_id}-1",
+            file_path=path,
+            file_name="part.gcode",
+            file_type="gcode",
+            estimated_duration_s=3.0,
+        )
+
+    yield Peer(
+        config=SimConfig(speed=1.0, tick_s=0.1, reject_file_types=["pes"]),
+        ticket=ticket,
+        unsupported=JobTicket(
+            job_id=99, ref="fq-99-1", file_path=path, file_name="x.pes", file_type="pes"
+        ),
+    )
+
+
+PEERS: dict[str, Callable[[Path], AbstractAsyncContextManager[Peer]]] = {
+    "sim": sim_peer,
+}
