@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
+PREVIEW_EXTENSIONS = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg"}
 
 
 class UploadTooLarge(Exception):
@@ -37,6 +38,26 @@ class FileStore:
 
     def path_for(self, sha256: str) -> Path:
         return self._files / sha256[:2] / sha256
+
+    def preview_path(self, job_id: int) -> Path | None:
+        """The job's preview, whatever its format, if it has one."""
+        for path in (self.root / "previews").glob(f"{job_id}.*"):
+            return path
+        return None
+
+    def save_preview(self, job_id: int, media_type: str, data: bytes) -> Path:
+        ext = PREVIEW_EXTENSIONS.get(media_type, "bin")
+        folder = self.root / "previews"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{job_id}.{ext}"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        return path
+
+    def artifact_dir(self, job_id: int, machine: str) -> Path:
+        """Where machine-ready files made from the job for ``machine`` go."""
+        return self.root / "artifacts" / str(job_id) / machine
 
     def save(self, stream: BinaryIO, *, limit: int) -> Stored:
         """Copy ``stream`` into the store in chunks; never holds the file in memory."""

@@ -9,16 +9,24 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from jobs import gcode, sizeonly
-from jobs.base import Analysis, AnalysisError, MachineKind
+from jobs.base import Analysis, AnalysisError, Artifact, MachineKind, Preview
 
 AnalyzeFn = Callable[[Path, BaseModel | None], Analysis]
 """(file, the machine profile's kind section or None) -> Analysis"""
+PreviewFn = Callable[[Path, BaseModel | None, Analysis], Preview | None]
+ConvertFn = Callable[[Path, BaseModel, Path], Artifact]
+"""(file, the machine's kind section, folder to write into) -> machine-ready file"""
 
 
 @dataclass(frozen=True)
 class AnalyzerSpec:
     kind: MachineKind
     analyze: AnalyzeFn
+    preview: PreviewFn | None = None
+    convert: ConvertFn | None = None
+    """Makes the machine's own file; None when the file is sent as it is."""
+    produces: frozenset[str] = frozenset()
+    """File types ``convert`` writes (what the driver must take)."""
 
 
 ANALYZERS: dict[str, AnalyzerSpec] = {
@@ -54,3 +62,24 @@ def analyze(path: Path, file_type: str, params: BaseModel | None = None) -> Anal
         )
     # Stored files are named by hash: the type comes from the name the user gave.
     return spec.analyze(path, params).model_copy(update={"file_type": file_type})
+
+
+def preview(
+    path: Path, file_type: str, params: BaseModel | None, analysis: Analysis
+) -> Preview | None:
+    spec = ANALYZERS.get(file_type)
+    return spec.preview(path, params, analysis) if spec and spec.preview else None
+
+
+def convert(path: Path, file_type: str, params: BaseModel, out_dir: Path) -> Artifact | None:
+    """The machine-ready file for ``params``' machine, or None to send the file as it is."""
+    spec = ANALYZERS.get(file_type)
+    if spec is None or spec.convert is None:
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return spec.convert(path, params, out_dir)
+
+
+def sendable_types(spec: AnalyzerSpec, file_type: str) -> frozenset[str]:
+    """What a driver receives for a submitted ``file_type``."""
+    return spec.produces if spec.convert is not None else frozenset({file_type})

@@ -103,6 +103,21 @@ def job_file(job_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUse
     return FileResponse(path, filename=job.file_name)
 
 
+@router.get("/{job_id}/preview", response_class=FileResponse)
+def job_preview(
+    job_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser
+) -> FileResponse:
+    """A picture of the job (SVG or PNG) for the tablet; 404 when there is none."""
+    job_service.get_job(session, job_id, user)
+    path = ctx.store.preview_path(job_id)
+    if path is None:
+        raise NotFound(f"job {job_id} has no preview")
+    media = {"svg": "image/svg+xml", "png": "image/png", "jpg": "image/jpeg"}
+    return FileResponse(
+        path, media_type=media.get(path.suffix.lstrip("."), "application/octet-stream")
+    )
+
+
 def _action_route(action: str) -> None:
     def handler(job_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> JobPublic:
         job = job_service.act(

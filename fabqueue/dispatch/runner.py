@@ -39,6 +39,8 @@ from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.settings import Settings
 from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, queue_bus_event, transition
 from fabqueue.storage import FileStore
+from jobs.base import AnalysisError, FileRejected
+from jobs.registry import convert
 
 T = TypeVar("T")
 
@@ -454,6 +456,28 @@ class MachineRunner:
             now=self.clock.now(),
         )
 
+    def _prepare(self, ticket: JobTicket) -> JobTicket:
+        """Make the machine's own file (HPGL, the machine's embroidery format…) if the
+        job's kind converts; a file that cannot be made here is rejected."""
+        try:
+            artifact = convert(
+                ticket.file_path,
+                ticket.file_type,
+                self.profile.params,
+                self.store.artifact_dir(ticket.job_id, self.slug),
+            )
+        except (AnalysisError, FileRejected) as exc:
+            raise JobRejected(str(exc)) from exc
+        if artifact is None:
+            return ticket
+        return ticket.model_copy(
+            update={
+                "file_path": artifact.path,
+                "file_type": artifact.file_type,
+                "params": {**ticket.params, "source_type": ticket.file_type, **artifact.details},
+            }
+        )
+
     async def _claim_and_start(self) -> None:
         if self.driver.status.state != MachineState.idle:
             return
@@ -470,8 +494,9 @@ class MachineRunner:
             return
         cur = _Current(job_id=ticket.job_id, ref=ticket.ref, state=JobState.starting)
         self.current = cur
-        reason = self.driver.supports(ticket)
         try:
+            ticket = await asyncio.to_thread(self._prepare, ticket)
+            reason = self.driver.supports(ticket)
             if reason is not None:
                 raise JobRejected(reason)
             await self.driver.start(ticket)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from drivers.registry import DRIVERS
 from fabqueue.profiles.models import MachineProfile, MaterialProfile
 from jobs.base import MachineKind
-from jobs.registry import accepted_types
+from jobs.registry import ANALYZERS, accepted_types, sendable_types
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,12 @@ class ProfileSet:
     materials: dict[str, MaterialProfile] = field(default_factory=dict)
 
     def file_types(self, machine: MachineProfile) -> frozenset[str]:
-        """What a machine accepts: its kind's types, narrowed by driver and profile."""
+        """What a machine accepts: its kind's types that its driver can send, once
+        converted where the kind converts them, narrowed by the profile."""
         types = set(accepted_types(machine.kind))
         caps = DRIVERS[machine.driver_type].default_capabilities.file_types
         if caps is not None:
-            types &= caps
+            types = {t for t in types if sendable_types(ANALYZERS[t], t) & caps}
         if machine.file_types is not None:
             types &= set(machine.file_types)
         return frozenset(types)

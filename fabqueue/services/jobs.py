@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -29,9 +30,12 @@ from fabqueue.states import (
     transition,
 )
 from fabqueue.storage import FileStore, UploadTooLarge
-from jobs.base import Analysis, AnalysisError, FileRejected, MachineKind
+from jobs.base import Analysis, AnalysisError, FileRejected, MachineKind, Preview
 from jobs.params import MachineParams
 from jobs.registry import ANALYZERS, accepted_types, analyze, file_type_of
+from jobs.registry import preview as make_preview
+
+log = logging.getLogger(__name__)
 
 MAX_COPIES = 1000
 PRIORITY_RANGE = range(-100, 101)
@@ -107,9 +111,10 @@ def _params(profiles: ProfileSet, record: MachineRecord) -> MachineParams:
 
 def _analyse(
     path: Any, file_type: str, profiles: ProfileSet, targets: list[MachineRecord]
-) -> Analysis:
+) -> tuple[Analysis, Preview | None]:
+    params = _params(profiles, targets[0])
     try:
-        analysis = analyze(path, file_type, _params(profiles, targets[0]))
+        analysis = analyze(path, file_type, params)
     except AnalysisError as exc:
         raise Invalid(f"cannot read this {file_type} file: {exc}") from exc
     except FileRejected as exc:
@@ -120,7 +125,13 @@ def _analyse(
             raise Invalid(f"does not fit {targets[0].slug}: {'; '.join(problems[targets[0].slug])}")
         detail = "; ".join(f"{slug}: {', '.join(p)}" for slug, p in problems.items())
         raise Invalid(f"does not fit any machine: {detail}")
-    return analysis
+    try:
+        picture = make_preview(path, file_type, params, analysis)
+    except Exception as exc:  # a preview is a nicety: never refuse a job for it
+        log.warning("no preview for a %s file: %s", file_type, exc)
+        analysis.warnings.append("no preview could be made")
+        picture = None
+    return analysis, picture
 
 
 def submit_job(
@@ -152,7 +163,7 @@ def submit_job(
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    analysis = _analyse(stored.path, file_type, profiles, targets)
+    analysis, picture = _analyse(stored.path, file_type, profiles, targets)
 
     with session_scope(sessions) as session:
         if session.get(StoredFile, stored.sha256) is None:
@@ -176,6 +187,9 @@ def submit_job(
         )
         session.add(job)
         session.flush()
+        assert job.id is not None
+        if picture is not None:
+            store.save_preview(job.id, picture.media_type, picture.data)
         record_creation(session, job, actor=_actor(owner), at=now)
     return job
 

@@ -78,8 +78,12 @@ def test_wrong_kind_of_file_for_the_machine_is_415(held_api: Api, tmp_path: Path
     assert "svg" in r.json()["detail"]
 
 
-def test_upload_over_the_limit_is_413_and_nothing_kept(make_api, settings: Settings, tmp_path: Path) -> None:
-    api = make_api(settings.model_copy(update={"upload_limit_bytes": 1000, "start_dispatcher": False}))
+def test_upload_over_the_limit_is_413_and_nothing_kept(
+    make_api, settings: Settings, tmp_path: Path
+) -> None:
+    api = make_api(
+        settings.model_copy(update={"upload_limit_bytes": 1000, "start_dispatcher": False})
+    )
     big = tmp_path / "big.gcode"
     big.write_text("G1 X1 Y1\n" * 200)  # 1,800 bytes: over the file limit, under the body slack
     r = submit(api, big, machine="printer")
@@ -95,7 +99,9 @@ def test_upload_over_the_limit_is_413_and_nothing_kept(make_api, settings: Setti
     assert list((settings.data_dir / "tmp").iterdir()) == []
 
 
-def test_a_print_too_big_for_the_bed_is_refused_with_the_overshoot(held_api: Api, tmp_path: Path) -> None:
+def test_a_print_too_big_for_the_bed_is_refused_with_the_overshoot(
+    held_api: Api, tmp_path: Path
+) -> None:
     r = submit(held_api, tiny_gcode(tmp_path, x=300.0), machine="printer")
     assert r.status_code == 422
     detail = r.json()["detail"]
@@ -117,7 +123,9 @@ def test_unknown_machine_and_job_are_404(held_api: Api, tmp_path: Path) -> None:
         held_api.client.post("/api/v1/jobs/999/cancel", headers=held_api.headers()).status_code
         == 404
     )
-    assert held_api.client.get("/api/v1/machines/nope", headers=held_api.headers()).status_code == 404
+    assert (
+        held_api.client.get("/api/v1/machines/nope", headers=held_api.headers()).status_code == 404
+    )
 
 
 def test_tokens_are_required_and_checked(held_api: Api, tmp_path: Path) -> None:
@@ -136,7 +144,10 @@ def test_roles_are_enforced(held_api: Api, tmp_path: Path) -> None:
         "/api/v1/machines/printer/confirm", headers=member, json={"outcome": "good"}
     )
     assert r.status_code == 403
-    assert submit(held_api, tiny_gcode(tmp_path), "shop", "client", machine="printer").status_code == 403
+    assert (
+        submit(held_api, tiny_gcode(tmp_path), "shop", "client", machine="printer").status_code
+        == 403
+    )
     r = submit(held_api, tiny_gcode(tmp_path), "mia", "member", machine="printer", priority="5")
     assert r.status_code == 403
 
@@ -146,7 +157,9 @@ def test_members_see_only_their_own_jobs(held_api: Api, tmp_path: Path) -> None:
     other = submit(held_api, tiny_gcode(tmp_path), "max", "member", machine="printer").json()
     listed = held_api.client.get("/api/v1/jobs", headers=held_api.headers("mia", "member")).json()
     assert [j["id"] for j in listed["data"]] == [mine["id"]]
-    r = held_api.client.get(f"/api/v1/jobs/{other['id']}", headers=held_api.headers("mia", "member"))
+    r = held_api.client.get(
+        f"/api/v1/jobs/{other['id']}", headers=held_api.headers("mia", "member")
+    )
     assert r.status_code == 403
     staff = held_api.client.get("/api/v1/jobs", headers=held_api.headers()).json()
     assert staff["count"] == 2
@@ -159,12 +172,22 @@ def test_wrong_state_is_409_with_the_current_state(held_api: Api, tmp_path: Path
     assert r.status_code == 409
     assert r.json()["state"] == "queued"
     assert held_api.client.post(f"/api/v1/jobs/{job['id']}/release", headers=h).status_code == 409
-    assert held_api.client.post(f"/api/v1/jobs/{job['id']}/hold", headers=h).json()["state"] == "held"
-    assert held_api.client.post(f"/api/v1/jobs/{job['id']}/release", headers=h).json()["state"] == "queued"
-    assert held_api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=h).json()["state"] == "cancelled"
+    assert (
+        held_api.client.post(f"/api/v1/jobs/{job['id']}/hold", headers=h).json()["state"] == "held"
+    )
+    assert (
+        held_api.client.post(f"/api/v1/jobs/{job['id']}/release", headers=h).json()["state"]
+        == "queued"
+    )
+    assert (
+        held_api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=h).json()["state"]
+        == "cancelled"
+    )
     r = held_api.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=h)
     assert r.status_code == 409 and r.json()["state"] == "cancelled"
-    assert held_api.client.post(f"/api/v1/jobs/{job['id']}/requeue", headers=h).json()["attempt"] == 2
+    assert (
+        held_api.client.post(f"/api/v1/jobs/{job['id']}/requeue", headers=h).json()["attempt"] == 2
+    )
 
 
 def test_filters(held_api: Api, tmp_path: Path) -> None:
@@ -187,7 +210,17 @@ def test_filters(held_api: Api, tmp_path: Path) -> None:
 
 def test_bad_parameters_are_422(held_api: Api, tmp_path: Path) -> None:
     assert submit(held_api, tiny_gcode(tmp_path), machine="printer", copies="0").status_code == 422
-    assert submit(held_api, tiny_gcode(tmp_path), machine="printer", material="unobtainium").status_code == 422
-    assert submit(held_api, tiny_gcode(tmp_path), machine="printer", material="vinyle-noir").status_code == 422
+    assert (
+        submit(
+            held_api, tiny_gcode(tmp_path), machine="printer", material="unobtainium"
+        ).status_code
+        == 422
+    )
+    assert (
+        submit(
+            held_api, tiny_gcode(tmp_path), machine="printer", material="vinyle-noir"
+        ).status_code
+        == 422
+    )
     r = submit(held_api, tiny_gcode(tmp_path), machine="printer", kind="embroidery")
     assert r.status_code == 422

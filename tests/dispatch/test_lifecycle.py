@@ -62,7 +62,11 @@ def test_job_runs_then_waits_for_the_operator(api: Api, tmp_path: Path) -> None:
     assert r.json()["job"]["state"] == "succeeded"
     assert r.json()["job"]["outcome"] == "good"
     assert states(api, j["id"]) == [
-        "queued", "starting", "running", "awaiting_operator", "succeeded"
+        "queued",
+        "starting",
+        "running",
+        "awaiting_operator",
+        "succeeded",
     ]
     wait_state(api, j2["id"], "awaiting_operator")
 
@@ -75,8 +79,14 @@ def test_bad_outcome_runs_the_job_again(api: Api, tmp_path: Path) -> None:
     again = wait_state(api, j["id"], "awaiting_operator")
     assert again["attempt"] == 2
     assert states(api, j["id"]) == [
-        "queued", "starting", "running", "awaiting_operator",
-        "queued", "starting", "running", "awaiting_operator",
+        "queued",
+        "starting",
+        "running",
+        "awaiting_operator",
+        "queued",
+        "starting",
+        "running",
+        "awaiting_operator",
     ]
 
 
@@ -105,8 +115,11 @@ def test_priority_then_age(api: Api, tmp_path: Path) -> None:
     for _ in range(3):
         done = wait_for(
             lambda: next(
-                (i for i in (old, urgent, newer)
-                 if i not in order and job(api, i)["state"] == "awaiting_operator"),
+                (
+                    i
+                    for i in (old, urgent, newer)
+                    if i not in order and job(api, i)["state"] == "awaiting_operator"
+                ),
                 None,
             ),
             what="next job finished",
@@ -147,7 +160,12 @@ def test_pause_and_resume(make_api, settings: Settings, tmp_path: Path) -> None:
     assert api.client.post(f"/api/v1/jobs/{j['id']}/resume", headers=h).status_code == 200
     wait_state(api, j["id"], "awaiting_operator")
     assert states(api, j["id"]) == [
-        "queued", "starting", "running", "paused", "running", "awaiting_operator"
+        "queued",
+        "starting",
+        "running",
+        "paused",
+        "running",
+        "awaiting_operator",
     ]
 
 
@@ -161,12 +179,15 @@ def test_machine_failure_fails_the_job_and_gates_the_machine(
     assert failed["message"] == "simulated failure"
     assert failed["progress"] == pytest.approx(0.5, abs=0.05)
     assert machine(api)["runner_state"] == "awaiting_operator"
-    assert api.client.post(f"/api/v1/jobs/{j['id']}/requeue", headers=api.headers()).json()[
-        "state"
-    ] == "queued"
+    assert (
+        api.client.post(f"/api/v1/jobs/{j['id']}/requeue", headers=api.headers()).json()["state"]
+        == "queued"
+    )
 
 
-def test_rejected_file_type_fails_without_gating(make_api, settings: Settings, tmp_path: Path) -> None:
+def test_rejected_file_type_fails_without_gating(
+    make_api, settings: Settings, tmp_path: Path
+) -> None:
     s = with_profiles(
         settings, tmp_path, {"printer": sim_printer(extra='reject_file_types = ["gcode"]')}
     )
@@ -181,7 +202,8 @@ def test_vanishing_machine_interrupts_then_resume_finishes(
     make_api, settings: Settings, tmp_path: Path
 ) -> None:
     s = with_profiles(
-        settings, tmp_path,
+        settings,
+        tmp_path,
         {"printer": sim_printer(extra="go_offline_at = 0.4\noffline_for_s = 0.2")},
     )
     api = make_api(s)
@@ -219,7 +241,9 @@ def test_material_gates_the_queue(api: Api, tmp_path: Path) -> None:
 
 
 def test_stopped_machine_takes_nothing(api: Api, tmp_path: Path) -> None:
-    assert api.client.post("/api/v1/machines/printer/stop", headers=api.headers()).status_code == 200
+    assert (
+        api.client.post("/api/v1/machines/printer/stop", headers=api.headers()).status_code == 200
+    )
     j = submit(api, tiny_gcode(tmp_path), machine="printer").json()
     import time
 

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.asyncio
 NAMES = sorted(DRIVERS)
 
 
-async def wait_status(seen: list[MachineStatus], pred, timeout: float = 30.0) -> MachineStatus:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_status(seen: list[MachineStatus], pred, within: float = 30.0) -> MachineStatus:
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         for status in seen:
             if pred(status):
@@ -69,15 +69,17 @@ async def test_runs_a_job_to_the_end(name: str, tmp_path: Path) -> None:
                 # and release() (operator finished it) makes the machine idle again.
                 await wait_status(
                     seen,
-                    lambda s: s.job is not None
-                    and s.job.ref == ticket.ref
-                    and s.job.phase in (JobPhase.starting, JobPhase.running),
+                    lambda s: (
+                        s.job is not None
+                        and s.job.ref == ticket.ref
+                        and s.job.phase in (JobPhase.starting, JobPhase.running)
+                    ),
                 )
                 await driver.release()
                 assert driver.status.state == MachineState.idle
                 return
             final = await wait_status(
-                seen, lambda s: s.job is not None and s.job.phase in FINAL_PHASES, timeout=120
+                seen, lambda s: s.job is not None and s.job.phase in FINAL_PHASES, within=120
             )
             assert final.job is not None and final.job.ref == ticket.ref
             assert final.job.phase == JobPhase.done
@@ -103,10 +105,10 @@ async def test_cancel(name: str, tmp_path: Path) -> None:
             await driver.start(ticket)
             await driver.cancel()
             final = await wait_status(
-                seen, lambda s: s.job is not None and s.job.phase in FINAL_PHASES, timeout=60
+                seen, lambda s: s.job is not None and s.job.phase in FINAL_PHASES, within=60
             )
             assert final.job is not None and final.job.phase == JobPhase.cancelled
-            await wait_status(seen[seen.index(final):], lambda s: s.state == MachineState.idle)
+            await wait_status(seen[seen.index(final) :], lambda s: s.state == MachineState.idle)
         finally:
             await driver.close()
 

@@ -51,7 +51,9 @@ def make_user(sessions: SessionFactory, name: str, role: Role | str) -> tuple[in
         return user.id, token
 
 
-def write_profiles(root: Path, machines: dict[str, str], materials: dict[str, str] | None = None) -> Path:
+def write_profiles(
+    root: Path, machines: dict[str, str], materials: dict[str, str] | None = None
+) -> Path:
     """Write machine profiles (slug -> TOML body) and materials into ``root``."""
     (root / "machines").mkdir(parents=True, exist_ok=True)
     (root / "materials").mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ Debian's ``initdb``/``pg_ctl`` and stopped at the end. As root, the server runs 
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -37,7 +36,7 @@ class PgServer:
 
 
 def _bindir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not found:
         raise RuntimeError(
             "PostgreSQL is not installed (initdb not found under /usr/lib/postgresql); "
@@ -66,18 +65,43 @@ def start() -> PgServer:
         prefix = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
     subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "fabqueue",
-         "-E", "UTF8", "--no-sync"],
-        check=True, capture_output=True, timeout=120,
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "fabqueue",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     options = (
         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
     subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
-         "-l", str(base / "log"), "-w", "start"],
-        check=True, capture_output=True, timeout=120,
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return PgServer(
         url=f"postgresql+psycopg://fabqueue@127.0.0.1:{port}/postgres",
