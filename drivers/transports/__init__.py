@@ -1,0 +1,1 @@
+"""Byte transports under the protocol drivers (serial lines, pseudo-terminals)."""
