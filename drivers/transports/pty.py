@@ -7,6 +7,7 @@ emulators that must behave like a real line pace their bytes themselves.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import termios
 import tty
@@ -21,10 +22,8 @@ class PtyPair:
 
     def close(self) -> None:
         for fd in (self.master_fd, self._slave_fd):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 def open_pty(*, xonxoff: bool = False) -> PtyPair:
