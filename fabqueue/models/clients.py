@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlmodel import Field, SQLModel
 
@@ -45,3 +46,53 @@ class ClientAccount(SQLModel, table=True):
 
     user_id: int = Field(foreign_key="app_user.id", primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
+
+
+class OrganisationIn(SQLModel):
+    """Create or replace an organisation's details (staff)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    legal_form: str | None = Field(default=None, max_length=120)
+    siret: str | None = Field(default=None, max_length=20)
+    vat_number: str | None = Field(default=None, max_length=20)
+    address: str = Field(default="", max_length=500)
+    contact_name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    price_group: str | None = Field(default=None, max_length=40)
+    adjustment_percent: Decimal | None = Field(default=None, gt=-100, le=200, decimal_places=2)
+    notes: str = Field(default="", max_length=2000)
+    active: bool = True
+
+
+class OrganisationPublic(SQLModel):
+    id: int
+    name: str
+    legal_form: str | None
+    siret: str | None
+    vat_number: str | None
+    address: str
+    contact_name: str
+    email: str | None
+    phone: str | None
+    price_group: str | None
+    adjustment_percent: Decimal | None
+    notes: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClientUserIn(SQLModel):
+    """Give an organisation a client user: a new one by ``name``, or an existing one."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    user_id: int | None = None
+
+
+class ClientUserPublic(SQLModel):
+    user_id: int
+    name: str
+    organisation_id: int
+    token: str | None = None
+    """The new user's API token, shown once."""

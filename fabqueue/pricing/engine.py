@@ -221,9 +221,7 @@ def _vinyl(b: _Builder, inp: PriceInput, rules: PriceProfile, cutter: CutterPric
     b.per_copy("weeding", "Échenillage et pose du transfert", seconds / HOUR * rate, basis)
 
 
-def _embroidery(
-    b: _Builder, inp: PriceInput, rules: PriceProfile, emb: EmbroideryPrices
-) -> None:
+def _embroidery(b: _Builder, inp: PriceInput, rules: PriceProfile, emb: EmbroideryPrices) -> None:
     thread = quantity(inp.analysis, Quantity.THREAD_M)
     if thread is None:
         stitches = quantity(inp.analysis, Quantity.STITCHES)

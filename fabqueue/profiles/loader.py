@@ -42,6 +42,8 @@ class ProfileSet:
     prices: PriceProfile = field(default_factory=PriceProfile)
     site: SiteProfile | None = None
     """None when there is no ``site.toml``: quotes cannot be sent until there is one."""
+    root: Path | None = None
+    """The folder the profiles were read from (the site's logo is there)."""
 
     def file_types(self, machine: MachineProfile) -> frozenset[str]:
         """What a machine accepts: its kind's types that its driver can send, once
@@ -145,15 +147,13 @@ def load_profiles(root: Path) -> ProfileSet:
 
     if errors:
         raise ProfileErrors(errors)
-    return ProfileSet(machines=machines, materials=materials, prices=prices, site=site)
+    return ProfileSet(machines=machines, materials=materials, prices=prices, site=site, root=root)
 
 
 _M = TypeVar("_M", PriceProfile, SiteProfile)
 
 
-def _load_optional(
-    root: Path, name: str, model: type[_M], errors: list[ProfileError]
-) -> _M | None:
+def _load_optional(root: Path, name: str, model: type[_M], errors: list[ProfileError]) -> _M | None:
     path = root / name
     if not path.exists():
         return None

@@ -127,7 +127,9 @@ class SiteProfile(BaseModel):
 
     @property
     def mention(self) -> str:
-        return self.vat_mention if self.vat_mention is not None else DEFAULT_MENTIONS[self.vat_regime]
+        return (
+            self.vat_mention if self.vat_mention is not None else DEFAULT_MENTIONS[self.vat_regime]
+        )
 
     @property
     def tz(self) -> ZoneInfo:
