@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from fabqueue.settings import Settings
+from jobs.base import Analysis, Bounds, MachineKind, Quantity
+from jobs.registry import ANALYZERS, AnalyzerSpec
 from tests.conftest import Api
 from tests.support.factories import CORPUS, MATERIALS, sim_printer, write_profiles
 
@@ -219,10 +221,33 @@ def regime() -> str:
     return "normal"
 
 
+def fixed_gcode_analysis(path: Path, params: Any = None) -> Analysis:
+    """PrusaSlicer's own figures for the benchy. G-code analysis is another module's
+    work (and may get better); these tests are about prices, so they pin its output."""
+    return Analysis(
+        kind=MachineKind.fdm_printer,
+        file_type="gcode",
+        analyzer="pinned-for-quote-tests",
+        duration_s=2323,
+        material={Quantity.FILAMENT_G: 12.77},
+        bounds=Bounds(min_x=0, min_y=0, max_x=60, max_y=31, max_z=48),
+    )
+
+
 @pytest.fixture
-def qapi(make_api: Any, settings: Settings, tmp_path: Path, clock: SetClock, regime: str) -> Api:
+def qapi(
+    make_api: Any,
+    settings: Settings,
+    tmp_path: Path,
+    clock: SetClock,
+    regime: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Api:
     """The API with three machines, prices, a site of the ``regime`` fixture's VAT regime,
     a hand-moved clock, and no dispatcher (jobs stay where the API puts them)."""
+    monkeypatch.setitem(
+        ANALYZERS, "gcode", AnalyzerSpec(MachineKind.fdm_printer, fixed_gcode_analysis)
+    )
     root = quote_profiles(tmp_path / "qprofiles", regime)
     return make_api(  # type: ignore[no-any-return]
         settings.model_copy(update={"profiles_dir": root, "start_dispatcher": False}),
