@@ -56,7 +56,7 @@ def test_a_valid_site(tmp_path: Path) -> None:
         ('vat_number = "FR20812345676"', "vat_number", "check digits"),
         ('vat_regime = "exonere"', "vat_regime", "normal"),
         ('timezone = "Europe/Lutece"', "timezone", "unknown time zone"),
-        ('quote_validity_days = 0', "quote_validity_days", "greater"),
+        ("quote_validity_days = 0", "quote_validity_days", "greater"),
         ('colour = "vert"', "colour", "Extra inputs"),
     ],
 )
@@ -64,7 +64,7 @@ def test_site_mistakes_name_their_field(
     tmp_path: Path, change: str, field: str, words: str
 ) -> None:
     key = change.split(" = ")[0]
-    body = "\n".join(l for l in SITE.splitlines() if not l.strip().startswith(key + " "))
+    body = "\n".join(x for x in SITE.splitlines() if not x.strip().startswith(key + " "))
     with pytest.raises(ProfileErrors) as exc:
         load_profiles(_dir(tmp_path, site=body + "\n" + change + "\n"))
     [err] = exc.value.errors
@@ -96,7 +96,9 @@ def test_price_mistakes_are_all_reported(tmp_path: Path) -> None:
 
 
 def test_default_material_must_exist_and_match(tmp_path: Path) -> None:
-    prices = '[fdm_printer]\ndefault_material = "vinyle-noir"\n[embroidery]\ndefault_material = "x"\n'
+    prices = (
+        '[fdm_printer]\ndefault_material = "vinyle-noir"\n[embroidery]\ndefault_material = "x"\n'
+    )
     with pytest.raises(ProfileErrors) as exc:
         load_profiles(_dir(tmp_path, prices=prices))
     messages = sorted(str(e) for e in exc.value.errors)

@@ -6,15 +6,12 @@ from typing import Any
 
 import pytest
 
-from tests.api.quote_support import (  # noqa: F401  (fixtures)
+from tests.api.quotes.support import (
     BENCHY,
     add_design,
-    clock,
     draft_for,
     free_line,
     make_client,
-    qapi,
-    regime,
     staff,
 )
 from tests.conftest import Api
@@ -78,8 +75,9 @@ def test_bad_line_changes(qapi: Api, patch: dict[str, Any], status: int) -> None
     q = draft_for(qapi, org)
     line = add_design(qapi, q["id"], BENCHY, staff(qapi), quantity=2).json()["lines"][0]
     before = snapshot(qapi, q["id"])
-    r = qapi.client.patch(f"/api/v1/quotes/{q['id']}/lines/{line['id']}", headers=staff(qapi),
-                          json=patch)
+    r = qapi.client.patch(
+        f"/api/v1/quotes/{q['id']}/lines/{line['id']}", headers=staff(qapi), json=patch
+    )
     assert r.status_code == status, r.text
     assert snapshot(qapi, q["id"]) == before
 
@@ -113,32 +111,43 @@ def test_discount_over_100_percent_is_refused(qapi: Api, pct: str) -> None:
 
 
 def test_unknown_price_group_is_refused(qapi: Api) -> None:
-    r = qapi.client.post("/api/v1/clients", headers=staff(qapi),
-                         json={"name": "X", "price_group": "vip"})
+    r = qapi.client.post(
+        "/api/v1/clients", headers=staff(qapi), json={"name": "X", "price_group": "vip"}
+    )
     assert r.status_code == 422 and "commerce" in r.json()["detail"]
 
 
 def test_accept_by_the_wrong_organisation(qapi: Api, sent: dict[str, Any]) -> None:
     qid = sent["quote"]["id"]
     before = snapshot(qapi, qid)
-    r = qapi.client.post(f"/api/v1/quotes/{qid}/accept", headers=sent["other"],
-                         json={"signer_name": "Lila", "agree": True})
+    r = qapi.client.post(
+        f"/api/v1/quotes/{qid}/accept",
+        headers=sent["other"],
+        json={"signer_name": "Lila", "agree": True},
+    )
     assert r.status_code == 403 and "another organisation" in r.json()["detail"]
     assert qapi.client.get(f"/api/v1/quotes/{qid}", headers=sent["other"]).status_code == 403
     assert qapi.client.get(f"/api/v1/quotes/{qid}/pdf", headers=sent["other"]).status_code == 403
     assert qapi.client.get("/api/v1/quotes", headers=sent["other"]).json()["count"] == 0
-    assert qapi.client.get(f"/api/v1/clients/{sent['org']}", headers=sent["other"]).status_code == 403
+    assert (
+        qapi.client.get(f"/api/v1/clients/{sent['org']}", headers=sent["other"]).status_code == 403
+    )
     assert snapshot(qapi, qid) == before
 
 
 def test_accept_twice(qapi: Api, sent: dict[str, Any]) -> None:
     qid = sent["quote"]["id"]
-    ok = qapi.client.post(f"/api/v1/quotes/{qid}/accept", headers=sent["client"],
-                          json={"signer_name": "Céleste", "agree": True})
+    ok = qapi.client.post(
+        f"/api/v1/quotes/{qid}/accept",
+        headers=sent["client"],
+        json={"signer_name": "Céleste", "agree": True},
+    )
     assert ok.status_code == 200
     before = snapshot(qapi, qid)
-    again = qapi.client.post(f"/api/v1/quotes/link/{sent['quote']['accept_token']}/accept",
-                             json={"signer_name": "Quelqu'un", "agree": True})
+    again = qapi.client.post(
+        f"/api/v1/quotes/link/{sent['quote']['accept_token']}/accept",
+        json={"signer_name": "Quelqu'un", "agree": True},
+    )
     assert again.status_code == 409 and "already accepted" in again.json()["detail"]
     assert "Céleste" in again.json()["detail"]
     refuse = qapi.client.post(f"/api/v1/quotes/{qid}/refuse", headers=sent["client"], json={})
@@ -155,12 +164,12 @@ def test_accept_twice(qapi: Api, sent: dict[str, Any]) -> None:
         ({"agree": True}, "signer_name"),
     ],
 )
-def test_acceptance_needs_a_name_and_the_box(qapi: Api, sent: dict[str, Any],
-                                             body: dict[str, Any], words: str) -> None:
+def test_acceptance_needs_a_name_and_the_box(
+    qapi: Api, sent: dict[str, Any], body: dict[str, Any], words: str
+) -> None:
     qid = sent["quote"]["id"]
     before = snapshot(qapi, qid)
-    r = qapi.client.post(f"/api/v1/quotes/link/{sent['quote']['accept_token']}/accept",
-                         json=body)
+    r = qapi.client.post(f"/api/v1/quotes/link/{sent['quote']['accept_token']}/accept", json=body)
     assert r.status_code == 422
     assert words in r.text
     assert snapshot(qapi, qid) == before
@@ -170,11 +179,13 @@ def test_a_guessed_or_old_link_finds_nothing(qapi: Api, sent: dict[str, Any]) ->
     token = sent["quote"]["accept_token"]
     for bad in ("x", token[:-1], token + "a", token.upper()):
         assert qapi.client.get(f"/api/v1/quotes/link/{bad}").status_code == 404
-        r = qapi.client.post(f"/api/v1/quotes/link/{bad}/accept",
-                             json={"signer_name": "X", "agree": True})
+        r = qapi.client.post(
+            f"/api/v1/quotes/link/{bad}/accept", json={"signer_name": "X", "agree": True}
+        )
         assert r.status_code == 404
-    renewed = qapi.client.post(f"/api/v1/quotes/{sent['quote']['id']}/link",
-                               headers=staff(qapi)).json()
+    renewed = qapi.client.post(
+        f"/api/v1/quotes/{sent['quote']['id']}/link", headers=staff(qapi)
+    ).json()
     assert qapi.client.get(f"/api/v1/quotes/link/{token}").status_code == 404
     assert qapi.client.get(renewed["accept_path"]).status_code == 200
 
@@ -182,7 +193,9 @@ def test_a_guessed_or_old_link_finds_nothing(qapi: Api, sent: dict[str, Any]) ->
 def test_members_have_no_quotes(qapi: Api, sent: dict[str, Any]) -> None:
     member = qapi.headers("maya", "member")
     assert qapi.client.get("/api/v1/quotes", headers=member).status_code == 403
-    assert qapi.client.get(f"/api/v1/quotes/{sent['quote']['id']}", headers=member).status_code == 403
+    assert (
+        qapi.client.get(f"/api/v1/quotes/{sent['quote']['id']}", headers=member).status_code == 403
+    )
     r = qapi.client.post("/api/v1/quotes", headers=member, json={"title": "x"})
     assert r.status_code == 403
 
@@ -192,8 +205,10 @@ def test_clients_cannot_send_convert_or_draft(qapi: Api, sent: dict[str, Any]) -
     for action in ("send", "convert", "draft", "reprice", "revise", "link"):
         r = qapi.client.post(f"/api/v1/quotes/{qid}/{action}", headers=sent["client"], json={})
         assert r.status_code == 403, (action, r.text)
-    assert qapi.client.post("/api/v1/clients", headers=sent["client"],
-                            json={"name": "x"}).status_code == 403
+    assert (
+        qapi.client.post("/api/v1/clients", headers=sent["client"], json={"name": "x"}).status_code
+        == 403
+    )
 
 
 def test_client_without_organisation(qapi: Api) -> None:
@@ -205,8 +220,9 @@ def test_client_without_organisation(qapi: Api) -> None:
 def test_staff_must_name_the_client(qapi: Api) -> None:
     r = qapi.client.post("/api/v1/quotes", headers=staff(qapi), json={"title": "x"})
     assert r.status_code == 422
-    r = qapi.client.post("/api/v1/quotes", headers=staff(qapi),
-                         json={"title": "x", "organisation_id": 999})
+    r = qapi.client.post(
+        "/api/v1/quotes", headers=staff(qapi), json={"title": "x", "organisation_id": 999}
+    )
     assert r.status_code == 404
 
 

@@ -10,16 +10,13 @@ from sqlmodel import select
 
 from jobs.base import Analysis, MachineKind
 from jobs.registry import ANALYZERS, AnalyzerSpec
-from tests.api.quote_support import (  # noqa: F401  (fixtures)
+from tests.api.quotes.support import (
     BENCHY,
     SetClock,
     add_design,
-    clock,
     draft_for,
     free_line,
     make_client,
-    qapi,
-    regime,
     staff,
 )
 from tests.conftest import Api
@@ -38,8 +35,13 @@ def post(api: Api, path: str, headers: dict[str, str] | None = None, **body: Any
 def test_request_to_jobs(qapi: Api) -> None:
     org, client = make_client(qapi)
     # The shopkeeper asks: three small boats for the shop window.
-    r = post(qapi, "", client, title="Bateaux pour la vitrine",
-             request_notes="Trois bateaux noirs, pour samedi si possible")
+    r = post(
+        qapi,
+        "",
+        client,
+        title="Bateaux pour la vitrine",
+        request_notes="Trois bateaux noirs, pour samedi si possible",
+    )
     assert r.status_code == 201, r.text
     q = r.json()
     assert (q["state"], q["organisation_id"], q["number"]) == ("requested", org, None)
@@ -83,8 +85,7 @@ def test_request_to_jobs(qapi: Api) -> None:
     seen = qapi.client.get(sent["accept_path"]).json()
     assert seen["number"] == "DEV-2026-0001" and seen["lines"][0]["price_detail"] is None
 
-    r = post(qapi, f"/link/{sent['accept_token']}/accept", signer_name="Céleste Martin",
-             agree=True)
+    r = post(qapi, f"/link/{sent['accept_token']}/accept", signer_name="Céleste Martin", agree=True)
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "accepted" and r.json()["acceptance_via"] == "link"
     assert r.json()["accepted_by_name"] == "Céleste Martin"
@@ -116,7 +117,13 @@ def test_request_to_jobs(qapi: Api) -> None:
 
     events = qapi.client.get(f"/api/v1/quotes/{q['id']}/events", headers=staff(qapi)).json()
     assert [e["action"] for e in events] == [
-        "created", "design_added", "drafted", "line_added", "sent", "accepted", "converted",
+        "created",
+        "design_added",
+        "drafted",
+        "line_added",
+        "sent",
+        "accepted",
+        "converted",
     ]
     assert events[5]["actor"] == "link"
     assert events[1]["actor"].startswith("user:")
@@ -146,11 +153,16 @@ def test_client_discount_and_group_apply_to_auto_prices(qapi: Api) -> None:
     # 16.34034 × 0.9 = 14.706306; / 10 = 1.4706 → 1.50.
     [line] = r.json()["lines"]
     assert line["unit_price_ht"] == "1.50"
-    assert any(c["code"] == "adjustment" and "Commerces" in c["label"]
-               for c in line["price_detail"])
+    assert any(
+        c["code"] == "adjustment" and "Commerces" in c["label"] for c in line["price_detail"]
+    )
     # The client's own adjustment replaces its group's: −20 % → 13.072272 → 1.40.
-    body = {"name": "Boulangerie Céleste", "address": "x", "price_group": "commerce",
-            "adjustment_percent": "-20"}
+    body = {
+        "name": "Boulangerie Céleste",
+        "address": "x",
+        "price_group": "commerce",
+        "adjustment_percent": "-20",
+    }
     assert qapi.client.put(f"/api/v1/clients/{org}", headers=staff(qapi), json=body).is_success
     r = post(qapi, f"/{q['id']}/reprice", staff(qapi))
     assert r.json()["lines"][0]["unit_price_ht"] == "1.40"
@@ -160,7 +172,8 @@ def _size_only_svg(monkeypatch: Any) -> None:
     from jobs import sizeonly
 
     monkeypatch.setitem(
-        ANALYZERS, "svg",
+        ANALYZERS,
+        "svg",
         AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
     )
 
@@ -171,8 +184,9 @@ LOGO_SVG = (
 )
 
 
-def test_a_line_the_analysis_cannot_price_needs_staff(qapi: Api, tmp_path: Any,
-                                                      monkeypatch: Any) -> None:
+def test_a_line_the_analysis_cannot_price_needs_staff(
+    qapi: Api, tmp_path: Any, monkeypatch: Any
+) -> None:
     _size_only_svg(monkeypatch)
     org, _ = make_client(qapi)
     q = draft_for(qapi, org, "Lettrage vitrine")
@@ -185,24 +199,35 @@ def test_a_line_the_analysis_cannot_price_needs_staff(qapi: Api, tmp_path: Any,
     r = post(qapi, f"/{q['id']}/send", staff(qapi))
     assert r.status_code == 409 and r.json()["lines"] == [1]
     assert get(qapi, q["id"], staff(qapi))["state"] == "draft"
-    r = qapi.client.patch(f"/api/v1/quotes/{q['id']}/lines/{line['id']}", headers=staff(qapi),
-                          json={"unit_price_ht": "45.00", "description": "Lettrage vitrine"})
+    r = qapi.client.patch(
+        f"/api/v1/quotes/{q['id']}/lines/{line['id']}",
+        headers=staff(qapi),
+        json={"unit_price_ht": "45.00", "description": "Lettrage vitrine"},
+    )
     assert r.status_code == 200, r.text
     [line] = r.json()["lines"]
     assert (line["unit_price_ht"], line["price_source"], line["needs_estimate"]) == (
-        "45.00", "manual", False)
+        "45.00",
+        "manual",
+        False,
+    )
     assert post(qapi, f"/{q['id']}/send", staff(qapi)).status_code == 200
 
 
-def test_vinyl_is_priced_from_the_analyzers_quantities(qapi: Api, tmp_path: Any,
-                                                       monkeypatch: Any) -> None:
+def test_vinyl_is_priced_from_the_analyzers_quantities(
+    qapi: Api, tmp_path: Any, monkeypatch: Any
+) -> None:
     """Whatever analyzer fills the Quantity keys, the quote reads them."""
 
     def analyze(path: Any, params: Any = None) -> Analysis:
-        return Analysis(kind=MachineKind.vinyl_cutter, file_type="svg", analyzer="fixed",
-                        duration_s=240, material={"vinyl_area_mm2": 500_000,
-                                                  "cut_length_mm": 3840},
-                        counts={"pieces": 32, "counters": 12})
+        return Analysis(
+            kind=MachineKind.vinyl_cutter,
+            file_type="svg",
+            analyzer="fixed",
+            duration_s=240,
+            material={"vinyl_area_mm2": 500_000, "cut_length_mm": 3840},
+            counts={"pieces": 32, "counters": 12},
+        )
 
     monkeypatch.setitem(ANALYZERS, "svg", AnalyzerSpec(MachineKind.vinyl_cutter, analyze))
     org, _ = make_client(qapi)
@@ -215,9 +240,8 @@ def test_vinyl_is_priced_from_the_analyzers_quantities(qapi: Api, tmp_path: Any,
     assert line["material"] == "vinyle-noir"
 
 
-def test_a_sent_quote_is_never_edited_a_change_makes_a_version(qapi: Api,
-                                                               clock: SetClock) -> None:
-    org, client = make_client(qapi)
+def test_a_sent_quote_is_never_edited_a_change_makes_a_version(qapi: Api, clock: SetClock) -> None:
+    org, _client = make_client(qapi)
     q = draft_for(qapi, org)
     free_line(qapi, q["id"], "Support imprimé", "2", "12.00")
     first = post(qapi, f"/{q['id']}/send", staff(qapi)).json()
@@ -225,8 +249,11 @@ def test_a_sent_quote_is_never_edited_a_change_makes_a_version(qapi: Api,
     before = get(qapi, q["id"], staff(qapi))
     refusals = [
         qapi.client.patch(f"/api/v1/quotes/{q['id']}", headers=staff(qapi), json={"title": "x"}),
-        qapi.client.patch(f"/api/v1/quotes/{q['id']}/lines/{line_id}", headers=staff(qapi),
-                          json={"unit_price_ht": "1.00"}),
+        qapi.client.patch(
+            f"/api/v1/quotes/{q['id']}/lines/{line_id}",
+            headers=staff(qapi),
+            json={"unit_price_ht": "1.00"},
+        ),
         qapi.client.delete(f"/api/v1/quotes/{q['id']}/lines/{line_id}", headers=staff(qapi)),
         free_line(qapi, q["id"], "Extra", "1", "1.00"),
         post(qapi, f"/{q['id']}/cancel", staff(qapi)),
@@ -242,8 +269,11 @@ def test_a_sent_quote_is_never_edited_a_change_makes_a_version(qapi: Api,
     v2 = r.json()
     assert (v2["state"], v2["version"], v2["previous_number"]) == ("draft", 2, "DEV-2026-0001")
     assert post(qapi, f"/{q['id']}/revise", staff(qapi)).status_code == 409  # one at a time
-    qapi.client.patch(f"/api/v1/quotes/{v2['id']}/lines/{v2['lines'][0]['id']}",
-                      headers=staff(qapi), json={"unit_price_ht": "10.00"})
+    qapi.client.patch(
+        f"/api/v1/quotes/{v2['id']}/lines/{v2['lines'][0]['id']}",
+        headers=staff(qapi),
+        json={"unit_price_ht": "10.00"},
+    )
     sent2 = post(qapi, f"/{v2['id']}/send", staff(qapi)).json()
     assert sent2["number"] == "DEV-2026-0002"
     assert sent2["totals"]["ht"] == "20.00"
@@ -259,8 +289,7 @@ def test_a_sent_quote_is_never_edited_a_change_makes_a_version(qapi: Api,
 def test_expiry(qapi: Api, clock: SetClock) -> None:
     org, client = make_client(qapi)
     q = draft_for(qapi, org)
-    qapi.client.patch(f"/api/v1/quotes/{q['id']}", headers=staff(qapi),
-                      json={"validity_days": 15})
+    qapi.client.patch(f"/api/v1/quotes/{q['id']}", headers=staff(qapi), json={"validity_days": 15})
     free_line(qapi, q["id"], "Plaque", "1", "30.00")
     clock.at = clock.at.replace(hour=22)  # 23:30 in Paris, 2 March
     sent = post(qapi, f"/{q['id']}/send", staff(qapi)).json()
@@ -295,7 +324,7 @@ def test_refusal_by_the_client(qapi: Api) -> None:
 def test_client_request_can_be_cancelled_by_its_client_only_before_staff_take_it(
     qapi: Api,
 ) -> None:
-    org, client = make_client(qapi)
+    _org, client = make_client(qapi)
     q = post(qapi, "", client, title="Tee-shirts brodés").json()
     add_design(qapi, q["id"], BENCHY, client)
     assert post(qapi, f"/{q['id']}/cancel", client, reason="erreur").json()["state"] == "cancelled"
@@ -306,8 +335,11 @@ def test_client_request_can_be_cancelled_by_its_client_only_before_staff_take_it
     # Clients cannot price their own quote.
     r = free_line(qapi, q2["id"], "Remise", "1", "0.00")
     assert r.status_code == 201  # staff can
-    r = qapi.client.post(f"/api/v1/quotes/{q2['id']}/lines", headers=client,
-                         json={"description": "x", "quantity": "1", "unit_price_ht": "0"})
+    r = qapi.client.post(
+        f"/api/v1/quotes/{q2['id']}/lines",
+        headers=client,
+        json={"description": "x", "quantity": "1", "unit_price_ht": "0"},
+    )
     assert r.status_code == 403
 
 
@@ -322,8 +354,7 @@ def test_a_quote_row_holds_cents_and_frozen_identity(qapi: Api) -> None:
         quote = s.get(Quote, q["id"])
         [line] = s.exec(select(QuoteLine).where(QuoteLine.quote_id == q["id"])).all()
     assert (line.unit_price_cents, line.quantity_milli, line.vat_rate_bp) == (1235, 3000, 2000)
-    assert (quote.total_ht_cents, quote.total_vat_cents, quote.total_ttc_cents) == (
-        3705, 741, 4446)
+    assert (quote.total_ht_cents, quote.total_vat_cents, quote.total_ttc_cents) == (3705, 741, 4446)
     assert quote.issuer["siret"] == "81234567600017"
     assert quote.client["address"] == ["4 place du Marché", "13001 Marseille"]
     assert D(line.unit_price_cents) / 100 == D("12.35")

@@ -10,14 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.api.quote_support import (  # noqa: F401  (fixtures)
+from tests.api.quotes.support import (
     BENCHY,
     add_design,
-    clock,
     draft_for,
     free_line,
     make_client,
-    qapi,
     staff,
 )
 from tests.conftest import Api
@@ -31,8 +29,13 @@ def text_of(pdf: bytes, tmp_path: Path) -> str:
     assert pdf.startswith(b"%PDF-")
     path = tmp_path / "devis.pdf"
     path.write_bytes(pdf)
-    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
-                         capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     # French number formatting uses narrow and ordinary no-break spaces.
     return re.sub(r"[ \u00a0\u202f]+", " ", out)
 
@@ -46,8 +49,9 @@ def has(text: str, *phrases: str) -> None:
 def build(api: Api, regime: str) -> dict[str, Any]:
     org, client = make_client(api, siret="81234567600017")
     q = draft_for(api, org, "Bateaux pour la vitrine")
-    add_design(api, q["id"], BENCHY, staff(api), quantity=3,
-               description="Bateau imprimé en PLA noir")
+    add_design(
+        api, q["id"], BENCHY, staff(api), quantity=3, description="Bateau imprimé en PLA noir"
+    )
     free_line(api, q["id"], "Préparation du fichier", "1.5", "35.00", unit="h")
     if regime == "normal":
         free_line(api, q["id"], "Livret de montage", "2", "4.00", vat="5.5")
@@ -116,19 +120,28 @@ def test_normal_regime(qapi: Api, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("regime", "mention", "identity"),
     [
-        ("franchise_293B", "TVA non applicable, art. 293 B du CGI",
-         ("Atelier Fil & Pixel", "Entreprise individuelle", "8 rue des Canuts")),
-        ("association_exempt", "TVA non applicable, art. 261-7-1°-b du CGI",
-         ("Café numérique des Tilleuls", "Association loi 1901", "12 rue des Tilleuls")),
+        (
+            "franchise_293B",
+            "TVA non applicable, art. 293 B du CGI",
+            ("Atelier Fil & Pixel", "Entreprise individuelle", "8 rue des Canuts"),
+        ),
+        (
+            "association_exempt",
+            "TVA non applicable, art. 261-7-1°-b du CGI",
+            ("Café numérique des Tilleuls", "Association loi 1901", "12 rue des Tilleuls"),
+        ),
     ],
 )
-def test_regimes_without_vat(qapi: Api, tmp_path: Path, mention: str,
-                             identity: tuple[str, ...]) -> None:
+def test_regimes_without_vat(
+    qapi: Api, tmp_path: Path, mention: str, identity: tuple[str, ...]
+) -> None:
     q = build(qapi, "")
     assert q["totals"] == {"ht": "59.10", "vat": [], "ttc": "59.10", "vat_mention": mention}
     assert {line["vat_rate"] for line in q["lines"]} == {"0"}
-    text = text_of(qapi.client.get(f"/api/v1/quotes/{q['id']}/pdf",
-                                   headers=q["client_headers"]).content, tmp_path)
+    text = text_of(
+        qapi.client.get(f"/api/v1/quotes/{q['id']}/pdf", headers=q["client_headers"]).content,
+        tmp_path,
+    )
     has(text, *COMMON, *identity, mention, "Total HT 59,10 €", "Net à payer 59,10 €")
     assert "Total TTC" not in text
     assert not re.search(r"TVA \d", text)  # no VAT line, no rate column values
@@ -147,13 +160,20 @@ def test_vat_rates_are_refused_outside_the_normal_regime(qapi: Api) -> None:
 def test_accepted_quote_prints_the_acceptance(qapi: Api, tmp_path: Path, clock: Any) -> None:
     q = build(qapi, "normal")
     clock.advance(days=1, hours=1)  # 3 March, 10:30 UTC = 11:30 in Paris
-    r = qapi.client.post(f"/api/v1/quotes/link/{q['accept_token']}/accept",
-                         json={"signer_name": "Céleste Martin", "agree": True})
+    r = qapi.client.post(
+        f"/api/v1/quotes/link/{q['accept_token']}/accept",
+        json={"signer_name": "Céleste Martin", "agree": True},
+    )
     assert r.status_code == 200
-    text = text_of(qapi.client.get(f"/api/v1/quotes/link/{q['accept_token']}/pdf").content,
-                   tmp_path)
-    has(text, "Devis accepté « bon pour accord » le 3 mars 2026 à 11:30 par Céleste Martin",
-        "en ligne, lien du devis", "Date du devis : 2 mars 2026")
+    text = text_of(
+        qapi.client.get(f"/api/v1/quotes/link/{q['accept_token']}/pdf").content, tmp_path
+    )
+    has(
+        text,
+        "Devis accepté « bon pour accord » le 3 mars 2026 à 11:30 par Céleste Martin",
+        "en ligne, lien du devis",
+        "Date du devis : 2 mars 2026",
+    )
 
 
 @pytest.mark.parametrize("regime", ["normal"])
@@ -161,10 +181,14 @@ def test_a_sent_quote_prints_what_was_sent(qapi: Api, tmp_path: Path) -> None:
     """The client's address changes after sending: the devis keeps the old one."""
     q = build(qapi, "normal")
     org = q["organisation_id"]
-    qapi.client.put(f"/api/v1/clients/{org}", headers=staff(qapi),
-                    json={"name": "Boulangerie Céleste", "address": "99 avenue Neuve\n75001 Paris"})
-    text = text_of(qapi.client.get(f"/api/v1/quotes/{q['id']}/pdf", headers=staff(qapi)).content,
-                   tmp_path)
+    qapi.client.put(
+        f"/api/v1/clients/{org}",
+        headers=staff(qapi),
+        json={"name": "Boulangerie Céleste", "address": "99 avenue Neuve\n75001 Paris"},
+    )
+    text = text_of(
+        qapi.client.get(f"/api/v1/quotes/{q['id']}/pdf", headers=staff(qapi)).content, tmp_path
+    )
     has(text, "4 place du Marché")
     assert "avenue Neuve" not in text
 

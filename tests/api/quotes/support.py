@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from fabqueue.settings import Settings
 from jobs.base import Analysis, Bounds, MachineKind, Quantity
-from jobs.registry import ANALYZERS, AnalyzerSpec
 from tests.conftest import Api
 from tests.support.factories import CORPUS, MATERIALS, sim_printer, write_profiles
 
@@ -122,7 +119,10 @@ SITES = {
     """,
 }
 
-LOGO = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" fill="#2a6f4f"/></svg>'
+LOGO = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40">'
+    '<rect width="40" height="40" fill="#2a6f4f"/></svg>'
+)
 
 
 def quote_profiles(root: Path, regime: str | None = "normal") -> Path:
@@ -155,8 +155,6 @@ class SetClock:
         return self.at.timestamp()
 
     async def sleep(self, seconds: float) -> None:
-        import asyncio
-
         await asyncio.sleep(min(seconds, 0.01))
 
     def advance(self, **delta: float) -> None:
@@ -167,8 +165,9 @@ def staff(api: Api) -> dict[str, str]:
     return api.headers("staff", "facilitator")
 
 
-def make_client(api: Api, name: str = "Boulangerie Céleste", user: str = "celeste",
-                **extra: Any) -> tuple[int, dict[str, str]]:
+def make_client(
+    api: Api, name: str = "Boulangerie Céleste", user: str = "celeste", **extra: Any
+) -> tuple[int, dict[str, str]]:
     """An organisation with one client user; returns (org id, that user's headers)."""
     body = {
         "name": name,
@@ -184,8 +183,9 @@ def make_client(api: Api, name: str = "Boulangerie Céleste", user: str = "celes
     return org, {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def add_design(api: Api, quote_id: int, path: Path, headers: dict[str, str],
-               quantity: int = 1, **data: str) -> Any:
+def add_design(
+    api: Api, quote_id: int, path: Path, headers: dict[str, str], quantity: int = 1, **data: str
+) -> Any:
     with path.open("rb") as fh:
         return api.client.post(
             f"/api/v1/quotes/{quote_id}/designs",
@@ -196,29 +196,31 @@ def add_design(api: Api, quote_id: int, path: Path, headers: dict[str, str],
 
 
 def draft_for(api: Api, org: int, title: str = "Pièces imprimées") -> dict[str, Any]:
-    r = api.client.post("/api/v1/quotes", headers=staff(api),
-                        json={"title": title, "organisation_id": org})
+    r = api.client.post(
+        "/api/v1/quotes", headers=staff(api), json={"title": title, "organisation_id": org}
+    )
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 
 
-def free_line(api: Api, quote_id: int, description: str, quantity: str, price: str,
-              vat: str | None = None, unit: str = "u") -> Any:
-    body: dict[str, Any] = {"description": description, "quantity": quantity,
-                            "unit_price_ht": price, "unit": unit}
+def free_line(
+    api: Api,
+    quote_id: int,
+    description: str,
+    quantity: str,
+    price: str,
+    vat: str | None = None,
+    unit: str = "u",
+) -> Any:
+    body: dict[str, Any] = {
+        "description": description,
+        "quantity": quantity,
+        "unit_price_ht": price,
+        "unit": unit,
+    }
     if vat is not None:
         body["vat_rate"] = vat
     return api.client.post(f"/api/v1/quotes/{quote_id}/lines", headers=staff(api), json=body)
-
-
-@pytest.fixture
-def clock() -> SetClock:
-    return SetClock()
-
-
-@pytest.fixture
-def regime() -> str:
-    return "normal"
 
 
 def fixed_gcode_analysis(path: Path, params: Any = None) -> Analysis:
@@ -231,25 +233,4 @@ def fixed_gcode_analysis(path: Path, params: Any = None) -> Analysis:
         duration_s=2323,
         material={Quantity.FILAMENT_G: 12.77},
         bounds=Bounds(min_x=0, min_y=0, max_x=60, max_y=31, max_z=48),
-    )
-
-
-@pytest.fixture
-def qapi(
-    make_api: Any,
-    settings: Settings,
-    tmp_path: Path,
-    clock: SetClock,
-    regime: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Api:
-    """The API with three machines, prices, a site of the ``regime`` fixture's VAT regime,
-    a hand-moved clock, and no dispatcher (jobs stay where the API puts them)."""
-    monkeypatch.setitem(
-        ANALYZERS, "gcode", AnalyzerSpec(MachineKind.fdm_printer, fixed_gcode_analysis)
-    )
-    root = quote_profiles(tmp_path / "qprofiles", regime)
-    return make_api(  # type: ignore[no-any-return]
-        settings.model_copy(update={"profiles_dir": root, "start_dispatcher": False}),
-        clock=clock,
     )

@@ -21,7 +21,7 @@ from fabqueue.profiles import ProfileSet, load_profiles
 from fabqueue.services import quote_sending, quotes
 from fabqueue.services.clients import create_organisation
 from fabqueue.services.errors import Conflict
-from tests.api.quote_support import quote_profiles
+from tests.api.quotes.support import quote_profiles
 
 SENDERS = 50
 AT = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
@@ -31,18 +31,30 @@ def _setup(sessions: SessionFactory, profiles: ProfileSet, n: int) -> tuple[int,
     with session_scope(sessions) as s:
         staff = create_user(session=s, name="staff", role=Role.facilitator, at=AT)
         org = create_organisation(
-            session=s, data=OrganisationIn(name="Épicerie", address="1 rue\n69001 Lyon"),
-            profiles=profiles, at=AT,
+            session=s,
+            data=OrganisationIn(name="Épicerie", address="1 rue\n69001 Lyon"),
+            profiles=profiles,
+            at=AT,
         )
         ids = []
         for i in range(n):
-            q = quotes.create_quote(session=s, user=staff,
-                                    data=QuoteIn(title=f"q{i}", organisation_id=org.id),
-                                    profiles=profiles, at=AT)
-            quotes.add_line(session=s, user=staff, quote_id=q.id or 0,
-                            data=LineIn(description="Plaque", quantity=Decimal(1),
-                                        unit_price_ht=Decimal("10.00")),
-                            profiles=profiles, at=AT)
+            q = quotes.create_quote(
+                session=s,
+                user=staff,
+                data=QuoteIn(title=f"q{i}", organisation_id=org.id),
+                profiles=profiles,
+                at=AT,
+            )
+            quotes.add_line(
+                session=s,
+                user=staff,
+                quote_id=q.id or 0,
+                data=LineIn(
+                    description="Plaque", quantity=Decimal(1), unit_price_ht=Decimal("10.00")
+                ),
+                profiles=profiles,
+                at=AT,
+            )
             ids.append(q.id or 0)
         assert staff.id is not None
         return staff.id, ids
@@ -62,8 +74,9 @@ def _send_all(db_url: str, profiles: ProfileSet) -> list[str]:
 
                 user = s.get(User, staff_id)
                 assert user is not None
-                quote, _ = quote_sending.send(session=s, user=user, quote_id=quote_id,
-                                              profiles=profiles, at=AT)
+                quote, _ = quote_sending.send(
+                    session=s, user=user, quote_id=quote_id, profiles=profiles, at=AT
+                )
                 assert quote.number is not None
                 return quote.number
 
@@ -118,8 +131,9 @@ def test_one_sequence_per_year_in_the_cafes_time_zone(
 
                 user = s.get(User, staff_id)
                 assert user is not None
-                q, _ = quote_sending.send(session=s, user=user, quote_id=quote_id,
-                                          profiles=profiles, at=at)
+                q, _ = quote_sending.send(
+                    session=s, user=user, quote_id=quote_id, profiles=profiles, at=at
+                )
                 got.append(q.number)
         assert got == ["DEV-2026-0001", "DEV-2027-0001", "DEV-2027-0002"]
     finally:
@@ -143,8 +157,9 @@ def test_a_failed_send_uses_no_number(sqlite_url: str, profiles: ProfileSet) -> 
         with session_scope(sessions) as s:
             user = s.get(User, staff_id)
             assert user is not None
-            q, _ = quote_sending.send(session=s, user=user, quote_id=ids[1], profiles=profiles,
-                                      at=AT)
+            q, _ = quote_sending.send(
+                session=s, user=user, quote_id=ids[1], profiles=profiles, at=AT
+            )
             assert q.number == "DEV-2026-0001"
             first = s.get(Quote, ids[0])
             assert first is not None and first.state == QuoteState.draft and first.number is None
