@@ -358,3 +358,38 @@ def test_a_quote_row_holds_cents_and_frozen_identity(qapi: Api) -> None:
     assert quote.issuer["siret"] == "81234567600017"
     assert quote.client["address"] == ["4 place du Marché", "13001 Marseille"]
     assert D(line.unit_price_cents) / 100 == D("12.35")
+
+
+def test_cli_expires_and_prints(
+    qapi: Api, clock: SetClock, tmp_path: Any, monkeypatch: Any, capsys: Any
+) -> None:
+    """The CLI runs on the real clock: one quote sent 40 days ago, one sent now."""
+    from datetime import UTC, datetime, timedelta
+
+    from fabqueue.cli import main
+
+    org, _ = make_client(qapi)
+    old, new = draft_for(qapi, org), draft_for(qapi, org)
+    for q in (old, new):
+        free_line(qapi, q["id"], "Plaque", "1", "30.00")
+    clock.at = datetime.now(UTC) - timedelta(days=40)
+    old_number = post(qapi, f"/{old['id']}/send", staff(qapi)).json()["number"]
+    clock.at = datetime.now(UTC)
+    post(qapi, f"/{new['id']}/send", staff(qapi))
+    s = qapi.ctx.settings
+    for name, value in (
+        ("DB_URL", s.db_url),
+        ("PROFILES_DIR", str(s.profiles_dir)),
+        ("DATA_DIR", str(s.data_dir)),
+    ):
+        monkeypatch.setenv(f"FABQUEUE_{name}", value)
+    assert main(["quotes", "expire"]) == 0
+    assert f"1 quote(s) expired: {old_number}" in capsys.readouterr().out
+    assert main(["quotes", "expire"]) == 0
+    assert "0 quote(s) expired" in capsys.readouterr().out
+    events = qapi.client.get(f"/api/v1/quotes/{old['id']}/events", headers=staff(qapi)).json()
+    assert (events[-1]["action"], events[-1]["actor"]) == ("expired", "system")
+    assert get(qapi, new["id"], staff(qapi))["state"] == "sent"
+    out = tmp_path / "devis.pdf"
+    assert main(["quotes", "pdf", str(new["id"]), "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(b"%PDF-")
