@@ -72,3 +72,17 @@ def test_help_lists_every_command() -> None:
     ):
         assert cmd in out.stdout
     assert REPO.exists()
+
+
+def test_check_profiles_probe(tmp_path: Path) -> None:
+    from tests.support.factories import sim_printer, write_profiles
+
+    good = run_cli(
+        "check-profiles", "--probe", env={"FABQUEUE_PROFILES_DIR": str(REPO / "profiles")}
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "imprimante-sim" in good.stdout and "idle" in good.stdout
+    off = write_profiles(tmp_path, {"off": sim_printer(extra="offline = true")})
+    bad = run_cli("check-profiles", "--probe", env={"FABQUEUE_PROFILES_DIR": str(off)})
+    assert bad.returncode == 1
+    assert "off" in bad.stdout and "offline" in bad.stdout
