@@ -99,14 +99,14 @@ async def test_faults_happen_where_asked(tmp_path: Path) -> None:
 
 
 async def test_refusals(tmp_path: Path) -> None:
-    driver, clock, _ = await make(SimConfig(reject_file_types=["gcode"]))
+    driver, _clock, _ = await make(SimConfig(reject_file_types=["gcode"]))
     with pytest.raises(JobRejected):
         await driver.start(ticket(tmp_path))
-    driver, clock, _ = await make(SimConfig(offline=True))
+    driver, _clock, _ = await make(SimConfig(offline=True))
     assert (await driver.probe()).state == MachineState.offline
     with pytest.raises(DriverUnavailable):
         await driver.start(ticket(tmp_path))
-    driver, clock, _ = await make(SimConfig())
+    driver, _clock, _ = await make(SimConfig())
     await driver.start(ticket(tmp_path))
     with pytest.raises(DriverUnavailable):
         await driver.start(ticket(tmp_path))
