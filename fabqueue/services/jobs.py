@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
 from fabqueue.db import SessionFactory, session_scope
@@ -134,9 +136,21 @@ def _analyse(
     return analysis, picture
 
 
+def _index_file(session: Session, sha256: str, size: int, now: datetime) -> None:
+    """Record the stored file once, however many jobs share it."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(StoredFile)
+        .values(sha256=sha256, size=size, created_at=now)
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
+
+
 def submit_job(
     *,
     sessions: SessionFactory,
+    read_sessions: SessionFactory,
     store: FileStore,
     profiles: ProfileSet,
     owner: User,
@@ -155,7 +169,7 @@ def submit_job(
     assert owner.id is not None
     file_type = file_type_of(request.filename)
     # Reads, file I/O and analysis happen outside any write transaction.
-    with sessions() as session:
+    with read_sessions() as session:
         targets = _targets(session, request, file_type)
     if request.material is not None:
         _check_material(profiles, targets, request.material)
@@ -166,8 +180,7 @@ def submit_job(
     analysis, picture = _analyse(stored.path, file_type, profiles, targets)
 
     with session_scope(sessions) as session:
-        if session.get(StoredFile, stored.sha256) is None:
-            session.add(StoredFile(sha256=stored.sha256, size=stored.size, created_at=now))
+        _index_file(session, stored.sha256, stored.size, now)
         job = Job(
             kind=targets[0].kind,
             target_machine=request.machine,

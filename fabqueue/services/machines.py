@@ -62,8 +62,9 @@ def register_local(
         record = session.get(MachineRecord, profile.slug)
         if record is not None and record.node != node:
             raise MachineOwnedElsewhere(
-                f"machine {profile.slug!r} belongs to node {record.node!r}, not {node!r}; "
-                "rename the profile or move the machine with `fabqueue machines adopt`"
+                f"machine {profile.slug!r} belongs to node {record.node!r}, not {node!r}: "
+                "give this profile another file name (a machine is driven by one node), "
+                "or set FABQUEUE_NODE if this computer replaced that node"
             )
         if record is None:
             record = MachineRecord(

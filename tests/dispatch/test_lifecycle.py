@@ -251,3 +251,10 @@ def test_stopped_machine_takes_nothing(api: Api, tmp_path: Path) -> None:
     assert job(api, j["id"])["state"] == "queued"
     api.client.post("/api/v1/machines/printer/start", headers=api.headers())
     wait_state(api, j["id"], "awaiting_operator")
+
+
+def test_a_machine_belongs_to_one_node(make_api, settings: Settings) -> None:
+    make_api(settings)  # registers "printer" for test-node
+    other = settings.model_copy(update={"node": "another-cafe"})
+    with pytest.raises(Exception, match="belongs to node 'test-node'"):
+        make_api(other)
