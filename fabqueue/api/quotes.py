@@ -28,7 +28,7 @@ from fabqueue.models.quote_public import (
     Refusal,
 )
 from fabqueue.models.quotes import AcceptanceVia
-from fabqueue.services import quote_convert, quote_pdf, quote_sending
+from fabqueue.services import quote_convert, quote_lines, quote_pdf, quote_sending
 from fabqueue.services import quotes as svc
 from fabqueue.services.errors import Conflict
 from fabqueue.services.quote_views import to_public
@@ -42,8 +42,17 @@ def _public(ctx: AppContext, session: Session, quote: Quote, user: User | None) 
     return to_public(session, quote, user, ctx.profiles, ctx.clock.now())
 
 
-def _sent(ctx: AppContext, session: Session, quote: Quote, user: User, token: str) -> QuoteSent:
-    public = _public(ctx, session, quote, user)
+def _fresh(ctx: AppContext, quote_id: int | None, user: User | None) -> QuotePublic:
+    """The quote as committed, read in a read-only session (the write one is done)."""
+    assert quote_id is not None
+    with ctx.read_sessions() as session:
+        quote = session.get(Quote, quote_id)
+        assert quote is not None
+        return to_public(session, quote, user, ctx.profiles, ctx.clock.now())
+
+
+def _sent(ctx: AppContext, quote: Quote, user: User, token: str) -> QuoteSent:
+    public = _fresh(ctx, quote.id, user)
     return QuoteSent(**public.model_dump(), accept_token=token, accept_path=LINK_PREFIX + token)
 
 
@@ -86,7 +95,7 @@ def link_accept(token: str, body: Acceptance, ctx: CtxDep, session: SessionDep) 
         at=ctx.clock.now(),
     )
     session.commit()
-    return _public(ctx, session, quote, None)
+    return _fresh(ctx, quote.id, None)
 
 
 @router.post("/link/{token}/refuse", response_model=QuotePublic)
@@ -101,7 +110,7 @@ def link_refuse(token: str, body: Refusal, ctx: CtxDep, session: SessionDep) -> 
         at=ctx.clock.now(),
     )
     session.commit()
-    return _public(ctx, session, quote, None)
+    return _fresh(ctx, quote.id, None)
 
 
 # --- quotes -----------------------------------------------------------------------------
@@ -115,7 +124,7 @@ def create(body: QuoteIn, ctx: CtxDep, session: SessionDep, user: CurrentUser) -
         session=session, user=user, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
     session.commit()
-    return _public(ctx, session, quote, user)
+    return _fresh(ctx, quote.id, user)
 
 
 @router.get("", response_model=QuotesPublic)
@@ -148,7 +157,7 @@ def patch(
         session=session, user=user, quote_id=quote_id, data=body, at=ctx.clock.now()
     )
     session.commit()
-    return _public(ctx, session, quote, user)
+    return _fresh(ctx, quote.id, user)
 
 
 @router.get("/{quote_id}/events", response_model=list[QuoteEventPublic])
@@ -197,8 +206,9 @@ def add_design(
 ) -> QuotePublic:
     """A design to make: analysed at once (a file the machines cannot make is refused),
     priced when the quote is a draft."""
-    svc.add_design(
+    quote_lines.add_design(
         sessions=ctx.sessions,
+        read_sessions=ctx.read_sessions,
         store=ctx.store,
         profiles=ctx.profiles,
         user=user,
@@ -211,8 +221,7 @@ def add_design(
         upload_limit=ctx.settings.upload_limit_bytes,
         now=ctx.clock.now(),
     )
-    with ctx.read_sessions() as session:
-        return _public(ctx, session, svc.get_quote(session, quote_id, user), user)
+    return _fresh(ctx, quote_id, user)
 
 
 @router.post("/{quote_id}/lines", status_code=status.HTTP_201_CREATED, response_model=QuotePublic)
@@ -220,7 +229,7 @@ def add_line(
     quote_id: int, body: LineIn, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
     """A free line priced by hand: design work, fitting, delivery…"""
-    svc.add_line(
+    quote_lines.add_line(
         session=session,
         user=user,
         quote_id=quote_id,
@@ -229,7 +238,7 @@ def add_line(
         at=ctx.clock.now(),
     )
     session.commit()
-    return _public(ctx, session, svc.get_quote(session, quote_id, user), user)
+    return _fresh(ctx, quote_id, user)
 
 
 @router.patch("/{quote_id}/lines/{line_id}", response_model=QuotePublic)
@@ -241,7 +250,7 @@ def patch_line(
     session: SessionDep,
     user: CurrentUser,
 ) -> QuotePublic:
-    svc.update_line(
+    quote_lines.update_line(
         session=session,
         user=user,
         quote_id=quote_id,
@@ -251,18 +260,18 @@ def patch_line(
         at=ctx.clock.now(),
     )
     session.commit()
-    return _public(ctx, session, svc.get_quote(session, quote_id, user), user)
+    return _fresh(ctx, quote_id, user)
 
 
 @router.delete("/{quote_id}/lines/{line_id}", response_model=QuotePublic)
 def delete_line(
     quote_id: int, line_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
-    svc.remove_line(
+    quote_lines.remove_line(
         session=session, user=user, quote_id=quote_id, line_id=line_id, at=ctx.clock.now()
     )
     session.commit()
-    return _public(ctx, session, svc.get_quote(session, quote_id, user), user)
+    return _fresh(ctx, quote_id, user)
 
 
 @router.post("/{quote_id}/draft", response_model=QuotePublic)
@@ -272,7 +281,7 @@ def start_draft(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUs
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
     session.commit()
-    return _public(ctx, session, quote, user)
+    return _fresh(ctx, quote.id, user)
 
 
 @router.post("/{quote_id}/reprice", response_model=QuotePublic)
@@ -281,7 +290,7 @@ def reprice(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) 
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
     session.commit()
-    return _public(ctx, session, quote, user)
+    return _fresh(ctx, quote.id, user)
 
 
 @router.post("/{quote_id}/send", response_model=QuoteSent)
@@ -292,7 +301,7 @@ def send(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> 
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
     session.commit()
-    return _sent(ctx, session, quote, user, token)
+    return _sent(ctx, quote, user, token)
 
 
 @router.post("/{quote_id}/link", response_model=QuoteSent)
@@ -302,7 +311,7 @@ def new_link(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser)
         session=session, user=user, quote_id=quote_id, at=ctx.clock.now()
     )
     session.commit()
-    return _sent(ctx, session, quote, user, token)
+    return _sent(ctx, quote, user, token)
 
 
 @router.post("/{quote_id}/accept", response_model=QuotePublic)
@@ -319,7 +328,7 @@ def accept(
         at=ctx.clock.now(),
     )
     session.commit()
-    return _public(ctx, session, quote, user)
+    return _fresh(ctx, quote.id, user)
 
 
 @router.post("/{quote_id}/refuse", response_model=QuotePublic)
@@ -335,7 +344,7 @@ def refuse(
         at=ctx.clock.now(),
     )
     session.commit()
-    return _public(ctx, session, quote, user)
+    return _fresh(ctx, quote.id, user)
 
 
 @router.post("/{quote_id}/cancel", response_model=QuotePublic)
@@ -347,7 +356,7 @@ def cancel(
         session=session, user=user, quote_id=quote_id, reason=body.reason, at=ctx.clock.now()
     )
     session.commit()
-    return _public(ctx, session, quote, user)
+    return _fresh(ctx, quote.id, user)
 
 
 @router.post("/{quote_id}/revise", status_code=status.HTTP_201_CREATED, response_model=QuotePublic)
@@ -355,7 +364,7 @@ def revise(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -
     """A new draft version of a sent, refused or expired quote."""
     quote = svc.revise(session=session, user=user, quote_id=quote_id, at=ctx.clock.now())
     session.commit()
-    return _public(ctx, session, quote, user)
+    return _fresh(ctx, quote.id, user)
 
 
 @router.post("/{quote_id}/convert", response_model=QuotePublic)
@@ -363,6 +372,7 @@ def convert(quote_id: int, body: ConvertIn, ctx: CtxDep, user: CurrentUser) -> Q
     """An accepted quote becomes jobs: one per copy of each design, queued (or held)."""
     quote_convert.convert(
         sessions=ctx.sessions,
+        read_sessions=ctx.read_sessions,
         store=ctx.store,
         profiles=ctx.profiles,
         user=user,
@@ -373,5 +383,4 @@ def convert(quote_id: int, body: ConvertIn, ctx: CtxDep, user: CurrentUser) -> Q
     )
     if ctx.dispatcher is not None:
         ctx.dispatcher.wake()
-    with ctx.read_sessions() as session:
-        return _public(ctx, session, svc.get_quote(session, quote_id, user), user)
+    return _fresh(ctx, quote_id, user)

@@ -91,6 +91,7 @@ def _clone(
 def convert(
     *,
     sessions: SessionFactory,
+    read_sessions: SessionFactory,
     store: FileStore,
     profiles: ProfileSet,
     user: User,
@@ -102,7 +103,7 @@ def convert(
     if not user.is_staff:
         raise Forbidden("staff turn an accepted quote into jobs")
     actor = actor_of(user)
-    with sessions() as session:
+    with read_sessions() as session:
         quote = get_quote(session, quote_id, user)
         state = effective_state(quote, profiles, now)
         if state != QuoteState.accepted:
@@ -124,6 +125,7 @@ def convert(
             with store.path_for(line.file_sha256).open("rb") as fh:
                 job = submit_job(
                     sessions=sessions,
+                    read_sessions=read_sessions,
                     store=store,
                     profiles=profiles,
                     owner=owner,

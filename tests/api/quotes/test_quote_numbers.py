@@ -18,7 +18,7 @@ from fabqueue.models import Quote, QuoteSequence, QuoteState, Role
 from fabqueue.models.clients import OrganisationIn
 from fabqueue.models.quote_public import LineIn, QuoteIn
 from fabqueue.profiles import ProfileSet, load_profiles
-from fabqueue.services import quote_sending, quotes
+from fabqueue.services import quote_lines, quote_sending, quotes
 from fabqueue.services.clients import create_organisation
 from fabqueue.services.errors import Conflict
 from tests.api.quotes.support import quote_profiles
@@ -45,7 +45,7 @@ def _setup(sessions: SessionFactory, profiles: ProfileSet, n: int) -> tuple[int,
                 profiles=profiles,
                 at=AT,
             )
-            quotes.add_line(
+            quote_lines.add_line(
                 session=s,
                 user=staff,
                 quote_id=q.id or 0,
