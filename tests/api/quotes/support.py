@@ -6,11 +6,13 @@ import asyncio
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs.base import Analysis, Bounds, MachineKind, Quantity
-from tests.conftest import Api
 from tests.support.factories import CORPUS, MATERIALS, sim_printer, write_profiles
+
+if TYPE_CHECKING:
+    from tests.conftest import Api
 
 BENCHY = CORPUS / "gcode" / "prusaslicer-benchy.gcode"
 """38 min 43 s (2323 s) and 12.77 g of filament, by PrusaSlicer's own figures."""

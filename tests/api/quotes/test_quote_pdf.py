@@ -20,9 +20,7 @@ from tests.api.quotes.support import (
 )
 from tests.conftest import Api
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("pdftotext") is None, reason="needs pdftotext (Debian poppler-utils)"
-)
+PDFTOTEXT = shutil.which("pdftotext")
 
 
 def text_of(pdf: bytes, tmp_path: Path) -> str:
