@@ -53,6 +53,13 @@ def qty(value: Decimal) -> str:
     return format_decimal(value.normalize(), locale=LOCALE)
 
 
+_PLURAL = {"pièce": "pièces", "heure": "heures", "forfait": "forfaits"}
+
+
+def unit_label(unit: str, quantity: Decimal) -> str:
+    return _PLURAL.get(unit, unit) if quantity > 1 else unit
+
+
 def context(session: Session, quote: Quote, profiles: ProfileSet, at: datetime) -> dict[str, Any]:
     assert quote.id is not None
     site = profiles.site
@@ -80,7 +87,7 @@ def context(session: Session, quote: Quote, profiles: ProfileSet, at: datetime) 
             {
                 "description": line.description,
                 "quantity": qty(q),
-                "unit": line.unit,
+                "unit": unit_label(line.unit, q),
                 "unit_price": eur(from_cents(line.unit_price_cents)),
                 "vat_rate": pct(Decimal(line.vat_rate_bp) / 100),
                 "total": eur(from_cents(line_total_cents(line.unit_price_cents, q))),

@@ -69,7 +69,7 @@ COMMON = (
     "13001 Marseille",
     "À l'attention de Mme Céleste Martin",
     "Bateau imprimé en PLA noir",
-    "3 pièce",
+    "3 pièces",
     "2,20 €",
     "6,60 €",
     "Préparation du fichier",
