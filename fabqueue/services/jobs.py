@@ -59,7 +59,7 @@ def _actor(user: User) -> str:
     return f"user:{user.id}"
 
 
-def _targets(session: Session, req: SubmitRequest, file_type: str) -> list[MachineRecord]:
+def machines_for(session: Session, req: SubmitRequest, file_type: str) -> list[MachineRecord]:
     """The machines that could take the job, checked against what was asked."""
     spec = ANALYZERS.get(file_type)
     if spec is None:
@@ -111,7 +111,7 @@ def _params(profiles: ProfileSet, record: MachineRecord) -> MachineParams:
     return local.params if local is not None else params_of(record)
 
 
-def _analyse(
+def analyse_file(
     path: Any, file_type: str, profiles: ProfileSet, targets: list[MachineRecord]
 ) -> tuple[Analysis, Preview | None]:
     params = _params(profiles, targets[0])
@@ -136,7 +136,7 @@ def _analyse(
     return analysis, picture
 
 
-def _index_file(session: Session, sha256: str, size: int, now: datetime) -> None:
+def index_file(session: Session, sha256: str, size: int, now: datetime) -> None:
     """Record the stored file once, however many jobs share it."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -170,17 +170,17 @@ def submit_job(
     file_type = file_type_of(request.filename)
     # Reads, file I/O and analysis happen outside any write transaction.
     with read_sessions() as session:
-        targets = _targets(session, request, file_type)
+        targets = machines_for(session, request, file_type)
     if request.material is not None:
         _check_material(profiles, targets, request.material)
     try:
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    analysis, picture = _analyse(stored.path, file_type, profiles, targets)
+    analysis, picture = analyse_file(stored.path, file_type, profiles, targets)
 
     with session_scope(sessions) as session:
-        _index_file(session, stored.sha256, stored.size, now)
+        index_file(session, stored.sha256, stored.size, now)
         job = Job(
             kind=targets[0].kind,
             target_machine=request.machine,

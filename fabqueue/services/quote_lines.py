@@ -17,7 +17,7 @@ from fabqueue.profiles import ProfileSet
 from fabqueue.profiles.site import FRENCH_VAT_RATES, VatRegime
 from fabqueue.services import quote_pricing
 from fabqueue.services.errors import Forbidden, Invalid, NotFound, TooLarge
-from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, _analyse, _index_file, _targets
+from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, analyse_file, index_file, machines_for
 from fabqueue.services.quotes import (
     KIND_LABELS,
     MILLI,
@@ -82,7 +82,7 @@ def add_design(
         quote = get_quote(session, quote_id, user)
         editable(quote, user, "add designs to")
         file_type = file_type_of(filename)
-        targets = _targets(session, SubmitRequest(filename=filename), file_type)
+        targets = machines_for(session, SubmitRequest(filename=filename), file_type)
     kind = targets[0].kind
     material = material or quote_pricing.default_material(profiles, kind)
     if material is not None:
@@ -91,13 +91,13 @@ def add_design(
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    analysis, _preview = _analyse(stored.path, file_type, profiles, targets)
+    analysis, _preview = analyse_file(stored.path, file_type, profiles, targets)
 
     with session_scope(sessions) as session:
         quote = locked_for(session, quote_id, user)
         editable(quote, user, "add designs to")
         assert quote.id is not None
-        _index_file(session, stored.sha256, stored.size, now)
+        index_file(session, stored.sha256, stored.size, now)
         label = KIND_LABELS[kind.value]
         line = QuoteLine(
             quote_id=quote.id,

@@ -135,8 +135,9 @@ def test_cancel_a_running_job(make_api, settings: Settings, tmp_path: Path) -> N
     j = submit(api, tiny_gcode(tmp_path, seconds=3600), machine="printer").json()
     wait_state(api, j["id"], "running")
     r = api.client.post(f"/api/v1/jobs/{j['id']}/cancel", headers=api.headers())
-    assert r.json()["cancel_requested"] is True
-    assert r.json()["state"] == "running"
+    body = r.json()
+    # The runner may have stopped the machine before the answer was written.
+    assert (body["state"], body["cancel_requested"]) in (("running", True), ("cancelled", False))
     wait_state(api, j["id"], "cancelled")
     assert machine(api)["runner_state"] == "awaiting_operator"  # the half print is on the bed
     assert confirm(api, None).status_code == 200
