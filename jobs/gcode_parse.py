@@ -1,0 +1,668 @@
+"""Streaming G-code interpreter: modal state, coordinates, arcs, filament and bounds.
+
+The file is read in 1 MiB chunks and split into lines, so memory stays constant whatever
+its size, and a "line" longer than :data:`MAX_LINE_BYTES` stops the reading at once. Each
+command updates the machine state the way Marlin does; moves go to the motion planner
+(when one is given) and to an optional segment callback (the preview).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from jobs.base import AnalysisError, Bounds
+from jobs.gcode_heat import Heaters
+from jobs.gcode_meta import SlicerMeta
+from jobs.gcode_motion import apply_limits, arc_segments
+from jobs.params.printer import PrinterParams
+from jobs.planner import MotionLimits, Planner
+
+MAX_LINE_BYTES = 256 * 1024
+"""A longer "line" is not G-code; reading it whole could exhaust memory."""
+CHUNK_BYTES = 1 << 20
+MAX_WARNINGS = 30
+
+SegmentFn = Callable[[float, float, float, float, float], None]
+"""(x0, y0, x1, y1, z) of an extruding move, in machine coordinates."""
+
+_WORD = re.compile(rb"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:E[-+]?\d+)?|NAN|INF(?:INITY)?)")
+_CHECKSUM = re.compile(rb"\*\d*\s*$")
+
+# Commands understood that change nothing the estimate depends on.
+_IGNORED = frozenset(
+    b"G17 G21 G80 M17 M18 M84 M73 M75 M76 M77 M78 M105 M106 M107 M110 M111 M114 M115 "
+    b"M117 M118 M119 M140 M141 M150 M155 M163 M164 M300 M301 M302 M303 M304 M350 M355 "
+    b"M412 M413 M420 M486 M500 M501 M502 M503 M504 M552 M555 M569 M572 M593 M82 M83 "
+    b"M862.1 M862.2 M862.3 M862.4 M862.5 M862.6 M900 M906 M907 M913 M914 M92".split()
+)
+
+
+def _finite(v: float) -> bool:
+    return v - v == 0.0  # False for NaN and ±inf, without a function call
+
+
+class LineReader:
+    """Lines of a binary file, without their line ends, in constant memory."""
+
+    def __init__(self, handle: BinaryIO, *, max_line: int = MAX_LINE_BYTES) -> None:
+        self._handle = handle
+        self._max = max_line
+        self.lines = 0
+        """Lines yielded so far (the number of the current line)."""
+        self.ended_with_newline = True
+
+    def __iter__(self) -> Iterator[bytes]:
+        pending = b""
+        first = True
+        while True:
+            chunk = self._handle.read(CHUNK_BYTES)
+            if not chunk:
+                break
+            if first:
+                first = False
+                if chunk.startswith(b"GCDE"):
+                    raise AnalysisError(
+                        "this is binary G-code (.bgcode): export plain-text G-code instead"
+                    )
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                line = self.lines + pending.count(b"\n") + chunk.count(b"\n", 0, nul) + 1
+                raise AnalysisError(f"line {line} holds binary data: not a G-code text file")
+            parts = chunk.split(b"\n")
+            if pending:
+                parts[0] = pending + parts[0]
+            pending = parts.pop()
+            if len(pending) > self._max:
+                self._too_long(self.lines + len(parts) + 1)
+            if len(chunk) > self._max:
+                for i, part in enumerate(parts):
+                    if len(part) > self._max:
+                        self._too_long(self.lines + i + 1)
+            for part in parts:
+                self.lines += 1
+                yield part
+        if pending:
+            self.ended_with_newline = False
+            self.lines += 1
+            yield pending
+
+    def _too_long(self, line: int) -> None:
+        raise AnalysisError(
+            f"line {line} is longer than {self._max // 1024} KiB: this is not G-code "
+            "(or the file is damaged)"
+        )
+
+
+class Box:
+    def __init__(self) -> None:
+        self.lo = [math.inf, math.inf, math.inf]
+        self.hi = [-math.inf, -math.inf, -math.inf]
+
+    def add(self, x: float, y: float, z: float) -> None:
+        lo, hi = self.lo, self.hi
+        if x < lo[0]:
+            lo[0] = x
+        if x > hi[0]:
+            hi[0] = x
+        if y < lo[1]:
+            lo[1] = y
+        if y > hi[1]:
+            hi[1] = y
+        if z < lo[2]:
+            lo[2] = z
+        if z > hi[2]:
+            hi[2] = z
+
+    def bounds(self) -> Bounds | None:
+        if self.lo[0] == math.inf:
+            return None
+        return Bounds(
+            min_x=self.lo[0],
+            min_y=self.lo[1],
+            min_z=self.lo[2],
+            max_x=self.hi[0],
+            max_y=self.hi[1],
+            max_z=self.hi[2],
+        )
+
+
+def limits_from(params: PrinterParams) -> MotionLimits:
+    return MotionLimits(
+        max_feedrate=[
+            params.max_feedrate_x_mm_s,
+            params.max_feedrate_y_mm_s,
+            params.max_feedrate_z_mm_s,
+            params.max_feedrate_e_mm_s,
+        ],
+        max_accel=[
+            params.max_accel_x_mm_s2,
+            params.max_accel_y_mm_s2,
+            params.max_accel_z_mm_s2,
+            params.max_accel_e_mm_s2,
+        ],
+        jerk=[params.jerk_x_mm_s, params.jerk_y_mm_s, params.jerk_z_mm_s, params.jerk_e_mm_s],
+        accel_print=params.print_accel_mm_s2,
+        accel_travel=params.travel_accel_mm_s2,
+        accel_retract=params.retract_accel_mm_s2,
+        min_feedrate=params.min_feedrate_mm_s,
+        min_travel_feedrate=params.min_travel_feedrate_mm_s,
+        junction_deviation_mm=(
+            params.junction_deviation_mm if params.junction == "junction_deviation" else None
+        ),
+    )
+
+
+class Interpreter:
+    """Runs a G-code file through a model of the printer.
+
+    With a ``planner`` it estimates time (motion, dwell, heat-up, homing); without one it
+    only follows positions (for the preview, through ``segment``).
+    """
+
+    def __init__(
+        self,
+        params: PrinterParams,
+        *,
+        planner: Planner | None = None,
+        segment: SegmentFn | None = None,
+    ) -> None:
+        self.p = params
+        self.planner = planner
+        self.segment = segment
+        self.meta = SlicerMeta()
+        self.heaters = Heaters(
+            ambient=params.ambient_c,
+            nozzle_up=params.nozzle_heat_c_per_s,
+            nozzle_down=params.nozzle_cool_c_per_s,
+            bed_up=params.bed_heat_c_per_s,
+            bed_down=params.bed_cool_c_per_s,
+        )
+        # Machine state.
+        self.x = self.y = self.z = 0.0
+        self.ox = self.oy = self.oz = 0.0
+        """G92 offsets: machine = logical + offset."""
+        self.e = 0.0
+        """Logical E position (what absolute E values are measured against)."""
+        self.relative = False
+        self.e_relative = False
+        """M83 (G91 makes E relative too, as Marlin does)."""
+        self.scale = 1.0
+        self.feed = 25.0
+        """mm/s; Marlin's default feed rate before any F word."""
+        self.feed_multiplier = 1.0
+        self.flow = 1.0
+        self.tool = 0
+        self.fw_retracted = False
+        # Results.
+        self.filament: dict[int, list[float]] = {0: [0.0, 0.0]}
+        """tool -> [net pushed length, highest net length] (mm of filament)."""
+        self.all_moves = Box()
+        self.extrusions = Box()
+        self.part = Box()
+        self.dwell_s = 0.0
+        self.overhead_s = 0.0
+        """Homing and bed levelling beyond the modelled moves."""
+        self.counts: Counter[str] = Counter()
+        self.unknown: Counter[str] = Counter()
+        self.warnings: list[str] = []
+        self._warned: set[str] = set()
+        self.line_no = 0
+        self._layer_z = -math.inf
+        self._extruding = False
+        self._in_part = False
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def warn(self, message: str, key: str | None = None) -> None:
+        """A warning, once per ``key`` (default: the message), at most MAX_WARNINGS."""
+        key = key or message
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(message)
+
+    def now(self) -> float:
+        """The job's clock: motion, dwell, heat-up and homing so far (planner synced)."""
+        assert self.planner is not None
+        return self.planner.time + self.dwell_s + self.heaters.waited_s + self.overhead_s
+
+    def _sync(self) -> None:
+        if self.planner is not None:
+            self.planner.sync()
+
+    # -- the main loop --------------------------------------------------------------
+
+    def run(self, handle: BinaryIO) -> None:
+        reader = LineReader(handle)
+        meta_comment = self.meta.comment
+        g1 = self._g1
+        offset = 0
+        for raw in reader:
+            line_offset = offset
+            offset += len(raw) + 1
+            semi = raw.find(b";")
+            if semi >= 0:
+                if semi + 1 < len(raw):
+                    meta_comment(raw[semi + 1 :], line_offset)
+                raw = raw[:semi]
+            parts = raw.split()
+            if not parts:
+                continue
+            cmd = parts[0]
+            if cmd == b"G1" or cmd == b"G0":
+                # The bulk of every file: X/Y/Z/E/F words with a number glued to each.
+                x = y = z = e = f = None
+                try:
+                    for word in parts[1:]:
+                        letter = word[0]
+                        if letter == 88:  # X
+                            x = float(word[1:])
+                        elif letter == 89:  # Y
+                            y = float(word[1:])
+                        elif letter == 69:  # E
+                            e = float(word[1:])
+                        elif letter == 70:  # F
+                            f = float(word[1:])
+                        elif letter == 90:  # Z
+                            z = float(word[1:])
+                        else:
+                            raise ValueError(word)
+                except ValueError:
+                    self.line_no = reader.lines
+                    self._slow(raw)
+                    continue
+                self.counts["commands"] += 1
+                self.line_no = reader.lines
+                g1(x, y, z, e, f)
+                continue
+            self.line_no = reader.lines
+            self._slow(raw)
+        self.line_no = reader.lines
+        self.counts["lines"] = reader.lines
+        self.meta.finish()
+        if not reader.ended_with_newline:
+            self.warn(
+                "the file does not end with a line end: it may be truncated "
+                "(an interrupted upload or copy)"
+            )
+
+    # -- commands -------------------------------------------------------------------
+
+    def _slow(self, raw: bytes) -> None:
+        """Any line but the plainest moves: numbered, checksummed, lower case, odd spacing."""
+        code = raw.strip().upper()
+        if not code:
+            return
+        if code.startswith(b"N"):
+            code = _CHECKSUM.sub(b"", code)
+            m = re.match(rb"N\s*\d+\s*", code)
+            if m:
+                code = code[m.end() :]
+        words = _WORD.findall(code)
+        if not words or not code[:1].isalpha() or code[:1] != words[0][0]:
+            self.counts["unparsed"] += 1
+            name = code.split()[0][:24].decode("ascii", "replace") if code.split() else "?"
+            self.unknown[name] += 1
+            return
+        letter, number = words[0]
+        cmd = letter.decode() + _canonical(number)
+        params: dict[str, float] = {}
+        self.counts["commands"] += 1
+        for k, v in words[1:]:
+            try:
+                value = float(v)
+            except ValueError:
+                continue
+            key = k.decode()
+            if not _finite(value):
+                self._nonfinite(f"{key} ({v.decode()})")
+                return
+            params.setdefault(key, value)
+        self._dispatch(cmd, params, code)
+
+    def _dispatch(self, cmd: str, w: dict[str, float], code: bytes) -> None:
+        if cmd in ("G0", "G1"):
+            self._g1(w.get("X"), w.get("Y"), w.get("Z"), w.get("E"), w.get("F"))
+        elif cmd in ("G2", "G3"):
+            self._arc(w, clockwise=cmd == "G2")
+        elif cmd == "G4":
+            self._dwell(w)
+        elif cmd == "G28":
+            self._home(w, code)
+        elif cmd in ("G29", "G80"):
+            self._sync()
+            self.overhead_s += self.p.bed_levelling_s
+            self.counts["bed_levelling"] += 1
+        elif cmd == "G90":
+            self.relative = False
+        elif cmd == "G91":
+            self.relative = True
+        elif cmd == "M82":
+            self.e_relative = False
+        elif cmd == "M83":
+            self.e_relative = True
+        elif cmd == "G20":
+            self.scale = 25.4
+        elif cmd == "G21":
+            self.scale = 1.0
+        elif cmd == "G92":
+            self._set_position(w)
+        elif cmd in ("G10", "G11"):
+            self._fw_retract(cmd == "G10", w)
+        elif cmd in ("M104", "M109"):
+            self._nozzle(w, wait=cmd == "M109")
+        elif cmd in ("M140", "M190"):
+            self._bed(w, wait=cmd == "M190")
+        elif cmd in ("M201", "M203", "M204", "M205", "M566"):
+            self._limits(cmd, code)
+        elif cmd == "M220":
+            if "S" in w and w["S"] > 0:
+                self.feed_multiplier = w["S"] / 100.0
+        elif cmd == "M221":
+            if "S" in w and w["S"] > 0 and "T" not in w:
+                self.flow = w["S"] / 100.0
+                if abs(self.flow - 1.0) > 1e-6:
+                    self.warn(
+                        f"M221 S{w['S']:g} sets the flow to {w['S']:g} %: the printer pushes "
+                        "that share of the filament figures shown (slicers report the "
+                        "commanded length)",
+                        key="m221",
+                    )
+        elif cmd == "M400":
+            self._sync()
+        elif cmd in ("M0", "M1", "M25", "M226", "M600", "M601", "M125"):
+            self._sync()
+            self.counts["operator_stops"] += 1
+            self.warn(
+                f"{cmd} stops the print until someone acts (pause or filament change): "
+                "that waiting time is not in the estimate",
+                key=f"stop-{cmd}",
+            )
+        elif cmd.startswith("T") and cmd[1:].isdigit():
+            self._tool(int(cmd[1:]))
+        elif cmd.encode() not in _IGNORED:
+            self.unknown[cmd] += 1
+
+    def _g1(
+        self,
+        x: float | None,
+        y: float | None,
+        z: float | None,
+        e: float | None,
+        f: float | None,
+    ) -> None:
+        scale = self.scale
+        if f is not None:
+            if f > 0.0 and _finite(f):
+                self.feed = f * scale / 60.0
+            elif not _finite(f):
+                self._nonfinite("F")
+        x0, y0, z0 = self.x, self.y, self.z
+        nx, ny, nz = x0, y0, z0
+        rel = self.relative
+        if x is not None:
+            nx = x0 + x * scale if rel else x * scale + self.ox
+        if y is not None:
+            ny = y0 + y * scale if rel else y * scale + self.oy
+        if z is not None:
+            nz = z0 + z * scale if rel else z * scale + self.oz
+        de = 0.0
+        new_e = self.e
+        if e is not None:
+            if rel or self.e_relative:
+                de = e * scale
+                new_e += de
+            else:
+                new_e = e * scale
+                de = new_e - self.e
+        if not (nx - nx == 0.0 and ny - ny == 0.0 and nz - nz == 0.0 and de - de == 0.0):
+            self._nonfinite("a coordinate")
+            return
+        self.e = new_e
+        self._move(x0, y0, z0, nx, ny, nz, de, self.feed)
+
+    def _move(
+        self,
+        x0: float,
+        y0: float,
+        z0: float,
+        nx: float,
+        ny: float,
+        nz: float,
+        de: float,
+        feed: float,
+    ) -> None:
+        dx = nx - x0
+        dy = ny - y0
+        dz = nz - z0
+        moved = dx != 0.0 or dy != 0.0 or dz != 0.0
+        if not moved and de == 0.0:
+            return
+        self.x, self.y, self.z = nx, ny, nz
+        counts = self.counts
+        counts["moves"] += 1
+        if moved:
+            box = self.all_moves
+            lo, hi = box.lo, box.hi
+            if nx < lo[0]:
+                lo[0] = nx
+            if nx > hi[0]:
+                hi[0] = nx
+            if ny < lo[1]:
+                lo[1] = ny
+            if ny > hi[1]:
+                hi[1] = ny
+            if nz < lo[2]:
+                lo[2] = nz
+            if nz > hi[2]:
+                hi[2] = nz
+        if de != 0.0:
+            fil = self.filament[self.tool]
+            fil[0] += de
+            if fil[0] > fil[1]:
+                fil[1] = fil[0]
+            if de > 0.0 and (dx != 0.0 or dy != 0.0):
+                counts["extrusions"] += 1
+                if nz >= self._layer_z + 0.05:
+                    counts["z_levels"] += 1
+                    self._layer_z = nz
+                # The start point is the previous move's end, already in the box unless
+                # that move did not extrude.
+                if not self._extruding:
+                    self.extrusions.add(x0, y0, z0)
+                self.extrusions.add(nx, ny, nz)
+                if self.meta.layer_marks:
+                    # After the slicer's first layer mark: the objects, not the purge line.
+                    if not self._extruding or not self._in_part:
+                        self.part.add(x0, y0, z0)
+                    self.part.add(nx, ny, nz)
+                    self._in_part = True
+                self._extruding = True
+                if self.segment is not None:
+                    self.segment(x0, y0, nx, ny, nz)
+            else:
+                self._extruding = False
+        else:
+            self._extruding = False
+        if self.planner is not None:
+            self.planner.move(dx, dy, dz, de * self.flow, feed * self.feed_multiplier)
+
+    def _nonfinite(self, what: str) -> None:
+        self.counts["nonfinite"] += 1
+        self.warn(
+            f"line {self.line_no}: {what} is not a finite number (NaN or infinity): "
+            "the move is ignored",
+            key=f"nonfinite-{self.line_no}",
+        )
+
+    def _arc(self, w: dict[str, float], *, clockwise: bool) -> None:
+        self.counts["arcs"] += 1
+        scale = self.scale
+        if "F" in w and w["F"] > 0:
+            self.feed = w["F"] * scale / 60.0
+        x0, y0, z0 = self.x, self.y, self.z
+        rel = self.relative
+        nx = (x0 + w["X"] * scale if rel else w["X"] * scale + self.ox) if "X" in w else x0
+        ny = (y0 + w["Y"] * scale if rel else w["Y"] * scale + self.oy) if "Y" in w else y0
+        nz = (z0 + w["Z"] * scale if rel else w["Z"] * scale + self.oz) if "Z" in w else z0
+        de = 0.0
+        if "E" in w:
+            if rel or self.e_relative:
+                de = w["E"] * scale
+                self.e += de
+            else:
+                de = w["E"] * scale - self.e
+                self.e = w["E"] * scale
+        points, problem = arc_segments(
+            (x0, y0),
+            (nx, ny),
+            i=w["I"] * scale if "I" in w else None,
+            j=w["J"] * scale if "J" in w else None,
+            r=w["R"] * scale if "R" in w else None,
+            clockwise=clockwise,
+            turns=int(w.get("P", 0.0)),
+            feed=self.feed * self.feed_multiplier,
+            params=self.p,
+        )
+        if problem:
+            self.warn(f"line {self.line_no}: {problem}; drawn as a straight move", key=problem)
+            self.counts["bad_arcs"] += 1
+        n = len(points)
+        self.counts["arc_segments"] += n
+        px, py, pz = x0, y0, z0
+        for k, (ax, ay) in enumerate(points, start=1):
+            az = z0 + (nz - z0) * k / n
+            self._move(px, py, pz, ax, ay, az, de / n, self.feed)
+            px, py, pz = ax, ay, az
+        self.x, self.y, self.z = nx, ny, nz
+
+    def _dwell(self, w: dict[str, float]) -> None:
+        seconds = w["S"] if "S" in w else (w["P"] / 1000.0 if "P" in w else 0.0)
+        self.counts["dwells"] += 1
+        if seconds > 0.0:
+            self.dwell_s += seconds
+        if self.planner is not None:
+            self.planner.sync()
+
+    def _home(self, w: dict[str, float], code: bytes) -> None:
+        p = self.p
+        self.counts["homings"] += 1
+        named = re.sub(rb"^G\s*0*28", b"", code)
+        axes = [a for a in "XYZ" if a.encode() in named]
+        if not axes:
+            axes = ["X", "Y", "Z"]
+        self._sync()
+        self.overhead_s += p.homing_s
+        home = {"X": p.home_x_mm, "Y": p.home_y_mm, "Z": p.home_z_mm}
+        nx = home["X"] if "X" in axes else self.x
+        ny = home["Y"] if "Y" in axes else self.y
+        nz = home["Z"] if "Z" in axes else self.z
+        # Homing forgets G92 offsets on the homed axes (Marlin resets the position shift).
+        if "X" in axes:
+            self.ox = 0.0
+        if "Y" in axes:
+            self.oy = 0.0
+        if "Z" in axes:
+            self.oz = 0.0
+        self._move(self.x, self.y, self.z, nx, ny, nz, 0.0, p.homing_feedrate_mm_s)
+        self._sync()
+
+    def _set_position(self, w: dict[str, float]) -> None:
+        scale = self.scale
+        if not w:
+            w = {"X": 0.0, "Y": 0.0, "Z": 0.0, "E": 0.0}
+        if "X" in w:
+            self.ox = self.x - w["X"] * scale
+        if "Y" in w:
+            self.oy = self.y - w["Y"] * scale
+        if "Z" in w:
+            self.oz = self.z - w["Z"] * scale
+        if "E" in w:
+            self.e = w["E"] * scale
+
+    def _fw_retract(self, retract: bool, w: dict[str, float]) -> None:
+        if "S" in w or "P" in w or "R" in w:
+            return  # RepRapFirmware's G10 sets tool offsets and temperatures
+        p = self.p
+        if retract == self.fw_retracted or p.fw_retract_mm <= 0.0:
+            return
+        self.fw_retracted = retract
+        length = -p.fw_retract_mm if retract else p.fw_retract_mm
+        speed = p.fw_retract_speed_mm_s if retract else p.fw_recover_speed_mm_s
+        self.counts["fw_retracts" if retract else "fw_recovers"] += 1
+        self._move(self.x, self.y, self.z, self.x, self.y, self.z, length, speed)
+
+    def _tool(self, tool: int) -> None:
+        if tool == self.tool:
+            return
+        self._sync()
+        self.counts["tool_changes"] += 1
+        self.tool = tool
+        self.filament.setdefault(tool, [0.0, 0.0])
+
+    def _nozzle(self, w: dict[str, float], *, wait: bool) -> None:
+        tool = int(w["T"]) if "T" in w else self.tool
+        name = f"T{tool}"
+        target = w.get("R", w.get("S"))
+        if target is None:
+            return
+        if not wait:
+            if self.planner is not None:
+                self.planner.sync()  # the clock must be current to start heating now
+                self.heaters.at(self.now())
+            self.heaters.set_target(name, target)
+            return
+        self._heat_wait(name, target, cooling="R" in w)
+
+    def _bed(self, w: dict[str, float], *, wait: bool) -> None:
+        target = w.get("R", w.get("S"))
+        if target is None:
+            return
+        if not wait:
+            if self.planner is not None:
+                self.planner.sync()
+                self.heaters.at(self.now())
+            self.heaters.set_target("bed", target)
+            return
+        self._heat_wait("bed", target, cooling="R" in w)
+
+    def _heat_wait(self, name: str, target: float, *, cooling: bool) -> None:
+        self.counts["heat_waits"] += 1
+        if self.planner is None:
+            return
+        self.planner.sync()
+        self.heaters.at(self.now())
+        self.heaters.wait(name, target, cooling=cooling)
+
+    def _limits(self, cmd: str, code: bytes) -> None:
+        """M201/M203/M204/M205/M566 from the file override the profile, as in the firmware."""
+        if self.planner is None:
+            return
+        self.counts["limit_commands"] += 1
+        flavor = str(self.meta.values.get("flavor", "")).lower()
+        apply_limits(
+            self.planner.limits, cmd, code, self.scale, per_minute=flavor == "reprapfirmware"
+        )
+
+    # -- results ----------------------------------------------------------------------
+
+    def filament_mm(self) -> dict[int, float]:
+        """Filament consumed per tool: the furthest each filament was pushed (mm).
+
+        Retractions that are undone later do not count, nor the final retraction.
+        """
+        return {tool: hw for tool, (_, hw) in sorted(self.filament.items()) if hw > 0.0}
+
+
+def _canonical(number: bytes) -> str:
+    """b'01' -> '1', b'862.3' -> '862.3', b'1.0' -> '1'."""
+    text = number.decode()
+    whole, _, frac = text.partition(".")
+    whole = whole.lstrip("+").lstrip("0") or "0"
+    frac = frac.rstrip("0")
+    return f"{whole}.{frac}" if frac else whole
