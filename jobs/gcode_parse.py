@@ -29,7 +29,9 @@ MAX_WARNINGS = 30
 SegmentFn = Callable[[float, float, float, float, float], None]
 """(x0, y0, x1, y1, z) of an extruding move, in machine coordinates."""
 
-_WORD = re.compile(rb"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:E[-+]?\d+)?|NAN|INF(?:INITY)?)")
+_WORD = re.compile(rb"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+)|NAN|INF(?:INITY)?)")
+"""A letter and its number. No exponents: Marlin stops a number at an E, which is the
+extruder's word ("Y10E2" is Y10 and E2)."""
 _CHECKSUM = re.compile(rb"\*\d*\s*$")
 
 # Commands understood that change nothing the estimate depends on.
@@ -254,8 +256,10 @@ class Interpreter:
             if not parts:
                 continue
             cmd = parts[0]
-            if cmd == b"G1" or cmd == b"G0":
+            if (cmd == b"G1" or cmd == b"G0") and b"e" not in raw and b"_" not in raw:
                 # The bulk of every file: X/Y/Z/E/F words with a number glued to each.
+                # (Python's float() would read exponents and underscores, which G-code
+                # has not: such lines take the slow path.)
                 x = y = z = e = f = None
                 try:
                     for word in parts[1:]:
@@ -273,6 +277,10 @@ class Interpreter:
                         else:
                             raise ValueError(word)
                 except ValueError:
+                    self.line_no = reader.lines
+                    self._slow(raw)
+                    continue
+                if raw.count(b"E") != (e is not None):
                     self.line_no = reader.lines
                     self._slow(raw)
                     continue

@@ -81,6 +81,14 @@ def block_time(distance: float, accel: float, v0: float, vc: float, v1: float) -
     if accel <= 0.0:
         return distance / vc
     two_a = 2.0 * accel
+    # A plan never asks for a speed change the block is too short for; should the
+    # lookahead have been cut short, brake (or speed up) as much as the block allows.
+    if v0 * v0 > v1 * v1 + two_a * distance:
+        v1 = math.sqrt(v0 * v0 - two_a * distance)
+        return (v0 - v1) / accel
+    if v1 * v1 > v0 * v0 + two_a * distance:
+        v1 = math.sqrt(v0 * v0 + two_a * distance)
+        return (v1 - v0) / accel
     up = (vc * vc - v0 * v0) / two_a
     down = (vc * vc - v1 * v1) / two_a
     if up + down <= distance:
@@ -334,20 +342,13 @@ class Planner:
         self.sync()
         return self.time
 
-    def _plan(self, *, final: bool) -> None:
-        """Backward and forward passes over the pending blocks; commit the stable ones.
-
-        After the backward pass, a block whose entry speed is its maximum entry speed
-        cannot change any more: later blocks can only make the end of the queue faster,
-        never this junction. Everything before it is final, and committed.
-        """
+    def _passes(self, end_entry2: float) -> list[float]:
+        """Backward then forward pass; entry² of each block in ``b[7]``; returns the
+        backward limits."""
         blocks = self._pending
         n = len(blocks)
-        if n == 0:
-            return
-        # Backward pass, from a stop at the end of what is known.
-        last = blocks[-1]
-        next_entry2 = last[6]
+        back = [0.0] * n
+        next_entry2 = end_entry2
         for i in range(n - 1, -1, -1):
             b = blocks[i]
             if b[4]:
@@ -356,31 +357,59 @@ class Planner:
                 entry2 = next_entry2 + 2.0 * b[1] * b[0]
                 if entry2 > b[3]:
                     entry2 = b[3]
-            b[7] = entry2
+            back[i] = entry2
             next_entry2 = entry2
         if self._fixed_entry2 is not None:
-            blocks[0][7] = self._fixed_entry2
-        # Forward pass: no block enters faster than the previous one can accelerate to.
+            back[0] = self._fixed_entry2
         prev = blocks[0]
+        prev[7] = back[0]
         for i in range(1, n):
             b = blocks[i]
+            entry2 = back[i]
             if not prev[4]:
                 reach2 = prev[7] + 2.0 * prev[1] * prev[0]
-                if reach2 < b[7]:
-                    b[7] = reach2
+                if reach2 < entry2:
+                    entry2 = reach2
+            b[7] = entry2
             prev = b
+        return back
+
+    def _plan(self, *, final: bool) -> None:
+        """Backward and forward passes over the pending blocks; commit the stable ones.
+
+        Each entry speed is the lowest of three limits: the block's maximum entry speed,
+        the backward limit (slow down in time for what follows, ending with a stop at the
+        end of the known blocks) and the forward limit (what the previous block can
+        accelerate to). More blocks can only raise the backward limit. So an entry speed
+        is final when it is the maximum entry speed, or when it is below the backward limit
+        and the previous entry is final: every block before the first entry that is not
+        final is committed.
+        """
+        blocks = self._pending
+        n = len(blocks)
+        if n == 0:
+            return
+        back = self._passes(blocks[-1][6])
         if final:
             commit = n
         else:
-            commit = 0
+            stable = 0
             for i in range(n - 1, 0, -1):
                 if blocks[i][7] == blocks[i][3]:
-                    commit = i
+                    stable = i
                     break
-            if commit == 0:
-                if n < _MAX_PENDING:
-                    return
+            i = stable + 1
+            while i < n and (blocks[i][7] < back[i] or blocks[i][7] == blocks[i][3]):
+                i += 1
+            commit = i - 1  # the last stable block's own exit is not known yet
+            if n >= _MAX_PENDING and commit < n // 2:
+                # Speeds that ramp over thousands of blocks. Commit half of them anyway,
+                # planned as if the unknown moves let the head keep its speed: the half
+                # committed is thousands of blocks away from that guess.
+                self._passes(blocks[-1][3])
                 commit = n // 2
+            elif commit <= 0:
+                return
         time = self.time
         by_kind = self.time_by_kind
         sqrt = math.sqrt
