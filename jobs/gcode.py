@@ -113,6 +113,9 @@ def analyze(path: Path, params: BaseModel | None = None) -> Analysis:
 
     extrusion_box = interp.extrusions.bounds()
     part_box = interp.part.bounds() or extrusion_box
+    if part_box is not None and 0.0 < part_box.min_z <= 2.0:
+        # The lowest extrusion is the top of the first layer: the part starts on the bed.
+        part_box = part_box.model_copy(update={"min_z": 0.0})
     all_box = interp.all_moves.bounds()
     layers = interp.meta.layer_marks or counts["z_levels"]
     thumbnails = [t for t in interp.meta.thumbnails if t.complete]
@@ -135,7 +138,7 @@ def analyze(path: Path, params: BaseModel | None = None) -> Analysis:
         "filament_g_per_tool": {t: round(v, 3) for t, v in per_tool_g.items()},
         "filament_density_g_cm3": meta.get("filament_density_g_cm3"),
         "filament_diameter_mm": meta.get("filament_diameter_mm") or [printer.filament_diameter_mm],
-        "flow_percent": round(interp.flow * 100.0, 1),
+        "flow_percents": sorted(interp.flows),
         "extrusion_bounds": extrusion_box.model_dump() if extrusion_box else None,
         "all_moves_bounds": all_box.model_dump() if all_box else None,
         "slicer": meta.get("slicer"),

@@ -157,13 +157,13 @@ class SlicerMeta:
             "model printing time": self._bambu_times,
             "total estimated time": lambda s: self._set_duration(s, override=True),
             "filament used": self._cura_filament,
-            "total filament length [mm]": lambda s: v.setdefault("slicer_filament_mm", _sum(s)),
-            "total filament weight [g]": lambda s: v.setdefault("slicer_filament_g", _sum(s)),
-            "filament length": lambda s: v.setdefault("slicer_filament_mm", _sum(s)),
-            "material length": lambda s: v.setdefault("slicer_filament_mm", _sum(s)),
-            "plastic weight": lambda s: v.setdefault("slicer_filament_g", _sum(s)),
-            "material weight": lambda s: v.setdefault("slicer_filament_g", _sum(s)),
-            "material#1 used": lambda s: v.setdefault("slicer_filament_mm", _sum(s)),
+            "total filament length [mm]": lambda s: v.setdefault("slicer_filament_mm", _first(s)),
+            "total filament weight [g]": lambda s: v.setdefault("slicer_filament_g", _first(s)),
+            "filament length": lambda s: v.setdefault("slicer_filament_mm", _first(s)),
+            "material length": lambda s: v.setdefault("slicer_filament_mm", _first(s)),
+            "plastic weight": lambda s: v.setdefault("slicer_filament_g", _first(s)),
+            "material weight": lambda s: v.setdefault("slicer_filament_g", _first(s)),
+            "material#1 used": lambda s: v.setdefault("slicer_filament_mm", _first(s)),
             "filament diameter #1": lambda s: v.setdefault("filament_diameter_mm", _floats(s)),
             "filament density #1": lambda s: v.setdefault("filament_density_g_cm3", _floats(s)),
             "filament type #1": lambda s: v.setdefault("filament_type", _split_types(s)),
@@ -310,6 +310,14 @@ def _sum(text: str) -> float:
     if not values:
         raise ValueError(text)
     return sum(values)
+
+
+def _first(text: str) -> float:
+    """The first number ("1234.5 mm (1.23 m)" -> 1234.5)."""
+    value = _first_float(text)
+    if value is None:
+        raise ValueError(text)
+    return value
 
 
 def _int(text: str) -> int:

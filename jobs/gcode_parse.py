@@ -197,6 +197,8 @@ class Interpreter:
         """mm/s; Marlin's default feed rate before any F word."""
         self.feed_multiplier = 1.0
         self.flow = 1.0
+        self.flows: set[float] = set()
+        """Every M221 flow percentage the file sets."""
         self.tool = 0
         self.fw_retracted = False
         # Results.
@@ -374,6 +376,7 @@ class Interpreter:
         elif cmd == "M221":
             if "S" in w and w["S"] > 0 and "T" not in w:
                 self.flow = w["S"] / 100.0
+                self.flows.add(round(w["S"], 2))
                 if abs(self.flow - 1.0) > 1e-6:
                     self.warn(
                         f"M221 S{w['S']:g} sets the flow to {w['S']:g} %: the printer pushes "
