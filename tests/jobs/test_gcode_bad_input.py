@@ -44,7 +44,7 @@ def test_text_garbage_without_nul_bytes(tmp_path: Path) -> None:
     rng = random.Random(7)
     path = tmp_path / "noise.gcode"
     path.write_bytes(bytes(rng.choice(range(1, 256)) for _ in range(200_000)))
-    with pytest.raises(AnalysisError, match="not G-code|longer than"):
+    with pytest.raises(AnalysisError, match=r"not G-code|longer than"):
         analyze(path)
 
 
