@@ -36,6 +36,28 @@ HAND: dict[str, Any] = {
 }
 
 
+# The machine Cura 2.3 assumed when it estimated the corpus' Cura file: its fdmprinter
+# defaults (the file's ;SETTING_3 block overrides no machine setting).
+NO_LIMIT = 299_792_458_000.0  # Cura's default maximum feed rates: the speed of light
+CURA_2_3_DEFAULTS = PrinterParams(
+    print_accel_mm_s2=4000,
+    travel_accel_mm_s2=4000,
+    retract_accel_mm_s2=4000,
+    max_accel_x_mm_s2=9000,
+    max_accel_y_mm_s2=9000,
+    max_accel_z_mm_s2=100,
+    max_accel_e_mm_s2=10000,
+    jerk_x_mm_s=20,
+    jerk_y_mm_s=20,
+    jerk_z_mm_s=0.4,
+    jerk_e_mm_s=5,
+    max_feedrate_x_mm_s=NO_LIMIT,
+    max_feedrate_y_mm_s=NO_LIMIT,
+    max_feedrate_z_mm_s=NO_LIMIT,
+    max_feedrate_e_mm_s=NO_LIMIT,
+)
+
+
 def gcode_file(tmp_path: Path, text: str, name: str | None = None) -> Path:
     path = tmp_path / (name or f"snippet{next(_count)}.gcode")
     path.write_text(textwrap.dedent(text).lstrip())

@@ -17,27 +17,10 @@ import pytest
 from jobs.base import Analysis
 from jobs.gcode import analyze
 from jobs.params.printer import PrinterParams
+from tests.jobs.gcode_helpers import CURA_2_3_DEFAULTS
 from tests.support.factories import CORPUS
 
 GCODE = CORPUS / "gcode"
-NO_LIMIT = 299_792_458_000.0  # Cura's default maximum feed rates: the speed of light
-CURA_2_3_DEFAULTS = PrinterParams(
-    print_accel_mm_s2=4000,
-    travel_accel_mm_s2=4000,
-    retract_accel_mm_s2=4000,
-    max_accel_x_mm_s2=9000,
-    max_accel_y_mm_s2=9000,
-    max_accel_z_mm_s2=100,
-    max_accel_e_mm_s2=10000,
-    jerk_x_mm_s=20,
-    jerk_y_mm_s=20,
-    jerk_z_mm_s=0.4,
-    jerk_e_mm_s=5,
-    max_feedrate_x_mm_s=NO_LIMIT,
-    max_feedrate_y_mm_s=NO_LIMIT,
-    max_feedrate_z_mm_s=NO_LIMIT,
-    max_feedrate_e_mm_s=NO_LIMIT,
-)
 PROFILES = {"cura-puzzle.gcode": CURA_2_3_DEFAULTS}
 FILES = sorted(p.name for p in GCODE.glob("*.gcode"))
 
