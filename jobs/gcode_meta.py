@@ -110,6 +110,7 @@ class Thumbnail:
 _THUMB_BEGIN = re.compile(
     r"thumbnail(?:_(\w+))?\s+begin\s+(\d+)\s*x\s*(\d+)\s+(\d+)", re.IGNORECASE
 )
+MAX_THUMBNAILS = 16
 _THUMB_FORMATS = {"": "png", "png": "png", "qoi": "qoi", "jpg": "jpg", "jpeg": "jpg"}
 
 
@@ -253,9 +254,12 @@ class SlicerMeta:
     def _begin_thumbnail(self, text: str, offset: int) -> None:
         m = _THUMB_BEGIN.search(text)
         if m is None:
-            self.warnings.append(f"unreadable thumbnail header: {text.strip()[:60]!r}")
+            if len(self.warnings) < 10:
+                self.warnings.append(f"unreadable thumbnail header: {text.strip()[:60]!r}")
             return
         fmt = _THUMB_FORMATS.get((m.group(1) or "").lower())
+        if len(self.thumbnails) >= MAX_THUMBNAILS:
+            return
         thumb = Thumbnail(
             format=fmt or (m.group(1) or "").lower(),
             width=int(m.group(2)),

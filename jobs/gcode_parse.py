@@ -25,6 +25,8 @@ MAX_LINE_BYTES = 256 * 1024
 """A longer "line" is not G-code; reading it whole could exhaust memory."""
 CHUNK_BYTES = 1 << 20
 MAX_WARNINGS = 30
+MAX_UNKNOWN_NAMES = 50
+MAX_TOOL = 255
 
 SegmentFn = Callable[[float, float, float, float, float], None]
 """(x0, y0, x1, y1, z) of an extruding move, in machine coordinates."""
@@ -224,14 +226,14 @@ class Interpreter:
     def warn(self, message: str, key: str | None = None) -> None:
         """A warning, once per ``key`` (default: the message), at most MAX_WARNINGS."""
         key = key or message
-        if key in self._warned:
+        if key in self._warned or len(self.warnings) >= MAX_WARNINGS:
             return
         self._warned.add(key)
-        if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append(message)
+        self.warnings.append(message)
 
     def now(self) -> float:
-        """The job's clock: motion, dwell, heat-up and homing so far (planner synced)."""
+        """The job's clock: motion, dwell, heat-up and homing so far (motion up to the
+        last committed block: sync the planner first for the exact time)."""
         assert self.planner is not None
         return self.planner.time + self.dwell_s + self.heaters.waited_s + self.overhead_s
 
@@ -317,7 +319,7 @@ class Interpreter:
         if not words or not code[:1].isalpha() or code[:1] != words[0][0]:
             self.counts["unparsed"] += 1
             name = code.split()[0][:24].decode("ascii", "replace") if code.split() else "?"
-            self.unknown[name] += 1
+            self._unknown(name)
             return
         letter, number = words[0]
         cmd = letter.decode() + _canonical(number)
@@ -397,7 +399,13 @@ class Interpreter:
         elif cmd.startswith("T") and cmd[1:].isdigit():
             self._tool(int(cmd[1:]))
         elif cmd.encode() not in _IGNORED:
-            self.unknown[cmd] += 1
+            self._unknown(cmd)
+
+    def _unknown(self, name: str) -> None:
+        # Distinct names are few in real files; garbage could make millions.
+        if name not in self.unknown and len(self.unknown) >= MAX_UNKNOWN_NAMES:
+            name = "(others)"
+        self.unknown[name] += 1
 
     def _g1(
         self,
@@ -507,8 +515,9 @@ class Interpreter:
         self.counts["nonfinite"] += 1
         self.warn(
             f"line {self.line_no}: {what} is not a finite number (NaN or infinity): "
-            "the move is ignored",
-            key=f"nonfinite-{self.line_no}",
+            "the move is ignored (so are the next such moves, counted in "
+            "counts.nonfinite_values)",
+            key="nonfinite",
         )
 
     def _arc(self, w: dict[str, float], *, clockwise: bool) -> None:
@@ -541,7 +550,10 @@ class Interpreter:
             params=self.p,
         )
         if problem:
-            self.warn(f"line {self.line_no}: {problem}; drawn as a straight move", key=problem)
+            self.warn(
+                f"line {self.line_no}: {problem}; drawn as a straight move",
+                key=f"arc-{problem[:12]}",
+            )
             self.counts["bad_arcs"] += 1
         n = len(points)
         self.counts["arc_segments"] += n
@@ -611,6 +623,9 @@ class Interpreter:
     def _tool(self, tool: int) -> None:
         if tool == self.tool:
             return
+        if tool > MAX_TOOL:
+            self.warn(f"line {self.line_no}: tool T{tool} does not exist: ignored", key="tool")
+            return
         self._sync()
         self.counts["tool_changes"] += 1
         self.tool = tool
@@ -618,14 +633,14 @@ class Interpreter:
 
     def _nozzle(self, w: dict[str, float], *, wait: bool) -> None:
         tool = int(w["T"]) if "T" in w else self.tool
+        if not 0 <= tool <= MAX_TOOL:
+            return
         name = f"T{tool}"
         target = w.get("R", w.get("S"))
         if target is None:
             return
         if not wait:
-            if self.planner is not None:
-                self.planner.sync()  # the clock must be current to start heating now
-                self.heaters.at(self.now())
+            self._heater_clock()
             self.heaters.set_target(name, target)
             return
         self._heat_wait(name, target, cooling="R" in w)
@@ -635,12 +650,17 @@ class Interpreter:
         if target is None:
             return
         if not wait:
-            if self.planner is not None:
-                self.planner.sync()
-                self.heaters.at(self.now())
+            self._heater_clock()
             self.heaters.set_target("bed", target)
             return
         self._heat_wait("bed", target, cooling="R" in w)
+
+    def _heater_clock(self) -> None:
+        """Bring the heaters to the job's clock without stopping the motion (M104 and M140
+        do not wait): the moves still in the lookahead, a few seconds at most, are left
+        out."""
+        if self.planner is not None:
+            self.heaters.at(self.now())
 
     def _heat_wait(self, name: str, target: float, *, cooling: bool) -> None:
         self.counts["heat_waits"] += 1

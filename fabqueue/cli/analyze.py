@@ -60,9 +60,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.file.name}: {analysis.kind.value}, analysed by {analysis.analyzer}")
     if analysis.duration_s is not None:
         print(f"  duration   {analysis.duration_s / 60:.1f} min")
-    for key in ("heatup_s", "overhead_s", "slicer_duration_s"):
+    for key, label in (
+        ("heatup_s", "heat-up"),
+        ("overhead_s", "overhead"),
+        ("slicer_duration_s", "slicer"),
+    ):
         if isinstance(headline.get(key), int | float):
-            print(f"  {key[:-2]:<10} {headline[key] / 60:.1f} min")
+            print(f"  {label:<10} {headline[key] / 60:.1f} min")
     for key, value in analysis.material.items():
         print(f"  {key:<10} {value:.2f}")
     if analysis.bounds is not None:

@@ -175,3 +175,18 @@ def test_preview_of_a_file_without_extrusion(tmp_path: Path) -> None:
     a = analyze(path)
     assert any("extrudes nothing" in w for w in a.warnings)
     assert preview(path, None, a) is None
+
+
+def test_adversarial_repetition_keeps_memory_bounded(tmp_path: Path) -> None:
+    """Millions of distinct unknown commands, tools, NaNs or thumbnail headers must not
+    grow any table: they are counted, not remembered one by one."""
+    lines = []
+    for i in range(20000):
+        lines += [f"M{1000 + i} S1", f"FOO{i}", f"T{1000 + i}", f"G1 X{i % 50} Ynan"]
+        lines += [f"; thumbnail begin {i}", f"M104 T{5000 + i} S200"]
+    a = analyze(gcode_file(tmp_path, "\n".join(lines) + "\nG1 X1 E1 F600\n"))
+    assert a.counts["unknown_commands"] == 40000
+    assert a.counts["nonfinite_values"] == 20000
+    assert len(a.warnings) <= 31
+    assert len(a.details["thumbnails"]) == 0
+    assert len(a.details["filament_mm_per_tool"]) == 1
