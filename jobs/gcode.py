@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from jobs.base import Analysis, AnalysisError, MachineKind, Preview, Quantity
-from jobs.gcode_parse import Interpreter, limits_from
+from jobs.gcode_motion import limits_from
+from jobs.gcode_parse import Interpreter
 from jobs.params.printer import PrinterParams
 from jobs.planner import KIND_NAMES, Planner
 

@@ -152,3 +152,29 @@ def apply_limits(
         for k, idx in axes.items():
             if k in w and w[k] >= 0:
                 limits.jerk[idx] = w[k] / 60.0
+
+
+def limits_from(params: PrinterParams) -> MotionLimits:
+    return MotionLimits(
+        max_feedrate=[
+            params.max_feedrate_x_mm_s,
+            params.max_feedrate_y_mm_s,
+            params.max_feedrate_z_mm_s,
+            params.max_feedrate_e_mm_s,
+        ],
+        max_accel=[
+            params.max_accel_x_mm_s2,
+            params.max_accel_y_mm_s2,
+            params.max_accel_z_mm_s2,
+            params.max_accel_e_mm_s2,
+        ],
+        jerk=[params.jerk_x_mm_s, params.jerk_y_mm_s, params.jerk_z_mm_s, params.jerk_e_mm_s],
+        accel_print=params.print_accel_mm_s2,
+        accel_travel=params.travel_accel_mm_s2,
+        accel_retract=params.retract_accel_mm_s2,
+        min_feedrate=params.min_feedrate_mm_s,
+        min_travel_feedrate=params.min_travel_feedrate_mm_s,
+        junction_deviation_mm=(
+            params.junction_deviation_mm if params.junction == "junction_deviation" else None
+        ),
+    )

@@ -1,9 +1,9 @@
 """Streaming G-code interpreter: modal state, coordinates, arcs, filament and bounds.
 
-The file is read in 1 MiB chunks and split into lines, so memory stays constant whatever
-its size, and a "line" longer than :data:`MAX_LINE_BYTES` stops the reading at once. Each
-command updates the machine state the way Marlin does; moves go to the motion planner
-(when one is given) and to an optional segment callback (the preview).
+Lines come from :class:`jobs.gcode_reader.LineReader` (constant memory). Each command
+updates the machine state the way Marlin does; moves go to the motion planner (when one
+is given) and to an optional segment callback (the preview). Every table the interpreter
+keeps is bounded, whatever the file holds.
 """
 
 from __future__ import annotations
@@ -11,19 +11,17 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import BinaryIO
 
-from jobs.base import AnalysisError, Bounds
+from jobs.base import Bounds
 from jobs.gcode_heat import Heaters
 from jobs.gcode_meta import SlicerMeta
 from jobs.gcode_motion import apply_limits, arc_segments
+from jobs.gcode_reader import IGNORED_COMMANDS, LineReader, command_words
 from jobs.params.printer import PrinterParams
-from jobs.planner import MotionLimits, Planner
+from jobs.planner import Planner
 
-MAX_LINE_BYTES = 256 * 1024
-"""A longer "line" is not G-code; reading it whole could exhaust memory."""
-CHUNK_BYTES = 1 << 20
 MAX_WARNINGS = 30
 MAX_UNKNOWN_NAMES = 50
 MAX_TOOL = 255
@@ -31,74 +29,9 @@ MAX_TOOL = 255
 SegmentFn = Callable[[float, float, float, float, float], None]
 """(x0, y0, x1, y1, z) of an extruding move, in machine coordinates."""
 
-_WORD = re.compile(rb"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+)|NAN|INF(?:INITY)?)")
-"""A letter and its number. No exponents: Marlin stops a number at an E, which is the
-extruder's word ("Y10E2" is Y10 and E2)."""
-_CHECKSUM = re.compile(rb"\*\d*\s*$")
-
-# Commands understood that change nothing the estimate depends on.
-_IGNORED = frozenset(
-    b"G17 G21 G80 M17 M18 M84 M73 M75 M76 M77 M78 M105 M106 M107 M110 M111 M114 M115 "
-    b"M117 M118 M119 M140 M141 M150 M155 M163 M164 M300 M301 M302 M303 M304 M350 M355 "
-    b"M412 M413 M420 M486 M500 M501 M502 M503 M504 M552 M555 M569 M572 M593 M82 M83 "
-    b"M862.1 M862.2 M862.3 M862.4 M862.5 M862.6 M900 M906 M907 M913 M914 M92".split()
-)
-
 
 def _finite(v: float) -> bool:
     return v - v == 0.0  # False for NaN and ±inf, without a function call
-
-
-class LineReader:
-    """Lines of a binary file, without their line ends, in constant memory."""
-
-    def __init__(self, handle: BinaryIO, *, max_line: int = MAX_LINE_BYTES) -> None:
-        self._handle = handle
-        self._max = max_line
-        self.lines = 0
-        """Lines yielded so far (the number of the current line)."""
-        self.ended_with_newline = True
-
-    def __iter__(self) -> Iterator[bytes]:
-        pending = b""
-        first = True
-        while True:
-            chunk = self._handle.read(CHUNK_BYTES)
-            if not chunk:
-                break
-            if first:
-                first = False
-                if chunk.startswith(b"GCDE"):
-                    raise AnalysisError(
-                        "this is binary G-code (.bgcode): export plain-text G-code instead"
-                    )
-            nul = chunk.find(b"\0")
-            if nul >= 0:
-                line = self.lines + pending.count(b"\n") + chunk.count(b"\n", 0, nul) + 1
-                raise AnalysisError(f"line {line} holds binary data: not a G-code text file")
-            parts = chunk.split(b"\n")
-            if pending:
-                parts[0] = pending + parts[0]
-            pending = parts.pop()
-            if len(pending) > self._max:
-                self._too_long(self.lines + len(parts) + 1)
-            if len(chunk) > self._max:
-                for i, part in enumerate(parts):
-                    if len(part) > self._max:
-                        self._too_long(self.lines + i + 1)
-            for part in parts:
-                self.lines += 1
-                yield part
-        if pending:
-            self.ended_with_newline = False
-            self.lines += 1
-            yield pending
-
-    def _too_long(self, line: int) -> None:
-        raise AnalysisError(
-            f"line {line} is longer than {self._max // 1024} KiB: this is not G-code "
-            "(or the file is damaged)"
-        )
 
 
 class Box:
@@ -132,32 +65,6 @@ class Box:
             max_y=self.hi[1],
             max_z=self.hi[2],
         )
-
-
-def limits_from(params: PrinterParams) -> MotionLimits:
-    return MotionLimits(
-        max_feedrate=[
-            params.max_feedrate_x_mm_s,
-            params.max_feedrate_y_mm_s,
-            params.max_feedrate_z_mm_s,
-            params.max_feedrate_e_mm_s,
-        ],
-        max_accel=[
-            params.max_accel_x_mm_s2,
-            params.max_accel_y_mm_s2,
-            params.max_accel_z_mm_s2,
-            params.max_accel_e_mm_s2,
-        ],
-        jerk=[params.jerk_x_mm_s, params.jerk_y_mm_s, params.jerk_z_mm_s, params.jerk_e_mm_s],
-        accel_print=params.print_accel_mm_s2,
-        accel_travel=params.travel_accel_mm_s2,
-        accel_retract=params.retract_accel_mm_s2,
-        min_feedrate=params.min_feedrate_mm_s,
-        min_travel_feedrate=params.min_travel_feedrate_mm_s,
-        junction_deviation_mm=(
-            params.junction_deviation_mm if params.junction == "junction_deviation" else None
-        ),
-    )
 
 
 class Interpreter:
@@ -307,32 +214,23 @@ class Interpreter:
 
     def _slow(self, raw: bytes) -> None:
         """Any line but the plainest moves: numbered, checksummed, lower case, odd spacing."""
-        code = raw.strip().upper()
-        if not code:
+        parsed = command_words(raw)
+        if parsed is None:
             return
-        if code.startswith(b"N"):
-            code = _CHECKSUM.sub(b"", code)
-            m = re.match(rb"N\s*\d+\s*", code)
-            if m:
-                code = code[m.end() :]
-        words = _WORD.findall(code)
-        if not words or not code[:1].isalpha() or code[:1] != words[0][0]:
+        cmd, words, code = parsed
+        if not cmd:
             self.counts["unparsed"] += 1
-            name = code.split()[0][:24].decode("ascii", "replace") if code.split() else "?"
-            self._unknown(name)
+            self._unknown(code.split()[0][:24].decode("ascii", "replace"))
             return
-        letter, number = words[0]
-        cmd = letter.decode() + _canonical(number)
         params: dict[str, float] = {}
         self.counts["commands"] += 1
-        for k, v in words[1:]:
+        for key, text in words:
             try:
-                value = float(v)
+                value = float(text)
             except ValueError:
                 continue
-            key = k.decode()
             if not _finite(value):
-                self._nonfinite(f"{key} ({v.decode()})")
+                self._nonfinite(f"{key} ({text.decode()})")
                 return
             params.setdefault(key, value)
         self._dispatch(cmd, params, code)
@@ -398,7 +296,7 @@ class Interpreter:
             )
         elif cmd.startswith("T") and cmd[1:].isdigit():
             self._tool(int(cmd[1:]))
-        elif cmd.encode() not in _IGNORED:
+        elif cmd not in IGNORED_COMMANDS:
             self._unknown(cmd)
 
     def _unknown(self, name: str) -> None:
@@ -688,12 +586,3 @@ class Interpreter:
         Retractions that are undone later do not count, nor the final retraction.
         """
         return {tool: hw for tool, (_, hw) in sorted(self.filament.items()) if hw > 0.0}
-
-
-def _canonical(number: bytes) -> str:
-    """b'01' -> '1', b'862.3' -> '862.3', b'1.0' -> '1'."""
-    text = number.decode()
-    whole, _, frac = text.partition(".")
-    whole = whole.lstrip("+").lstrip("0") or "0"
-    frac = frac.rstrip("0")
-    return f"{whole}.{frac}" if frac else whole

@@ -13,7 +13,7 @@ import pytest
 
 from jobs.base import AnalysisError
 from jobs.gcode import analyze, preview
-from jobs.gcode_parse import MAX_LINE_BYTES
+from jobs.gcode_reader import MAX_LINE_BYTES
 from tests.jobs.gcode_helpers import gcode_file, run
 from tests.support.factories import CORPUS
 
@@ -190,3 +190,18 @@ def test_adversarial_repetition_keeps_memory_bounded(tmp_path: Path) -> None:
     assert len(a.warnings) <= 31
     assert len(a.details["thumbnails"]) == 0
     assert len(a.details["filament_mm_per_tool"]) == 1
+
+
+def test_utf16_text_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "notepad.gcode"
+    path.write_bytes("G1 X10 Y10\n".encode("utf-16"))
+    with pytest.raises(AnalysisError, match="UTF-16"):
+        analyze(path)
+
+
+def test_classic_mac_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "cr.gcode"
+    path.write_bytes(b"M83\rG1 X10 Y10 E1 F1200\rG1 X20 E1\r" * 20000)
+    a = analyze(path)
+    assert a.counts["lines"] == 60000
+    assert a.material["filament_mm"] == pytest.approx(40000.0)
