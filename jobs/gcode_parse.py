@@ -123,7 +123,7 @@ class Interpreter:
         self.unknown: Counter[str] = Counter()
         self.warnings: list[str] = []
         self._warned: set[str] = set()
-        self.line_no = 0
+        self._reader: LineReader | None = None
         self._layer_z = -math.inf
         self._extruding = False
         self._in_part = False
@@ -138,6 +138,11 @@ class Interpreter:
         self._warned.add(key)
         self.warnings.append(message)
 
+    @property
+    def line_no(self) -> int:
+        """The number of the line being interpreted."""
+        return self._reader.lines if self._reader is not None else 0
+
     def now(self) -> float:
         """The job's clock: motion, dwell, heat-up and homing so far (motion up to the
         last committed block: sync the planner first for the exact time)."""
@@ -151,7 +156,8 @@ class Interpreter:
     # -- the main loop --------------------------------------------------------------
 
     def run(self, handle: BinaryIO) -> None:
-        reader = LineReader(handle)
+        reader = self._reader = LineReader(handle)
+        commands = 0
         meta_comment = self.meta.comment
         g1 = self._g1
         offset = 0
@@ -188,20 +194,16 @@ class Interpreter:
                         else:
                             raise ValueError(word)
                 except ValueError:
-                    self.line_no = reader.lines
                     self._slow(raw)
                     continue
                 if raw.count(b"E") != (e is not None):
-                    self.line_no = reader.lines
                     self._slow(raw)
                     continue
-                self.counts["commands"] += 1
-                self.line_no = reader.lines
+                commands += 1
                 g1(x, y, z, e, f)
                 continue
-            self.line_no = reader.lines
             self._slow(raw)
-        self.line_no = reader.lines
+        self.counts["commands"] += commands
         self.counts["lines"] = reader.lines
         self.meta.finish()
         if not reader.ended_with_newline:

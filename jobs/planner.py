@@ -99,6 +99,20 @@ def block_time(distance: float, accel: float, v0: float, vc: float, v1: float) -
     return (peak - v0) / accel + (peak - v1) / accel
 
 
+def _jerk_factor(v_exit: float, v_entry: float, factor: float, max_jerk: float) -> float:
+    """Marlin's junction jerk on one axis: the scaling ``factor`` after this axis.
+
+    The speed change is the difference when the axis coasts on in the same direction,
+    the larger speed when it reverses or stops."""
+    v_exit *= factor
+    v_entry *= factor
+    if v_exit > v_entry:
+        j = v_exit - v_entry if (v_entry > 0.0 or v_exit < 0.0) else max(v_exit, -v_entry)
+    else:
+        j = v_entry - v_exit if (v_entry < 0.0 or v_exit > 0.0) else max(-v_exit, v_entry)
+    return factor * max_jerk / j if j > max_jerk else factor
+
+
 class Planner:
     """Feed it moves in order; read :attr:`time` after :meth:`finish`.
 
@@ -190,7 +204,50 @@ class Planner:
 
         jd = lim.junction_deviation_mm
         if jd is None:
-            safe, vmax = self._jerk_junction(nominal, vx, vy, vz, ve)
+            # Marlin's classic jerk, inlined (the hottest code of the analysis). Safe speed:
+            # the speed from which the block can start or stop at once, no axis changing
+            # speed by more than its jerk. Marlin's iterative form reduces to this minimum.
+            jx, jy, jz, je = lim.jerk
+            safe = nominal
+            if ax * safe > jx:
+                safe = jx / ax
+            if ay * safe > jy:
+                safe = jy / ay
+            if az * safe > jz:
+                safe = jz / az
+            if ae * safe > je:
+                safe = je / ae
+            prev_nominal = self._prev_nominal
+            if not self._has_prev or prev_nominal <= 1e-4:
+                vmax = safe
+            else:
+                # The junction speed shared by both blocks: the lower nominal speed,
+                # scaled down until no axis' speed change exceeds its jerk.
+                if nominal < prev_nominal:
+                    vmax = nominal
+                    smaller = nominal / prev_nominal
+                else:
+                    vmax = prev_nominal
+                    smaller = 1.0
+                px, py, pz, pe = self._prev_speed
+                factor = 1.0
+                a, b = px * smaller, vx
+                if a != b:
+                    factor = _jerk_factor(a, b, factor, jx)
+                a, b = py * smaller, vy
+                if a != b:
+                    factor = _jerk_factor(a, b, factor, jy)
+                a, b = pz * smaller, vz
+                if a != b:
+                    factor = _jerk_factor(a, b, factor, jz)
+                a, b = pe * smaller, ve
+                if a != b:
+                    factor = _jerk_factor(a, b, factor, je)
+                vmax *= factor
+                # When both blocks could stop from their safe speeds anyway, use them.
+                threshold = vmax * 0.99
+                if self._prev_safe > threshold and safe > threshold:
+                    vmax = safe
             stop = safe
         else:
             safe = nominal
@@ -214,60 +271,6 @@ class Planner:
         if self._since_plan >= _PLAN_EVERY:
             self._since_plan = 0
             self._plan(final=False)
-
-    def _jerk_junction(
-        self, nominal: float, vx: float, vy: float, vz: float, ve: float
-    ) -> tuple[float, float]:
-        """Marlin's classic jerk: (safe speed, maximum junction speed)."""
-        jerk = self.limits.jerk
-        # Safe speed: the speed from which the block can start (or stop) at once, every
-        # axis' speed change within its jerk.
-        safe = nominal
-        limited = False
-        for v, maxj in ((vx, jerk[0]), (vy, jerk[1]), (vz, jerk[2]), (ve, jerk[3])):
-            av = v if v > 0.0 else -v
-            if av > maxj:
-                if limited:
-                    mjerk = nominal * maxj
-                    if av * safe > mjerk:
-                        safe = mjerk / av
-                else:
-                    safe *= maxj / av
-                    limited = True
-        prev_nominal = self._prev_nominal
-        if not self._has_prev or prev_nominal <= 1e-4:
-            return safe, safe
-        if nominal < prev_nominal:
-            vmax = nominal
-            smaller = nominal / prev_nominal
-        else:
-            vmax = prev_nominal
-            smaller = 1.0
-        factor = 1.0
-        px, py, pz, pe = self._prev_speed
-        for v_exit, v_entry, maxj in (
-            (px * smaller, vx, jerk[0]),
-            (py * smaller, vy, jerk[1]),
-            (pz * smaller, vz, jerk[2]),
-            (pe * smaller, ve, jerk[3]),
-        ):
-            if v_exit == v_entry:
-                continue
-            v_exit *= factor
-            v_entry *= factor
-            # Coasting in the same direction, or reversing (or stopping) the axis.
-            if v_exit > v_entry:
-                j = v_exit - v_entry if (v_entry > 0.0 or v_exit < 0.0) else max(v_exit, -v_entry)
-            else:
-                j = v_entry - v_exit if (v_entry < 0.0 or v_exit > 0.0) else max(-v_exit, v_entry)
-            if j > maxj:
-                factor *= maxj / j
-        vmax *= factor
-        # When both blocks could stop from their safe speeds anyway, use them.
-        threshold = vmax * 0.99
-        if self._prev_safe > threshold and safe > threshold:
-            vmax = safe
-        return safe, vmax
 
     def _deviation_junction(
         self,
