@@ -30,9 +30,9 @@ class AnalyzerSpec:
 
 
 ANALYZERS: dict[str, AnalyzerSpec] = {
-    "gcode": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
-    "gco": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
-    "g": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
+    "gcode": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
+    "gco": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
+    "g": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
     # Until their analyzers land, vinyl and embroidery files get a size-only analysis.
     "svg": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
     "hpgl": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),

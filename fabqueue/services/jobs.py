@@ -22,6 +22,7 @@ from fabqueue.services.errors import (
     TooLarge,
     UnsupportedFileType,
 )
+from fabqueue.services.estimates import apply_correction, correction_factor
 from fabqueue.services.machines import capability, get_record, params_of
 from fabqueue.states import (
     ACTIVE_STATES,
@@ -33,6 +34,7 @@ from fabqueue.states import (
 )
 from fabqueue.storage import FileStore, UploadTooLarge
 from jobs.base import Analysis, AnalysisError, FileRejected, MachineKind, Preview
+from jobs.gcode import with_material
 from jobs.params import MachineParams
 from jobs.registry import ANALYZERS, accepted_types, analyze, file_type_of
 from jobs.registry import preview as make_preview
@@ -147,6 +149,26 @@ def index_file(session: Session, sha256: str, size: int, now: datetime) -> None:
     )
 
 
+def _refine(
+    sessions: SessionFactory,
+    profiles: ProfileSet,
+    request: SubmitRequest,
+    targets: list[MachineRecord],
+    analysis: Analysis,
+) -> Analysis:
+    """Grams for the chosen material; the machine's learnt time correction beside the
+    raw estimate (only when the job can go to one machine only)."""
+    material = profiles.materials.get(request.material) if request.material else None
+    if material is not None:
+        analysis = with_material(
+            analysis, density_g_cm3=material.density_g_cm3, diameter_mm=material.diameter_mm
+        )
+    if len(targets) == 1:
+        with sessions() as session:
+            analysis = apply_correction(analysis, correction_factor(session, targets[0].slug))
+    return analysis
+
+
 def submit_job(
     *,
     sessions: SessionFactory,
@@ -178,6 +200,7 @@ def submit_job(
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
     analysis, picture = analyse_file(stored.path, file_type, profiles, targets)
+    analysis = _refine(read_sessions, profiles, request, targets, analysis)
 
     with session_scope(sessions) as session:
         index_file(session, stored.sha256, stored.size, now)
