@@ -128,3 +128,16 @@ def test_reasons_are_readable() -> None:
 def test_untracked_material_runs_anything() -> None:
     machine = MachineInfo(slug="p1", file_types=frozenset({"gcode"}), track_material=False)
     assert pick_next([cand(1, material="petg-bleu")], machine, [], NOW).job_id == 1
+
+
+def test_bookings_count_heat_up_and_set_up_time() -> None:
+    # 25 min of motion but 35 min of machine time: it would run into the booking.
+    a = analysis(minutes=25).model_copy(update={"details": {"machine_time_s": 35 * 60}})
+    c = Candidate(
+        id=1, owner_id=1, file_type="gcode", material=None, priority=0, created_at=NOW, analysis=a
+    )
+    booking = Booking(
+        owner_id=7, starts_at=NOW + timedelta(minutes=30), ends_at=NOW + timedelta(hours=2)
+    )
+    assert pick_next([c], PRINTER, [booking], NOW).job_id is None
+    assert pick_next([c], PRINTER, [], NOW).job_id == 1
