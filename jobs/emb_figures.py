@@ -200,7 +200,7 @@ def compute(design: Design, params: EmbroideryParams) -> Figures:
     is_seg_stitch = ~is_move
     cut = (trims_between + breaks_between) > 0
     stitch_len = seg[is_seg_stitch]
-    move_len = seg[is_move & (jumps_between > 0)]
+    move_len = seg[is_move]
     untrimmed = seg[is_move & ~cut]
     untrimmed_long = untrimmed[untrimmed > params.untrimmed_jump_mm]
 

@@ -108,6 +108,11 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 """Stitch files are small (a 200,000-stitch PES is 1.3 MB); anything this big is not one."""
 
 
+COMMON = ("dst", "pes", "jef", "exp", "vp3", "xxx", "hus", "pec", "u01")
+"""What digitizers hand out most; named first in messages."""
+
+
 def describe_readable() -> str:
-    """The accepted formats, for error messages."""
-    return ", ".join(t.upper() for t in sorted(READABLE))
+    """The accepted formats, for error messages: the common ones first."""
+    rest = sorted(t for t in READABLE if t not in COMMON)
+    return ", ".join(t.upper() for t in (*COMMON, *rest))

@@ -214,9 +214,11 @@ def read_design(
     design = design_from_payload(file_type, payload)
     _check_complete(design, head, size, payload.get("short_reads", []))
     _check_all_read(path, design, size, int(payload.get("furthest", size)))
+    _check_plausible(design, size)
     if file_type == "dst":
         design.warnings.extend(_dst_consistency(path, head, design))
-    _check_plausible(design, size)
+    if file_type == "pes":
+        design.warnings.extend(_pes_consistency(path, design))
     return design
 
 
@@ -227,6 +229,9 @@ def _failure_text(exc: WorkerFailed) -> str:
         return f"is too large to read safely ({exc.detail})"
     if exc.kind == "crash":
         return f"made the reader crash ({exc.detail})"
+    if exc.detail.startswith("RanOutOfData:"):
+        where = exc.detail.split(":", 1)[1].strip()
+        return f"is cut short: {where}, before its end; ask for the file again"
     return f"could not be read ({exc.detail}): damaged, or not really this format"
 
 
@@ -253,6 +258,15 @@ def _check_complete(
                 "jef",
                 f"is cut short: its header announces {expected} bytes, the file holds {size}; "
                 "ask for the file again",
+            )
+    if design.file_type == "pec" and head.startswith(b"#PEC") and len(head) >= 525:
+        # The stitch block's length sits at a fixed place after the 0x1D0-byte header.
+        block_end = int.from_bytes(head[522:525], "little") - 5 + 525
+        if block_end > size:
+            raise _refuse(
+                "pec",
+                f"is cut short: its stitches should run to byte {block_end}, the file holds "
+                f"{size}; ask for the file again",
             )
     if design.file_type == "hus" and len(head) >= 8:
         declared = int.from_bytes(head[4:8], "little")
@@ -334,6 +348,42 @@ def _dst_consistency(path: Path, head: bytes, design: Design) -> list[str]:
                 f"disagree with the stitches by {off:.1f} mm; the stitches are used"
             )
     return warnings
+
+
+# --- PES ----------------------------------------------------------------------------
+
+
+def _pes_consistency(path: Path, design: Design) -> list[str]:
+    """A PES holds the design twice: Brother's design objects (``CEmbOne``, with their
+    box) and the PEC block the machine stitches, which is what pyembroidery reads. When
+    the two disagree, say so (the corpus's Embroidermodder.PES has its PEC block turned
+    by 90° against its own design box)."""
+    with path.open("rb") as fh:
+        head = fh.read(64 * 1024)
+    pec_at = int.from_bytes(head[8:12], "little") if len(head) >= 12 else 0
+    at = head.find(b"CEmbOne", 0, pec_at if 0 < pec_at <= len(head) else len(head))
+    if at < 0 or len(head) < at + 7 + 8:
+        return []
+    left, top, right, bottom = (
+        int.from_bytes(head[at + 7 + 2 * i : at + 9 + 2 * i], "little", signed=True)
+        for i in range(4)
+    )
+    box_w, box_h = (right - left) / 10.0, (bottom - top) / 10.0
+    stitch = design.commands == STITCH
+    w = float(design.x[stitch].max() - design.x[stitch].min()) / 10.0
+    h = float(design.y[stitch].max() - design.y[stitch].min()) / 10.0
+    if box_w <= 0 or box_h <= 0 or (abs(box_w - w) <= 1.0 and abs(box_h - h) <= 1.0):
+        return []
+    if abs(box_w - h) <= 1.0 and abs(box_h - w) <= 1.0:
+        return [
+            f"this PES disagrees with itself: its design box is {box_w:.1f} × {box_h:.1f} mm, "
+            f"its machine stitches {w:.1f} × {h:.1f} mm, turned by 90°; the stitches are "
+            "used: check the orientation with the customer"
+        ]
+    return [
+        f"this PES disagrees with itself: its design box is {box_w:.1f} × {box_h:.1f} mm, "
+        f"its machine stitches {w:.1f} × {h:.1f} mm; the stitches are used"
+    ]
 
 
 # --- plausibility -------------------------------------------------------------------

@@ -44,6 +44,10 @@ class TrackingStream(io.BytesIO):
         return data
 
 
+class RanOutOfData(Exception):
+    pass
+
+
 def _formats(key: str) -> dict[str, Any]:
     return {f["extension"]: f.get(key) for f in supported_formats() if f.get(key) is not None}
 
@@ -90,7 +94,14 @@ def read_file(path: str, file_type: str, settings: dict[str, Any]) -> Payload:
     with open(path, "rb") as fh:  # noqa: PTH123  (a str path from the parent)
         stream = TrackingStream(fh.read())
     pattern = EmbPattern()
-    reader.read(stream, pattern, settings)
+    try:
+        reader.read(stream, pattern, settings)
+    except Exception as exc:
+        if stream.short_reads:
+            # The reader broke on the missing end of the file, not on its content.
+            at = stream.short_reads[0][0]
+            raise RanOutOfData(f"the data stops at byte {at}") from exc
+        raise
     payload = pattern_payload(pattern)
     payload["short_reads"] = stream.short_reads
     payload["size"] = len(stream.getbuffer())

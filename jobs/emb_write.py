@@ -237,6 +237,7 @@ def write_native(
     placed.threads = threads
     settings = encoder_settings(params, label, threads, notes, stamp)
     stem = label.lower()
+    out_dir.mkdir(parents=True, exist_ok=True)
     out_path = out_dir / f"{stem}.{fmt}"
     sides = [(side, str(out_dir / f"{stem}.{side}")) for side in params.side_files]
     read_back_settings = {"trim_at": params.trim_at} if fmt == "dst" else {}
