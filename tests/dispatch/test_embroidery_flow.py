@@ -17,8 +17,13 @@ from tests.support.embroidery import CAT, EMM
 from tests.support.factories import sim_printer
 from tests.support.waiting import wait_for
 
+HOOPS = (
+    '{ name = "SQ14", width_mm = 140, height_mm = 140 }, '
+    '{ name = "SQ20", width_mm = 200, height_mm = 200 }'
+)
 
-def janome(stick: Path, hoops: str = "") -> str:
+
+def janome(stick: Path) -> str:
     return f"""
         name = "Janome (test)"
         kind = "embroidery"
@@ -30,7 +35,7 @@ def janome(stick: Path, hoops: str = "") -> str:
         [embroidery]
         native_format = "jef"
         needles = 1
-        hoops = [{hoops or '{ name = "SQ14", width_mm = 140, height_mm = 140 }, { name = "SQ20", width_mm = 200, height_mm = 200 }'}]
+        hoops = [{HOOPS}]
     """
 
 

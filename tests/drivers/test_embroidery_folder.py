@@ -296,14 +296,16 @@ async def test_on_a_real_fat_stick(fat_stick: tuple[Path, Path], artifacts) -> N
         assert sorted(p.name for p in folder.iterdir()) == ["GATEAUDA.EXP", "GATEAUDA.INF"]
         assert (folder / "GATEAUDA.EXP").read_bytes() == t.file_path.read_bytes()
         # The stick goes into the machine.
-        subprocess.run(["fusermount", "-u", str(mount)], check=True)
+        await asyncio.to_thread(subprocess.run, ["fusermount", "-u", str(mount)], check=True)
         await wait_status(
             r.seen, lambda s: s.message is not None and "stick is out" in s.message, within=5
         )
         assert r.state == MachineState.busy
         await r.driver.release()
         assert r.state == MachineState.offline  # the next job waits for the stick
-        subprocess.run(["fusefat", "-o", "rw+", str(image), str(mount)], check=True)
+        await asyncio.to_thread(
+            subprocess.run, ["fusefat", "-o", "rw+", str(image), str(mount)], check=True
+        )
         for _ in range(100):
             if r.state == MachineState.idle:
                 break

@@ -39,7 +39,7 @@ def decode_png(data: bytes) -> np.ndarray:
 
 def colours_in(img: np.ndarray) -> set[str]:
     flat = img.reshape(-1, 3)
-    return {"#%02x%02x%02x" % tuple(c) for c in np.unique(flat, axis=0)}
+    return {"#" + bytes(int(v) for v in c).hex() for c in np.unique(flat, axis=0)}
 
 
 def test_preview_is_a_png_in_thread_colours_with_the_hoop() -> None:

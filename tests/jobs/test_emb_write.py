@@ -189,7 +189,7 @@ def test_pec_merges_two_blocks_of_the_same_colour(tmp_path: Path) -> None:
 def test_a_file_that_does_not_read_back_is_refused() -> None:
     d = read_design(EMM / "Star.DST", "dst")
     shifted = Design(file_type="pes", x=d.x * 1.01, y=d.y, cmd=d.cmd)
-    with pytest.raises(FileRejected, match="does not read back as the design.*outline moved"):
+    with pytest.raises(FileRejected, match=r"does not read back as the design.*outline moved"):
         compare(d, shifted, "pes", params("pes"))
     fewer = Design(file_type="pes", x=d.x[:-100], y=d.y[:-100], cmd=d.cmd[:-100])
     with pytest.raises(FileRejected, match="stitches instead of"):
@@ -210,7 +210,7 @@ def test_turned_only_when_the_profile_allows(tmp_path: Path) -> None:
         write_native(logo, EmbroideryParams(hoops=hoops), tmp_path / "a")
     artifact = write_native(logo, EmbroideryParams(hoops=hoops, rotate_to_fit=True), tmp_path / "b")
     assert artifact.details["rotated"] is True
-    n, x0, y0, x1, y1 = stitch_box(read_design(artifact.path, "pes"))
+    _, x0, y0, x1, y1 = stitch_box(read_design(artifact.path, "pes"))
     assert (x1 - x0, y1 - y0) == pytest.approx((51.4, 222.5), abs=0.15)
 
 
