@@ -124,7 +124,14 @@ def run_worker(op: str, args: tuple[Any, ...], limits: WorkerLimits) -> Any:
         (op, args, limits.memory_mb * 1024 * 1024, int(limits.seconds) + 1),
         protocol=pickle.HIGHEST_PROTOCOL,
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, *_python_path()])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, *_python_path()]),
+        # One thread: OpenBLAS would otherwise reserve buffers per core at import, eating
+        # the worker's address-space limit before any file is read.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "jobs.emb_worker"],
         stdin=subprocess.PIPE,
@@ -145,6 +152,7 @@ def run_worker(op: str, args: tuple[Any, ...], limits: WorkerLimits) -> Any:
             raise WorkerFailed("memory", f"needed more than {limits.memory_mb} MB")
         raise WorkerFailed("crash", f"the worker stopped with {signal_name} {tail[0][:200]}")
     answer = pickle.loads(out)
+    _note_peak(float(answer[-1]) if isinstance(answer[-1], float) else 0.0)
     status = answer[0]
     if status == "ok":
         return answer[1]
@@ -154,6 +162,16 @@ def run_worker(op: str, args: tuple[Any, ...], limits: WorkerLimits) -> Any:
 
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+_peak = {"mb": 0.0}
+
+
+def _note_peak(mb: float) -> None:
+    _peak["mb"] = max(_peak["mb"], mb)
+
+
+def worker_peak_mb() -> float:
+    """The highest peak memory of any worker this process started (for benchmarks)."""
+    return _peak["mb"]
 
 
 def _python_path() -> list[str]:

@@ -93,6 +93,8 @@ def read_file(path: str, file_type: str, settings: dict[str, Any]) -> Payload:
         raise ValueError(f"no reader for {file_type}")
     with open(path, "rb") as fh:  # noqa: PTH123  (a str path from the parent)
         stream = TrackingStream(fh.read())
+    if file_type == "dst":
+        return _read_dst(stream, settings)
     pattern = EmbPattern()
     try:
         reader.read(stream, pattern, settings)
@@ -106,6 +108,25 @@ def read_file(path: str, file_type: str, settings: dict[str, Any]) -> Payload:
     payload["short_reads"] = stream.short_reads
     payload["size"] = len(stream.getbuffer())
     payload["furthest"] = stream.furthest
+    return payload
+
+
+def _read_dst(stream: TrackingStream, settings: dict[str, Any]) -> Payload:
+    """pyembroidery for the header (name, extended colours), numpy for the records."""
+    from pyembroidery.DstReader import dst_read_header
+
+    from jobs.emb_dst import data_end, decode
+
+    data = stream.getvalue()
+    pattern = EmbPattern()
+    dst_read_header(stream, pattern)
+    payload = pattern_payload(pattern)
+    x, y, cmd = decode(data, settings.get("trim_at", 3), settings.get("trim_distance"))
+    payload.update(x=x.tobytes(), y=y.tobytes(), cmd=cmd.astype("int32").tobytes())
+    consumed, ended = data_end(data)
+    payload["short_reads"] = [] if ended else [(len(data), 3, 0)]
+    payload["size"] = len(data)
+    payload["furthest"] = consumed
     return payload
 
 
@@ -152,6 +173,18 @@ def write_file(
 OPS: dict[str, Callable[..., Payload]] = {"read": read_file, "write": write_file}
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM: reset by exec, unlike ru_maxrss)."""
+    try:
+        with open("/proc/self/status") as fh:  # noqa: PTH123
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     """``python -m jobs.emb_worker``: a pickled request on stdin, a pickled answer out.
 
@@ -170,6 +203,7 @@ def main() -> None:
         answer = ("error", "RecursionError", "the file nests too deeply")
     except Exception as exc:  # a reader's TypeError, IndexError, struct.error…
         answer = ("error", type(exc).__name__, str(exc)[:300])
+    answer = (*answer, peak_mb())
     try:
         data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:

@@ -176,9 +176,9 @@ def test_the_worker_has_a_time_limit(tmp_path: Path) -> None:
 
 
 def test_the_worker_has_a_memory_limit(tmp_path: Path) -> None:
-    path = synthetic_dst(tmp_path / "big.dst", 400_000)
+    path = synthetic_dst(tmp_path / "big.dst", 1_000_000)
     with pytest.raises(AnalysisError, match="too large to read safely"):
-        read_design(path, "dst", limits=WorkerLimits(memory_mb=80))
+        read_design(path, "dst", limits=WorkerLimits(memory_mb=120))
 
 
 @pytest.mark.slow

@@ -103,14 +103,17 @@ def synthetic_dst(
     return path
 
 
-def tiled_design(source: Design, stitches: int) -> Design:
-    """``source`` repeated side by side (4 per row) until it has ``stitches`` needle
-    drops: a real design's mix of satin, fill and colour changes, at any size."""
+def tiled_design(source: Design, stitches: int, step_mm: float | None = None) -> Design:
+    """``source`` repeated, 4 per row, until it has ``stitches`` needle drops: a real
+    design's mix of satin, fill and colour changes, at any size. ``step_mm`` overlaps
+    the copies (a big design that still fits a large frame)."""
     per = int(np.sum(source.commands == STITCH))
     copies = -(-stitches // per)
     s = source.commands == STITCH
     w = float(source.x[s].max() - source.x[s].min()) + 20
     h = float(source.y[s].max() - source.y[s].min()) + 20
+    if step_mm is not None:
+        w = h = step_mm * 10
     keep = source.commands != END
     xs, ys, cs = [], [], []
     for k in range(copies):
