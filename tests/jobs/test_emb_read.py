@@ -187,12 +187,15 @@ def test_the_worker_has_a_memory_limit(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_two_million_stitches_give_figures_in_bounded_time_and_memory(tmp_path: Path) -> None:
-    """The analysis runs in a fresh process here so its own peak memory can be read."""
+    """The analysis runs in a fresh process here so its own peak memory (VmHWM) can be
+    read; the worker reports its own."""
     path = synthetic_dst(tmp_path / "huge.dst", 2_000_000)
     script = textwrap.dedent(
         f"""
-        import json, resource, time
+        import json, time
         from pathlib import Path
+        from jobs.emb_read import worker_peak_mb
+        from jobs.emb_worker import peak_mb
         from jobs.registry import analyze
         from jobs.params.embroidery import EmbroideryParams
         t = time.monotonic()
@@ -201,8 +204,8 @@ def test_two_million_stitches_give_figures_in_bounded_time_and_memory(tmp_path: 
             "seconds": time.monotonic() - t,
             "stitches": a.counts["stitches"],
             "problems": EmbroideryParams().fit_problems(a),
-            "self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "self_mb": peak_mb(),
+            "worker_mb": worker_peak_mb(),
         }}))
         """
     )
