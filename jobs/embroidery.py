@@ -44,6 +44,8 @@ def reader_settings(file_type: str, params: EmbroideryParams) -> dict[str, Any]:
 
 
 _CACHE_SIZE = 2
+_CACHE_MAX_RECORDS = 600_000
+"""Bigger designs (rare) are read again rather than kept: 20 bytes a record."""
 _cache: OrderedDict[tuple[Any, ...], Design] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -59,6 +61,8 @@ def load(path: Path, file_type: str, params: EmbroideryParams) -> Design:
             _cache.move_to_end(key)
             return _cache[key]
     design = read_design(path, file_type, settings=settings)
+    if len(design) > _CACHE_MAX_RECORDS:
+        return design
     with _cache_lock:
         _cache[key] = design
         while len(_cache) > _CACHE_SIZE:
