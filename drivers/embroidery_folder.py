@@ -271,6 +271,10 @@ class EmbroideryFolderDriver(Driver):
                     "side_files": list(delivery.side_files),
                 }
             }
+            notes = [str(n) for n in ticket.params.get("notes", [])]
+            if notes:
+                # What the operator must know at the machine (no colours in DST…).
+                checkpoint["notes"] = notes
             if operator:
                 checkpoint["operator"] = operator
                 self._job = JobProgress(

@@ -74,6 +74,7 @@ class WriterSpec:
     label_max: int = 16
     """Characters of the design name the header holds."""
     carries_colours: bool = True
+    """False: the machine gets no colours from the file (DST, EXP, U01)."""
     own_trim_code: bool = True
     """False: trims are written as a run of small jumps the machine must interpret."""
 
@@ -96,9 +97,6 @@ WRITABLE: dict[str, WriterSpec] = {
     "u01": WriterSpec("Barudan U01", 127, 127, carries_colours=False),
     "tbf": WriterSpec("Tajima TBF", 127, 127, label_max=16),
 }
-
-SIDE_FILES = ("inf", "edr", "col")
-"""Colour files written beside a colourless stitch file (Bernina wants EXP + INF)."""
 
 STRICT_END = frozenset({"dst", "dsb", "tbf", "10o", "u01", "pes", "vp3", "xxx", "hus"})
 """Formats whose reader stops at an end mark or a known length: a complete file never

@@ -260,6 +260,16 @@ def write_native(
         ) from exc
     written = design_from_payload(fmt, payload)
     check = compare(placed, written, fmt, params)
+    if not spec.carries_colours and not params.side_files:
+        notes.append(
+            f"{spec.description} carries no colours: thread the needles from the colour "
+            "blocks of the operator sheet"
+        )
+    if not spec.own_trim_code:
+        notes.append(
+            f"trims are written as {params.trim_at} small jumps: the machine must be set "
+            f"to trim after {params.trim_at} jumps"
+        )
     source_fig = compute(placed, params)
     return Artifact(
         path=out_path,

@@ -116,6 +116,14 @@ async def test_delivers_atomically_where_the_machine_looks(rig: Rig, artifacts) 
     assert rig.state == MachineState.busy
 
 
+async def test_conversion_notes_reach_the_job(rig: Rig, artifacts) -> None:
+    t = ticket(artifacts)
+    t = t.model_copy(update={"params": {**t.params, "notes": ["DST carries no colours"]}})
+    await rig.driver.start(t)
+    assert rig.driver.status.job is not None
+    assert rig.driver.status.job.checkpoint["notes"] == ["DST carries no colours"]
+
+
 async def test_side_files_go_first_with_the_same_name(rig: Rig, artifacts) -> None:
     await rig.driver.start(ticket(artifacts, "exp"))
     folder = rig.stick / "EMB" / "Embf"

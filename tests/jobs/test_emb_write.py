@@ -256,3 +256,12 @@ def test_bernina_gets_its_inf_colour_file(tmp_path: Path) -> None:
     assert inf.name == "cake3.inf" and inf.is_file()
     colours = pyembroidery.read(str(inf))
     assert colours.count_threads() == 19
+
+
+def test_what_the_operator_must_know_about_a_dst(tmp_path: Path) -> None:
+    artifact = write_native(read_design(CAT / "Cake_3.pes", "pes"), params("dst"), tmp_path)
+    notes = " ".join(artifact.details["notes"])
+    assert "carries no colours" in notes
+    assert "trim after 3 jumps" in notes
+    pes = write_native(read_design(CAT / "Cake_3.pes", "pes"), params("pes"), tmp_path / "p")
+    assert pes.details["notes"] == []
