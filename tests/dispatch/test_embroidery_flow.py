@@ -174,3 +174,38 @@ def test_reports_are_for_machines_that_cannot_tell(emb_api: Api, stick: Path) ->
     assert report(emb_api, {"next_block": 9}).status_code == 422  # Star has 2 blocks
     assert report(emb_api, who="member").status_code == 403  # not their job, not staff
     assert report(emb_api, {"next_block": 2}).status_code == 200
+
+
+def test_restart_during_a_job_then_resume(settings: Settings, tmp_path: Path, stick: Path) -> None:
+    """fabqueue stops while the garment is on the machine: the job is interrupted, staff
+    resume it, the file already on the stick is kept, the operator's word too."""
+    from fastapi.testclient import TestClient
+
+    from fabqueue.app import create_app
+
+    s = with_profiles(settings, tmp_path, {"janome": janome(stick)})
+    with TestClient(create_app(s)) as client:
+        api = Api(client)
+        j = submit(api, CAT / "Cake_3.dst", machine="janome").json()
+        wait_for(lambda: delivered(stick) == ["CAKE3.JEF"], what="delivery")
+        wait_state(api, j["id"], "starting")
+        assert report(api, {"next_block": 3}).status_code == 200
+        token = api.token()
+    with TestClient(create_app(s)) as client:
+        api = Api(client)
+        api._tokens["staff"] = token
+        interrupted = wait_state(api, j["id"], "interrupted")
+        assert interrupted["checkpoint"]["operator"]["next_block"] == 3
+        r = client.post(f"/api/v1/jobs/{j['id']}/resume", headers=api.headers())
+        assert r.status_code == 200, r.text
+        running = wait_state(api, j["id"], "running")
+        assert running["checkpoint"]["operator"]["next_block"] == 3
+        assert delivered(stick) == ["CAKE3.JEF"]  # not copied again under another name
+        wait_for(
+            lambda: (
+                "colour block 3 of 19"
+                in (machine(api, "janome")["status"]["job"] or {}).get("message", "")
+            ),
+            what="the machine shows where the job was",
+        )
+        assert confirm(api, "good").json()["job"]["state"] == "succeeded"
