@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from drivers.base import Driver
+from drivers.embroidery_folder import EmbroideryFolderDriver
 from drivers.sim import SimDriver
 
 DRIVERS: dict[str, type[Driver]] = {
     SimDriver.name: SimDriver,
+    EmbroideryFolderDriver.name: EmbroideryFolderDriver,
 }

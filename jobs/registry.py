@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from jobs import gcode, sizeonly
+from jobs import embroidery, gcode, sizeonly
 from jobs.base import Analysis, AnalysisError, Artifact, MachineKind, Preview
+from jobs.emb_formats import READABLE
 
 AnalyzeFn = Callable[[Path, BaseModel | None], Analysis]
 """(file, the machine profile's kind section or None) -> Analysis"""
@@ -33,13 +34,19 @@ ANALYZERS: dict[str, AnalyzerSpec] = {
     "gcode": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
     "gco": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
     "g": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
-    # Until their analyzers land, vinyl and embroidery files get a size-only analysis.
+    # Until their analyzers land, vinyl files get a size-only analysis.
     "svg": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
     "hpgl": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
     "plt": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
     **{
-        ext: AnalyzerSpec(MachineKind.embroidery, sizeonly.for_kind(MachineKind.embroidery))
-        for ext in ("dst", "pes", "jef", "exp", "vp3", "xxx", "pec", "u01", "hus", "vip")
+        ext: AnalyzerSpec(
+            MachineKind.embroidery,
+            embroidery.analyzer(ext),
+            embroidery.previewer(ext),
+            embroidery.converter(ext),
+            produces=embroidery.PRODUCES,
+        )
+        for ext in READABLE
     },
 }
 

@@ -60,6 +60,8 @@ class _Current:
     cancel_sent_at: float | None = None
     pause_sent: bool = False
     offline_since: float | None = None
+    operator_report: dict[str, Any] | None = None
+    """The last report of a person at the machine handed to the driver."""
 
 
 class MachineRunner:
@@ -244,6 +246,9 @@ class MachineRunner:
             job = session.get(Job, cur.job_id)
             if job is None or job.machine != self.slug:
                 return
+            operator = job.checkpoint.get("operator")
+            if operator is not None and p.checkpoint.get("operator") != operator:
+                return  # a person reported since the driver spoke: theirs is newer
             job.progress = p.progress
             job.eta_s = p.eta_s
             if p.checkpoint:
@@ -366,6 +371,7 @@ class MachineRunner:
                 await self.driver.release()
             return
         cur.state = JobState(job.state)
+        await self._pass_operator_report(cur, job.checkpoint.get("operator"))
         mono = self.clock.monotonic()
         if job.cancel_requested:
             if cur.cancel_sent_at is None:
@@ -390,6 +396,19 @@ class MachineRunner:
                 await self.driver.resume()
             except DriverError as exc:
                 await self._set_pause_flag(cur.job_id, True, f"resume failed: {exc}")
+
+    async def _pass_operator_report(self, cur: _Current, report: Any) -> None:
+        """A person said the job started (or which block is next): it runs from now on,
+        and the driver of a machine that cannot tell shows it."""
+        if not isinstance(report, dict) or report == cur.operator_report:
+            return
+        cur.operator_report = report
+        if cur.state == JobState.running:
+            self._mark_running(cur)
+        try:
+            await self.driver.operator_report(cur.ref, dict(report))
+        except DriverError as exc:
+            self.log.warning("the driver did not take the operator's report: %s", exc)
 
     async def _set_pause_flag(self, job_id: int, paused: bool, message: str) -> None:
         """The machine refused: make the desired state match what it is really doing."""
