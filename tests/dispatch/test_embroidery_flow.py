@@ -85,8 +85,12 @@ def test_from_upload_to_the_stick_to_the_operator(emb_api: Api, stick: Path) -> 
     wait_for(lambda: delivered(stick) == ["CAKE3.JEF"], what="delivery")
     starting = wait_state(api, j["id"], "starting")
     assert starting["checkpoint"]["delivered"]["name"] == "CAKE3.JEF"
-    status = machine(api, "janome")["status"]
-    assert status["state"] == "busy" and status["job"]["phase"] == "starting"
+    # The machine's snapshot is written by its runner just after the job's state.
+    status = wait_for(
+        lambda: (st := machine(api, "janome")["status"]).get("state") == "busy" and st,
+        what="the machine shows the job",
+    )
+    assert status["job"]["phase"] == "starting"
 
     # "Started on the machine."
     r = report(api)

@@ -275,7 +275,9 @@ def fat_stick(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """An 8 MB FAT image mounted with fusefat: a USB stick without the hardware."""
     for tool in ("mkfs.vfat", "fusefat", "fusermount"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (Debian: dosfstools, fusefat, fuse)")
+            pytest.fail(
+                f"{tool} is not installed (Debian: dosfstools, fusefat, fuse; .ci/run installs them)"
+            )
     image = tmp_path / "stick.img"
     mount = tmp_path / "media" / "STICK"
     mount.mkdir(parents=True)
