@@ -276,7 +276,7 @@ def fat_stick(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     for tool in ("mkfs.vfat", "fusefat", "fusermount"):
         if shutil.which(tool) is None:
             pytest.fail(
-                f"{tool} is not installed (Debian: dosfstools, fusefat, fuse; .ci/run installs them)"
+                f"{tool} is missing (Debian: dosfstools, fusefat, fuse; .ci/run installs them)"
             )
     image = tmp_path / "stick.img"
     mount = tmp_path / "media" / "STICK"
