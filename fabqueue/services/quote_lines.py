@@ -91,7 +91,7 @@ def add_design(
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    analysis, _preview = analyse_file(stored.path, file_type, profiles, targets)
+    analysis = analyse_file(stored.path, file_type, profiles, targets)
 
     with session_scope(sessions) as session:
         quote = locked_for(session, quote_id, user)
