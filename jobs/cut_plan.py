@@ -233,7 +233,6 @@ def plan(
     copies: int = 1,
     strict: bool = False,
     start: tuple[float, float] = (0.0, 0.0),
-    time_budget_s: float = 0.25,
 ) -> CutPlan:
     """The whole job. ``strict``: refuse (FileRejected) what does not fit instead of
     reporting it; conversion for a machine is strict, analysis is not."""
@@ -292,7 +291,7 @@ def plan(
             np.array([[0.0, 0.0], [params.lead_in_mm, 0.0]]), False, "alignment cut", kind="lead_in"
         )
         start = (params.lead_in_mm, 0.0)
-    ordered = cut_order.order(all_paths, parent, start, time_budget_s)
+    ordered = cut_order.order(all_paths, parent, start)
     travel = cut_order.travel(ordered).travel_mm
     travel_doc = cut_order.travel(doc_order).travel_mm
     tips = [overcut(p, params.overcut_mm) for p in ordered]

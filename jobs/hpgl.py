@@ -83,6 +83,9 @@ def write(strokes: list[Steps], dialect: HpglDialect, speed_mm_s: float) -> byte
             pts = stroke[1:]
         word = ("PR" if relative else "PA") if separate else "PD"
         flat = pts.tolist()
+        if n == 1:
+            out.append(term.join([f"{word}{x},{y}" for x, y in flat]) + term)
+            continue
         for k in range(0, len(flat), n):
             pairs = ",".join(f"{x},{y}" for x, y in flat[k : k + n])
             cmd(word + pairs)

@@ -544,9 +544,17 @@ def _visible_contours(
     closed = [p for p, c in contours if c]
     if len(closed) < 2:
         return contours
+    boxes = [(*p.min(axis=0), *p.max(axis=0)) for p in closed]
+    arr = np.array(boxes)
     kept: list[tuple[NDArray[np.float64], bool]] = []
     for pts, is_closed in contours:
         if not is_closed:
+            kept.append((pts, is_closed))
+            continue
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        overlaps = (arr[:, 0] <= x1) & (arr[:, 2] >= x0) & (arr[:, 1] <= y1) & (arr[:, 3] >= y0)
+        if overlaps.sum() <= 1:  # only itself: nothing can hide any of it
             kept.append((pts, is_closed))
             continue
         # Probe both sides of several edges: overlapping contours hide only part of
@@ -562,7 +570,11 @@ def _visible_contours(
         eps = np.minimum(1e-3, lens[idx] / 4)[:, None]
         probes = np.vstack([mid + normal * eps, mid - normal * eps])
         w = np.zeros(len(probes), dtype=np.int64)
-        for poly in closed:
+        lo, hi = probes.min(axis=0), probes.max(axis=0)
+        for poly, (bx0, by0, bx1, by1) in zip(closed, boxes, strict=True):
+            # A contour whose box misses every probe winds zero times around them.
+            if bx1 < lo[0] or bx0 > hi[0] or by1 < lo[1] or by0 > hi[1]:
+                continue
             w += winding(probes, poly)
         fill = (w % 2 == 1) if rule == "evenodd" else (w != 0)
         half = len(idx)
