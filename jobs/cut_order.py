@@ -25,7 +25,6 @@ from scipy.spatial import cKDTree
 
 from jobs.geometry import CutPath, Points
 
-
 WORK_LIMIT = 4_000_000
 """About half a second of 2-opt on a small computer; real lettering converges sooner."""
 
