@@ -160,7 +160,7 @@ class DeviceFrame:
 # --- reading -------------------------------------------------------------------------
 
 _TOKEN = re.compile(
-    rb"(\x1b\.[^:\x1b]{0,40}:?)"  # device control: ESC . letter [params] [:]
+    rb"(\x1b\.(?:[@HIMNPST][^:\x1b]{0,40}:|[A-Za-z()]:?))"  # device control (ESC .)
     rb"|(LB[^\x03]*\x03?)"  # label text, up to ETX
     rb"|([A-Za-z]{2})([-+0-9., \t]*)"  # mnemonic and parameters
     rb"|([;\s\x00]+)"  # terminators, padding

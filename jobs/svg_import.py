@@ -48,10 +48,13 @@ INKSCAPE_VERSION = "{http://www.inkscape.org/namespaces/inkscape}version"
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 """Cut files are outlines: anything bigger holds bitmaps or is not meant for a cutter."""
-MAX_SHAPES = 200_000
-"""Shapes once every <use> is expanded (a few nested <use> can multiply into billions)."""
-MAX_SEGMENTS = 2_000_000
-MAX_POINTS = 3_000_000
+MAX_SHAPES = 50_000
+"""Elements once every <use> is expanded (a few nested <use> can multiply into billions;
+a cutting file holds a few thousand)."""
+MAX_SEGMENTS = 1_000_000
+MAX_POINTS = 2_000_000
+MAX_PATH_CHARS = 4_000_000
+"""One path's data: about half a million segments, read in one go."""
 MAX_EXTENT_MM = 100_000.0
 """100 m: beyond this the document's units are wrong, and flattening would never end."""
 MAX_DEPTH = 200
@@ -147,6 +150,12 @@ def read_svg(path: Path, tolerance_mm: float = 0.02) -> Drawing:
             ids[el_id] = el
         if _local(el.tag) == "style" and el.text:
             sheet.add(el.text)
+    expanded = _expanded_size(root, ids)
+    if expanded > MAX_SHAPES:
+        raise FileRejected(
+            f"the drawing holds more than {MAX_SHAPES:,} shapes once its <use> copies are "
+            "expanded; that is not a cutting file"
+        )
     ctx = _Context(ids=ids, sheet=sheet, ppi=ppi)
     ctx.warnings.extend(sheet.warnings)
     to_mm_m, vp, size = _root_transform(root, ppi)
@@ -158,6 +167,39 @@ def read_svg(path: Path, tolerance_mm: float = 0.02) -> Drawing:
     drawing.details["document_mm"] = size
     drawing.details["px_per_inch"] = ppi
     return drawing
+
+
+def _expanded_size(root: StdET.Element, ids: dict[str, StdET.Element]) -> int:
+    """How many elements the drawing holds with every <use> replaced by its target,
+    counted without expanding anything (memoised per element; loops count once)."""
+    memo: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(el: StdET.Element) -> int:
+        key = id(el)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            return 1
+        active.add(key)
+        total = 1
+        for child in el:
+            total += size(child)
+            if total > MAX_SHAPES:
+                break
+        if _local(el.tag) == "use":
+            href = el.get("href") or el.get(XLINK_HREF) or ""
+            target = ids.get(href[1:]) if href.startswith("#") else None
+            if target is not None:
+                total += size(target)
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    try:
+        return size(root)
+    except RecursionError:
+        raise AnalysisError("the SVG is nested too deeply to be read") from None
 
 
 def _root_transform(
@@ -223,8 +265,10 @@ def _length(
         return to_user(default, axis, vp)
 
 
-def _transform(ctx: _Context, el: StdET.Element, vp: Viewport) -> Affine | None:
-    text = el.get("transform")
+def _transform(
+    ctx: _Context, el: StdET.Element, vp: Viewport, css: str | None = None
+) -> Affine | None:
+    text = css if css and css.strip() != "none" else el.get("transform")
     if not text:
         return identity()
     try:
@@ -293,8 +337,10 @@ def _walk(
     if tag in _TEXT:
         _refuse_text(el)
         return  # empty text draws nothing
-    local = _transform(ctx, el, vp)
+    local = _transform(ctx, el, vp, style.transform)
     m = ctm @ local if local is not None else ctm
+    if el.get("clip-path") or el.get("mask"):
+        ctx.warn_once("clip", "clipping paths and masks are not applied: whole shapes are cut")
     if tag in ("g", "a", "switch"):
         _walk_children(ctx, el, m, style, vp, path, uses, depth)
     elif tag == "svg":
@@ -452,7 +498,13 @@ def _subpaths(
 ) -> list[svg_path.Subpath]:
     g = el.get
     if tag == "path":
-        subs, error = svg_path.parse_path(g("d") or "", MAX_SEGMENTS)
+        data = g("d") or ""
+        if len(data) > MAX_PATH_CHARS:
+            raise FileRejected(
+                f"path {source} holds {len(data) / 1e6:.1f} million characters of data; "
+                f"the limit is {MAX_PATH_CHARS / 1e6:.0f} million (simplify it before cutting)"
+            )
+        subs, error = svg_path.parse_path(data, MAX_SEGMENTS)
         if error:
             ctx.warnings.append(f"path {source}: {error}; cut up to there")
         return subs

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-PROPERTIES = ("display", "visibility", "fill", "stroke", "fill-rule")
+PROPERTIES = ("display", "visibility", "fill", "stroke", "fill-rule", "transform")
 INHERITED = frozenset({"visibility", "fill", "stroke", "fill-rule"})
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
@@ -165,6 +165,8 @@ class Computed:
     fill: str = "black"
     stroke: str = "none"
     fill_rule: str = "nonzero"
+    transform: str | None = None
+    """A CSS ``transform`` (SVG 2); it replaces the ``transform`` attribute."""
 
     @property
     def paints(self) -> bool:
@@ -183,7 +185,9 @@ def compute(
     parent: Computed, attributes: dict[str, str], sheet: dict[str, str], inline: str | None
 ) -> Computed:
     """Presentation attributes < style sheet < ``style`` attribute; then inheritance."""
-    decl: dict[str, str] = {k: v for k, v in attributes.items() if k in PROPERTIES}
+    decl: dict[str, str] = {
+        k: v for k, v in attributes.items() if k in PROPERTIES and k != "transform"
+    }
     decl.update(sheet)
     if inline:
         decl.update(parse_declarations(inline))
@@ -205,4 +209,5 @@ def compute(
         fill=values["fill"],
         stroke=values["stroke"],
         fill_rule="evenodd" if values["fill-rule"].lower() == "evenodd" else "nonzero",
+        transform=decl.get("transform"),
     )
