@@ -113,7 +113,9 @@ def test_the_order_is_deterministic() -> None:
 def test_every_point_is_kept() -> None:
     paths = [square(0, 0, 10, "a"), line(50, 0, 60, 5, "b"), square(30, 30, 5, "c")]
     result = order(paths, [-1, -1, -1])
+    def body(c: CutPath) -> np.ndarray:
+        return c.points[:-1] if c.closed else c.points
+
     for p in paths:
         q = next(r for r in result if r.source == p.source)
-        body = lambda c: c.points[:-1] if c.closed else c.points
         assert sorted(map(tuple, body(q).tolist())) == sorted(map(tuple, body(p).tolist()))

@@ -142,7 +142,7 @@ def test_copies_are_cut_apart_and_all_present() -> None:
 
 def test_too_wide_for_the_roll() -> None:
     d = drawing(rect_path(0, 0, 700, 700))
-    with pytest.raises(FileRejected, match="700.0 mm wide even turned, the roll only 610 mm"):
+    with pytest.raises(FileRejected, match=r"700\.0 mm wide even turned, the roll only 610 mm"):
         plan(d, params(), strict=True)
     result = plan(d, params())
     assert result.warnings and not result.layout.fits

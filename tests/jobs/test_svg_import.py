@@ -335,4 +335,4 @@ def test_stencil_visible_layer_only() -> None:
     assert len(d.paths) == 821
     assert d.details["px_per_inch"] == 90.0
     x0, y0, x1, y1 = bounds(d.paths) or (0, 0, 0, 0)
-    assert 0 < x0 and x1 < 210 and 0 < y0 and y1 < 297  # on its A4 page, in mm
+    assert x0 > 0 and x1 < 210 and y0 > 0 and y1 < 297  # on its A4 page, in mm

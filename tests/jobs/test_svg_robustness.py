@@ -100,7 +100,7 @@ def test_too_many_points_once_flattened(tmp_path: Path) -> None:
     # 1000 circles of 10 m at a 0.001 mm tolerance: millions of chords.
     body = "".join(f'<circle cx="5000" cy="5000" r="{5000 - i}"/>' for i in range(1000))
     path = svg(tmp_path, body, 'width="10000mm" height="10000mm" viewBox="0 0 10000 10000"')
-    with pytest.raises(FileRejected, match="points at a 0.001 mm curve tolerance"):
+    with pytest.raises(FileRejected, match=r"points at a 0\.001 mm curve tolerance"):
         read_svg(path, tolerance_mm=0.001)
 
 
