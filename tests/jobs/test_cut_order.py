@@ -113,6 +113,7 @@ def test_the_order_is_deterministic() -> None:
 def test_every_point_is_kept() -> None:
     paths = [square(0, 0, 10, "a"), line(50, 0, 60, 5, "b"), square(30, 30, 5, "c")]
     result = order(paths, [-1, -1, -1])
+
     def body(c: CutPath) -> np.ndarray:
         return c.points[:-1] if c.closed else c.points
 
