@@ -159,13 +159,17 @@ class HpglCutterEmulator:
                 self._open_pty()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until the line is quiet, the buffer empty and the last move done."""
+        """Wait until the line is quiet, no whole command is left and the last move is
+        done."""
         deadline = time.monotonic() + timeout
         quiet_since = time.monotonic()
         last = -1
         while time.monotonic() < deadline:
             with self._lock:
-                busy = bool(self._state.buffer) or time.monotonic() < self._state.busy_until
+                buf = self._state.buffer
+                # A tail without a terminator is not work: it waits for the rest.
+                pending = b";" in buf or b"\n" in buf
+                busy = pending or time.monotonic() < self._state.busy_until
                 n = self.stats.received
             if n != last or busy:
                 last = n
@@ -251,6 +255,7 @@ class HpglCutterEmulator:
         self.stats.received += len(data)
         if not st.buffer:
             st.busy_until = max(st.busy_until, now)
+        taken = bytearray()
         for byte in data:
             if st.esc or byte == ESC:
                 st.esc.append(byte)
@@ -260,10 +265,12 @@ class HpglCutterEmulator:
                 self.stats.overflow += 1
                 continue
             st.buffer.append(byte)
-            self.accepted.append(byte)
-            self.stats.accepted += 1
-            if self._log is not None:
-                self._log.write(bytes((byte,)))
+            taken.append(byte)
+        self.accepted += taken
+        self.stats.accepted += len(taken)
+        if self._log is not None and taken:
+            self._log.write(taken)
+            self._log.flush()
         self.stats.max_fill = max(self.stats.max_fill, len(st.buffer))
 
     def _device_control(self) -> None:
