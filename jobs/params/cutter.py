@@ -124,7 +124,7 @@ class CutterParams(BaseModel):
     """Each stop (path start, sharp corner) costs about speed / acceleration."""
     lift_time_s: float = Field(0.05, ge=0, le=5)
     """Blade up plus blade down, per path."""
-    baud: int = Field(9600, ge=300, le=1_000_000)
+    baud: int = Field(9600, ge=300, le=4_000_000)
     """The serial line's speed, for the transmission time (bytes × 10 / baud). Keep it
     equal to ``[driver] baud``: analysis does not see the driver's table."""
 
