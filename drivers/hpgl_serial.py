@@ -26,7 +26,7 @@ import re
 import time
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from drivers.base import (
     Driver,
@@ -41,7 +41,8 @@ from drivers.base import (
     MachineStatus,
     StatusCallback,
 )
-from drivers.transports.serial import SerialTransport
+from drivers.transports.byte_line import ByteLine, Port
+from drivers.transports.device_file import DeviceFile
 from fabqueue.clock import Clock
 
 ESC_B = b"\x1b.B"
@@ -53,6 +54,9 @@ PROGRESS_EVERY_S = 0.2
 class HpglSerialConfig(DriverConfig):
     port: str = Field(min_length=1)
     """The device, e.g. /dev/ttyUSB0, or better a stable /dev/serial/by-id/… path."""
+    transport: Literal["serial", "device_file"] = "serial"
+    """``device_file`` for cutters that appear as USB printers (/dev/usb/lp0): written
+    to, never read; the USB bus paces the data."""
     baud: int = Field(9600, ge=300, le=4_000_000)
     pacing: Literal["esc_b", "xonxoff", "rtscts", "none"] = "xonxoff"
     buffer_bytes: int = Field(1024, ge=64, le=1_048_576)
@@ -69,64 +73,13 @@ class HpglSerialConfig(DriverConfig):
     host_buffer_bytes: int = Field(16384, ge=0)
     """What the OS and the adapter may hold unsent (for resume checkpoints)."""
 
-
-class _Line(SerialTransport):
-    """The serial transport, plus what a byte-stream protocol needs: replies ended by CR,
-    writes that wait as long as flow control holds them, and aborting such a write."""
-
-    async def open(self) -> None:
-        await super().open()
-        ser = self._serial
-        if ser is not None:
-            ser.write_timeout = None  # flow control may hold a write for a long cut
-
-    async def read_reply(self, timeout: float) -> bytes | None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            for sep in (b"\r", b"\n"):
-                k = self._buffer.find(sep)
-                if k >= 0:
-                    reply = bytes(self._buffer[:k]).replace(b"\x11", b"").replace(b"\x13", b"")
-                    del self._buffer[: k + 1]
-                    if reply.strip():
-                        return reply.strip()
-                    break
-            else:
-                if self.lost.is_set() and self._chunks.empty():
-                    raise DriverUnavailable(f"{self.port} went away: {self.error}")
-                left = deadline - asyncio.get_running_loop().time()
-                if left <= 0:
-                    return None
-                try:
-                    chunk = await asyncio.wait_for(self._chunks.get(), left)
-                except TimeoutError:
-                    return None
-                if chunk is not None:
-                    self._buffer.extend(chunk)
-                continue
-
-    def drop_input(self) -> None:
-        self._buffer.clear()
-        while not self._chunks.empty():
-            self._chunks.get_nowait()
-
-    def abort_write(self) -> None:
-        ser = self._serial
-        if ser is not None:
-            with contextlib.suppress(Exception):
-                ser.cancel_write()
-
-    async def discard_output(self) -> None:
-        ser = self._serial
-        if ser is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(ser.reset_output_buffer)
-
-    async def drain(self) -> None:
-        ser = self._serial
-        if ser is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(ser.flush)
+    @model_validator(mode="after")
+    def _device_files_cannot_answer(self) -> HpglSerialConfig:
+        if self.transport == "device_file" and self.pacing != "none":
+            raise ValueError(
+                'a device_file cannot be read from: use pacing = "none" (the USB bus paces it)'
+            )
+        return self
 
 
 class _Job:
@@ -181,7 +134,7 @@ class HpglSerialDriver(Driver):
         super().__init__(machine, config, on_status=on_status, clock=clock)
         assert isinstance(self.config, HpglSerialConfig)
         self.cfg: HpglSerialConfig = self.config
-        self._line: _Line | None = None
+        self._line: Port | None = None
         self._job: _Job | None = None
         self._task: asyncio.Task[None] | None = None
         self._reconnect: asyncio.Task[None] | None = None
@@ -195,8 +148,10 @@ class HpglSerialDriver(Driver):
 
     # --- connection ---------------------------------------------------------------
 
-    def _new_line(self) -> _Line:
-        return _Line(
+    def _new_line(self) -> Port:
+        if self.cfg.transport == "device_file":
+            return DeviceFile(self.cfg.port)
+        return ByteLine(
             self.cfg.port,
             self.cfg.baud,
             xonxoff=self.cfg.pacing == "xonxoff",
@@ -215,7 +170,7 @@ class HpglSerialDriver(Driver):
         self._push(state=MachineState.idle, message=None)
         return True
 
-    async def _watch_line(self, line: _Line) -> None:
+    async def _watch_line(self, line: Port) -> None:
         """Notice an unplugged cable even when nothing is being sent."""
         await line.lost.wait()
         if line is not self._line:

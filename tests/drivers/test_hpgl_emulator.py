@@ -102,9 +102,23 @@ def test_options_of_the_simulate_command(tmp_path: Path) -> None:
 def test_fabqueue_simulate_cutter(tmp_path: Path) -> None:
     link = tmp_path / "ttyCUTTER"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fabqueue", "simulate", "cutter", "--baud", "9600",
-         "-o", f"link={link}", "-o", "buffer=2048"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "fabqueue",
+            "simulate",
+            "cutter",
+            "--baud",
+            "9600",
+            "-o",
+            f"link={link}",
+            "-o",
+            "buffer=2048",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     try:

@@ -20,7 +20,8 @@ import pytest
 
 from drivers.base import FINAL_PHASES, JobPhase, JobTicket, MachineState, MachineStatus
 from drivers.emulators.hpgl_cutter import CutterSettings, HpglCutterEmulator
-from drivers.hpgl_serial import HpglSerialConfig, HpglSerialDriver, _Job, _Line
+from drivers.hpgl_serial import HpglSerialConfig, HpglSerialDriver, _Job
+from drivers.transports.byte_line import ByteLine
 from fabqueue.clock import RealClock
 from jobs.params.cutter import CutterParams
 from jobs.vinyl import convert_svg
@@ -38,6 +39,11 @@ def lettering(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return convert_svg(STENCIL, CutterParams(), tmp_path_factory.mktemp("lettering")).path
 
 
+@pytest.fixture(scope="module")
+def lettering_data(lettering: Path) -> bytes:
+    return lettering.read_bytes()
+
+
 def ticket(path: Path, job_id: int = 1, **kw: Any) -> JobTicket:
     return JobTicket(
         job_id=job_id,
@@ -52,12 +58,21 @@ def ticket(path: Path, job_id: int = 1, **kw: Any) -> JobTicket:
 
 @asynccontextmanager
 async def cutter(
-    tmp: Path, pacing: str, flow: str = "none", baud: int = FAST_LINE, scale: float = 150.0,
+    tmp: Path,
+    pacing: str,
+    flow: str = "none",
+    baud: int = FAST_LINE,
+    scale: float = 150.0,
     **config: Any,
 ) -> AsyncIterator[tuple[HpglCutterEmulator, HpglSerialDriver, list[MachineStatus]]]:
     emulator = HpglCutterEmulator(
-        CutterSettings(baud=baud, flow=flow, time_scale=scale, log_path=tmp / "cutter.log",
-                       link=tmp / "ttyCUTTER")
+        CutterSettings(
+            baud=baud,
+            flow=flow,
+            time_scale=scale,
+            log_path=tmp / "cutter.log",
+            link=tmp / "ttyCUTTER",
+        )
     )
     port = emulator.start()
     seen: list[MachineStatus] = []
@@ -96,9 +111,9 @@ async def until(
 @pytest.mark.slow
 @pytest.mark.parametrize(("pacing", "flow"), [("esc_b", "none"), ("xonxoff", "xonxoff")])
 async def test_the_lettering_file_arrives_whole(
-    tmp_path: Path, lettering: Path, pacing: str, flow: str
+    tmp_path: Path, lettering: Path, lettering_data: bytes, pacing: str, flow: str
 ) -> None:
-    data = lettering.read_bytes()
+    data = lettering_data
     async with cutter(tmp_path, pacing, flow, scale=80) as (emu, driver, seen):
         await driver.start(ticket(lettering))
         done = await final(seen)
@@ -143,7 +158,9 @@ async def test_progress_checkpoint_and_done_for_a_small_job(tmp_path: Path) -> N
         assert emu.stats.commands == 2 + 3 * 200 + 2
 
 
-async def test_cancel_stops_sending_and_lifts_the_blade(tmp_path: Path, lettering: Path) -> None:
+async def test_cancel_stops_sending_and_lifts_the_blade(
+    tmp_path: Path, lettering: Path, lettering_data: bytes
+) -> None:
     async with cutter(tmp_path, "esc_b", scale=20) as (emu, driver, seen):
         await driver.start(ticket(lettering))
         await until(seen, lambda s: s.job is not None and (s.job.progress or 0) > 0.01)
@@ -153,7 +170,7 @@ async def test_cancel_stops_sending_and_lifts_the_blade(tmp_path: Path, letterin
         await asyncio.to_thread(emu.wait_idle, 30)
         assert emu.stats.received == len(driver.sent)
         assert bytes(emu.accepted).endswith(b"PU;")
-        assert emu.stats.accepted < len(lettering.read_bytes()) / 2
+        assert emu.stats.accepted < len(lettering_data) / 2
 
 
 async def test_pause_holds_the_data_and_resume_goes_on(tmp_path: Path) -> None:
@@ -206,8 +223,10 @@ async def test_unplugged_mid_job_then_resumed_from_the_checkpoint(tmp_path: Path
 async def test_a_missing_cutter_is_offline_and_jobs_wait(tmp_path: Path) -> None:
     seen: list[MachineStatus] = []
     driver = HpglSerialDriver(
-        "c", HpglSerialConfig(port=str(tmp_path / "nothing"), reconnect_s=0.1),
-        on_status=seen.append, clock=RealClock(),
+        "c",
+        HpglSerialConfig(port=str(tmp_path / "nothing"), reconnect_s=0.1),
+        on_status=seen.append,
+        clock=RealClock(),
     )
     await driver.connect()
     try:
@@ -300,14 +319,18 @@ async def test_rtscts_leaves_the_pacing_to_the_uart(tmp_path: Path) -> None:
         return fakes[-1]
 
     class Driver(HpglSerialDriver):
-        def _new_line(self) -> _Line:
-            return _Line(self.cfg.port, self.cfg.baud, rtscts=True, open_fn=open_fake)
+        def _new_line(self) -> ByteLine:
+            return ByteLine(self.cfg.port, self.cfg.baud, rtscts=True, open_fn=open_fake)
 
     path = tmp_path / "grid.hpgl"
     path.write_bytes(grid_hpgl(100))
     seen: list[MachineStatus] = []
-    driver = Driver("c", HpglSerialConfig(port="/dev/fake", pacing="rtscts"),
-                    on_status=seen.append, clock=RealClock())
+    driver = Driver(
+        "c",
+        HpglSerialConfig(port="/dev/fake", pacing="rtscts"),
+        on_status=seen.append,
+        clock=RealClock(),
+    )
     await driver.connect()
     try:
         fake = fakes[0]
@@ -323,3 +346,38 @@ async def test_rtscts_leaves_the_pacing_to_the_uart(tmp_path: Path) -> None:
         assert all(len(c) <= 256 and c.endswith(b";") for c in fake.written)
     finally:
         await driver.close()
+
+
+async def test_a_usb_printer_class_cutter_is_written_to_as_a_file(tmp_path: Path) -> None:
+    """GS-24/CE-series cutters appear as /dev/usb/lp*: written to, never read. The
+    emulator's pty, opened as a plain file, stands in for one; the USB bus's own flow
+    control cannot be emulated, so the emulated buffer is made big enough."""
+    path = tmp_path / "grid.hpgl"
+    path.write_bytes(grid_hpgl(300))
+    emulator = HpglCutterEmulator(
+        CutterSettings(baud=FAST_LINE, flow="none", time_scale=100, buffer_size=1 << 20)
+    )
+    port = emulator.start()
+    seen: list[MachineStatus] = []
+    driver = HpglSerialDriver(
+        "lp",
+        HpglSerialConfig(port=port, transport="device_file", pacing="none"),
+        on_status=seen.append,
+        clock=RealClock(),
+    )
+    await driver.connect()
+    try:
+        assert driver.status.state == MachineState.idle
+        await driver.start(ticket(path, estimated_duration_s=0.0))
+        done = await final(seen, 30)
+        assert done.job is not None and done.job.phase == JobPhase.done
+        assert await asyncio.to_thread(emulator.wait_idle, 30)
+        assert bytes(emulator.accepted) == path.read_bytes()
+    finally:
+        await driver.close()
+        emulator.stop()
+
+
+def test_a_device_file_cannot_be_asked_for_its_buffer() -> None:
+    with pytest.raises(ValueError, match="device_file cannot be read"):
+        HpglSerialConfig(port="/dev/usb/lp0", transport="device_file", pacing="esc_b")

@@ -90,13 +90,21 @@ def test_every_corpus_svg_is_taken_or_refused_clearly(cutter_api: Api) -> None:
         ("<svg xmlns='http://www.w3.org/2000/svg'><rect", "not well-formed XML"),
         (BILLION_LAUGHS, "billion laughs"),
         ("<svg xmlns='http://www.w3.org/2000/svg'><text>Soldes</text></svg>", "Object to Path"),
-        ("<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'>"
-         "<path d='M 0 0 L 1e9 1e9'/></svg>", "nothing over 100 m"),
-        ("<svg xmlns='http://www.w3.org/2000/svg' width='2000mm' height='2000mm' "
-         "viewBox='0 0 2000 2000'><rect width='1000' height='1000'/></svg>", "roll"),
+        (
+            "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'>"
+            "<path d='M 0 0 L 1e9 1e9'/></svg>",
+            "nothing over 100 m",
+        ),
+        (
+            "<svg xmlns='http://www.w3.org/2000/svg' width='2000mm' height='2000mm' "
+            "viewBox='0 0 2000 2000'><rect width='1000' height='1000'/></svg>",
+            "roll",
+        ),
     ],
 )
-def test_bad_svgs_get_a_clear_422(cutter_api: Api, tmp_path: Path, content: str, words: str) -> None:
+def test_bad_svgs_get_a_clear_422(
+    cutter_api: Api, tmp_path: Path, content: str, words: str
+) -> None:
     path = tmp_path / "bad.svg"
     path.write_text(content)
     r = submit(cutter_api, path, machine="cutter")
@@ -118,8 +126,9 @@ def test_a_50_mb_svg_gets_a_clear_422(cutter_api: Api, tmp_path: Path) -> None:
 
 
 def test_the_analysis_is_stored_with_the_job(cutter_api: Api) -> None:
-    r = submit(cutter_api, SVG_DIR / "inkscape-silhouette" / "fablab_logo_stencil.svg",
-               machine="cutter")
+    r = submit(
+        cutter_api, SVG_DIR / "inkscape-silhouette" / "fablab_logo_stencil.svg", machine="cutter"
+    )
     assert r.status_code == 201, r.text
     analysis = r.json()["analysis"]
     assert set(analysis["material"]) == {"vinyl_area_mm2", "vinyl_length_mm", "cut_length_mm"}
@@ -146,8 +155,10 @@ def test_svg_to_the_serial_cutter_end_to_end(
 ) -> None:
     body = SERIAL_CUTTER.format(port=emulator.slave_path)
     api: Api = make_api(cutter_settings(settings, tmp_path, body, dispatch=True))
-    design = svg(tmp_path, '<rect x="10" y="10" width="60" height="30" rx="5"/>'
-                 '<circle cx="40" cy="25" r="8"/>')
+    design = svg(
+        tmp_path,
+        '<rect x="10" y="10" width="60" height="30" rx="5"/><circle cx="40" cy="25" r="8"/>',
+    )
     r = submit(api, design, machine="cutter", copies="3")
     assert r.status_code == 201, r.text
     j = r.json()
