@@ -144,7 +144,7 @@ class HpglSerialDriver(Driver):
         self._cancelled = False
         self._io = asyncio.Lock()
         self.sent = bytearray()
-        """Every byte written to the line (for tests)."""
+        """Every byte the OS took from us, in order (for tests and the log)."""
 
     # --- connection ---------------------------------------------------------------
 
@@ -158,8 +158,13 @@ class HpglSerialDriver(Driver):
             rtscts=self.cfg.pacing == "rtscts",
         )
 
-    async def _open(self) -> bool:
+    def _make_line(self) -> Port:
         line = self._new_line()
+        line.sink = self.sent
+        return line
+
+    async def _open(self) -> bool:
+        line = self._make_line()
         try:
             await line.open()
         except DriverUnavailable as exc:
@@ -244,7 +249,6 @@ class HpglSerialDriver(Driver):
             for _ in range(3):
                 line.drop_input()
                 await line.write(ESC_B)
-                self.sent += ESC_B
                 reply = await line.read_reply(self.cfg.reply_timeout_s)
                 if reply is not None:
                     try:
@@ -324,7 +328,6 @@ class HpglSerialDriver(Driver):
                 f"the cutter accepted nothing for {self.cfg.stall_timeout_s:.0f} s "
                 "(flow control held): check it"
             ) from None
-        self.sent += data
 
     async def _run(self, job: _Job, prefix: bytes) -> None:
         try:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import Protocol
+
+import serial
 
 from drivers.base import DriverUnavailable
 from drivers.transports.serial import SerialTransport
@@ -17,6 +20,7 @@ class Port(Protocol):
     port: str
     lost: asyncio.Event
     error: str | None
+    sink: bytearray | None
 
     @property
     def is_open(self) -> bool: ...
@@ -33,11 +37,44 @@ class Port(Protocol):
 class ByteLine(SerialTransport):
     """:class:`SerialTransport` plus replies ended by CR, unbounded writes, aborts."""
 
+    sink: bytearray | None = None
+    """When set, every byte the OS took is appended here, by the writing thread itself:
+    a write abandoned by a cancelled task is still accounted for when it lands."""
+
     async def open(self) -> None:
         await super().open()
         ser = self._serial
         if ser is not None:
             ser.write_timeout = None  # flow control may hold a write for a long cut
+
+    _writing = False
+
+    def _write_counted(self, ser: serial.Serial, data: bytes) -> None:
+        # pyserial's abort pipe keeps a token when no write was running: left there, it
+        # would cut the next write short (and make it report 0 bytes written).
+        abort_pipe = getattr(ser, "pipe_abort_write_r", None)
+        if isinstance(abort_pipe, int):
+            with contextlib.suppress(OSError):
+                os.read(abort_pipe, 1000)
+        self._writing = True
+        try:
+            n = ser.write(data)
+        finally:
+            self._writing = False
+        if self.sink is not None:
+            self.sink += data[: n if isinstance(n, int) else len(data)]
+
+    async def write(self, data: bytes) -> None:
+        ser = self._serial
+        if ser is None or self.lost.is_set():
+            raise DriverUnavailable(f"{self.port} is not open")
+        async with self._write_lock:
+            try:
+                await asyncio.to_thread(self._write_counted, ser, data)
+            except (serial.SerialException, OSError) as exc:
+                self.error = str(exc)
+                self._on_lost()
+                raise DriverUnavailable(f"writing to {self.port} failed: {exc}") from exc
 
     async def read_reply(self, timeout: float) -> bytes | None:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -71,7 +108,7 @@ class ByteLine(SerialTransport):
 
     def abort_write(self) -> None:
         ser = self._serial
-        if ser is not None:
+        if ser is not None and self._writing:
             with contextlib.suppress(Exception):
                 ser.cancel_write()
 

@@ -25,6 +25,8 @@ class DeviceFile:
         self._abort_r, self._abort_w = -1, -1
         self.lost: asyncio.Event = asyncio.Event()
         self.error: str | None = None
+        self.sink: bytearray | None = None
+        """Every byte the device took is appended here (by the writing thread)."""
 
     @property
     def is_open(self) -> bool:
@@ -49,6 +51,8 @@ class DeviceFile:
         while view:
             try:
                 n = os.write(fd, view)
+                if self.sink is not None:
+                    self.sink += view[:n]
                 view = view[n:]
                 continue
             except BlockingIOError:

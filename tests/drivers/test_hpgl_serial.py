@@ -378,6 +378,7 @@ async def test_a_usb_printer_class_cutter_is_written_to_as_a_file(tmp_path: Path
         emulator.stop()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
 def test_a_device_file_cannot_be_asked_for_its_buffer() -> None:
     with pytest.raises(ValueError, match="device_file cannot be read"):
         HpglSerialConfig(port="/dev/usb/lp0", transport="device_file", pacing="esc_b")
