@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from jobs import gcode, sizeonly, vinyl
+from jobs import embroidery, gcode, vinyl
 from jobs.base import Analysis, AnalysisError, Artifact, MachineKind, Preview
+from jobs.emb_formats import READABLE
 
 AnalyzeFn = Callable[[Path, BaseModel | None], Analysis]
 """(file, the machine profile's kind section or None) -> Analysis"""
@@ -34,9 +35,9 @@ class AnalyzerSpec:
 
 
 ANALYZERS: dict[str, AnalyzerSpec] = {
-    "gcode": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
-    "gco": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
-    "g": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
+    "gcode": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
+    "gco": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
+    "g": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
     "svg": AnalyzerSpec(
         MachineKind.vinyl_cutter,
         vinyl.analyze_svg,
@@ -56,10 +57,15 @@ ANALYZERS: dict[str, AnalyzerSpec] = {
         )
         for ext in ("hpgl", "plt")
     },
-    # Until its analyzer lands, embroidery files get a size-only analysis.
     **{
-        ext: AnalyzerSpec(MachineKind.embroidery, sizeonly.for_kind(MachineKind.embroidery))
-        for ext in ("dst", "pes", "jef", "exp", "vp3", "xxx", "pec", "u01", "hus", "vip")
+        ext: AnalyzerSpec(
+            MachineKind.embroidery,
+            embroidery.analyzer(ext),
+            embroidery.previewer(ext),
+            embroidery.converter(ext),
+            produces=embroidery.PRODUCES,
+        )
+        for ext in READABLE
     },
 }
 

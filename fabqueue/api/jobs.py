@@ -39,6 +39,7 @@ def submit(
         raise Forbidden("clients ask for a quote; staff turn it into jobs")
     job = job_service.submit_job(
         sessions=ctx.sessions,
+        read_sessions=ctx.read_sessions,
         store=ctx.store,
         profiles=ctx.profiles,
         owner=user,

@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.base import DriverConfig, JobTicket
+from drivers.embroidery_folder import FolderConfig
 from drivers.emulators.hpgl_cutter import CutterSettings, HpglCutterEmulator
 from drivers.hpgl_serial import HpglSerialConfig
 from drivers.sim import SimConfig
+from jobs.params.embroidery import EmbroideryParams, Hoop
+from jobs.registry import convert
+from tests.support.factories import CORPUS
 
 
 @dataclass
@@ -48,6 +52,37 @@ async def sim_peer(tmp: Path) -> AsyncIterator[Peer]:
         ticket=ticket,
         unsupported=JobTicket(
             job_id=99, ref="fq-99-1", file_path=path, file_name="x.pes", file_type="pes"
+        ),
+    )
+
+
+@asynccontextmanager
+async def embroidery_folder_peer(tmp: Path) -> AsyncIterator[Peer]:
+    """A USB stick as a folder, and a real file made for a Janome by the converter."""
+    stick = tmp / "stick"
+    stick.mkdir()
+    params = EmbroideryParams(
+        native_format="jef", hoops=[Hoop(name="SQ14", width_mm=140, height_mm=140)]
+    )
+    source = CORPUS / "embroidery" / "embroidermodder" / "Star.DST"
+    artifact = convert(source, "dst", params, tmp / "artifacts")
+    assert artifact is not None
+
+    def ticket(job_id: int) -> JobTicket:
+        return JobTicket(
+            job_id=job_id,
+            ref=f"fq-{job_id}-1",
+            file_path=artifact.path,
+            file_name="Étoile du berger.dst",
+            file_type=artifact.file_type,
+            params=artifact.details,
+        )
+
+    yield Peer(
+        config=FolderConfig(folder=stick, subfolder="EMB/Embf", poll_s=0.1),
+        ticket=ticket,
+        unsupported=JobTicket(
+            job_id=99, ref="fq-99-1", file_path=source, file_name="x.gcode", file_type="gcode"
         ),
     )
 
@@ -92,4 +127,5 @@ async def hpgl_serial_peer(tmp: Path) -> AsyncIterator[Peer]:
 PEERS: dict[str, Callable[[Path], AbstractAsyncContextManager[Peer]]] = {
     "sim": sim_peer,
     "hpgl_serial": hpgl_serial_peer,
+    "embroidery_folder": embroidery_folder_peer,
 }
