@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from jobs.geometry import CutPath, Points
 
@@ -86,6 +85,10 @@ def order(
 def _greedy(
     paths: list[CutPath], loops: list[Points], parent: list[int], start: NDArray[np.float64]
 ) -> tuple[list[int], list[int], list[bool]]:
+    # Imported here: scipy costs ~30 MB, and every process that imports the analyzer
+    # registry (embroidery workers too) would pay for it.
+    from scipy.spatial import cKDTree
+
     n = len(paths)
     waiting = np.zeros(n, dtype=np.int64)  # paths still to cut inside each path
     for up in parent:

@@ -188,3 +188,51 @@ def resample(points: Points, step: float) -> Points:
     t = (np.arange(len(idx)) - first[idx]) / counts[idx]
     out = points[:-1][idx] + seg[idx] * t[:, None]
     return np.vstack([out, points[-1:]])
+
+
+def visible_contours(
+    contours: list[tuple[NDArray[np.float64], bool]], rule: str
+) -> list[tuple[NDArray[np.float64], bool]]:
+    """Keep the contours across which a filled shape's fill changes. Under ``nonzero``
+    a contour nested in another turning the same way encloses no hole: cutting it would
+    cut a filled area in two."""
+    closed = [p for p, c in contours if c]
+    if len(closed) < 2:
+        return contours
+    boxes = [(*p.min(axis=0), *p.max(axis=0)) for p in closed]
+    arr = np.array(boxes)
+    kept: list[tuple[NDArray[np.float64], bool]] = []
+    for pts, is_closed in contours:
+        if not is_closed:
+            kept.append((pts, is_closed))
+            continue
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        overlaps = (arr[:, 0] <= x1) & (arr[:, 2] >= x0) & (arr[:, 1] <= y1) & (arr[:, 3] >= y0)
+        if overlaps.sum() <= 1:  # only itself: nothing can hide any of it
+            kept.append((pts, is_closed))
+            continue
+        # Probe both sides of several edges: overlapping contours hide only part of
+        # each other, and any visible stretch means the contour must be cut.
+        seg = np.diff(pts, axis=0)
+        lens = np.hypot(seg[:, 0], seg[:, 1])
+        idx = np.unique(np.linspace(0, len(seg) - 1, min(len(seg), 12)).astype(int))
+        idx = idx[lens[idx] > 1e-6]
+        if len(idx) == 0:
+            continue
+        mid = pts[idx] + seg[idx] / 2
+        normal = np.stack([-seg[idx, 1], seg[idx, 0]], axis=1) / lens[idx, None]
+        eps = np.minimum(1e-3, lens[idx] / 4)[:, None]
+        probes = np.vstack([mid + normal * eps, mid - normal * eps])
+        w = np.zeros(len(probes), dtype=np.int64)
+        lo, hi = probes.min(axis=0), probes.max(axis=0)
+        for poly, (bx0, by0, bx1, by1) in zip(closed, boxes, strict=True):
+            # A contour whose box misses every probe winds zero times around them.
+            if bx1 < lo[0] or bx0 > hi[0] or by1 < lo[1] or by0 > hi[1]:
+                continue
+            w += winding(probes, poly)
+        fill = (w % 2 == 1) if rule == "evenodd" else (w != 0)
+        half = len(idx)
+        if np.any(fill[:half] != fill[half:]):
+            kept.append((pts, is_closed))
+    return kept

@@ -19,10 +19,10 @@ import defusedxml.ElementTree as SafeET
 import numpy as np
 from numpy.typing import NDArray
 
-from jobs import svg_path
 from jobs.base import AnalysisError, FileRejected
 from jobs.flatten import TooComplex, flatten
-from jobs.geometry import CutPath, Drawing, clean, winding
+from jobs.geometry import CutPath, Drawing, clean, visible_contours
+from jobs.svg_shapes import MAX_SEGMENTS, shape_subpaths
 from jobs.svg_style import Computed, NodeInfo, StyleSheet, compute
 from jobs.svg_units import (
     MM_PER_IN,
@@ -51,10 +51,7 @@ MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_SHAPES = 50_000
 """Elements once every <use> is expanded (a few nested <use> can multiply into billions;
 a cutting file holds a few thousand)."""
-MAX_SEGMENTS = 1_000_000
 MAX_POINTS = 2_000_000
-MAX_PATH_CHARS = 4_000_000
-"""One path's data: about half a million segments, read in one go."""
 MAX_EXTENT_MM = 100_000.0
 """100 m: beyond this the document's units are wrong, and flattening would never end."""
 MAX_DEPTH = 200
@@ -479,7 +476,7 @@ def _shape(
             f"the drawing holds more than {MAX_SHAPES:,} shapes once its <use> copies are "
             "expanded; that is not a cutting file"
         )
-    subpaths = _subpaths(ctx, el, tag, vp, source)
+    subpaths = shape_subpaths(el, tag, vp, source, ctx.warnings)
     if not subpaths:
         return
     for sp in subpaths:
@@ -491,59 +488,6 @@ def _shape(
         )
     ctrls = [apply(m, sp.ctrl) for sp in subpaths]
     ctx.shapes.append(_Shape(ctrls, [sp.closed for sp in subpaths], style, source))
-
-
-def _subpaths(
-    ctx: _Context, el: StdET.Element, tag: str, vp: Viewport, source: str
-) -> list[svg_path.Subpath]:
-    g = el.get
-    if tag == "path":
-        data = g("d") or ""
-        if len(data) > MAX_PATH_CHARS:
-            raise FileRejected(
-                f"path {source} holds {len(data) / 1e6:.1f} million characters of data; "
-                f"the limit is {MAX_PATH_CHARS / 1e6:.0f} million (simplify it before cutting)"
-            )
-        subs, error = svg_path.parse_path(data, MAX_SEGMENTS)
-        if error:
-            ctx.warnings.append(f"path {source}: {error}; cut up to there")
-        return subs
-    if tag in ("polyline", "polygon"):
-        pts, error = svg_path.parse_points(g("points") or "")
-        if error:
-            ctx.warnings.append(f"{tag} {source}: {error}")
-        return svg_path.polyline(pts, closed=tag == "polygon")
-    try:
-        if tag == "line":
-            a = [to_user(g(k) or "0", ax, vp) for k, ax in (("x1", "x"), ("y1", "y"))]
-            b = [to_user(g(k) or "0", ax, vp) for k, ax in (("x2", "x"), ("y2", "y"))]
-            return svg_path.polyline([*a, *b], closed=False)
-        if tag == "rect":
-            x, y = to_user(g("x") or "0", "x", vp), to_user(g("y") or "0", "y", vp)
-            w, h = to_user(g("width") or "0", "x", vp), to_user(g("height") or "0", "y", vp)
-            if w <= 0 or h <= 0:
-                return []
-            rx_t, ry_t = g("rx"), g("ry")
-            rx = to_user(rx_t, "x", vp) if rx_t not in (None, "auto") else None
-            ry = to_user(ry_t, "y", vp) if ry_t not in (None, "auto") else None
-            rx = max(0.0, rx if rx is not None else (ry or 0.0))
-            ry = max(0.0, ry if ry is not None else rx)
-            return svg_path.rect(x, y, w, h, rx, ry)
-        cx, cy = to_user(g("cx") or "0", "x", vp), to_user(g("cy") or "0", "y", vp)
-        if tag == "circle":
-            r = to_user(g("r") or "0", "other", vp)
-            return svg_path.ellipse(cx, cy, r, r) if r > 0 else []
-        rx_t, ry_t = g("rx"), g("ry")
-        erx = to_user(rx_t, "x", vp) if rx_t not in (None, "auto") else None
-        ery = to_user(ry_t, "y", vp) if ry_t not in (None, "auto") else None
-        erx = erx if erx is not None else ery
-        ery = ery if ery is not None else erx
-        if not erx or not ery or erx <= 0 or ery <= 0:
-            return []
-        return svg_path.ellipse(cx, cy, erx, ery)
-    except LengthError as exc:
-        ctx.warnings.append(f"{tag} {source} was left out: {exc}")
-        return []
 
 
 def _flatten(ctx: _Context, tol: float) -> Drawing:
@@ -577,7 +521,7 @@ def _flatten(ctx: _Context, tol: float) -> Drawing:
         kept = [c for c in cleaned if c is not None]
         if shape.style.filled and shape.style.stroke in ("none", "") and len(kept) > 1:
             before = len(kept)
-            kept = _visible_contours(kept, shape.style.fill_rule)
+            kept = visible_contours(kept, shape.style.fill_rule)
             hidden += before - len(kept)
         drawing.paths.extend(CutPath(p, c, shape.source) for p, c in kept)
     if hidden:
@@ -585,51 +529,3 @@ def _flatten(ctx: _Context, tol: float) -> Drawing:
             f"{hidden} contour(s) that the fill rule makes invisible were not cut"
         )
     return drawing
-
-
-def _visible_contours(
-    contours: list[tuple[NDArray[np.float64], bool]], rule: str
-) -> list[tuple[NDArray[np.float64], bool]]:
-    """Keep the contours across which a filled shape's fill changes. Under ``nonzero``
-    a contour nested in another turning the same way encloses no hole: cutting it would
-    cut a filled area in two."""
-    closed = [p for p, c in contours if c]
-    if len(closed) < 2:
-        return contours
-    boxes = [(*p.min(axis=0), *p.max(axis=0)) for p in closed]
-    arr = np.array(boxes)
-    kept: list[tuple[NDArray[np.float64], bool]] = []
-    for pts, is_closed in contours:
-        if not is_closed:
-            kept.append((pts, is_closed))
-            continue
-        x0, y0 = pts.min(axis=0)
-        x1, y1 = pts.max(axis=0)
-        overlaps = (arr[:, 0] <= x1) & (arr[:, 2] >= x0) & (arr[:, 1] <= y1) & (arr[:, 3] >= y0)
-        if overlaps.sum() <= 1:  # only itself: nothing can hide any of it
-            kept.append((pts, is_closed))
-            continue
-        # Probe both sides of several edges: overlapping contours hide only part of
-        # each other, and any visible stretch means the contour must be cut.
-        seg = np.diff(pts, axis=0)
-        lens = np.hypot(seg[:, 0], seg[:, 1])
-        idx = np.unique(np.linspace(0, len(seg) - 1, min(len(seg), 12)).astype(int))
-        idx = idx[lens[idx] > 1e-6]
-        if len(idx) == 0:
-            continue
-        mid = pts[idx] + seg[idx] / 2
-        normal = np.stack([-seg[idx, 1], seg[idx, 0]], axis=1) / lens[idx, None]
-        eps = np.minimum(1e-3, lens[idx] / 4)[:, None]
-        probes = np.vstack([mid + normal * eps, mid - normal * eps])
-        w = np.zeros(len(probes), dtype=np.int64)
-        lo, hi = probes.min(axis=0), probes.max(axis=0)
-        for poly, (bx0, by0, bx1, by1) in zip(closed, boxes, strict=True):
-            # A contour whose box misses every probe winds zero times around them.
-            if bx1 < lo[0] or bx0 > hi[0] or by1 < lo[1] or by0 > hi[1]:
-                continue
-            w += winding(probes, poly)
-        fill = (w % 2 == 1) if rule == "evenodd" else (w != 0)
-        half = len(idx)
-        if np.any(fill[:half] != fill[half:]):
-            kept.append((pts, is_closed))
-    return kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,11 @@ from jobs.params.cutter import CutterParams
 from tests.jobs.vinyl_support import SVG_DIR
 from tests.support.factories import REPO
 
-EXAMPLES = sorted((REPO / "profiles" / "examples" / "machines").glob("*.toml"))
+EXAMPLES = sorted(
+    path
+    for path in (REPO / "profiles" / "examples" / "machines").glob("*.toml")
+    if tomllib.loads(path.read_text()).get("kind") == "vinyl_cutter"
+)
 
 
 def test_the_shipped_profiles_still_load() -> None:
