@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from drivers.base import Driver
 from drivers.embroidery_folder import EmbroideryFolderDriver
+from drivers.hpgl_serial import HpglSerialDriver
 from drivers.sim import SimDriver
 
 DRIVERS: dict[str, type[Driver]] = {
     SimDriver.name: SimDriver,
+    HpglSerialDriver.name: HpglSerialDriver,
     EmbroideryFolderDriver.name: EmbroideryFolderDriver,
 }

@@ -469,6 +469,7 @@ class MachineRunner:
                 ticket.file_type,
                 self.profile.params,
                 self.store.artifact_dir(ticket.job_id, self.slug),
+                copies=ticket.copies,
             )
         except (AnalysisError, FileRejected) as exc:
             raise JobRejected(str(exc)) from exc
