@@ -86,6 +86,7 @@ class MachineRunner:
         self.clock = clock
         self.settings = settings
         self.store = store
+        self.materials = profiles.materials
         self.info = MachineInfo(
             slug=profile.slug,
             file_types=profiles.file_types(profile),
@@ -463,11 +464,15 @@ class MachineRunner:
     def _prepare(self, ticket: JobTicket) -> JobTicket:
         """Make the machine's own file (HPGL, the machine's embroidery format…) if the
         job's kind converts; a file that cannot be made here is rejected."""
+        params = self.profile.params
+        material = self.materials.get(ticket.material or "")
+        if material is not None and material.cut_mirrored and hasattr(params, "mirror"):
+            params = params.model_copy(update={"mirror": True})
         try:
             artifact = convert(
                 ticket.file_path,
                 ticket.file_type,
-                self.profile.params,
+                params,
                 self.store.artifact_dir(ticket.job_id, self.slug),
                 copies=ticket.copies,
             )

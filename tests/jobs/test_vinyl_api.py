@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from drivers.emulators.hpgl_cutter import CutterSettings, HpglCutterEmulator
@@ -185,3 +186,41 @@ def test_a_submitted_svg_is_accepted_for_a_serial_cutter(
     assert {"svg", "hpgl", "plt"} <= set(machine["spec"]["file_types"])
     r = submit(api, svg(tmp_path, '<rect width="10" height="10"/>'), machine="cutter")
     assert r.status_code == 201, r.text
+
+
+def test_flex_is_cut_mirrored_whatever_the_machine_says(
+    make_api: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """A material that is cut from its back (heat-transfer flex) mirrors the cut."""
+    materials = {
+        "vinyle-noir": 'name = "Vinyle"\nkind = "vinyl_cutter"\ntype = "vinyle"\n'
+        'unit = "m2"\nunit_price = "12"\n',
+        "flex-blanc": 'name = "Flex"\nkind = "vinyl_cutter"\ntype = "flex"\nunit = "m2"\n'
+        'unit_price = "18"\ncut_mirrored = true\n',
+    }
+    body = SIM_CUTTER.replace(
+        'kind = "vinyl_cutter"',
+        'kind = "vinyl_cutter"\ntrack_material = false\nauto_advance = true',
+    )
+    root = write_profiles(tmp_path / "flex-profiles", {"cutter": body}, materials)
+    api: Api = make_api(settings.model_copy(update={"profiles_dir": root}))
+    # An "L": not symmetric, so a mirrored cut cannot pass for the plain one.
+    design = svg(tmp_path, '<path d="M10 10 H20 V40 H40 V50 H10 Z"/>')
+    cuts = {}
+    for material in ("vinyle-noir", "flex-blanc"):
+        j = submit(api, design, machine="cutter", material=material).json()
+        wait_for(lambda j=j: job(api, j["id"])["state"] == "succeeded", 30)
+        (art,) = (settings.data_dir / "artifacts" / str(j["id"])).rglob("*.hpgl")
+        strokes = hpgl.read(art.read_bytes()).strokes
+        cuts[material] = max(strokes, key=len)  # the L itself, not the alignment cut
+    plain, flex = cuts["vinyle-noir"], cuts["flex-blanc"]
+
+    def long_leg_side(points) -> str:
+        """Which side of the L (in machine x) carries its 40 mm leg."""
+        xs, ys = points[:, 0], points[:, 1]
+        edge = 0.1 * (xs.max() - xs.min())
+        near_lo, near_hi = ys[xs < xs.min() + edge], ys[xs > xs.max() - edge]
+        return "low" if np.ptp(near_lo) > np.ptp(near_hi) else "high"
+
+    assert np.ptp(plain[:, 0]) == pytest.approx(np.ptp(flex[:, 0]), rel=0.02)
+    assert long_leg_side(plain) != long_leg_side(flex)
