@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, insert, update
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -192,7 +192,12 @@ def record_creation(session: Session, job: Job, *, actor: str, at: datetime) -> 
     from fabqueue.models.jobs import JobEvent
 
     assert job.id is not None
-    session.add(JobEvent(job_id=job.id, from_state=None, to_state=job.state, at=at, actor=actor))
+    # A plain INSERT: submissions are the hot path, and nothing reads this row back here.
+    session.execute(
+        insert(JobEvent).values(
+            job_id=job.id, from_state=None, to_state=job.state, at=at, actor=actor
+        )
+    )
     queue_bus_event(
         session,
         "job:state_changed",

@@ -130,6 +130,8 @@ class MachineRunner:
 
     def wake(self, *, queue_only: bool = False) -> None:
         """``queue_only``: woken because a job was queued somewhere, nothing else."""
+        if queue_only and self.current is not None:
+            return  # busy with a job: a longer queue changes nothing for it now
         if not queue_only:
             self._wake_for_machine = True
         self._wake.set()
