@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from drivers.base import Driver
+from drivers.marlin_serial import MarlinSerialDriver
 from drivers.sim import SimDriver
 
 DRIVERS: dict[str, type[Driver]] = {
     SimDriver.name: SimDriver,
+    MarlinSerialDriver.name: MarlinSerialDriver,
 }

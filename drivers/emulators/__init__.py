@@ -4,5 +4,7 @@ Used by tests, demos and ``fabqueue simulate``. Each emulator module offers a
 ``serve_forever(args)`` entry for the CLI (see ``EMULATORS``).
 """
 
-EMULATORS: dict[str, str] = {}
+EMULATORS: dict[str, str] = {
+    "marlin": "drivers.emulators.marlin:serve_forever",
+}
 """``fabqueue simulate <name>`` -> ``"module:function"`` taking the parsed CLI args."""
