@@ -128,7 +128,9 @@ class PrintJob:
             return False
         self.stage = Stage.pausing
         self.paused_state = self.tracker.state
-        self._inject([*render_script(self.scripts.pause, self.paused_state), b"M400"], Marker.paused)
+        self._inject(
+            [*render_script(self.scripts.pause, self.paused_state), b"M400"], Marker.paused
+        )
         return True
 
     def resume(self) -> bool:
@@ -144,7 +146,9 @@ class PrintJob:
     def cancel(self) -> None:
         self._injected.clear()
         self.stage = Stage.cancelling
-        self._inject([*render_script(self.scripts.cancel, self.tracker.state), b"M400"], Marker.cancelled)
+        self._inject(
+            [*render_script(self.scripts.cancel, self.tracker.state), b"M400"], Marker.cancelled
+        )
 
     # --- what the printer has done --------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -141,7 +140,7 @@ class MarlinSerialDriver(Driver):
         self.stray_commands = 0
         """Commands the firmware ran without a line number (see ``_check_stray``)."""
 
-    # --- life cycle -------------------------------------------------------------------------
+    # --- life cycle ----------------------------------------------------------------------------
 
     async def connect(self) -> None:
         if self._task is None or self._task.done():
@@ -183,7 +182,7 @@ class MarlinSerialDriver(Driver):
             changes["job"] = self._progress(job, JobPhase.lost, f"connection lost: {why}")
         self._push(**changes)
 
-    # --- one connection -------------------------------------------------------------------------
+    # --- one connection ------------------------------------------------------------------------
 
     async def _session(self) -> None:
         transport = SerialTransport(self.cfg.port, self.cfg.baud, low_latency=self.cfg.low_latency)
@@ -313,7 +312,7 @@ class MarlinSerialDriver(Driver):
             await self._tick()
             await self._pump()
 
-    # --- reading the printer ----------------------------------------------------------------------
+    # --- reading the printer -------------------------------------------------------------------
 
     async def _handle(self, reply: Reply) -> None:
         try:
@@ -427,7 +426,7 @@ class MarlinSerialDriver(Driver):
             self.job.message = "cancelled at the printer"
             self.job.cancel()
 
-    # --- time ---------------------------------------------------------------------------------------
+    # --- time ----------------------------------------------------------------------------------
 
     def _silence_limit(self) -> float:
         stream = self.stream
@@ -504,7 +503,7 @@ class MarlinSerialDriver(Driver):
                 return
             await self._write(b"".join(frames))
 
-    # --- status -------------------------------------------------------------------------------------
+    # --- status --------------------------------------------------------------------------------
 
     def _progress(self, job: PrintJob, phase: JobPhase, message: str | None = None) -> JobProgress:
         done = phase == JobPhase.done
@@ -537,7 +536,7 @@ class MarlinSerialDriver(Driver):
             changes["job"] = self._progress(job, JobPhase.failed, message)
         self._push(**changes)
 
-    # --- orders from the dispatcher ----------------------------------------------------------------
+    # --- orders from the dispatcher ------------------------------------------------------------
 
     async def start(self, ticket: JobTicket) -> None:
         reason = self.supports(ticket)
@@ -608,4 +607,6 @@ class MarlinSerialDriver(Driver):
             raise DriverUnavailable("the printer is not connected")
         await self._transport.write(b"M112\n")
         self._halted = True
-        self._fail("emergency stop (M112): reset the printer before printing again", MachineState.error)
+        self._fail(
+            "emergency stop (M112): reset the printer before printing again", MachineState.error
+        )

@@ -145,6 +145,10 @@ class MarlinEmulator:
     def reset(self) -> None:
         """Press the printer's reset button (after a kill, say)."""
         with self._lock:
+            self._wire.clear()
+            self._rx.clear()
+            self._rx_bytes = 0
+            self._rx_carry = b""
             self.firmware.boot(time.monotonic())
             self.firmware.boot_messages()
             self._lock.notify_all()
@@ -168,11 +172,10 @@ class MarlinEmulator:
             self._lock.notify_all()
         self.path = pair.slave_path
         if self.options.link:
-            tmp = f"{self.options.link}.tmp"
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            os.symlink(pair.slave_path, tmp)
-            os.replace(tmp, self.options.link)
+            tmp = Path(f"{self.options.link}.tmp")
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(pair.slave_path)
+            tmp.replace(self.options.link)
             self.path = self.options.link
         reader = threading.Thread(
             target=self._run_reader, args=(pair, self._generation), daemon=True
@@ -233,7 +236,9 @@ class MarlinEmulator:
                     self._partial_first = start + (pos + 1) * self.byte_s
                 data = self._partial + chunk[pos : nl + 1]
                 self._partial = b""
-                self._wire.append(_Segment(self._partial_first, start + (nl + 1) * self.byte_s, data))
+                self._wire.append(
+                    _Segment(self._partial_first, start + (nl + 1) * self.byte_s, data)
+                )
                 pos = nl + 1
             self._in_free = start + len(chunk) * self.byte_s
             self._lock.notify_all()

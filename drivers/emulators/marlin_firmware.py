@@ -151,9 +151,13 @@ class Firmware:
         """A whole line read from the serial buffer. False when it was refused (the caller
         then drains its receive buffer, as Marlin does)."""
         number, body, error = parse_frame(raw)
-        if number is not None and error is None and b"M110" not in body:
-            if number != self.last_n + 1:
-                error = "line_number"
+        if (
+            number is not None
+            and error is None
+            and b"M110" not in body
+            and (number != self.last_n + 1)
+        ):
+            error = "line_number"
         if error is not None:
             message = {
                 "line_number": "Line Number is not Last Line Number+1, Last Line: ",
@@ -335,7 +339,7 @@ class Firmware:
             return False
         cmd = command_of(body)
         w = words(body)
-        if cmd in _STATE:
+        if cmd in _MODES:
             self.tracker.apply(body)
         elif cmd == b"M104":
             self.hotend.target = w.get("S", self.hotend.target)
@@ -362,7 +366,7 @@ class Firmware:
             self.emit(f"X:{s.x:.2f} Y:{s.y:.2f} Z:{s.z:.2f} E:{s.e:.2f} Count X:0 Y:0 Z:0")
         elif cmd == b"M115":
             self._report_capabilities()
-        elif cmd not in _KNOWN and cmd not in _STATE:
+        elif cmd not in _KNOWN and cmd not in _HANDLED:
             self.emit(f'echo:Unknown command: "{body.decode("latin-1")}"')
         return True
 
@@ -372,7 +376,7 @@ class Firmware:
         return [
             self.executed[i]
             for i in self.unnumbered
-            if command_of(self.executed[i].encode("latin-1")) in _KNOWN | _STATE
+            if command_of(self.executed[i].encode("latin-1")) in _KNOWN | _HANDLED
         ]
 
     def _report_capabilities(self) -> None:
@@ -404,10 +408,8 @@ class Firmware:
             self.emit(f"Cap:{name}:{value}")
 
 
-_STATE = frozenset(
-    {b"G90", b"G91", b"G92", b"M82", b"M83", b"G20", b"G21", b"M106", b"M107"}
-    | {b"M104", b"M140", b"M105", b"M155", b"M113", b"M112", b"M114", b"M115"}
-)
+_MODES = frozenset({b"G90", b"G91", b"G92", b"M82", b"M83", b"G20", b"G21", b"M106", b"M107"})
+_HANDLED = _MODES | {b"M104", b"M140", b"M105", b"M155", b"M113", b"M112", b"M114", b"M115"}
 _KNOWN = frozenset(
     {b"G0", b"G1", b"G2", b"G3", b"G4", b"G28", b"G29", b"M400", b"M109", b"M190"}
     | {b"M17", b"M18", b"M84", b"M73", b"M117", b"M118", b"M201", b"M203", b"M204", b"M205"}

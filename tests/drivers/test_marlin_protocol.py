@@ -85,10 +85,22 @@ def test_resend_forms(line: str, number: int) -> None:
 @pytest.mark.parametrize(
     ("line", "kind", "error"),
     [
-        ("Error:Line Number is not Last Line Number+1, Last Line: 9", ReplyKind.error, LineError.line_number),
+        (
+            "Error:Line Number is not Last Line Number+1, Last Line: 9",
+            ReplyKind.error,
+            LineError.line_number,
+        ),
         ("Error:checksum mismatch, Last Line: 9", ReplyKind.error, LineError.checksum),
-        ("Error:No Checksum with line number, Last Line: 9", ReplyKind.error, LineError.no_checksum),
-        ("Error:No Line Number with checksum, Last Line: 9", ReplyKind.error, LineError.no_line_number),
+        (
+            "Error:No Checksum with line number, Last Line: 9",
+            ReplyKind.error,
+            LineError.no_checksum,
+        ),
+        (
+            "Error:No Line Number with checksum, Last Line: 9",
+            ReplyKind.error,
+            LineError.no_line_number,
+        ),
         ("Error:Thermal Runaway, system stopped! Heater_ID: 0", ReplyKind.error, None),
         ("Error:Printer halted. kill() called!", ReplyKind.fatal, None),
         ("!! Printer halted. kill() called!", ReplyKind.fatal, None),
@@ -107,7 +119,7 @@ def test_errors(line: str, kind: ReplyKind, error: LineError | None) -> None:
         ("busy: paused for user", ReplyKind.busy),
         ("start", ReplyKind.start),
         ("wait", ReplyKind.wait),
-        ("echo:Unknown command: \"M862.3\"", ReplyKind.echo),
+        ('echo:Unknown command: "M862.3"', ReplyKind.echo),
         ("//action:pause", ReplyKind.action),
         (" T:200.00 /210.00 B:59.80 /60.00 @:127 B@:0", ReplyKind.temperature),
         ("T:200.00 /210.00 B:59.80 /60.00 @:127 B@:0 W:?", ReplyKind.temperature),

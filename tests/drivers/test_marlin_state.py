@@ -39,16 +39,14 @@ def test_relative_modes() -> None:
 
 
 def test_g92_g28_and_arcs() -> None:
-    state, times = follow(b"G1 X10 Y0 Z5 E3 F6000", b"G92 E0", b"G28 X")
+    state, _ = follow(b"G1 X10 Y0 Z5 E3 F6000", b"G92 E0", b"G28 X")
     assert (state.x, state.z, state.e) == (0.0, 5.0, 0.0)
     _, arc = follow(b"G1 X10 Y0 F600", b"G2 X-10 Y0 I-10 J0")
     assert arc[1] == pytest.approx(3.14159265 * 10 / 10, rel=1e-6)  # half circle, r 10
 
 
 def test_temperatures_fan_and_slicer_progress() -> None:
-    state, _ = follow(
-        b"M140 S60", b"M104 S215", b"M104 T1 S180", b"M106 S127.5", b"M73 P12 R41"
-    )
+    state, _ = follow(b"M140 S60", b"M104 S215", b"M104 T1 S180", b"M106 S127.5", b"M73 P12 R41")
     assert (state.bed, state.hotend, state.fan, state.remaining_min) == (60.0, 215.0, 127, 41.0)
     state, _ = follow(b"M106", b"M190 S55", b"M109 R200", b"M107")
     assert (state.fan, state.bed, state.hotend) == (0, 55.0, 200.0)
@@ -98,6 +96,13 @@ def test_scripts_are_filled_and_checked() -> None:
 
 def test_restore_modes() -> None:
     state = PrintState(e=12.5, f=1500.0, absolute=True, absolute_e=True, fan=255)
-    assert restore_modes(state) == [b"G90", b"M82", b"G21", b"G92 E12.50000", b"M106 S255", b"G1 F1500"]
+    assert restore_modes(state) == [
+        b"G90",
+        b"M82",
+        b"G21",
+        b"G92 E12.50000",
+        b"M106 S255",
+        b"G1 F1500",
+    ]
     rel = PrintState(absolute_e=False, fan=0, f=None)
     assert restore_modes(rel) == [b"G90", b"M83", b"G21", b"M107"]
