@@ -209,7 +209,10 @@ class MarlinSerialDriver(Driver):
 
     async def _next_line(self, timeout: float | None) -> Reply | None:
         try:
-            item = await asyncio.wait_for(self._inbox.get(), timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that lands as the item arrives, and close() would wait forever.
+            async with asyncio.timeout(timeout):
+                item = await self._inbox.get()
         except TimeoutError:
             return None
         if isinstance(item, tuple):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from drivers.base import Driver
 from drivers.marlin_serial import MarlinSerialDriver
+from drivers.octoprint import OctoPrintDriver
 from drivers.sim import SimDriver
 
 DRIVERS: dict[str, type[Driver]] = {
     SimDriver.name: SimDriver,
     MarlinSerialDriver.name: MarlinSerialDriver,
+    OctoPrintDriver.name: OctoPrintDriver,
 }

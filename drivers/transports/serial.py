@@ -105,7 +105,10 @@ class SerialTransport:
             if self.lost.is_set() and self._chunks.empty():
                 raise DriverUnavailable(f"{self.port} went away: {self.error}")
             try:
-                chunk = await asyncio.wait_for(self._chunks.get(), timeout)
+                # Not wait_for: on 3.11 it can swallow a cancellation that races with
+                # the chunk's arrival (the reading task would then never stop).
+                async with asyncio.timeout(timeout):
+                    chunk = await self._chunks.get()
             except TimeoutError:
                 return None
             if chunk is None:

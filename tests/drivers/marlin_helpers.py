@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from drivers.base import FINAL_PHASES, JobTicket, MachineState, MachineStatus
+from drivers.base import FINAL_PHASES, Driver, JobTicket, MachineState, MachineStatus
 from drivers.emulators.marlin import MarlinEmulator, MarlinOptions
 from drivers.marlin_file import prepare
 from drivers.marlin_serial import MarlinSerialConfig, MarlinSerialDriver
@@ -79,11 +79,9 @@ def ticket(path: Path, job_id: int = 1, **changes: Any) -> JobTicket:
 class Watched:
     """A driver with its status history, for waiting on what it reports."""
 
-    def __init__(self, config: MarlinSerialConfig) -> None:
+    def __init__(self, config: Any, driver_cls: type[Driver] = MarlinSerialDriver) -> None:
         self.seen: list[MachineStatus] = []
-        self.driver = MarlinSerialDriver(
-            "m1", config, on_status=self.seen.append, clock=RealClock()
-        )
+        self.driver: Any = driver_cls("m1", config, on_status=self.seen.append, clock=RealClock())
 
     async def wait(self, pred: Any, within: float = 30.0, since: int = 0) -> MachineStatus:
         """The first status matching ``pred``, looking from ``since`` in the history."""
