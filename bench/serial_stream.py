@@ -28,8 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from drivers.base import FINAL_PHASES, JobTicket  # noqa: E402
+from drivers.marlin_config import MarlinSerialConfig  # noqa: E402
 from drivers.marlin_file import prepare  # noqa: E402
-from drivers.marlin_serial import MarlinSerialConfig, MarlinSerialDriver  # noqa: E402
+from drivers.marlin_serial import MarlinSerialDriver  # noqa: E402
 from fabqueue.clock import RealClock  # noqa: E402
 from tests.support import octoprint  # noqa: E402
 
@@ -101,7 +102,16 @@ class Emulator:
 
 async def run_ours(file: Path, baud: int, speed: float, windowed: bool, tmp: Path) -> Run:
     emu = Emulator(baud, speed, tmp / f"ours-{baud}-{windowed}")
-    seen: list[Any] = []
+    changed = asyncio.Event()
+
+    def on_status(_: Any) -> None:
+        changed.set()
+
+    async def until(pred: Any) -> None:
+        while not pred():
+            changed.clear()
+            await changed.wait()
+
     config = MarlinSerialConfig(
         port=emu.path,
         baud=baud,
@@ -109,18 +119,16 @@ async def run_ours(file: Path, baud: int, speed: float, windowed: bool, tmp: Pat
         report_interval_s=1.0,
         motion_timeout_factor=1.0 / speed,
     )
-    driver = MarlinSerialDriver("bench", config, on_status=seen.append, clock=RealClock())
+    driver = MarlinSerialDriver("bench", config, on_status=on_status, clock=RealClock())
     await driver.connect()
     try:
-        while not (driver.status.state.value == "idle"):
-            await asyncio.sleep(0.01)
+        await until(lambda: driver.status.state.value == "idle")
         ticket = JobTicket(
             job_id=1, ref="bench", file_path=file, file_name=file.name, file_type="gcode"
         )
         started = time.monotonic()
         await driver.start(ticket)
-        while not (driver.status.job and driver.status.job.phase in FINAL_PHASES):
-            await asyncio.sleep(0.005)
+        await until(lambda: driver.status.job and driver.status.job.phase in FINAL_PHASES)
         elapsed = time.monotonic() - started
         assert driver.status.job.phase.value == "done", driver.status
         stream = driver.stream
@@ -139,7 +147,9 @@ def run_octoprint(file: Path, baud: int, speed: float, tmp: Path) -> Run:
     emu = Emulator(baud, speed, link)
     server = octoprint.start(additional_ports=[str(link)])
     try:
-        server.api("POST", "/api/connection", {"command": "connect", "port": str(link), "baudrate": baud})
+        server.api(
+            "POST", "/api/connection", {"command": "connect", "port": str(link), "baudrate": baud}
+        )
         deadline = time.monotonic() + 30
         while server.api("GET", "/api/connection")["current"]["state"] != "Operational":
             if time.monotonic() > deadline:
@@ -147,12 +157,17 @@ def run_octoprint(file: Path, baud: int, speed: float, tmp: Path) -> Run:
             time.sleep(0.1)
         boundary = "fabqueuebench"
         body = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file.name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode() + file.read_bytes() + (
-            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="print"\r\n\r\ntrue\r\n'
-            f"--{boundary}--\r\n"
-        ).encode()
+            (
+                f"--{boundary}\r\nContent-Disposition: form-data; "
+                f'name="file"; filename="{file.name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + file.read_bytes()
+            + (
+                f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="print"\r\n\r\ntrue\r\n'
+                f"--{boundary}--\r\n"
+            ).encode()
+        )
         request = urllib.request.Request(
             f"{server.url}/api/files/local",
             data=body,
@@ -180,7 +195,13 @@ def run_octoprint(file: Path, baud: int, speed: float, tmp: Path) -> Run:
         server.stop()
         stats = emu.stop()
     return Run(
-        "OctoPrint 1.11.8", baud, elapsed, len(prepare(file)), stats["bytes_in"], stats["lines_in"], note
+        "OctoPrint 1.11.8",
+        baud,
+        elapsed,
+        len(prepare(file)),
+        stats["bytes_in"],
+        stats["lines_in"],
+        note,
     )
 
 
@@ -204,7 +225,10 @@ def main() -> int:
                 runs.append(run_octoprint(args.file, baud, args.speed, Path(tmp)))
                 print(f"  {runs[-1]}", file=sys.stderr)
     lines = len(prepare(args.file))
-    print(f"\n{args.file.name}: {lines} G-code lines; emulator clock x{args.speed:g}, 16-block planner")
+    print(
+        f"\n{args.file.name}: {lines} G-code lines; "
+        f"emulator clock x{args.speed:g}, 16-block planner"
+    )
     print(f"{'baud':>7}  {'host':<30} {'lines/s':>8} {'link %':>7} {'B/line':>7}  notes")
     for r in runs:
         print(

@@ -10,8 +10,9 @@ from typing import Any
 
 from drivers.base import FINAL_PHASES, Driver, JobTicket, MachineState, MachineStatus
 from drivers.emulators.marlin import MarlinEmulator, MarlinOptions
+from drivers.marlin_config import MarlinSerialConfig
 from drivers.marlin_file import prepare
-from drivers.marlin_serial import MarlinSerialConfig, MarlinSerialDriver
+from drivers.marlin_serial import MarlinSerialDriver
 from fabqueue.clock import RealClock
 from tests.support.factories import CORPUS
 

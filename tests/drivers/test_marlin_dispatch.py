@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from drivers.emulators.marlin import MarlinEmulator, MarlinOptions
+from drivers.marlin_config import DEFAULT_RECOVER
 from drivers.marlin_file import prepare
-from drivers.marlin_serial import DEFAULT_RECOVER
 from drivers.marlin_state import PrintState, render_script, restore_modes
 from fabqueue.settings import Settings
 from tests.api.test_jobs_api import submit
