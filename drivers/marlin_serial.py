@@ -69,6 +69,7 @@ class MarlinSerialDriver(Driver):
         self.firmware_name = ""
         self._ready = False
         self._halted = False
+        self._resync = False
         self._last_rx = 0.0
         self._timeouts = 0
         self._keepalive_seen = False
@@ -114,6 +115,9 @@ class MarlinSerialDriver(Driver):
                 await self._session()
             except DriverUnavailable as exc:
                 self._lose(str(exc))
+            except Exception as exc:  # a bug must not leave the printer unwatched
+                self.log.exception("the Marlin session failed")
+                self._lose(f"internal error: {exc}")
             finally:
                 await self._close_transport()
             await asyncio.sleep(self.cfg.reconnect_s)
@@ -253,6 +257,10 @@ class MarlinSerialDriver(Driver):
 
     async def _serve(self) -> None:
         while True:
+            if self._resync:
+                # The numbering can no longer be trusted: start it again from 0.
+                self._resync = False
+                await self._handshake()
             timeout = self._wait_time()
             reply = await self._next_line(timeout)
             if reply is not None:
@@ -308,6 +316,7 @@ class MarlinSerialDriver(Driver):
                 moved = stream.on_reply(reply, self.clock.monotonic(), self._last_error)
             except StreamBroken as exc:
                 self._fail(str(exc), MachineState.error)
+                self._resync = True
                 return
             self._last_error = None
             if kind == ReplyKind.ok:
