@@ -215,3 +215,7 @@ class Driver(ABC):
 
     async def release(self) -> None:  # noqa: B027  (optional: most drivers need nothing)
         """The operator finished and removed the job by hand: forget it, become idle."""
+
+    async def operator_report(self, ref: str, report: dict[str, Any]) -> None:  # noqa: B027
+        """A person at the machine said where job ``ref`` stands (started, which colour
+        block is next…). Only machines that cannot tell it themselves use this."""

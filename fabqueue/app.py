@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlmodel import select
 
 from fabqueue import __version__
 from fabqueue.api import api_router
@@ -23,11 +26,14 @@ from fabqueue.db import (
 )
 from fabqueue.dispatch.dispatcher import Dispatcher
 from fabqueue.events import EventBus
+from fabqueue.models import StoredFile
 from fabqueue.profiles import ProfileSet, load_profiles
 from fabqueue.services.errors import ServiceError
 from fabqueue.services.machines import register_local
 from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
+
+log = logging.getLogger("fabqueue")
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -49,6 +55,14 @@ def register_machines(ctx: AppContext) -> None:
         register_local(
             session=session, profiles=ctx.profiles, node=ctx.settings.node, at=ctx.clock.now()
         )
+
+
+def collect_file_garbage(ctx: AppContext) -> None:
+    with ctx.read_sessions() as session:
+        known = set(session.exec(select(StoredFile.sha256)))
+    removed = ctx.store.collect_garbage(known)
+    if removed:
+        log.info("removed %d stored file(s) no job refers to", removed)
 
 
 def build_context(
@@ -78,17 +92,23 @@ def create_app(
         ctx = build_context(settings, clock=clock, profiles=profiles)
         await asyncio.to_thread(check_schema, ctx)
         await asyncio.to_thread(register_machines, ctx)
+        await asyncio.to_thread(collect_file_garbage, ctx)
         app.state.ctx = ctx
         if settings.start_dispatcher:
             ctx.dispatcher = Dispatcher(
                 settings=settings,
                 sessions=ctx.sessions,
+                read_sessions=ctx.read_sessions,
                 bus=ctx.bus,
                 clock=ctx.clock,
                 profiles=ctx.profiles,
                 store=ctx.store,
             )
             await ctx.dispatcher.start()
+        # Everything built so far lives as long as the service: keep it out of the
+        # garbage collector's way, so collections stay short under load.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -59,3 +60,33 @@ def user_for_token(session: Session, token: str) -> User | None:
         .where(col(User.active).is_(True))
     ).first()
     return row
+
+
+class TokenCache:
+    """Recently checked tokens, so each API call does not cost a database read.
+
+    A revoked token or a deactivated user is refused at most ``ttl_s`` later.
+    """
+
+    def __init__(self, ttl_s: float = 10.0, max_entries: int = 1000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, User]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str, now: float) -> User | None:
+        with self._lock:
+            entry = self._entries.get(hash_token(token))
+        if entry is None or now - entry[0] > self.ttl_s:
+            return None
+        return entry[1]
+
+    def put(self, token: str, user: User, now: float) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[hash_token(token)] = (now, user)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -63,15 +63,20 @@ class FakeClock:
         heapq.heappush(self._sleepers, (self._elapsed + seconds, next(self._seq), fut))
         await fut
 
+    async def _settle(self) -> None:
+        """Let every runnable task run until it sleeps on this clock (or finishes)."""
+        for _ in range(10):
+            await asyncio.sleep(0)
+
     async def advance(self, seconds: float) -> None:
         target = self._elapsed + seconds
+        await self._settle()
         while self._sleepers and self._sleepers[0][0] <= target:
             deadline, _, fut = heapq.heappop(self._sleepers)
             self._elapsed = max(self._elapsed, deadline)
             if not fut.done():
                 fut.set_result(None)
             # Let the woken task run (and perhaps sleep again) before moving on.
-            for _ in range(5):
-                await asyncio.sleep(0)
+            await self._settle()
         self._elapsed = target
-        await asyncio.sleep(0)
+        await self._settle()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from fabqueue.auth import TokenCache
 from fabqueue.clock import Clock
 from fabqueue.db import SessionFactory
 from fabqueue.dispatch.dispatcher import Dispatcher
@@ -26,3 +27,4 @@ class AppContext:
     profiles: ProfileSet
     store: FileStore
     dispatcher: Dispatcher | None = None
+    tokens: TokenCache = field(default_factory=TokenCache)

@@ -9,6 +9,7 @@ another writer committed in between, instead of waiting its turn. Read-only sess
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,18 +37,36 @@ def make_engine(db_url: str, *, pool_size: int = 10) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite connections are cheap to keep and costly to make (pragmas, WAL
+        # setup): keep enough for every worker thread instead of churning overflow.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=pool_size,
-            max_overflow=pool_size * 2,
+            pool_size=max(pool_size, 48),
+            max_overflow=16,
         )
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
 
 
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+WRITE_LOCK_TIMEOUT_S = 30.0
+
+
+def _write_lock(database: str) -> threading.Lock:
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(str(Path(database).resolve()), threading.Lock())
+
+
 def _configure_sqlite(engine: Engine) -> None:
+    # SQLite takes one writer at a time and makes the others poll with growing sleeps
+    # (up to 100 ms each), which turns a queue of writers into seconds of latency. Writers
+    # of this process therefore queue on a lock first, and are woken the moment the
+    # previous one commits; SQLite's own busy timeout remains for other processes.
+    lock = _write_lock(engine.url.database or ":memory:")
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -61,8 +80,38 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        readonly = conn.get_execution_options().get(READONLY_OPTION, False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READONLY_OPTION, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if not lock.acquire(timeout=WRITE_LOCK_TIMEOUT_S):
+            raise TimeoutError("the database stayed busy for 30 s")
+        conn.info["fabqueue_write_lock"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            conn.info.pop("fabqueue_write_lock", None)
+            lock.release()
+            raise
+
+    def _end(conn: Any, sql: str) -> None:
+        # Finish the transaction here, so the lock is released after it, not before;
+        # the driver's own commit()/rollback() then find nothing left to do.
+        if not conn.info.pop("fabqueue_write_lock", False):
+            return
+        try:
+            dbapi = conn.connection.dbapi_connection
+            if dbapi is not None and dbapi.in_transaction:
+                dbapi.execute(sql)
+        finally:
+            lock.release()
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        _end(conn, "COMMIT")
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Any) -> None:
+        _end(conn, "ROLLBACK")
 
 
 def make_session_factory(

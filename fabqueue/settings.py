@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    access_log: bool = False
+    """Log every HTTP request (useful when debugging a client; noisy otherwise)."""
+
     upload_limit_bytes: int = 200 * 1024 * 1024
     """Uploads above this are refused with 413 while they stream in."""
 

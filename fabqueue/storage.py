@@ -36,6 +36,23 @@ class FileStore:
         self._files.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
 
+    def collect_garbage(self, known: set[str], *, older_than_s: float = 3600.0) -> int:
+        """Remove stored files no job refers to (uploads refused after they were saved),
+        and abandoned temporary files. Young files are left: a submission may be
+        between saving its file and recording it."""
+        import time
+
+        limit = time.time() - older_than_s
+        removed = 0
+        for folder, keep in ((self._files, known), (self._tmp, set())):
+            if not folder.is_dir():
+                continue
+            for path in folder.rglob("*"):
+                if path.is_file() and path.name not in keep and path.stat().st_mtime < limit:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
     def path_for(self, sha256: str) -> Path:
         return self._files / sha256[:2] / sha256
 

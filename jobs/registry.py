@@ -8,14 +8,17 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from jobs import gcode, sizeonly
+from jobs import embroidery, gcode, vinyl
 from jobs.base import Analysis, AnalysisError, Artifact, MachineKind, Preview
+from jobs.emb_formats import READABLE
 
 AnalyzeFn = Callable[[Path, BaseModel | None], Analysis]
 """(file, the machine profile's kind section or None) -> Analysis"""
 PreviewFn = Callable[[Path, BaseModel | None, Analysis], Preview | None]
 ConvertFn = Callable[[Path, BaseModel, Path], Artifact]
 """(file, the machine's kind section, folder to write into) -> machine-ready file"""
+CopiesConvertFn = Callable[[Path, BaseModel, Path, int], Artifact]
+"""Like ConvertFn, laying the job's copies out in one file (vinyl copies on the roll)."""
 
 
 @dataclass(frozen=True)
@@ -27,19 +30,42 @@ class AnalyzerSpec:
     """Makes the machine's own file; None when the file is sent as it is."""
     produces: frozenset[str] = frozenset()
     """File types ``convert`` writes (what the driver must take)."""
+    convert_copies: CopiesConvertFn | None = None
+    """Used instead of ``convert`` when set: the copies go into the one machine file."""
 
 
 ANALYZERS: dict[str, AnalyzerSpec] = {
-    "gcode": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
-    "gco": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
-    "g": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze),
-    # Until their analyzers land, vinyl and embroidery files get a size-only analysis.
-    "svg": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
-    "hpgl": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
-    "plt": AnalyzerSpec(MachineKind.vinyl_cutter, sizeonly.for_kind(MachineKind.vinyl_cutter)),
+    "gcode": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
+    "gco": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
+    "g": AnalyzerSpec(MachineKind.fdm_printer, gcode.analyze, gcode.preview),
+    "svg": AnalyzerSpec(
+        MachineKind.vinyl_cutter,
+        vinyl.analyze_svg,
+        vinyl.preview_svg,
+        vinyl.convert_svg,
+        frozenset({"hpgl"}),
+        vinyl.convert_svg,
+    ),
     **{
-        ext: AnalyzerSpec(MachineKind.embroidery, sizeonly.for_kind(MachineKind.embroidery))
-        for ext in ("dst", "pes", "jef", "exp", "vp3", "xxx", "pec", "u01", "hus", "vip")
+        ext: AnalyzerSpec(
+            MachineKind.vinyl_cutter,
+            vinyl.analyze_hpgl,
+            vinyl.preview_hpgl,
+            vinyl.convert_hpgl,
+            frozenset({"hpgl"}),
+            vinyl.convert_hpgl,
+        )
+        for ext in ("hpgl", "plt")
+    },
+    **{
+        ext: AnalyzerSpec(
+            MachineKind.embroidery,
+            embroidery.analyzer(ext),
+            embroidery.previewer(ext),
+            embroidery.converter(ext),
+            produces=embroidery.PRODUCES,
+        )
+        for ext in READABLE
     },
 }
 
@@ -71,12 +97,16 @@ def preview(
     return spec.preview(path, params, analysis) if spec and spec.preview else None
 
 
-def convert(path: Path, file_type: str, params: BaseModel, out_dir: Path) -> Artifact | None:
+def convert(
+    path: Path, file_type: str, params: BaseModel, out_dir: Path, copies: int = 1
+) -> Artifact | None:
     """The machine-ready file for ``params``' machine, or None to send the file as it is."""
     spec = ANALYZERS.get(file_type)
     if spec is None or spec.convert is None:
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
+    if spec.convert_copies is not None:
+        return spec.convert_copies(path, params, out_dir, copies)
     return spec.convert(path, params, out_dir)
 
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from fabqueue.api import events, health, jobs, machines, users
+from fabqueue.api import clients, events, health, jobs, machines, quotes, reports, users
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -10,5 +10,8 @@ api_router.include_router(machines.router)
 api_router.include_router(jobs.router)
 api_router.include_router(events.router)
 api_router.include_router(users.router)
+api_router.include_router(clients.router)
+api_router.include_router(quotes.router)
+api_router.include_router(reports.router)
 
 __all__ = ["api_router"]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request, status
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from fabqueue.auth import user_for_token
 from fabqueue.context import AppContext
 from fabqueue.models import User
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -45,8 +47,16 @@ def _token(authorization: str | None, x_api_key: str | None, query: str | None) 
     return x_api_key or query
 
 
-def current_user(
-    session: ReadSessionDep,
+def _lookup(ctx: AppContext, token: str) -> User | None:
+    with ctx.read_sessions() as session:
+        user = user_for_token(session, token)
+        if user is not None:
+            session.expunge(user)
+        return user
+
+
+async def current_user(
+    ctx: CtxDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
     access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
@@ -54,21 +64,27 @@ def current_user(
     """Bearer token (scripts), X-Api-Key (slicers' OctoPrint upload), or ?access_token=
     (browsers' EventSource cannot send headers)."""
     token = _token(authorization, x_api_key, access_token)
-    user = user_for_token(session, token) if token else None
+    user = None
+    if token:
+        now = time.monotonic()
+        user = ctx.tokens.get(token, now)
+        if user is None:
+            user = await run_in_threadpool(_lookup, ctx, token)
+            if user is not None:
+                ctx.tokens.put(token, user, now)
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="a valid API token is needed (Authorization: Bearer <token>)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    session.expunge(user)
     return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def staff_user(user: CurrentUser) -> User:
+async def staff_user(user: CurrentUser) -> User:
     if not user.is_staff:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="staff only (facilitator or admin)")
     return user

@@ -39,6 +39,7 @@ def submit(
         raise Forbidden("clients ask for a quote; staff turn it into jobs")
     job = job_service.submit_job(
         sessions=ctx.sessions,
+        read_sessions=ctx.read_sessions,
         store=ctx.store,
         profiles=ctx.profiles,
         owner=user,
@@ -108,8 +109,8 @@ def job_preview(
     job_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser
 ) -> FileResponse:
     """A picture of the job (SVG or PNG) for the tablet; 404 when there is none."""
-    job_service.get_job(session, job_id, user)
-    path = ctx.store.preview_path(job_id)
+    job = job_service.get_job(session, job_id, user)
+    path = job_service.job_preview(session=session, store=ctx.store, profiles=ctx.profiles, job=job)
     if path is None:
         raise NotFound(f"job {job_id} has no preview")
     media = {"svg": "image/svg+xml", "png": "image/png", "jpg": "image/jpeg"}

@@ -22,6 +22,11 @@ class ConfirmResult(BaseModel):
     job: JobPublic | None
 
 
+class OperatorReport(BaseModel):
+    next_block: int | None = None
+    """The colour block to be stitched next (1 = the first); empty: just "started"."""
+
+
 class MaterialChoice(BaseModel):
     material: str | None
 
@@ -50,6 +55,18 @@ def confirm(
         machine=machine_service.to_public(session, record),
         job=JobPublic.model_validate(job, from_attributes=True) if job else None,
     )
+
+
+@router.post("/{slug}/report", response_model=JobPublic)
+def report(
+    slug: str, body: OperatorReport, ctx: CtxDep, session: SessionDep, user: CurrentUser
+) -> JobPublic:
+    """At a machine that cannot tell its own progress (embroidery from a USB stick): the
+    job is started on the machine, and optionally which colour block comes next."""
+    job = machine_service.operator_report(
+        session=session, slug=slug, next_block=body.next_block, actor=user, at=ctx.clock.now()
+    )
+    return JobPublic.model_validate(job, from_attributes=True)
 
 
 @router.put("/{slug}/material", response_model=MachinePublic)

@@ -8,9 +8,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from fabqueue.cli import analyze, client, database, profiles, serve, simulate, users
+from fabqueue.cli import analyze, client, database, profiles, quotes, serve, simulate, users
 
-COMMAND_MODULES = (serve, database, users, client, analyze, profiles, simulate)
+COMMAND_MODULES = (serve, database, users, client, analyze, profiles, simulate, quotes)
 
 
 def build_parser() -> argparse.ArgumentParser:

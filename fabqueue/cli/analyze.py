@@ -9,6 +9,16 @@ from typing import Any
 
 from fabqueue.cli.common import fail
 
+_HEADLINE_DETAILS = (
+    "heatup_s",
+    "overhead_s",
+    "machine_time_s",
+    "slicer_duration_s",
+    "slicer_filament_mm",
+    "slicer_filament_g",
+)
+"""Details also printed at the top level of ``--json`` (analyzers that have them)."""
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("analyze", help="analyse a job file (duration, material, size)")
@@ -40,12 +50,23 @@ def run(args: argparse.Namespace) -> int:
         analysis = analyze(args.file, file_type_of(args.file.name), params)
     except (AnalysisError, FileRejected) as exc:
         fail(f"{args.file}: {exc}", code=1)
+    headline = {
+        **analysis.material,
+        **{k: analysis.details[k] for k in _HEADLINE_DETAILS if k in analysis.details},
+    }
     if args.json:
-        print(json.dumps(analysis.model_dump(mode="json"), indent=2))
+        print(json.dumps({**analysis.model_dump(mode="json"), **headline}, indent=2))
         return 0
     print(f"{args.file.name}: {analysis.kind.value}, analysed by {analysis.analyzer}")
     if analysis.duration_s is not None:
         print(f"  duration   {analysis.duration_s / 60:.1f} min")
+    for key, label in (
+        ("heatup_s", "heat-up"),
+        ("overhead_s", "overhead"),
+        ("slicer_duration_s", "slicer"),
+    ):
+        if isinstance(headline.get(key), int | float):
+            print(f"  {label:<10} {headline[key] / 60:.1f} min")
     for key, value in analysis.material.items():
         print(f"  {key:<10} {value:.2f}")
     if analysis.bounds is not None:

@@ -31,6 +31,29 @@ def _candidate(job: Job, slug: str) -> Candidate:
     )
 
 
+def worth_claiming(session: Session, slug: str, kind: MachineKind) -> str:
+    """Is the machine taking work, free, and is there a queued job it could take?
+    "yes", or why not: "stopped" (not accepting), "occupied", "empty"."""
+    record = session.get(MachineRecord, slug)
+    if record is None or record.runner_state != RunnerState.accepting:
+        return "stopped"
+    occupied = session.exec(
+        select(Job.id)
+        .where(Job.machine == slug)
+        .where(col(Job.state).in_([s.value for s in OCCUPYING_STATES]))
+    ).first()
+    if occupied is not None:
+        return "occupied"
+    waiting = session.exec(
+        select(Job.id)
+        .where(Job.state == JobState.queued)
+        .where(Job.kind == kind)
+        .where((col(Job.target_machine).is_(None)) | (Job.target_machine == slug))
+        .limit(1)
+    ).first()
+    return "yes" if waiting is not None else "empty"
+
+
 def claim_next(
     session: Session,
     *,

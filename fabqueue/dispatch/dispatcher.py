@@ -24,6 +24,7 @@ class Dispatcher:
         *,
         settings: Settings,
         sessions: SessionFactory,
+        read_sessions: SessionFactory,
         bus: EventBus,
         clock: Clock,
         profiles: ProfileSet,
@@ -31,6 +32,7 @@ class Dispatcher:
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.read_sessions = read_sessions
         self.bus = bus
         self.clock = clock
         self.profiles = profiles
@@ -46,6 +48,7 @@ class Dispatcher:
                 driver_cls=DRIVERS[profile.driver_type],
                 profiles=self.profiles,
                 sessions=self.sessions,
+                read_sessions=self.read_sessions,
                 bus=self.bus,
                 clock=self.clock,
                 settings=self.settings,
@@ -66,7 +69,7 @@ class Dispatcher:
                 continue
             if kind is not None and runner.profile.kind != kind:
                 continue
-            runner.wake()
+            runner.wake(queue_only=machine is None)
 
     def _on_message(self, message: Message) -> None:
         p = message.payload

@@ -31,10 +31,11 @@ from drivers.base import (
 )
 from fabqueue.clock import Clock
 from fabqueue.db import SessionFactory, session_scope
-from fabqueue.dispatch.claim import claim_next
+from fabqueue.dispatch.claim import claim_next, worth_claiming
+from fabqueue.dispatch.outcomes import ending_for
 from fabqueue.dispatch.scheduler import MachineInfo
 from fabqueue.events import EventBus
-from fabqueue.models import Job, MachineRecord, Outcome, RunnerState
+from fabqueue.models import Job, MachineRecord, RunnerState
 from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.settings import Settings
 from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, queue_bus_event, transition
@@ -59,6 +60,8 @@ class _Current:
     cancel_sent_at: float | None = None
     pause_sent: bool = False
     offline_since: float | None = None
+    operator_report: dict[str, Any] | None = None
+    """The last report of a person at the machine handed to the driver."""
 
 
 class MachineRunner:
@@ -69,6 +72,7 @@ class MachineRunner:
         driver_cls: type[Driver],
         profiles: ProfileSet,
         sessions: SessionFactory,
+        read_sessions: SessionFactory,
         bus: EventBus,
         clock: Clock,
         settings: Settings,
@@ -77,10 +81,12 @@ class MachineRunner:
         self.profile = profile
         self.slug = profile.slug
         self.sessions = sessions
+        self.read_sessions = read_sessions
         self.bus = bus
         self.clock = clock
         self.settings = settings
         self.store = store
+        self.materials = profiles.materials
         self.info = MachineInfo(
             slug=profile.slug,
             file_types=profiles.file_types(profile),
@@ -100,6 +106,8 @@ class MachineRunner:
         self._retry_at = 0.0
         self._retry_delay = 1.0
         self._last_progress_write = -1e9
+        self._wake_for_machine = True
+        self._blocked_until = 0.0
         self._status_dirty = True
 
     # --- life cycle -------------------------------------------------------------------
@@ -120,7 +128,10 @@ class MachineRunner:
                 await self._task
         await self.driver.close()
 
-    def wake(self) -> None:
+    def wake(self, *, queue_only: bool = False) -> None:
+        """``queue_only``: woken because a job was queued somewhere, nothing else."""
+        if not queue_only:
+            self._wake_for_machine = True
         self._wake.set()
 
     async def _loop(self) -> None:
@@ -130,9 +141,20 @@ class MachineRunner:
             except Exception:
                 self.log.exception("runner step failed; retrying")
                 await asyncio.sleep(1.0)
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.dispatch_poll_s)
+            except TimeoutError:
+                self._wake_for_machine = True  # the poll looks at everything afresh
             self._wake.clear()
+
+    async def _read(self, fn: Callable[[Session], T]) -> T:
+        """A read-only look: never queues behind writers."""
+
+        def run() -> T:
+            with self.read_sessions() as session:
+                return fn(session)
+
+        return await asyncio.to_thread(run)
 
     async def _db(self, fn: Callable[[Session], T]) -> T:
         def run() -> T:
@@ -146,6 +168,7 @@ class MachineRunner:
     def _on_status(self, status: MachineStatus) -> None:
         self._pending.append(status)
         self._status_dirty = True
+        self._wake_for_machine = True
         self.bus.publish(
             "machine:status", {"machine": self.slug, "status": status.model_dump(mode="json")}
         )
@@ -224,6 +247,9 @@ class MachineRunner:
             job = session.get(Job, cur.job_id)
             if job is None or job.machine != self.slug:
                 return
+            operator = job.checkpoint.get("operator")
+            if operator is not None and p.checkpoint.get("operator") != operator:
+                return  # a person reported since the driver spoke: theirs is newer
             job.progress = p.progress
             job.eta_s = p.eta_s
             if p.checkpoint:
@@ -300,58 +326,23 @@ class MachineRunner:
 
     async def _finish(self, cur: _Current, p: JobProgress) -> None:
         self._mark_stopped(cur)
-        now = self.clock.now()
-        common: dict[str, Any] = {
+        if cur.state == JobState.starting and p.phase == JobPhase.done:
+            await self._move(cur, JobState.running, [JobState.starting], "machine started")
+        end = ending_for(p.phase, p.message, auto_advance=self.profile.auto_advance, ran=cur.ran)
+        values: dict[str, Any] = {
             "progress": p.progress,
             "eta_s": None,
             "actual_duration_s": round(cur.run_seconds, 3) if cur.ran else None,
-            "finished_at": now,
-            "checkpoint": p.checkpoint,
+            "finished_at": self.clock.now(),
             "cancel_requested": False,
             "pause_requested": False,
+            **end.values,
         }
-        if cur.state == JobState.starting and p.phase == JobPhase.done:
-            await self._move(cur, JobState.running, [JobState.starting], "machine started")
-        active = [JobState.starting, JobState.running, JobState.paused]
-        if p.phase == JobPhase.done:
-            if self.profile.auto_advance:
-                await self._move(
-                    cur,
-                    JobState.succeeded,
-                    [JobState.running],
-                    "finished (auto-advance)",
-                    {**common, "outcome": Outcome.good},
-                )
-            else:
-                await self._move(
-                    cur,
-                    JobState.awaiting_operator,
-                    [JobState.running],
-                    "finished; waiting for the operator",
-                    common,
-                    RunnerState.awaiting_operator,
-                )
-        elif p.phase == JobPhase.failed:
-            await self._move(
-                cur,
-                JobState.failed,
-                active,
-                p.message or "the machine reported a failure",
-                {**common, "message": p.message},
-                RunnerState.awaiting_operator if cur.ran else None,
-            )
-        elif p.phase == JobPhase.cancelled:
-            await self._move(
-                cur,
-                JobState.cancelled,
-                active,
-                p.message or "cancelled",
-                common,
-                RunnerState.awaiting_operator if cur.ran else None,
-            )
-        else:  # lost
-            await self._interrupt(cur, p.message or "the machine lost the job", p.checkpoint)
-            return
+        if p.checkpoint or p.phase != JobPhase.lost:
+            values["checkpoint"] = p.checkpoint
+        if p.phase == JobPhase.lost:
+            values.pop("finished_at")
+        await self._move(cur, end.to, list(end.expected), end.reason, values, end.runner)
         self.current = None
 
     async def _interrupt(self, cur: _Current, reason: str, checkpoint: dict[str, Any]) -> None:
@@ -374,13 +365,14 @@ class MachineRunner:
     async def _follow_requests(self) -> None:
         cur = self.current
         assert cur is not None
-        job = await self._db(lambda s: s.get(Job, cur.job_id))
+        job = await self._read(lambda s: s.get(Job, cur.job_id))
         if job is None or job.machine != self.slug or job.state not in ACTIVE_STATES:
             self.current = None
             with contextlib.suppress(DriverError):
                 await self.driver.release()
             return
         cur.state = JobState(job.state)
+        await self._pass_operator_report(cur, job.checkpoint.get("operator"))
         mono = self.clock.monotonic()
         if job.cancel_requested:
             if cur.cancel_sent_at is None:
@@ -405,6 +397,19 @@ class MachineRunner:
                 await self.driver.resume()
             except DriverError as exc:
                 await self._set_pause_flag(cur.job_id, True, f"resume failed: {exc}")
+
+    async def _pass_operator_report(self, cur: _Current, report: Any) -> None:
+        """A person said the job started (or which block is next): it runs from now on,
+        and the driver of a machine that cannot tell shows it."""
+        if not isinstance(report, dict) or report == cur.operator_report:
+            return
+        cur.operator_report = report
+        if cur.state == JobState.running:
+            self._mark_running(cur)
+        try:
+            await self.driver.operator_report(cur.ref, dict(report))
+        except DriverError as exc:
+            self.log.warning("the driver did not take the operator's report: %s", exc)
 
     async def _set_pause_flag(self, job_id: int, paused: bool, message: str) -> None:
         """The machine refused: make the desired state match what it is really doing."""
@@ -459,12 +464,17 @@ class MachineRunner:
     def _prepare(self, ticket: JobTicket) -> JobTicket:
         """Make the machine's own file (HPGL, the machine's embroidery format…) if the
         job's kind converts; a file that cannot be made here is rejected."""
+        params = self.profile.params
+        material = self.materials.get(ticket.material or "")
+        if material is not None and material.cut_mirrored and hasattr(params, "mirror"):
+            params = params.model_copy(update={"mirror": True})
         try:
             artifact = convert(
                 ticket.file_path,
                 ticket.file_type,
-                self.profile.params,
+                params,
                 self.store.artifact_dir(ticket.job_id, self.slug),
+                copies=ticket.copies,
             )
         except (AnalysisError, FileRejected) as exc:
             raise JobRejected(str(exc)) from exc
@@ -482,6 +492,20 @@ class MachineRunner:
         if self.driver.status.state != MachineState.idle:
             return
         if self.clock.monotonic() < self._retry_at:
+            return
+        # Every submission wakes the runners of its kind: look before taking the write
+        # lock, so a busy queue does not make every runner queue for it too.
+        # A burst of submissions elsewhere need not re-ask a machine that was not taking
+        # work a moment ago; a change on the machine itself, or the poll, re-asks at once.
+        mono = self.clock.monotonic()
+        woken_for_machine, self._wake_for_machine = self._wake_for_machine, False
+        if self._blocked_until > mono and not woken_for_machine:
+            return
+        verdict = await self._read(lambda s: worth_claiming(s, self.slug, self.profile.kind))
+        self._blocked_until = (
+            mono + self.settings.dispatch_poll_s if verdict in ("stopped", "occupied") else 0.0
+        )
+        if verdict != "yes":
             return
         try:
             ticket = await self._db(self._claim)

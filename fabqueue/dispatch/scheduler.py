@@ -36,7 +36,11 @@ class Candidate:
 
     @property
     def duration_s(self) -> float:
-        return (self.analysis.duration_s or 0.0) if self.analysis else 0.0
+        """How long the machine is taken: motion plus heat-up and set-up when known."""
+        if self.analysis is None:
+            return 0.0
+        total = self.analysis.details.get("machine_time_s")
+        return float(total) if total else (self.analysis.duration_s or 0.0)
 
 
 @dataclass(frozen=True)

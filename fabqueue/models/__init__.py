@@ -1,21 +1,40 @@
 """SQLModel tables and their public shapes, one module per resource."""
 
+from fabqueue.models.clients import ClientAccount, Organisation
 from fabqueue.models.files import StoredFile
 from fabqueue.models.jobs import Job, JobEvent, JobEventPublic, JobPublic, JobsPublic, Outcome
 from fabqueue.models.machines import MachinePublic, MachineRecord, RunnerState
+from fabqueue.models.quotes import (
+    JobActual,
+    Quote,
+    QuoteEvent,
+    QuoteJob,
+    QuoteLine,
+    QuoteSequence,
+    QuoteState,
+)
 from fabqueue.models.users import STAFF_ROLES, ApiToken, Role, User, UserPublic
 
 __all__ = [
     "STAFF_ROLES",
     "ApiToken",
+    "ClientAccount",
     "Job",
+    "JobActual",
     "JobEvent",
     "JobEventPublic",
     "JobPublic",
     "JobsPublic",
     "MachinePublic",
     "MachineRecord",
+    "Organisation",
     "Outcome",
+    "Quote",
+    "QuoteEvent",
+    "QuoteJob",
+    "QuoteLine",
+    "QuoteSequence",
+    "QuoteState",
     "Role",
     "RunnerState",
     "StoredFile",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from drivers.registry import DRIVERS
 from fabqueue.profiles.models import MachineProfile, MaterialProfile
+from fabqueue.profiles.prices import PriceProfile
+from fabqueue.profiles.site import SiteProfile
 from jobs.base import MachineKind
 from jobs.registry import ANALYZERS, accepted_types, sendable_types
 
@@ -37,6 +39,11 @@ class ProfileErrors(Exception):
 class ProfileSet:
     machines: dict[str, MachineProfile] = field(default_factory=dict)
     materials: dict[str, MaterialProfile] = field(default_factory=dict)
+    prices: PriceProfile = field(default_factory=PriceProfile)
+    site: SiteProfile | None = None
+    """None when there is no ``site.toml``: quotes cannot be sent until there is one."""
+    root: Path | None = None
+    """The folder the profiles were read from (the site's logo is there)."""
 
     def file_types(self, machine: MachineProfile) -> frozenset[str]:
         """What a machine accepts: its kind's types that its driver can send, once
@@ -86,7 +93,8 @@ def _validate_driver(profile: MachineProfile, rel: str, errors: list[ProfileErro
 
 
 def load_profiles(root: Path) -> ProfileSet:
-    """Load ``root/machines/*.toml`` and ``root/materials/*.toml``.
+    """Load ``root/machines/*.toml``, ``root/materials/*.toml``, and the optional
+    ``root/prices.toml`` and ``root/site.toml``.
 
     Raises :class:`ProfileErrors` listing every problem found, in every file.
     """
@@ -131,6 +139,51 @@ def load_profiles(root: Path) -> ProfileSet:
                 )
         machines[profile.slug] = profile
 
+    prices = _load_optional(root, "prices.toml", PriceProfile, errors) or PriceProfile()
+    site = _load_optional(root, "site.toml", SiteProfile, errors)
+    _check_prices(prices, materials, errors)
+    if site is not None and site.logo is not None and not (root / site.logo).is_file():
+        errors.append(ProfileError("site.toml", "logo", f"no file {site.logo!r} in {root}"))
+
     if errors:
         raise ProfileErrors(errors)
-    return ProfileSet(machines=machines, materials=materials)
+    return ProfileSet(machines=machines, materials=materials, prices=prices, site=site, root=root)
+
+
+_M = TypeVar("_M", PriceProfile, SiteProfile)
+
+
+def _load_optional(root: Path, name: str, model: type[_M], errors: list[ProfileError]) -> _M | None:
+    path = root / name
+    if not path.exists():
+        return None
+    data = _read(path, root, errors)
+    if data is None:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(ProfileError(name, _field(e["loc"]), e["msg"]) for e in exc.errors())
+        return None
+
+
+def _check_prices(
+    prices: PriceProfile, materials: dict[str, MaterialProfile], errors: list[ProfileError]
+) -> None:
+    for kind in MachineKind:
+        slug = prices.for_kind(kind).default_material
+        if slug is None:
+            continue
+        material = materials.get(slug)
+        if material is None:
+            errors.append(
+                ProfileError("prices.toml", f"{kind.value}.default_material", f"no {slug!r}")
+            )
+        elif material.kind != kind:
+            errors.append(
+                ProfileError(
+                    "prices.toml",
+                    f"{kind.value}.default_material",
+                    f"{slug!r} is a {material.kind.value} material",
+                )
+            )

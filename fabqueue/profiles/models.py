@@ -100,3 +100,6 @@ class MaterialProfile(BaseModel):
     diameter_mm: float | None = Field(None, gt=0)
     width_mm: float | None = Field(None, gt=0)
     """Roll width (vinyl)."""
+    cut_mirrored: bool = False
+    """Cut the design mirrored whatever the machine's setting: heat-transfer flex is cut
+    from its back, and a forgotten mirror spoils a garment."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
 from fabqueue.db import SessionFactory, session_scope
@@ -20,6 +23,7 @@ from fabqueue.services.errors import (
     TooLarge,
     UnsupportedFileType,
 )
+from fabqueue.services.estimates import UNLEARNABLE_DRIVERS, apply_correction, correction_factor
 from fabqueue.services.machines import capability, get_record, params_of
 from fabqueue.states import (
     ACTIVE_STATES,
@@ -30,7 +34,8 @@ from fabqueue.states import (
     transition,
 )
 from fabqueue.storage import FileStore, UploadTooLarge
-from jobs.base import Analysis, AnalysisError, FileRejected, MachineKind, Preview
+from jobs.base import Analysis, AnalysisError, FileRejected, MachineKind
+from jobs.gcode import with_material
 from jobs.params import MachineParams
 from jobs.registry import ANALYZERS, accepted_types, analyze, file_type_of
 from jobs.registry import preview as make_preview
@@ -57,7 +62,7 @@ def _actor(user: User) -> str:
     return f"user:{user.id}"
 
 
-def _targets(session: Session, req: SubmitRequest, file_type: str) -> list[MachineRecord]:
+def machines_for(session: Session, req: SubmitRequest, file_type: str) -> list[MachineRecord]:
     """The machines that could take the job, checked against what was asked."""
     spec = ANALYZERS.get(file_type)
     if spec is None:
@@ -109,9 +114,9 @@ def _params(profiles: ProfileSet, record: MachineRecord) -> MachineParams:
     return local.params if local is not None else params_of(record)
 
 
-def _analyse(
+def analyse_file(
     path: Any, file_type: str, profiles: ProfileSet, targets: list[MachineRecord]
-) -> tuple[Analysis, Preview | None]:
+) -> Analysis:
     params = _params(profiles, targets[0])
     try:
         analysis = analyze(path, file_type, params)
@@ -125,18 +130,75 @@ def _analyse(
             raise Invalid(f"does not fit {targets[0].slug}: {'; '.join(problems[targets[0].slug])}")
         detail = "; ".join(f"{slug}: {', '.join(p)}" for slug, p in problems.items())
         raise Invalid(f"does not fit any machine: {detail}")
+    return analysis
+
+
+def job_preview(
+    *, session: Session, store: FileStore, profiles: ProfileSet, job: Job
+) -> Path | None:
+    """The job's picture, made the first time someone asks for it (a submission need not
+    pay for a picture nobody may look at), then kept."""
+    assert job.id is not None
+    existing = store.preview_path(job.id)
+    if existing is not None:
+        return existing
+    slug = job.machine or job.target_machine
+    record = session.get(MachineRecord, slug) if slug else None
+    if record is None:
+        local = profiles.of_kind(job.kind)
+        params: MachineParams | None = local[0].params if local else None
+    else:
+        params = _params(profiles, record)
     try:
-        picture = make_preview(path, file_type, params, analysis)
-    except Exception as exc:  # a preview is a nicety: never refuse a job for it
-        log.warning("no preview for a %s file: %s", file_type, exc)
-        analysis.warnings.append("no preview could be made")
-        picture = None
-    return analysis, picture
+        picture = make_preview(
+            store.path_for(job.file_sha256),
+            job.file_type,
+            params,
+            Analysis.model_validate(job.analysis),
+        )
+    except Exception as exc:  # a preview is a nicety: the job is fine without one
+        log.warning("no preview for job %s (%s): %s", job.id, job.file_type, exc)
+        return None
+    if picture is None:
+        return None
+    return store.save_preview(job.id, picture.media_type, picture.data)
+
+
+def index_file(session: Session, sha256: str, size: int, now: datetime) -> None:
+    """Record the stored file once, however many jobs share it."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(StoredFile)
+        .values(sha256=sha256, size=size, created_at=now)
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
+
+
+def _refine(
+    sessions: SessionFactory,
+    profiles: ProfileSet,
+    request: SubmitRequest,
+    targets: list[MachineRecord],
+    analysis: Analysis,
+) -> Analysis:
+    """Grams for the chosen material; the machine's learnt time correction beside the
+    raw estimate (only when the job can go to one machine only)."""
+    material = profiles.materials.get(request.material) if request.material else None
+    if material is not None:
+        analysis = with_material(
+            analysis, density_g_cm3=material.density_g_cm3, diameter_mm=material.diameter_mm
+        )
+    if len(targets) == 1 and targets[0].driver not in UNLEARNABLE_DRIVERS:
+        with sessions() as session:
+            analysis = apply_correction(analysis, correction_factor(session, targets[0].slug))
+    return analysis
 
 
 def submit_job(
     *,
     sessions: SessionFactory,
+    read_sessions: SessionFactory,
     store: FileStore,
     profiles: ProfileSet,
     owner: User,
@@ -155,19 +217,19 @@ def submit_job(
     assert owner.id is not None
     file_type = file_type_of(request.filename)
     # Reads, file I/O and analysis happen outside any write transaction.
-    with sessions() as session:
-        targets = _targets(session, request, file_type)
+    with read_sessions() as session:
+        targets = machines_for(session, request, file_type)
     if request.material is not None:
         _check_material(profiles, targets, request.material)
     try:
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    analysis, picture = _analyse(stored.path, file_type, profiles, targets)
+    analysis = analyse_file(stored.path, file_type, profiles, targets)
+    analysis = _refine(read_sessions, profiles, request, targets, analysis)
 
     with session_scope(sessions) as session:
-        if session.get(StoredFile, stored.sha256) is None:
-            session.add(StoredFile(sha256=stored.sha256, size=stored.size, created_at=now))
+        index_file(session, stored.sha256, stored.size, now)
         job = Job(
             kind=targets[0].kind,
             target_machine=request.machine,
@@ -188,8 +250,6 @@ def submit_job(
         session.add(job)
         session.flush()
         assert job.id is not None
-        if picture is not None:
-            store.save_preview(job.id, picture.media_type, picture.data)
         record_creation(session, job, actor=_actor(owner), at=now)
     return job
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from fabqueue.models import Job, MachinePublic, MachineRecord, Outcome, RunnerState, User
 from fabqueue.profiles import MachineProfile, ProfileSet
-from fabqueue.services.errors import Conflict, Invalid, NotFound
+from fabqueue.services.errors import Conflict, Forbidden, Invalid, NotFound
 from fabqueue.states import OCCUPYING_STATES, JobState, queue_bus_event, transition
 from jobs.base import MachineKind
 from jobs.params import CutterParams, EmbroideryParams, MachineParams, PrinterParams
@@ -62,8 +62,9 @@ def register_local(
         record = session.get(MachineRecord, profile.slug)
         if record is not None and record.node != node:
             raise MachineOwnedElsewhere(
-                f"machine {profile.slug!r} belongs to node {record.node!r}, not {node!r}; "
-                "rename the profile or move the machine with `fabqueue machines adopt`"
+                f"machine {profile.slug!r} belongs to node {record.node!r}, not {node!r}: "
+                "give this profile another file name (a machine is driven by one node), "
+                "or set FABQUEUE_NODE if this computer replaced that node"
             )
         if record is None:
             record = MachineRecord(
@@ -134,9 +135,28 @@ def confirm(
     record = get_record(session, slug)
     job = occupying_job(session, slug)
     who = f"user:{actor.id}"
+    hands_on = not capability(record, "reports_completion")
+    if (
+        job is not None
+        and job.id is not None
+        and outcome is not None
+        and hands_on
+        and job.state == JobState.starting
+        and capability(record, "needs_operator_start")
+    ):
+        # Finished without anyone saying it had started: it did start.
+        transition(
+            session,
+            job.id,
+            JobState.running,
+            expected=[JobState.starting],
+            actor=who,
+            reason="operator: finished (start not reported)",
+            at=at,
+        )
+        session.refresh(job)
     finishing = job is not None and (
-        job.state == JobState.awaiting_operator
-        or (job.state == JobState.running and not capability(record, "reports_completion"))
+        job.state == JobState.awaiting_operator or (job.state == JobState.running and hands_on)
     )
     if job is not None and not finishing:
         raise Conflict(
@@ -149,6 +169,10 @@ def confirm(
             raise Invalid("say whether the result is good or bad (outcome)")
         from_state = JobState(job.state)
         if outcome == Outcome.good:
+            values: dict[str, Any] = {"outcome": outcome, "finished_at": job.finished_at or at}
+            took = _hands_on_duration(job, at) if from_state == JobState.running else None
+            if took is not None:
+                values["actual_duration_s"] = took
             transition(
                 session,
                 job.id,
@@ -157,7 +181,7 @@ def confirm(
                 actor=who,
                 reason="operator: good",
                 at=at,
-                values={"outcome": outcome, "finished_at": job.finished_at or at},
+                values=values,
             )
         else:
             transition(
@@ -186,6 +210,110 @@ def confirm(
     if job is not None:
         session.refresh(job)
     return job
+
+
+def _hands_on_duration(job: Job, at: datetime) -> float | None:
+    """Machine time of a job only a person saw run: from "started" to "finished"."""
+    started = (job.checkpoint.get("operator") or {}).get("started_at")
+    if not started:
+        return None
+    try:
+        seconds = (at - datetime.fromisoformat(started)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return round(seconds, 3) if seconds >= 0 else None
+
+
+def operator_report(
+    *, session: Session, slug: str, next_block: int | None, actor: User, at: datetime
+) -> Job:
+    """Someone at a machine that cannot tell its own progress says the job is under way
+    (it started; optionally which colour block is next). A job still ``starting`` is
+    then ``running``; the machine's runner passes the report on to its driver."""
+    record = get_record(session, slug)
+    if not (
+        capability(record, "needs_operator_start") or not capability(record, "reports_completion")
+    ):
+        raise Conflict(f"{slug} reports its own progress", state=record.runner_state.value)
+    job = occupying_job(session, slug)
+    if job is None or job.state not in (JobState.starting, JobState.running):
+        state = job.state.value if job is not None else "idle"
+        raise Conflict(f"no job is under way on {slug}", state=state)
+    assert job.id is not None
+    if not actor.is_staff and job.owner_id != actor.id:
+        raise Forbidden("only staff or the job's owner can report on it")
+    blocks: list[dict[str, Any]] = (job.analysis.get("details") or {}).get("blocks") or []
+    previous: dict[str, Any] = job.checkpoint.get("operator") or {}
+    block = next_block if next_block is not None else previous.get("next_block", 1)
+    if blocks and not 1 <= block <= len(blocks) + 1:
+        raise Invalid(f"next_block must be between 1 and {len(blocks) + 1} (all done)")
+    if not blocks and next_block is not None:
+        raise Invalid("this job has no colour blocks to report on")
+    report: dict[str, Any] = {
+        "started_at": previous.get("started_at") or at.isoformat(),
+        "reported_at": at.isoformat(),
+        "by": f"user:{actor.id}",
+        "next_block": block if blocks else None,
+        "blocks": len(blocks) or None,
+    }
+    report.update(block_progress(blocks, block))
+    values = {
+        "checkpoint": {**job.checkpoint, "operator": report},
+        "progress": report.get("progress"),
+        "eta_s": report.get("eta_s"),
+    }
+    if job.state == JobState.starting:
+        transition(
+            session,
+            job.id,
+            JobState.running,
+            expected=[JobState.starting],
+            actor=f"user:{actor.id}",
+            reason="operator: started on the machine",
+            at=at,
+            values=values,
+        )
+    else:
+        for key, value in values.items():
+            setattr(job, key, value)
+        job.updated_at = at
+        session.add(job)
+    queue_bus_event(
+        session,
+        "job:progress",
+        {
+            "job_id": job.id,
+            "machine": slug,
+            "progress": values["progress"],
+            "eta_s": values["eta_s"],
+        },
+    )
+    # Wakes the machine's runner, which hands the report to its driver.
+    queue_bus_event(
+        session, "job:requested", {"job_id": job.id, "machine": slug, "action": "report"}
+    )
+    session.commit()
+    session.refresh(job)
+    return job
+
+
+def block_progress(blocks: list[dict[str, Any]], next_block: int) -> dict[str, Any]:
+    """Share of the stitches done before block ``next_block`` (1-based), the minutes
+    left, and the colour to thread next."""
+    if not blocks:
+        return {}
+    stitches = [int(b.get("stitches") or 0) for b in blocks]
+    minutes = [float(b.get("minutes") or 0.0) for b in blocks]
+    total = sum(stitches) or 1
+    done = sum(stitches[: next_block - 1])
+    out: dict[str, Any] = {
+        "progress": round(done / total, 4),
+        "eta_s": round(60.0 * sum(minutes[next_block - 1 :]), 1),
+    }
+    if next_block <= len(blocks):
+        nxt = blocks[next_block - 1]
+        out["colour"] = nxt.get("name") or nxt.get("colour")
+    return out
 
 
 def set_material(

@@ -135,8 +135,9 @@ def test_cancel_a_running_job(make_api, settings: Settings, tmp_path: Path) -> N
     j = submit(api, tiny_gcode(tmp_path, seconds=3600), machine="printer").json()
     wait_state(api, j["id"], "running")
     r = api.client.post(f"/api/v1/jobs/{j['id']}/cancel", headers=api.headers())
-    assert r.json()["cancel_requested"] is True
-    assert r.json()["state"] == "running"
+    body = r.json()
+    # The runner may have stopped the machine before the answer was written.
+    assert (body["state"], body["cancel_requested"]) in (("running", True), ("cancelled", False))
     wait_state(api, j["id"], "cancelled")
     assert machine(api)["runner_state"] == "awaiting_operator"  # the half print is on the bed
     assert confirm(api, None).status_code == 200
@@ -251,3 +252,10 @@ def test_stopped_machine_takes_nothing(api: Api, tmp_path: Path) -> None:
     assert job(api, j["id"])["state"] == "queued"
     api.client.post("/api/v1/machines/printer/start", headers=api.headers())
     wait_state(api, j["id"], "awaiting_operator")
+
+
+def test_a_machine_belongs_to_one_node(make_api, settings: Settings) -> None:
+    make_api(settings)  # registers "printer" for test-node
+    other = settings.model_copy(update={"node": "another-cafe"})
+    with pytest.raises(Exception, match="belongs to node 'test-node'"):
+        make_api(other)

@@ -18,9 +18,15 @@ from pathlib import Path
 import pytest
 
 from drivers.base import DriverConfig, JobTicket
+from drivers.embroidery_folder import FolderConfig
+from drivers.emulators.hpgl_cutter import CutterSettings, HpglCutterEmulator
 from drivers.emulators.marlin import MarlinEmulator, MarlinOptions
+from drivers.hpgl_serial import HpglSerialConfig
 from drivers.octoprint import OctoPrintConfig
 from drivers.sim import SimConfig
+from jobs.params.embroidery import EmbroideryParams, Hoop
+from jobs.registry import convert
+from tests.support.factories import CORPUS
 
 
 @dataclass
@@ -54,6 +60,74 @@ async def sim_peer(tmp: Path) -> AsyncIterator[Peer]:
             job_id=99, ref="fq-99-1", file_path=path, file_name="x.pes", file_type="pes"
         ),
     )
+
+
+@asynccontextmanager
+async def embroidery_folder_peer(tmp: Path) -> AsyncIterator[Peer]:
+    """A USB stick as a folder, and a real file made for a Janome by the converter."""
+    stick = tmp / "stick"
+    stick.mkdir()
+    params = EmbroideryParams(
+        native_format="jef", hoops=[Hoop(name="SQ14", width_mm=140, height_mm=140)]
+    )
+    source = CORPUS / "embroidery" / "embroidermodder" / "Star.DST"
+    artifact = convert(source, "dst", params, tmp / "artifacts")
+    assert artifact is not None
+
+    def ticket(job_id: int) -> JobTicket:
+        return JobTicket(
+            job_id=job_id,
+            ref=f"fq-{job_id}-1",
+            file_path=artifact.path,
+            file_name="Étoile du berger.dst",
+            file_type=artifact.file_type,
+            params=artifact.details,
+        )
+
+    yield Peer(
+        config=FolderConfig(folder=stick, subfolder="EMB/Embf", poll_s=0.1),
+        ticket=ticket,
+        unsupported=JobTicket(
+            job_id=99, ref="fq-99-1", file_path=source, file_name="x.gcode", file_type="gcode"
+        ),
+    )
+
+
+def grid_hpgl(lines: int = 400) -> bytes:
+    """A small cut: ``lines`` strokes of 10 mm, 0.25 mm apart (40 steps per mm)."""
+    body = b"".join(
+        b"PU%d,0;PD%d,400;PD%d,400;" % (i * 10, i * 10, i * 10 + 5) for i in range(lines)
+    )
+    return b"IN;SP1;" + body + b"PU;SP0;"
+
+
+@asynccontextmanager
+async def hpgl_serial_peer(tmp: Path) -> AsyncIterator[Peer]:
+    path = tmp / "grid.hpgl"
+    path.write_bytes(grid_hpgl())
+    emulator = HpglCutterEmulator(CutterSettings(baud=115200, flow="none", time_scale=40))
+    port = emulator.start()
+
+    def ticket(job_id: int) -> JobTicket:
+        return JobTicket(
+            job_id=job_id,
+            ref=f"fq-{job_id}-1",
+            file_path=path,
+            file_name="grid.hpgl",
+            file_type="hpgl",
+            estimated_duration_s=200.0,
+        )
+
+    try:
+        yield Peer(
+            config=HpglSerialConfig(port=port, baud=115200, pacing="esc_b"),
+            ticket=ticket,
+            unsupported=JobTicket(
+                job_id=99, ref="fq-99-1", file_path=path, file_name="x.gcode", file_type="gcode"
+            ),
+        )
+    finally:
+        emulator.stop()
 
 
 @asynccontextmanager
@@ -139,6 +213,8 @@ async def octoprint_peer(tmp: Path) -> AsyncIterator[Peer]:
 
 PEERS: dict[str, Callable[[Path], AbstractAsyncContextManager[Peer]]] = {
     "sim": sim_peer,
+    "hpgl_serial": hpgl_serial_peer,
+    "embroidery_folder": embroidery_folder_peer,
     "marlin_serial": marlin_peer,
     "octoprint": octoprint_peer,
 }

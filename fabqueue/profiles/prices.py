@@ -1,0 +1,97 @@
+"""``profiles/prices.toml``: the café's price rules, as data.
+
+Every figure is € HT (VAT is added on the quote, per the site's regime). The rules are
+applied by :mod:`fabqueue.pricing`; ``docs/quotes.md`` shows a worked example per kind.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobs.base import MachineKind
+
+Money = Decimal
+Percent = Decimal
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KindPrices(_Strict):
+    """What every kind has: a setup fee, machine-time rounding, a minimum, waste."""
+
+    setup_fee: Money = Field(Decimal("0"), ge=0, decimal_places=2)
+    """Once per job line (file preparation, loading material), whatever the copies."""
+    time_increment_min: int = Field(1, ge=1, le=240)
+    """Machine time is billed per started increment (e.g. 15 = per started quarter hour)."""
+    minimum: Money = Field(Decimal("0"), ge=0, decimal_places=2)
+    """Least a job line costs (all copies together), after any discount."""
+    material_waste_percent: Percent = Field(Decimal("0"), ge=0, le=200)
+    """Material bought but not in the part: purge, supports, offcuts, failed starts."""
+    default_material: str | None = None
+    """Material used to price a design when the customer did not choose one."""
+
+
+class PrinterPrices(KindPrices):
+    pass
+
+
+class CutterPrices(KindPrices):
+    transfer_tape_per_m2: Money = Field(Decimal("0"), ge=0, decimal_places=2)
+    """Application tape over the vinyl area (it can cost more than the vinyl itself)."""
+    no_transfer_tape_types: list[str] = Field(default_factory=lambda: ["flex thermocollant"])
+    """Material types that need no application tape (heat-transfer flex has its carrier)."""
+    weeding_s_per_piece: Decimal = Field(Decimal("0"), ge=0)
+    """Seconds of weeding and handling per separate piece."""
+    weeding_s_per_counter: Decimal = Field(Decimal("0"), ge=0)
+    """Seconds per hole to pick out (the inside of an o, a, e…)."""
+    weeding_s_per_m: Decimal = Field(Decimal("0"), ge=0)
+    """Seconds per metre of cut line (long intricate outlines weed slowly)."""
+
+
+class EmbroideryPrices(KindPrices):
+    stabilizer_per_hooping: Money = Field(Decimal("0"), ge=0, decimal_places=2)
+    """Backing (tear-away, cut-away) used for each hooping."""
+    hooping_s: Decimal = Field(Decimal("0"), ge=0)
+    """Seconds of labour to hoop (and unhoop) a garment, per hooping."""
+    bobbin_per_1000m: Money = Field(Decimal("0"), ge=0, decimal_places=2)
+    """Bobbin thread, when the analysis reports it separately."""
+
+
+class LabourPrices(_Strict):
+    hourly_rate: Money = Field(Decimal("0"), ge=0, decimal_places=2)
+    """Staff time: weeding, hooping (derived from counts) and design (entered by hand)."""
+    design_hourly_rate: Money | None = Field(None, ge=0, decimal_places=2)
+    """Design/digitising time, when it is priced differently from handling."""
+
+
+class Group(_Strict):
+    label: str = Field(min_length=1, max_length=80)
+    adjustment_percent: Percent = Field(gt=-100, le=200)
+    """Negative = discount (−20 = 20 % off), positive = surcharge."""
+
+
+RoundingMode = Literal["up", "nearest"]
+
+
+class PriceProfile(_Strict):
+    """``profiles/prices.toml``. Missing file = everything at zero but machine time."""
+
+    schema_version: Literal[1] = 1
+    rounding_step: Money = Field(Decimal("0.01"), gt=0, le=100, decimal_places=2)
+    """Unit prices are rounded to a multiple of this (0.10 = to the next ten cents)."""
+    rounding_mode: RoundingMode = "up"
+    labour: LabourPrices = Field(default_factory=LabourPrices)
+    fdm_printer: PrinterPrices = Field(default_factory=PrinterPrices)
+    vinyl_cutter: CutterPrices = Field(default_factory=CutterPrices)
+    embroidery: EmbroideryPrices = Field(default_factory=EmbroideryPrices)
+    groups: dict[str, Group] = Field(default_factory=dict)
+    """Price groups a client organisation (or member) belongs to, by key."""
+
+    def for_kind(self, kind: MachineKind) -> KindPrices:
+        table: KindPrices = getattr(self, kind.value)
+        return table
