@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import Any
 
 from drivers.base import (
@@ -36,6 +37,7 @@ from drivers.transports.serial import SerialTransport
 from fabqueue.clock import Clock
 
 _LOST = object()
+_UNNUMBERED_OK = re.compile(r"ok P\d+ B\d+")
 
 
 class MarlinSerialDriver(Driver):
@@ -63,6 +65,7 @@ class MarlinSerialDriver(Driver):
         self._task: asyncio.Task[None] | None = None
         self._transport: SerialTransport | None = None
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._settled = asyncio.Event()
         self.stream: LineStream | None = None
         self.job: PrintJob | None = None
         self.capabilities_seen: dict[str, bool] = {}
@@ -107,7 +110,20 @@ class MarlinSerialDriver(Driver):
             await transport.close()
 
     async def probe(self) -> MachineStatus:
+        """The state once the greeting is over (the first answer takes a moment)."""
+        if self._task is not None and self.status.state == MachineState.connecting:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.cfg.handshake_timeout_s + 0.5):
+                    await self._settled.wait()
         return self.status
+
+    def _push(self, **changes: Any) -> MachineStatus:
+        status = super()._push(**changes)
+        if status.state == MachineState.connecting:
+            self._settled.clear()
+        else:
+            self._settled.set()
+        return status
 
     async def _supervise(self) -> None:
         while True:
@@ -286,8 +302,9 @@ class MarlinSerialDriver(Driver):
         if (
             stream is None
             or not stream.windowed
-            or reply.number is not None
-            or reply.temperatures
+            # Exactly Marlin's form for a command without a number; a garbled
+            # "ok N123 P15 B3" would not look like this.
+            or _UNNUMBERED_OK.fullmatch(reply.text) is None
             or self._prev in (ReplyKind.resend, ReplyKind.error)
             or self._prev_unknown
         ):

@@ -61,6 +61,7 @@ async def test_line_noise_every_line_runs_once_in_order(
     assert final.job is not None and final.job.phase == JobPhase.done, final
     assert numbered(emu) == file_commands(path)
     assert emu.firmware.stray() == []
+    assert w.driver.stray_commands == 0  # garbled replies are no false alarm
     stats = w.driver.stream.stats  # type: ignore[union-attr]
     assert emu.stats.garbled_in > 10 and emu.stats.garbled_out > 0
     assert stats.resends >= emu.stats.garbled_in * 0.8
@@ -325,7 +326,9 @@ async def test_a_port_that_says_nothing_is_not_a_printer(tmp_path: Path) -> None
         w = Watched(fast_config(pair.slave_path, 115200, handshake_timeout_s=1.0))
         await w.driver.connect()
         try:
-            status = await w.wait(lambda s: s.state == MachineState.offline, within=5)
+            # probe() (check-profiles --probe, start-up) waits for the greeting's outcome.
+            status = await w.driver.probe()
+            assert status.state == MachineState.offline
             assert "no answer" in (status.message or "")
         finally:
             await w.driver.close()
