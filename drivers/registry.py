@@ -5,10 +5,14 @@ from __future__ import annotations
 from drivers.base import Driver
 from drivers.embroidery_folder import EmbroideryFolderDriver
 from drivers.hpgl_serial import HpglSerialDriver
+from drivers.marlin_serial import MarlinSerialDriver
+from drivers.octoprint import OctoPrintDriver
 from drivers.sim import SimDriver
 
 DRIVERS: dict[str, type[Driver]] = {
     SimDriver.name: SimDriver,
     HpglSerialDriver.name: HpglSerialDriver,
     EmbroideryFolderDriver.name: EmbroideryFolderDriver,
+    MarlinSerialDriver.name: MarlinSerialDriver,
+    OctoPrintDriver.name: OctoPrintDriver,
 }

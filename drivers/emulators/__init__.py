@@ -6,5 +6,6 @@ Used by tests, demos and ``fabqueue simulate``. Each emulator module offers a
 
 EMULATORS: dict[str, str] = {
     "cutter": "drivers.emulators.hpgl_cutter:serve_forever",
+    "marlin": "drivers.emulators.marlin:serve_forever",
 }
 """``fabqueue simulate <name>`` -> ``"module:function"`` taking the parsed CLI args."""

@@ -21,12 +21,16 @@ class SerialTransport:
         *,
         xonxoff: bool = False,
         rtscts: bool = False,
+        low_latency: bool = False,
         open_fn: Callable[..., serial.Serial] = serial.serial_for_url,
     ) -> None:
         self.port = port
         self.baudrate = baudrate
         self.xonxoff = xonxoff
         self.rtscts = rtscts
+        self.low_latency = low_latency
+        """Ask the kernel to hand over received bytes at once (FTDI adapters otherwise
+        wait up to 16 ms: a ceiling of ~60 round trips a second)."""
         self._open_fn = open_fn
         self._serial: serial.Serial | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -57,6 +61,10 @@ class SerialTransport:
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise DriverUnavailable(f"cannot open {self.port}: {exc}") from exc
+        if self.low_latency:
+            # Linux serial ports only; a pty or a network port has nothing to set.
+            with contextlib.suppress(AttributeError, NotImplementedError, ValueError, OSError):
+                await asyncio.to_thread(self._serial.set_low_latency_mode, True)
         self._closing.clear()
         self.lost.clear()
         self._chunks = asyncio.Queue()
@@ -97,7 +105,10 @@ class SerialTransport:
             if self.lost.is_set() and self._chunks.empty():
                 raise DriverUnavailable(f"{self.port} went away: {self.error}")
             try:
-                chunk = await asyncio.wait_for(self._chunks.get(), timeout)
+                # Not wait_for: on 3.11 it can swallow a cancellation that races with
+                # the chunk's arrival (the reading task would then never stop).
+                async with asyncio.timeout(timeout):
+                    chunk = await self._chunks.get()
             except TimeoutError:
                 return None
             if chunk is None:

@@ -17,11 +17,11 @@ from drivers.base import (
 )
 from drivers.registry import DRIVERS
 from fabqueue.clock import RealClock
-from tests.drivers.peers import PEERS
+from tests.drivers.peers import PEER_MARKS, PEERS
 
 pytestmark = pytest.mark.asyncio
 
-NAMES = sorted(DRIVERS)
+NAMES = [pytest.param(name, marks=PEER_MARKS.get(name, [])) for name in sorted(DRIVERS)]
 
 
 async def wait_status(seen: list[MachineStatus], pred, within: float = 30.0) -> MachineStatus:
