@@ -321,7 +321,8 @@ class HpglSerialDriver(Driver):
         if line is None:
             raise DriverUnavailable("the cutter is not connected")
         try:
-            await asyncio.wait_for(line.write(data), self.cfg.stall_timeout_s)
+            async with asyncio.timeout(self.cfg.stall_timeout_s):
+                await line.write(data)
         except TimeoutError:
             line.abort_write()
             raise _Stalled(
@@ -492,7 +493,8 @@ class HpglSerialDriver(Driver):
         if line is not None and line.is_open:
             await line.discard_output()
             try:
-                await asyncio.wait_for(self._write(self.cfg.cancel_sequence.encode()), 5.0)
+                async with asyncio.timeout(5.0):
+                    await self._write(self.cfg.cancel_sequence.encode())
             except (TimeoutError, DriverUnavailable, _Stalled):
                 line.abort_write()
                 message = "cancelled; the cutter did not take the stop sequence: check it"

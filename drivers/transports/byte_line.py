@@ -93,8 +93,11 @@ class ByteLine(SerialTransport):
                 left = deadline - asyncio.get_running_loop().time()
                 if left <= 0:
                     return None
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                # cancellation that races with its timeout, and close() then hangs.
                 try:
-                    chunk = await asyncio.wait_for(self._chunks.get(), left)
+                    async with asyncio.timeout(left):
+                        chunk = await self._chunks.get()
                 except TimeoutError:
                     return None
                 if chunk is not None:
