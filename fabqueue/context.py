@@ -12,6 +12,7 @@ from fabqueue.db import SessionFactory
 from fabqueue.dispatch.dispatcher import Dispatcher
 from fabqueue.events import EventBus
 from fabqueue.profiles import ProfileSet
+from fabqueue.services.machines import MachineCatalog
 from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
 
@@ -28,3 +29,8 @@ class AppContext:
     store: FileStore
     dispatcher: Dispatcher | None = None
     tokens: TokenCache = field(default_factory=TokenCache)
+    machines: MachineCatalog | None = None
+
+    def __post_init__(self) -> None:
+        if self.machines is None:
+            self.machines = MachineCatalog(self.read_sessions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +25,13 @@ from fabqueue.services.errors import (
     UnsupportedFileType,
 )
 from fabqueue.services.estimates import UNLEARNABLE_DRIVERS, apply_correction, correction_factor
-from fabqueue.services.machines import capability, get_record, params_of
+from fabqueue.services.machines import (
+    MachineCatalog,
+    all_machines,
+    capability,
+    get_record,
+    params_of,
+)
 from fabqueue.states import (
     ACTIVE_STATES,
     TERMINAL_STATES,
@@ -62,8 +69,11 @@ def _actor(user: User) -> str:
     return f"user:{user.id}"
 
 
-def machines_for(session: Session, req: SubmitRequest, file_type: str) -> list[MachineRecord]:
-    """The machines that could take the job, checked against what was asked."""
+def machines_for(
+    machines: Sequence[MachineRecord], req: SubmitRequest, file_type: str
+) -> list[MachineRecord]:
+    """The machines (of ``machines``, all known) that could take the job, checked against
+    what was asked."""
     spec = ANALYZERS.get(file_type)
     if spec is None:
         raise UnsupportedFileType(
@@ -72,7 +82,7 @@ def machines_for(session: Session, req: SubmitRequest, file_type: str) -> list[M
             accepted=accepted_types(),
         )
     if req.machine is not None:
-        record = session.get(MachineRecord, req.machine)
+        record = next((m for m in machines if m.slug == req.machine), None)
         if record is None:
             raise NotFound(f"no machine {req.machine!r}")
         if req.kind is not None and req.kind != record.kind:
@@ -80,7 +90,7 @@ def machines_for(session: Session, req: SubmitRequest, file_type: str) -> list[M
         records = [record]
     else:
         kind = req.kind or spec.kind
-        records = list(session.exec(select(MachineRecord).where(MachineRecord.kind == kind)))
+        records = [m for m in machines if m.kind == kind]
         if not records:
             raise Invalid(f"there is no {kind.value} machine to run this job")
     if spec.kind != records[0].kind:
@@ -206,6 +216,7 @@ def submit_job(
     request: SubmitRequest,
     upload_limit: int,
     now: datetime,
+    catalog: MachineCatalog | None = None,
 ) -> Job:
     """Validate, store, analyse and queue a job. Nothing is kept if any step refuses it."""
     if not 1 <= request.copies <= MAX_COPIES:
@@ -217,8 +228,12 @@ def submit_job(
     assert owner.id is not None
     file_type = file_type_of(request.filename)
     # Reads, file I/O and analysis happen outside any write transaction.
-    with read_sessions() as session:
-        targets = machines_for(session, request, file_type)
+    if catalog is not None:
+        known = catalog.records()
+    else:
+        with read_sessions() as session:
+            known = all_machines(session)
+    targets = machines_for(known, request, file_type)
     if request.material is not None:
         _check_material(profiles, targets, request.material)
     try:

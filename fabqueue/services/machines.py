@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +87,41 @@ def register_local(
         records.append(record)
     session.flush()
     return records
+
+
+def all_machines(session: Session) -> list[MachineRecord]:
+    """Every machine of every node, detached (safe to keep after the session)."""
+    records = list(session.exec(select(MachineRecord)))
+    for record in records:
+        session.expunge(record)
+    return records
+
+
+class MachineCatalog:
+    """The machines as submissions need them (kind, file types, size limits), read again
+    at most every ``ttl_s``: they change when a node starts, not at every request."""
+
+    def __init__(self, read_sessions: Callable[[], Session], ttl_s: float = 2.0) -> None:
+        self._read_sessions = read_sessions
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._records: list[MachineRecord] = []
+        self._read_at = -1e18
+
+    def records(self) -> list[MachineRecord]:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._read_at <= self.ttl_s:
+                return self._records
+        with self._read_sessions() as session:
+            records = all_machines(session)
+        with self._lock:
+            self._records, self._read_at = records, now
+        return records
+
+    def forget(self) -> None:
+        with self._lock:
+            self._read_at = -1e18
 
 
 def get_record(session: Session, slug: str) -> MachineRecord:

@@ -18,6 +18,7 @@ from fabqueue.profiles.site import FRENCH_VAT_RATES, VatRegime
 from fabqueue.services import quote_pricing
 from fabqueue.services.errors import Forbidden, Invalid, NotFound, TooLarge
 from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, analyse_file, index_file, machines_for
+from fabqueue.services.machines import all_machines
 from fabqueue.services.quotes import (
     KIND_LABELS,
     MILLI,
@@ -82,7 +83,7 @@ def add_design(
         quote = get_quote(session, quote_id, user)
         editable(quote, user, "add designs to")
         file_type = file_type_of(filename)
-        targets = machines_for(session, SubmitRequest(filename=filename), file_type)
+        targets = machines_for(all_machines(session), SubmitRequest(filename=filename), file_type)
     kind = targets[0].kind
     material = material or quote_pricing.default_material(profiles, kind)
     if material is not None:

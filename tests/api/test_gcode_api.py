@@ -124,6 +124,7 @@ def test_a_learnt_correction_is_stored_beside_the_raw_estimate(
         record = s.exec(select(MachineRecord).where(MachineRecord.slug == "printer")).one()
         record.driver = "marlin_serial"
         s.add(record)
+    held_api.ctx.machines.forget()  # the catalog rereads machines every 2 s; not wait
     job = submit(held_api, GCODE / "prusaslicer-screw.gcode", machine="printer").json()
     a = job["analysis"]
     assert a["duration_s"] == raw["analysis"]["duration_s"]  # the raw estimate is kept
