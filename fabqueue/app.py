@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlmodel import select
@@ -109,6 +110,12 @@ def create_app(
         # garbage collector's way, so collections stay short under load.
         gc.collect()
         gc.freeze()
+        # Requests allocate many short-lived objects: collect the young generation less
+        # often (its cost is per collection, not per object).
+        gc.set_threshold(20_000, 20, 20)
+        # Handlers run in threads that share one interpreter lock: past a few, more
+        # threads only make every answer later (measured by bench/api_submit.py).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         try:
             yield
         finally:

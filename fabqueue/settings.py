@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    api_threads: int = Field(6, ge=2, le=64)
+    """Worker threads for API handlers (file analysis runs there)."""
+
     access_log: bool = False
     """Log every HTTP request (useful when debugging a client; noisy otherwise)."""
 

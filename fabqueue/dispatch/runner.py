@@ -33,6 +33,7 @@ from fabqueue.clock import Clock
 from fabqueue.db import SessionFactory, session_scope
 from fabqueue.dispatch.claim import claim_next, worth_claiming
 from fabqueue.dispatch.outcomes import ending_for
+from fabqueue.dispatch.prepare import prepare_ticket
 from fabqueue.dispatch.scheduler import MachineInfo
 from fabqueue.events import EventBus
 from fabqueue.models import Job, MachineRecord, RunnerState
@@ -40,12 +41,12 @@ from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.settings import Settings
 from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, queue_bus_event, transition
 from fabqueue.storage import FileStore
-from jobs.base import AnalysisError, FileRejected
-from jobs.registry import convert
 
 T = TypeVar("T")
 
 RETRY_MAX_S = 60.0
+RECHECK_S = 0.05
+"""An idle machine that just found nothing to take looks again at most this often."""
 CANCEL_TIMEOUT_S = 60.0
 
 
@@ -108,6 +109,7 @@ class MachineRunner:
         self._last_progress_write = -1e9
         self._wake_for_machine = True
         self._blocked_until = 0.0
+        self._recheck = False
         self._status_dirty = True
 
     # --- life cycle -------------------------------------------------------------------
@@ -143,10 +145,15 @@ class MachineRunner:
             except Exception:
                 self.log.exception("runner step failed; retrying")
                 await asyncio.sleep(1.0)
+            timeout = self.settings.dispatch_poll_s
+            if self._recheck:  # a queue change was put off: look again when allowed
+                left = self._blocked_until - asyncio.get_running_loop().time()
+                timeout = min(timeout, max(0.0, left))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.dispatch_poll_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:
-                self._wake_for_machine = True  # the poll looks at everything afresh
+                if not self._recheck:
+                    self._wake_for_machine = True  # the poll looks at everything afresh
             self._wake.clear()
 
     async def _read(self, fn: Callable[[Session], T]) -> T:
@@ -463,33 +470,6 @@ class MachineRunner:
             now=self.clock.now(),
         )
 
-    def _prepare(self, ticket: JobTicket) -> JobTicket:
-        """Make the machine's own file (HPGL, the machine's embroidery format…) if the
-        job's kind converts; a file that cannot be made here is rejected."""
-        params = self.profile.params
-        material = self.materials.get(ticket.material or "")
-        if material is not None and material.cut_mirrored and hasattr(params, "mirror"):
-            params = params.model_copy(update={"mirror": True})
-        try:
-            artifact = convert(
-                ticket.file_path,
-                ticket.file_type,
-                params,
-                self.store.artifact_dir(ticket.job_id, self.slug),
-                copies=ticket.copies,
-            )
-        except (AnalysisError, FileRejected) as exc:
-            raise JobRejected(str(exc)) from exc
-        if artifact is None:
-            return ticket
-        return ticket.model_copy(
-            update={
-                "file_path": artifact.path,
-                "file_type": artifact.file_type,
-                "params": {**ticket.params, "source_type": ticket.file_type, **artifact.details},
-            }
-        )
-
     async def _claim_and_start(self) -> None:
         if self.driver.status.state != MachineState.idle:
             return
@@ -498,15 +478,22 @@ class MachineRunner:
         # Every submission wakes the runners of its kind: look before taking the write
         # lock, so a busy queue does not make every runner queue for it too.
         # A burst of submissions elsewhere need not re-ask a machine that was not taking
-        # work a moment ago; a change on the machine itself, or the poll, re-asks at once.
-        mono = self.clock.monotonic()
+        # work a moment ago (until the next poll), nor one that found nothing for it a
+        # few milliseconds ago (it looks again shortly, once, for the whole burst); a
+        # change on the machine itself, or the poll, re-asks at once.
+        now = asyncio.get_running_loop().time()
         woken_for_machine, self._wake_for_machine = self._wake_for_machine, False
-        if self._blocked_until > mono and not woken_for_machine:
+        if self._blocked_until > now and not woken_for_machine:
+            self._recheck = True
             return
+        self._recheck = False
         verdict = await self._read(lambda s: worth_claiming(s, self.slug, self.profile.kind))
-        self._blocked_until = (
-            mono + self.settings.dispatch_poll_s if verdict in ("stopped", "occupied") else 0.0
-        )
+        if verdict in ("stopped", "occupied"):
+            self._blocked_until = now + self.settings.dispatch_poll_s
+        elif verdict == "empty":
+            self._blocked_until = now + RECHECK_S
+        else:
+            self._blocked_until = 0.0
         if verdict != "yes":
             return
         try:
@@ -521,7 +508,13 @@ class MachineRunner:
         cur = _Current(job_id=ticket.job_id, ref=ticket.ref, state=JobState.starting)
         self.current = cur
         try:
-            ticket = await asyncio.to_thread(self._prepare, ticket)
+            ticket = await asyncio.to_thread(
+                prepare_ticket,
+                ticket,
+                machine=self.profile,
+                materials=self.materials,
+                store=self.store,
+            )
             reason = self.driver.supports(ticket)
             if reason is not None:
                 raise JobRejected(reason)

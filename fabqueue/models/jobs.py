@@ -35,6 +35,9 @@ class Job(SQLModel, table=True):
             postgresql_where=text(_OCCUPYING_SQL),
         ),
         Index("ix_job_queue", "state", "kind", "priority", "created_at"),
+        # "Is anything queued for this machine?" must not scan a long queue of jobs
+        # meant for other machines.
+        Index("ix_job_waiting", "state", "target_machine", "kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

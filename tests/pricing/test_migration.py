@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
 import fabqueue.models  # noqa: F401  (registers the tables)
-from fabqueue.db import alembic_config, current_revision, make_engine, upgrade
+from fabqueue.db import alembic_config, current_revision, head_revision, make_engine, upgrade
 
 NEW_TABLES = {
     "organisation",
@@ -34,7 +34,7 @@ def _diff(engine: Engine) -> list[object]:
 
 
 def _check(engine: Engine) -> None:
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == head_revision()
     assert set(inspect(engine).get_table_names()) >= NEW_TABLES
     assert _diff(engine) == []
     command.downgrade(alembic_config(engine), "0001")
