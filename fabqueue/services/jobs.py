@@ -9,12 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, func, select
 
 from fabqueue.db import SessionFactory, session_scope
-from fabqueue.models import Job, JobEvent, MachineRecord, RunnerState, StoredFile, User
+from fabqueue.models import Job, JobEvent, MachineRecord, RunnerState, User
+from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
 from fabqueue.services.errors import (
     Conflict,
@@ -174,15 +174,16 @@ def job_preview(
     return store.save_preview(job.id, picture.media_type, picture.data)
 
 
+_INDEX_FILE = text(
+    "INSERT INTO stored_file (sha256, size, created_at) VALUES (:sha256, :size, :created_at) "
+    "ON CONFLICT (sha256) DO NOTHING"
+).bindparams(bindparam("created_at", type_=UTCDateTime()))
+"""Plain SQL both SQLite and PostgreSQL take; compiled once (this runs at every upload)."""
+
+
 def index_file(session: Session, sha256: str, size: int, now: datetime) -> None:
     """Record the stored file once, however many jobs share it."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(StoredFile)
-        .values(sha256=sha256, size=size, created_at=now)
-        .on_conflict_do_nothing(index_elements=["sha256"])
-    )
+    session.execute(_INDEX_FILE, {"sha256": sha256, "size": size, "created_at": now})
 
 
 def _refine(
