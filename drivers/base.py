@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -140,7 +140,10 @@ class NotSupported(DriverError):
 StatusCallback = Callable[[MachineStatus], None]
 
 
-class Driver(ABC):
+ConfigT = TypeVar("ConfigT", bound=DriverConfig)
+
+
+class Driver(ABC, Generic[ConfigT]):
     """One machine. Async, small; every change of state is pushed through ``on_status``.
 
     Blocking libraries (pyserial, requests) run in threads behind a transport: no
@@ -152,10 +155,15 @@ class Driver(ABC):
     default_capabilities: ClassVar[DriverCapabilities] = DriverCapabilities()
 
     def __init__(
-        self, machine: str, config: DriverConfig, *, on_status: StatusCallback, clock: Clock
+        self, machine: str, config: ConfigT, *, on_status: StatusCallback, clock: Clock
     ) -> None:
+        if not isinstance(config, self.Config):
+            raise TypeError(
+                f"{self.name} needs a {self.Config.__name__}, not {type(config).__name__}"
+            )
         self.machine = machine
-        self.config = config
+        self.cfg: ConfigT = config
+        """The profile's ``[driver]`` table, validated by the driver's own ``Config``."""
         self.clock = clock
         self._on_status = on_status
         self._status = MachineStatus(state=MachineState.offline, at=clock.now())
@@ -213,9 +221,9 @@ class Driver(ABC):
     async def cancel(self) -> None:
         """Stop the current job; the final snapshot says ``cancelled``."""
 
-    async def release(self) -> None:  # noqa: B027  (optional: most drivers need nothing)
+    async def release(self) -> None:
         """The operator finished and removed the job by hand: forget it, become idle."""
 
-    async def operator_report(self, ref: str, report: dict[str, Any]) -> None:  # noqa: B027
+    async def operator_report(self, ref: str, report: dict[str, Any]) -> None:
         """A person at the machine said where job ``ref`` stands (started, which colour
         block is next…). Only machines that cannot tell it themselves use this."""

@@ -163,7 +163,7 @@ def _write_atomic(source: Path, target: Path) -> None:
     _fsync_dir(target.parent)
 
 
-class EmbroideryFolderDriver(Driver):
+class EmbroideryFolderDriver(Driver[FolderConfig]):
     name = "embroidery_folder"
     Config = FolderConfig
     default_capabilities = DriverCapabilities(
@@ -177,11 +177,9 @@ class EmbroideryFolderDriver(Driver):
     )
 
     def __init__(
-        self, machine: str, config: DriverConfig, *, on_status: StatusCallback, clock: Clock
+        self, machine: str, config: FolderConfig, *, on_status: StatusCallback, clock: Clock
     ) -> None:
         super().__init__(machine, config, on_status=on_status, clock=clock)
-        assert isinstance(self.config, FolderConfig)
-        self.cfg: FolderConfig = self.config
         self._job: JobProgress | None = None
         self._delivery: Delivery | None = None
         self._poll: asyncio.Task[None] | None = None

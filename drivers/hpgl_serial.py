@@ -118,7 +118,7 @@ class _Job:
         }
 
 
-class HpglSerialDriver(Driver):
+class HpglSerialDriver(Driver[HpglSerialConfig]):
     name = "hpgl_serial"
     Config = HpglSerialConfig
     default_capabilities = DriverCapabilities(
@@ -129,11 +129,9 @@ class HpglSerialDriver(Driver):
     )
 
     def __init__(
-        self, machine: str, config: DriverConfig, *, on_status: StatusCallback, clock: Clock
+        self, machine: str, config: HpglSerialConfig, *, on_status: StatusCallback, clock: Clock
     ) -> None:
         super().__init__(machine, config, on_status=on_status, clock=clock)
-        assert isinstance(self.config, HpglSerialConfig)
-        self.cfg: HpglSerialConfig = self.config
         self._line: Port | None = None
         self._job: _Job | None = None
         self._task: asyncio.Task[None] | None = None

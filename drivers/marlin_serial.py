@@ -16,7 +16,6 @@ from typing import Any
 from drivers.base import (
     Driver,
     DriverCapabilities,
-    DriverConfig,
     DriverUnavailable,
     JobPhase,
     JobProgress,
@@ -40,7 +39,7 @@ _LOST = object()
 _UNNUMBERED_OK = re.compile(r"ok P\d+ B\d+")
 
 
-class MarlinSerialDriver(Driver):
+class MarlinSerialDriver(Driver[MarlinSerialConfig]):
     name = "marlin_serial"
     Config = MarlinSerialConfig
     default_capabilities = DriverCapabilities(
@@ -51,11 +50,9 @@ class MarlinSerialDriver(Driver):
     )
 
     def __init__(
-        self, machine: str, config: DriverConfig, *, on_status: StatusCallback, clock: Clock
+        self, machine: str, config: MarlinSerialConfig, *, on_status: StatusCallback, clock: Clock
     ) -> None:
         super().__init__(machine, config, on_status=on_status, clock=clock)
-        assert isinstance(self.config, MarlinSerialConfig)
-        self.cfg: MarlinSerialConfig = self.config
         self.scripts = Scripts(
             self.cfg.pause_script,
             self.cfg.resume_script,

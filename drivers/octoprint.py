@@ -91,7 +91,7 @@ class _Tracked:
     filepos: int = 0
 
 
-class OctoPrintDriver(Driver):
+class OctoPrintDriver(Driver[OctoPrintConfig]):
     name = "octoprint"
     Config = OctoPrintConfig
     default_capabilities = DriverCapabilities(
@@ -101,11 +101,9 @@ class OctoPrintDriver(Driver):
     )
 
     def __init__(
-        self, machine: str, config: DriverConfig, *, on_status: StatusCallback, clock: Clock
+        self, machine: str, config: OctoPrintConfig, *, on_status: StatusCallback, clock: Clock
     ) -> None:
         super().__init__(machine, config, on_status=on_status, clock=clock)
-        assert isinstance(self.config, OctoPrintConfig)
-        self.cfg: OctoPrintConfig = self.config
         self._client: OctoPrintClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()

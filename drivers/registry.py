@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drivers.base import Driver
 from drivers.embroidery_folder import EmbroideryFolderDriver
 from drivers.hpgl_serial import HpglSerialDriver
@@ -9,7 +11,7 @@ from drivers.marlin_serial import MarlinSerialDriver
 from drivers.octoprint import OctoPrintDriver
 from drivers.sim import SimDriver
 
-DRIVERS: dict[str, type[Driver]] = {
+DRIVERS: dict[str, type[Driver[Any]]] = {
     SimDriver.name: SimDriver,
     HpglSerialDriver.name: HpglSerialDriver,
     EmbroideryFolderDriver.name: EmbroideryFolderDriver,

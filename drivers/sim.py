@@ -47,7 +47,7 @@ class SimConfig(DriverConfig):
     reject_file_types: list[str] = Field(default_factory=list)
 
 
-class SimDriver(Driver):
+class SimDriver(Driver[SimConfig]):
     name = "sim"
     Config = SimConfig
     default_capabilities = DriverCapabilities(
@@ -55,11 +55,9 @@ class SimDriver(Driver):
     )
 
     def __init__(
-        self, machine: str, config: DriverConfig, *, on_status: StatusCallback, clock: Clock
+        self, machine: str, config: SimConfig, *, on_status: StatusCallback, clock: Clock
     ) -> None:
         super().__init__(machine, config, on_status=on_status, clock=clock)
-        assert isinstance(self.config, SimConfig)
-        self.cfg: SimConfig = self.config
         self._task: asyncio.Task[None] | None = None
         self._comeback: asyncio.Task[None] | None = None
         self._resumed = asyncio.Event()

@@ -84,7 +84,10 @@ class MarlinEmulator:
         self.byte_s = 10.0 / self.options.baud
         self.stats = LinkStats()
         self.firmware = Firmware(self.options, self._emit)
-        self._rng = random.Random(self.options.seed)
+        # One generator per direction: the order in which lines and replies interleave
+        # depends on timing, and sharing one would make a seeded run unrepeatable.
+        self._rng_in = random.Random(self.options.seed)
+        self._rng_out = random.Random(self.options.seed * 104729 + 3)
         self._lock = threading.Condition()
         self._out: deque[bytes] = deque()
         self._out_ready = threading.Condition()
@@ -281,15 +284,15 @@ class MarlinEmulator:
 
     def _line_faults(self, data: bytes) -> bytes:
         opts = self.options
-        if opts.resend_rate and self._rng.random() < opts.resend_rate and len(data) > 2:
-            i = self._rng.randrange(len(data) - 1)
-            garbled = self._rng.choice(b"0123456789ABGMXYZ*. ")
+        if opts.resend_rate and self._rng_in.random() < opts.resend_rate and len(data) > 2:
+            i = self._rng_in.randrange(len(data) - 1)
+            garbled = self._rng_in.choice(b"0123456789ABGMXYZ*. ")
             if garbled == data[i]:
                 garbled = ord("#")
             data = data[:i] + bytes([garbled]) + data[i + 1 :]
             self.stats.garbled_in += 1
-        if opts.drop_rate and self._rng.random() < opts.drop_rate and len(data) > 2:
-            i = self._rng.randrange(len(data) - 1)
+        if opts.drop_rate and self._rng_in.random() < opts.drop_rate and len(data) > 2:
+            i = self._rng_in.randrange(len(data) - 1)
             data = data[:i] + data[i + 1 :]
             self.stats.dropped_in += 1
         return data
@@ -349,9 +352,9 @@ class MarlinEmulator:
             return
         data = line.encode("latin-1", "replace") + b"\n"
         opts = self.options
-        if opts.corrupt_rate and self._rng.random() < opts.corrupt_rate and len(data) > 1:
-            i = self._rng.randrange(len(data) - 1)
-            data = data[:i] + bytes([self._rng.choice(b"#~!0123456789 ")]) + data[i + 1 :]
+        if opts.corrupt_rate and self._rng_out.random() < opts.corrupt_rate and len(data) > 1:
+            i = self._rng_out.randrange(len(data) - 1)
+            data = data[:i] + bytes([self._rng_out.choice(b"#~!0123456789 ")]) + data[i + 1 :]
             self.stats.garbled_out += 1
         with self._out_ready:
             self._out.append(data)

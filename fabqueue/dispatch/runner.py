@@ -70,7 +70,7 @@ class MachineRunner:
         self,
         *,
         profile: MachineProfile,
-        driver_cls: type[Driver],
+        driver_cls: type[Driver[Any]],
         profiles: ProfileSet,
         sessions: SessionFactory,
         read_sessions: SessionFactory,

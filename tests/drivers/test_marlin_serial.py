@@ -63,7 +63,7 @@ async def test_line_noise_every_line_runs_once_in_order(
     assert emu.firmware.stray() == []
     assert w.driver.stray_commands == 0  # garbled replies are no false alarm
     stats = w.driver.stream.stats  # type: ignore[union-attr]
-    assert emu.stats.garbled_in > 10 and emu.stats.garbled_out > 0
+    assert emu.stats.garbled_in >= 10 and emu.stats.garbled_out > 0  # the noise did happen
     assert stats.resends >= emu.stats.garbled_in * 0.8
     assert w.driver.stream.windowed is advanced_ok  # type: ignore[union-attr]
     assert final.job.progress == pytest.approx(1.0)
