@@ -176,7 +176,7 @@ def test_the_worker_has_a_time_limit(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(AnalysisError, match="could not be read in time"):
         read_design(path, "dst", limits=WorkerLimits(seconds=0.05))
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # a guard against a hang
 
 
 def test_the_worker_has_a_memory_limit(tmp_path: Path) -> None:

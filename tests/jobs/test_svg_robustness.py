@@ -62,7 +62,7 @@ def test_unreadable_files_are_refused_clearly(
     started = time.monotonic()
     with pytest.raises(error, match=words):
         read_svg(write(tmp_path, content))
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # a guard against a hang, not a speed test
 
 
 def test_a_50_mb_svg_is_refused_before_parsing(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_a_50_mb_svg_is_refused_before_parsing(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(FileRejected, match=r"5\d\.\d MB; cutting files are limited to 26 MB"):
         read_svg(path)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0  # a guard against a hang, not a speed test
 
 
 def test_coordinates_of_a_billion_are_refused(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_coordinates_of_a_billion_are_refused(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(FileRejected, match="spans 1,000,000 m"):
         read_svg(path)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0  # a guard against a hang, not a speed test
 
 
 def test_a_path_with_millions_of_coordinates_is_refused(tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_a_path_with_millions_of_coordinates_is_refused(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(FileRejected, match="million characters of data"):
         read_svg(path)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # a guard against a hang, not a speed test
 
 
 def test_too_many_points_once_flattened(tmp_path: Path) -> None:
