@@ -53,6 +53,8 @@ class JobProgress(BaseModel):
     progress: float | None = Field(default=None, ge=0.0, le=1.0)
     eta_s: float | None = None
     message: str | None = None
+    """The machine's word on the job. On a ``done`` job it is a warning for the person who
+    takes the part off (e.g. line noise): such a job always waits for the operator."""
     checkpoint: dict[str, Any] = Field(default_factory=dict)
     """What the driver needs to resume the job after an interruption."""
 

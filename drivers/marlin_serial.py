@@ -369,7 +369,7 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             return
         marker = job.on_ack(meta)
         if marker == Marker.done:
-            self._end(job, JobPhase.done, None)
+            self._end(job, JobPhase.done, job.message)  # a line-noise warning outlives the job
         elif marker == Marker.cancelled:
             self._end(job, JobPhase.cancelled, job.message)
         elif marker == Marker.paused:

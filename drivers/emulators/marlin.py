@@ -145,6 +145,14 @@ class MarlinEmulator:
     def connected(self) -> bool:
         return self._connected
 
+    def noise_line(self, data: bytes) -> None:
+        """Line noise that happens to spell a whole command (``G4 P1\\n``, no number): it
+        reaches the firmware after what is already on the wire, as if the host sent it."""
+        with self._lock:
+            now = time.monotonic()
+            self._wire.append(_Segment(now, now, data))
+            self._lock.notify_all()
+
     def reset(self) -> None:
         """Press the printer's reset button (after a kill, say)."""
         with self._lock:

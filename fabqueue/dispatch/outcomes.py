@@ -31,6 +31,16 @@ def ending_for(phase: JobPhase, message: str | None, *, auto_advance: bool, ran:
     """
     leaves_something = RunnerState.awaiting_operator if ran else None
     if phase == JobPhase.done:
+        if message:
+            # A warning from the machine ("check the part") is for a person to read:
+            # never confirmed automatically.
+            return Ending(
+                JobState.awaiting_operator,
+                (JobState.running,),
+                f"finished with a warning: {message}",
+                RunnerState.awaiting_operator,
+                {"message": message},
+            )
         if auto_advance:
             return Ending(
                 JobState.succeeded,

@@ -47,6 +47,14 @@ def test_machine_message_is_kept() -> None:
         ending_for(JobPhase.running, None, auto_advance=False, ran=True)
 
 
+@pytest.mark.parametrize("auto", [False, True])
+def test_a_finished_job_with_a_warning_waits_for_the_operator(auto: bool) -> None:
+    warning = "line noise: the printer may have run a piece of a line out of order"
+    end = ending_for(JobPhase.done, warning, auto_advance=auto, ran=True)
+    assert (end.to, end.runner) == (JobState.awaiting_operator, WAIT)
+    assert end.values["message"] == warning and warning in end.reason
+
+
 def test_store_is_content_addressed(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
     a = store.save(io.BytesIO(b"G1 X1\n"), limit=100)

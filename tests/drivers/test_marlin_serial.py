@@ -69,6 +69,30 @@ async def test_line_noise_every_line_runs_once_in_order(
     assert final.job.progress == pytest.approx(1.0)
 
 
+async def test_a_command_made_by_line_noise_is_reported_on_the_finished_job(
+    tmp_path: Path,
+) -> None:
+    """Noise that spells a whole unnumbered command runs on the printer: nothing can undo
+    it, so the finished job carries the warning (and so waits for the operator)."""
+    path = head_of(VASE, 400, tmp_path / "vase-start.gcode")
+    with emulator(baud=250000, speed=500.0, advanced_ok=True) as emu:
+        w = Watched(fast_config(emu.path, 250000))
+        await w.driver.connect()
+        try:
+            await w.idle()
+            await w.driver.start(ticket(path))
+            await w.wait(lambda s: s.job is not None and (s.job.progress or 0) > 0.2, 60)
+            emu.noise_line(b"G4 P1\n")
+            final = await w.final(within=120)
+        finally:
+            await w.driver.close()
+    assert emu.firmware.stray() == ["G4 P1"]
+    assert w.driver.stray_commands == 1
+    assert final.job is not None and final.job.phase == JobPhase.done
+    assert final.job.message is not None and "line noise" in final.job.message
+    assert numbered(emu) == file_commands(path)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("advanced_ok", "drain_partial"),
