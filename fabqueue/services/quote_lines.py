@@ -27,7 +27,7 @@ from fabqueue.services.quotes import (
     get_quote,
     locked_for,
     quote_org,
-    record_event,
+    record_change,
 )
 from fabqueue.storage import FileStore, UploadTooLarge
 from jobs.registry import file_type_of
@@ -123,10 +123,8 @@ def add_design(
                 session=session, profiles=profiles, line=line, org=quote_org(session, quote)
             )
         session.add(line)
-        quote.updated_at = now
-        session.add(quote)
-        session.flush()
-        record_event(
+        session.flush()  # the line's id, for the event
+        record_change(
             session,
             quote,
             actor=actor_of(user),
@@ -159,9 +157,8 @@ def add_line(
         price_source=PriceSource.manual,
     )
     session.add(line)
-    quote.updated_at = at
-    session.flush()
-    record_event(
+    session.flush()  # the line's id, for the event
+    record_change(
         session,
         quote,
         actor=actor_of(user),
@@ -226,9 +223,7 @@ def update_line(
     elif data.auto_price:
         raise Invalid("a free line has no automatic price")
     session.add(line)
-    quote.updated_at = at
-    session.add(quote)
-    record_event(
+    record_change(
         session,
         quote,
         actor=actor_of(user),
@@ -247,9 +242,7 @@ def remove_line(*, session: Session, user: User, quote_id: int, line_id: int, at
     if not user.is_staff and line.kind != LineKind.design:
         raise Forbidden("only staff remove priced lines")
     session.delete(line)
-    quote.updated_at = at
-    session.add(quote)
-    record_event(
+    record_change(
         session,
         quote,
         actor=actor_of(user),

@@ -68,6 +68,15 @@ def record_event(
     )
 
 
+def record_change(
+    session: Session, quote: Quote, *, actor: str, action: str, at: datetime, **detail: Any
+) -> None:
+    """A change to a quote (or its lines): its time stamp and its event, together."""
+    quote.updated_at = at
+    session.add(quote)
+    record_event(session, quote, actor=actor, action=action, at=at, **detail)
+
+
 def move(
     session: Session,
     quote: Quote,
@@ -81,9 +90,7 @@ def move(
     """Change a locked quote's state and log it."""
     before = QuoteState(quote.state)
     quote.state = to
-    quote.updated_at = at
-    session.add(quote)
-    record_event(
+    record_change(
         session, quote, actor=actor, action=action, at=at, from_state=before, to_state=to, **detail
     )
 
@@ -212,9 +219,7 @@ def update_quote(
     changes = data.model_dump(exclude_none=True)
     for name, value in changes.items():
         setattr(quote, name, value)
-    quote.updated_at = at
-    session.add(quote)
-    record_event(session, quote, actor=actor_of(user), action="edited", at=at, **changes)
+    record_change(session, quote, actor=actor_of(user), action="edited", at=at, **changes)
     return quote
 
 
@@ -275,9 +280,7 @@ def reprice(
             state=quote.state.value,
         )
     reprice_all(session, quote, profiles)
-    quote.updated_at = at
-    session.add(quote)
-    record_event(session, quote, actor=actor_of(user), action="repriced", at=at)
+    record_change(session, quote, actor=actor_of(user), action="repriced", at=at)
     return quote
 
 
