@@ -32,7 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # Their INFO lines (each HTTP request, each migration step) bury the answer.
+        for name in ("alembic", "httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     code: int = args.func(args)
     return code
 
