@@ -169,13 +169,14 @@ OCTOPRINT_KEY_ENV = "FABQUEUE_TEST_OCTOPRINT_KEY"
 @asynccontextmanager
 async def octoprint_peer(tmp: Path) -> AsyncIterator[Peer]:
     """A real OctoPrint 1.11.8 (shared by the session) with its Virtual Printer: the job
-    is 25 dwells of 0.1 s (OctoPrint's virtual printer does not speed up G4)."""
+    is 80 dwells of 0.1 s (OctoPrint's virtual printer does not speed up G4): long enough
+    that a pause sent through OctoPrint's polling lands before the end on a busy CI host."""
     from tests.support import octoprint
 
     server = await asyncio.to_thread(octoprint.shared)
     await asyncio.to_thread(octoprint.reset, server)
     path = tmp / "dwell.gcode"
-    path.write_text("G28\n" + "G4 P100\n" * 25 + "G1 X10 F3000\n")
+    path.write_text("G28\n" + "G4 P100\n" * 80 + "G1 X10 F3000\n")
     saved = os.environ.get(OCTOPRINT_KEY_ENV)
     os.environ[OCTOPRINT_KEY_ENV] = server.api_key
 
