@@ -44,6 +44,7 @@ from drivers.octoprint_client import (
 from fabqueue.clock import Clock
 
 _ACTIVE_FLAGS = ("printing", "paused", "pausing", "cancelling", "finishing", "resuming")
+_PAUSE_RETRY_S = 2.0
 _SENSORS = {"tool0": "hotend", "bed": "bed", "chamber": "chamber"}
 
 
@@ -87,6 +88,10 @@ class _Tracked:
     estimated_s: float | None = None
     seen_printing: bool = False
     cancel_requested: bool = False
+    pause_wanted: bool | None = None
+    """Pause (True) or resume (False) asked and not yet seen done; None: no wish, so a
+    pause or resume made at OctoPrint itself is left alone."""
+    pause_sent_at: float = 0.0
     progress: float = 0.0
     filepos: int = 0
 
@@ -255,6 +260,8 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
         if tracked.cancel_requested and not flags.get("cancelling"):
             with contextlib.suppress(Conflict):
                 await self._call(client.cancel)
+        elif tracked.pause_wanted is not None:
+            await self._insist_on_pause(client, tracked, flags)
         progress = job.get("progress") or {}
         completion = progress.get("completion")
         if completion is not None:
@@ -270,6 +277,29 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
             temperatures=temps,
             job=self._progress(tracked, phase, eta_s=float(left) if left is not None else None),
         )
+
+    async def _insist_on_pause(
+        self, client: OctoPrintClient, tracked: _Tracked, flags: dict[str, bool]
+    ) -> None:
+        """OctoPrint loses a pause that arrives while the print is still starting (its
+        start-of-job queue marker sets "Printing" over "Pausing"): ask again until the
+        flags show it."""
+        want = tracked.pause_wanted
+        if want is None:
+            return  # no wish: what someone does at OctoPrint itself is theirs
+        held = bool(flags.get("paused") or flags.get("pausing"))
+        resuming = bool(flags.get("resuming"))
+        if (want and flags.get("paused") and not resuming) or (want is False and not held):
+            tracked.pause_wanted = None  # done
+            return
+        on_its_way = flags.get("pausing") if want else resuming
+        now = self.clock.monotonic()
+        if not on_its_way and now - tracked.pause_sent_at >= _PAUSE_RETRY_S:
+            tracked.pause_sent_at = now
+            what = "pause" if want else "resume"
+            self.log.info("OctoPrint did not %s the print; asking again", what)
+            with contextlib.suppress(Conflict):
+                await self._call(client.pause if want else client.resume)
 
     def _adopt(self, path: str) -> _Tracked | None:
         """After a restart: a job in our folder, named by its ref, is one of ours."""
@@ -397,6 +427,19 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
             )
         self._wake.set()
 
+    async def _pause_command(self, pause: bool) -> None:
+        """Ask once, then keep the wish: the watcher asks again if OctoPrint drops it."""
+        tracked = self._tracked
+        if tracked is not None:
+            tracked.pause_wanted = pause
+            tracked.pause_sent_at = self.clock.monotonic()
+        try:
+            await self._job_command("pause" if pause else "resume", "pause" if pause else "resume")
+        except DriverUnavailable:
+            if tracked is not None:
+                tracked.pause_wanted = None  # refused: the caller knows, nothing to insist on
+            raise
+
     async def _job_command(self, what: str, fn_name: str) -> None:
         client = self._client_or_none()
         if client is None or self._tracked is None:
@@ -408,10 +451,10 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
         self._wake.set()
 
     async def pause(self) -> None:
-        await self._job_command("pause", "pause")
+        await self._pause_command(True)
 
     async def resume(self) -> None:
-        await self._job_command("resume", "resume")
+        await self._pause_command(False)
         tracked = self._tracked
         if tracked is not None:
             # OctoPrint resumes at once; say so now rather than at the next poll.

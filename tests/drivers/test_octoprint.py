@@ -236,3 +236,37 @@ def test_client_fixes_what_octorest_gets_wrong(
     assert result["files"]["local"]["path"] == "fabqueue/fq-5-1.gcode"
     assert client.job()["job"]["file"]["path"] == "fabqueue/fq-5-1.gcode"
     assert client.file_info("fabqueue/fq-5-1.gcode")["size"] == path.stat().st_size
+
+
+@pytest.mark.asyncio
+async def test_a_pause_sent_while_the_print_starts_is_not_lost(
+    tmp_path: Path, octoprint_peer: OctoPrintServer
+) -> None:
+    """A pause sent the moment the job starts is honoured and held. OctoPrint drops a
+    pause that lands while the print is "Starting" (its start marker sets "Printing" over
+    "Pausing"); the window is short and only opens wide on a loaded host, so this test
+    does not always hit it: the driver keeps the wish and asks again if it does."""
+    server = octoprint_peer
+    config = OctoPrintConfig(
+        url=server.url, api_key_env=OCTOPRINT_KEY_ENV, port="VIRTUAL", poll_s=0.2
+    )
+    w = Watched(config, OctoPrintDriver)
+    await w.driver.connect()
+    try:
+        await w.idle()
+        await w.driver.start(ticket(dwell_file(tmp_path, "long.gcode", 8.0), job_id=8))
+        await w.driver.pause()  # at once: OctoPrint is still starting the print
+        paused = await w.wait(
+            lambda s: s.job is not None and s.job.phase == JobPhase.paused, within=15
+        )
+        assert paused.job is not None and paused.job.ref == "fq-8-1"
+        assert octo_state(server).get("paused")
+        await asyncio.sleep(1.0)
+        assert octo_state(server).get("paused")  # and it stays paused
+        await w.driver.resume()
+        await wait_until(lambda: not octo_state(server).get("paused"), within=10)
+        await w.driver.cancel()
+        final = await w.final(within=30)
+        assert final.job is not None and final.job.phase == JobPhase.cancelled
+    finally:
+        await w.driver.close()
