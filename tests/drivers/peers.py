@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,20 +39,30 @@ class Peer:
     """A ticket this driver must refuse (a file type it does not take)."""
 
 
-@asynccontextmanager
-async def sim_peer(tmp: Path) -> AsyncIterator[Peer]:
-    path = tmp / "part.gcode"
-    path.write_text("G1 X10 Y10\n")
+def tickets_for(
+    path: Path, file_name: str, file_type: str, **extra: Any
+) -> Callable[[int], JobTicket]:
+    """Tickets for one file, numbered by job id."""
 
     def ticket(job_id: int) -> JobTicket:
         return JobTicket(
             job_id=job_id,
             ref=f"fq-{job_id}-1",
             file_path=path,
-            file_name="part.gcode",
-            file_type="gcode",
-            estimated_duration_s=3.0,
+            file_name=file_name,
+            file_type=file_type,
+            **extra,
         )
+
+    return ticket
+
+
+@asynccontextmanager
+async def sim_peer(tmp: Path) -> AsyncIterator[Peer]:
+    path = tmp / "part.gcode"
+    path.write_text("G1 X10 Y10\n")
+
+    ticket = tickets_for(path, "part.gcode", "gcode", estimated_duration_s=3.0)
 
     yield Peer(
         config=SimConfig(speed=1.0, tick_s=0.1, reject_file_types=["pes"]),
@@ -74,15 +85,9 @@ async def embroidery_folder_peer(tmp: Path) -> AsyncIterator[Peer]:
     artifact = convert(source, "dst", params, tmp / "artifacts")
     assert artifact is not None
 
-    def ticket(job_id: int) -> JobTicket:
-        return JobTicket(
-            job_id=job_id,
-            ref=f"fq-{job_id}-1",
-            file_path=artifact.path,
-            file_name="Étoile du berger.dst",
-            file_type=artifact.file_type,
-            params=artifact.details,
-        )
+    ticket = tickets_for(
+        artifact.path, "Étoile du berger.dst", artifact.file_type, params=artifact.details
+    )
 
     yield Peer(
         config=FolderConfig(folder=stick, subfolder="EMB/Embf", poll_s=0.1),
@@ -108,15 +113,7 @@ async def hpgl_serial_peer(tmp: Path) -> AsyncIterator[Peer]:
     emulator = HpglCutterEmulator(CutterSettings(baud=115200, flow="none", time_scale=40))
     port = emulator.start()
 
-    def ticket(job_id: int) -> JobTicket:
-        return JobTicket(
-            job_id=job_id,
-            ref=f"fq-{job_id}-1",
-            file_path=path,
-            file_name="grid.hpgl",
-            file_type="hpgl",
-            estimated_duration_s=200.0,
-        )
+    ticket = tickets_for(path, "grid.hpgl", "hpgl", estimated_duration_s=200.0)
 
     try:
         yield Peer(
@@ -142,15 +139,7 @@ async def marlin_peer(tmp: Path) -> AsyncIterator[Peer]:
     emu = MarlinEmulator(MarlinOptions(baud=250000, speed=2.0))
     emu.start()
     try:
-
-        def ticket(job_id: int) -> JobTicket:
-            return JobTicket(
-                job_id=job_id,
-                ref=f"fq-{job_id}-1",
-                file_path=path,
-                file_name="moves.gcode",
-                file_type="gcode",
-            )
+        ticket = tickets_for(path, "moves.gcode", "gcode")
 
         yield Peer(
             config=fast_config(emu.path, 250000),
@@ -180,14 +169,7 @@ async def octoprint_peer(tmp: Path) -> AsyncIterator[Peer]:
     saved = os.environ.get(OCTOPRINT_KEY_ENV)
     os.environ[OCTOPRINT_KEY_ENV] = server.api_key
 
-    def ticket(job_id: int) -> JobTicket:
-        return JobTicket(
-            job_id=job_id,
-            ref=f"fq-{job_id}-1",
-            file_path=path,
-            file_name="dwell.gcode",
-            file_type="gcode",
-        )
+    ticket = tickets_for(path, "dwell.gcode", "gcode")
 
     try:
         yield Peer(
