@@ -30,8 +30,8 @@ HOOPS = [
 
 
 def one(path: Path, file_type: str, native: str, convert_too: bool) -> dict[str, object]:
-    from jobs.emb_read import worker_peak_mb
-    from jobs.emb_worker import peak_mb
+    from jobs.embroidery.read import worker_peak_mb
+    from jobs.embroidery.worker import peak_mb
     from jobs.params.embroidery import EmbroideryParams
     from jobs.registry import analyze, convert, preview
 
@@ -76,7 +76,7 @@ def run_case(path: Path, file_type: str, native: str, convert_too: bool = True) 
 
 
 def generated(tmp: Path) -> tuple[Path, Path]:
-    from jobs.emb_read import WorkerLimits, read_design, run_worker
+    from jobs.embroidery.read import WorkerLimits, read_design, run_worker
     from tests.support.embroidery import CAT, synthetic_dst, tiled_design
 
     big = tiled_design(read_design(CAT / "Cake_3.pes", "pes"), 200_000, step_mm=30)

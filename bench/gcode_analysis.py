@@ -36,9 +36,9 @@ def _rss_mb() -> float:
 
 def child(path: Path, cura: bool) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
-    from jobs.gcode import analyze, preview
+    from jobs.gcode.analysis import analyze, preview
     from jobs.params.printer import PrinterParams
-    from tests.jobs.gcode_helpers import CURA_2_3_DEFAULTS
+    from tests.support.gcode import CURA_2_3_DEFAULTS
 
     params = CURA_2_3_DEFAULTS if cura else PrinterParams()
     before = _rss_mb()

@@ -31,11 +31,14 @@ from fabqueue.models.clients import OrganisationIn  # noqa: E402
 from fabqueue.models.quote_public import LineIn, QuoteIn  # noqa: E402
 from fabqueue.pricing import PriceInput, price_line  # noqa: E402
 from fabqueue.profiles import ProfileSet, load_profiles  # noqa: E402
-from fabqueue.services import quote_lines, quote_pdf, quote_sending, quotes  # noqa: E402
+from fabqueue.quotes import lines as quote_lines  # noqa: E402
+from fabqueue.quotes import pdf as quote_pdf  # noqa: E402
+from fabqueue.quotes import sending as quote_sending  # noqa: E402
+from fabqueue.quotes import workflow as quotes  # noqa: E402
 from fabqueue.services.clients import create_organisation  # noqa: E402
 from jobs.base import Analysis, MachineKind  # noqa: E402
-from tests.api.quotes.support import quote_profiles  # noqa: E402
 from tests.support import pg  # noqa: E402
+from tests.support.quotes import quote_profiles  # noqa: E402
 
 AT = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
 SENDERS = 50

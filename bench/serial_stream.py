@@ -28,9 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from drivers.base import FINAL_PHASES, JobTicket  # noqa: E402
-from drivers.marlin_config import MarlinSerialConfig  # noqa: E402
-from drivers.marlin_file import prepare  # noqa: E402
-from drivers.marlin_serial import MarlinSerialDriver  # noqa: E402
+from drivers.marlin.config import MarlinSerialConfig  # noqa: E402
+from drivers.marlin.driver import MarlinSerialDriver  # noqa: E402
+from drivers.marlin.file import prepare  # noqa: E402
 from fabqueue.clock import RealClock  # noqa: E402
 from tests.support import octoprint  # noqa: E402
 

@@ -19,10 +19,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from jobs import cut_order, vinyl  # noqa: E402
-from jobs.geometry import length, nesting  # noqa: E402
 from jobs.params.cutter import CutterParams, HpglDialect  # noqa: E402
-from jobs.svg_import import read_svg  # noqa: E402
+from jobs.vinyl import analysis as vinyl  # noqa: E402
+from jobs.vinyl import order as cut_order  # noqa: E402
+from jobs.vinyl.geometry import length, nesting  # noqa: E402
+from jobs.vinyl.svg.read import read_svg  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "svg"
 STENCIL = CORPUS / "inkscape-silhouette" / "stencil-free-fonts.svg"

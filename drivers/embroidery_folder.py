@@ -1,6 +1,6 @@
 """Embroidery machines fed by a folder: the USB stick they read, or a network share.
 
-The runner has already made the machine's own file (``jobs.embroidery.convert``: native
+The runner has already made the machine's own file (``jobs.embroidery.analysis.convert``: native
 format, centred in its hoop, read back and compared). This driver puts it where the
 machine looks for it — atomically (temporary name, fsync, rename), under a name the
 machine accepts, with its colour side files — reads it back from the medium, and then

@@ -1,6 +1,6 @@
 """HP-GL vinyl cutters on a serial line (USB-serial adapters included).
 
-The job file is HP-GL already made for this machine (``jobs.vinyl.convert``): the
+The job file is HP-GL already made for this machine (``jobs.vinyl.analysis.convert``): the
 driver only moves bytes, in chunks that end on a command boundary, paced the way the
 profile says (research §2, §6):
 

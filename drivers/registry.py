@@ -7,8 +7,8 @@ from typing import Any
 from drivers.base import Driver
 from drivers.embroidery_folder import EmbroideryFolderDriver
 from drivers.hpgl_serial import HpglSerialDriver
-from drivers.marlin_serial import MarlinSerialDriver
-from drivers.octoprint import OctoPrintDriver
+from drivers.marlin.driver import MarlinSerialDriver
+from drivers.octoprint.driver import OctoPrintDriver
 from drivers.sim import SimDriver
 
 DRIVERS: dict[str, type[Driver[Any]]] = {

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from jobs import embroidery, gcode, vinyl
+from jobs import gcode, vinyl
 from jobs.base import Analysis, AnalysisError, Artifact, MachineKind, Preview
-from jobs.emb_formats import READABLE
+from jobs.embroidery import analysis as embroidery
+from jobs.embroidery.formats import READABLE
 
 AnalyzeFn = Callable[[Path, BaseModel | None], Analysis]
 """(file, the machine profile's kind section or None) -> Analysis"""

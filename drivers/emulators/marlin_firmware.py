@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from drivers.marlin_protocol import parse_frame
-from drivers.marlin_state import StateTracker, command_of, words
+from drivers.marlin.protocol import parse_frame
+from drivers.marlin.state import StateTracker, command_of, words
 
 
 @dataclass

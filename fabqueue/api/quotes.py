@@ -28,10 +28,13 @@ from fabqueue.models.quote_public import (
     Refusal,
 )
 from fabqueue.models.quotes import AcceptanceVia
-from fabqueue.services import quote_convert, quote_lines, quote_pdf, quote_sending
-from fabqueue.services import quotes as svc
+from fabqueue.quotes import convert as quote_convert
+from fabqueue.quotes import lines as quote_lines
+from fabqueue.quotes import pdf as quote_pdf
+from fabqueue.quotes import sending as quote_sending
+from fabqueue.quotes import workflow as svc
+from fabqueue.quotes.views import to_public
 from fabqueue.services.errors import Conflict
-from fabqueue.services.quote_views import to_public
 
 router = APIRouter(prefix="/quotes", tags=["quotes"])
 

@@ -37,7 +37,7 @@ def _context() -> Any:
 def expire(_args: argparse.Namespace) -> int:
     from fabqueue.clock import utcnow
     from fabqueue.db import session_scope
-    from fabqueue.services.quote_sending import expire_due
+    from fabqueue.quotes.sending import expire_due
 
     sessions, profiles = _context()
     with session_scope(sessions) as session:
@@ -50,8 +50,8 @@ def expire(_args: argparse.Namespace) -> int:
 def write_pdf(args: argparse.Namespace) -> int:
     from fabqueue.clock import utcnow
     from fabqueue.models import Quote
+    from fabqueue.quotes.pdf import render_pdf
     from fabqueue.services.errors import ServiceError
-    from fabqueue.services.quote_pdf import render_pdf
 
     sessions, profiles = _context()
     with sessions() as session:

@@ -42,7 +42,7 @@ from fabqueue.states import (
 )
 from fabqueue.storage import FileStore, UploadTooLarge
 from jobs.base import Analysis, AnalysisError, FileRejected, MachineKind
-from jobs.gcode import with_material
+from jobs.gcode.analysis import with_material
 from jobs.params import MachineParams
 from jobs.registry import ANALYZERS, accepted_types, analyze, file_type_of
 from jobs.registry import preview as make_preview

@@ -11,8 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jobs.base import Analysis, Quantity
-from jobs.emb_formats import WRITABLE
-from jobs.emb_hoop import HoopFit, choose_hoop, fit_problem
+from jobs.embroidery.formats import WRITABLE
+from jobs.embroidery.hoop import HoopFit, choose_hoop, fit_problem
 
 NativeFormat = Literal["pes", "pec", "dst", "exp", "jef", "vp3", "xxx", "u01", "tbf"]
 SideFile = Literal["inf", "edr", "col"]

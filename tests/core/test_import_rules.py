@@ -54,7 +54,7 @@ def test_api_never_calls_a_driver() -> None:
             (
                 "drivers.sim",
                 "drivers.marlin",
-                "drivers.octoprint",
+                "drivers.octoprint.driver",
                 "drivers.hpgl",
                 "drivers.embroidery",
             ),

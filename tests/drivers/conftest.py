@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.drivers.peers import OCTOPRINT_KEY_ENV
 from tests.support import octoprint
+from tests.support.peers import OCTOPRINT_KEY_ENV
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from drivers.base import (
 )
 from drivers.registry import DRIVERS
 from fabqueue.clock import RealClock
-from tests.drivers.peers import PEER_MARKS, PEERS
+from tests.support.peers import PEER_MARKS, PEERS
 
 pytestmark = pytest.mark.asyncio
 

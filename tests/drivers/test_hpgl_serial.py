@@ -24,9 +24,9 @@ from drivers.hpgl_serial import HpglSerialConfig, HpglSerialDriver, _Job
 from drivers.transports.byte_line import ByteLine
 from fabqueue.clock import RealClock
 from jobs.params.cutter import CutterParams
-from jobs.vinyl import convert_svg
-from tests.drivers.peers import grid_hpgl
-from tests.jobs.vinyl_support import STENCIL
+from jobs.vinyl.analysis import convert_svg
+from tests.support.peers import grid_hpgl
+from tests.support.vinyl import STENCIL
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from pyembroidery.DstWriter import encode_record
 
-from jobs.emb_read import COLOR_CHANGE, END, JUMP, STITCH, STOP, TRIM, Design, Thread
+from jobs.embroidery.read import COLOR_CHANGE, END, JUMP, STITCH, STOP, TRIM, Design, Thread
 from tests.support.factories import CORPUS
 
 EMB = CORPUS / "embroidery"

@@ -10,8 +10,8 @@ import pytest
 from fabqueue.settings import Settings
 from jobs.base import MachineKind
 from jobs.registry import ANALYZERS, AnalyzerSpec
-from tests.api.quotes.support import SetClock, fixed_gcode_analysis, quote_profiles
 from tests.conftest import Api
+from tests.support.quotes import SetClock, fixed_gcode_analysis, quote_profiles
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.quotes.support import (
+from tests.conftest import Api
+from tests.support.quotes import (
     draft_for,
     free_line,
     make_client,
     staff,
 )
-from tests.conftest import Api
 
 
 def test_organisation_lifecycle(qapi: Api) -> None:

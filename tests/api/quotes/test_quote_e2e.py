@@ -12,7 +12,9 @@ import pytest
 from fabqueue.settings import Settings
 from jobs.base import MachineKind
 from jobs.registry import ANALYZERS, AnalyzerSpec
-from tests.api.quotes.support import (
+from tests.conftest import Api
+from tests.dispatch.test_lifecycle import confirm, wait_state
+from tests.support.quotes import (
     BENCHY,
     add_design,
     fixed_gcode_analysis,
@@ -20,8 +22,6 @@ from tests.api.quotes.support import (
     quote_profiles,
     staff,
 )
-from tests.conftest import Api
-from tests.dispatch.test_lifecycle import confirm, wait_state
 
 
 @pytest.fixture

@@ -18,10 +18,12 @@ from fabqueue.models import Quote, QuoteSequence, QuoteState, Role
 from fabqueue.models.clients import OrganisationIn
 from fabqueue.models.quote_public import LineIn, QuoteIn
 from fabqueue.profiles import ProfileSet, load_profiles
-from fabqueue.services import quote_lines, quote_sending, quotes
+from fabqueue.quotes import lines as quote_lines
+from fabqueue.quotes import sending as quote_sending
+from fabqueue.quotes import workflow as quotes
 from fabqueue.services.clients import create_organisation
 from fabqueue.services.errors import Conflict
-from tests.api.quotes.support import quote_profiles
+from tests.support.quotes import quote_profiles
 
 SENDERS = 50
 AT = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.quotes.support import (
+from tests.conftest import Api
+from tests.support.quotes import (
     BENCHY,
     add_design,
     draft_for,
@@ -18,7 +19,6 @@ from tests.api.quotes.support import (
     make_client,
     staff,
 )
-from tests.conftest import Api
 
 PDFTOTEXT = shutil.which("pdftotext")
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.quotes.support import (
+from tests.conftest import Api
+from tests.support.quotes import (
     BENCHY,
     add_design,
     draft_for,
@@ -14,7 +15,6 @@ from tests.api.quotes.support import (
     make_client,
     staff,
 )
-from tests.conftest import Api
 
 
 def snapshot(api: Api, quote_id: int) -> tuple[Any, Any]:

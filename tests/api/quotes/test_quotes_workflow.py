@@ -10,7 +10,8 @@ from sqlmodel import select
 
 from jobs.base import Analysis, MachineKind
 from jobs.registry import ANALYZERS, AnalyzerSpec
-from tests.api.quotes.support import (
+from tests.conftest import Api
+from tests.support.quotes import (
     BENCHY,
     SetClock,
     add_design,
@@ -19,7 +20,6 @@ from tests.api.quotes.support import (
     make_client,
     staff,
 )
-from tests.conftest import Api
 
 
 def get(api: Api, quote_id: int, headers: dict[str, str]) -> dict[str, Any]:

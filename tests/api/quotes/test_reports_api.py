@@ -10,15 +10,15 @@ from sqlmodel import select
 
 from fabqueue.models import Job
 from fabqueue.states import JobState
-from tests.api.quotes.support import (
+from tests.api.test_jobs_api import submit
+from tests.conftest import Api
+from tests.support.quotes import (
     BENCHY,
     add_design,
     draft_for,
     make_client,
     staff,
 )
-from tests.api.test_jobs_api import submit
-from tests.conftest import Api
 
 ESTIMATE = 2323.0
 

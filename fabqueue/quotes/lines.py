@@ -1,0 +1,253 @@
+"""A quote's lines while it is a request or a draft: designs (files, analysed and
+priced automatically) and free lines priced by hand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import BinaryIO
+
+from sqlmodel import Session, func, select
+
+from fabqueue.db import SessionFactory, session_scope
+from fabqueue.models import Quote, QuoteLine, QuoteState, User
+from fabqueue.models.quote_public import LineIn, LinePatch
+from fabqueue.models.quotes import LineKind, PriceSource
+from fabqueue.profiles import ProfileSet
+from fabqueue.profiles.site import FRENCH_VAT_RATES, VatRegime
+from fabqueue.quotes import pricing as quote_pricing
+from fabqueue.quotes.workflow import (
+    KIND_LABELS,
+    MILLI,
+    actor_of,
+    editable,
+    get_quote,
+    locked_for,
+    quote_org,
+    record_change,
+)
+from fabqueue.services.errors import Forbidden, Invalid, NotFound, TooLarge
+from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, analyse_file, index_file, machines_for
+from fabqueue.services.machines import all_machines
+from fabqueue.storage import FileStore, UploadTooLarge
+from jobs.registry import file_type_of
+
+
+def _next_position(session: Session, quote_id: int) -> int:
+    top = session.exec(
+        select(func.max(QuoteLine.position)).where(QuoteLine.quote_id == quote_id)
+    ).one()
+    return int(top or 0) + 1
+
+
+def _vat_bp(profiles: ProfileSet, rate: Decimal | None) -> int:
+    site = profiles.site
+    if rate is None:
+        rate = site.line_vat_rate() if site else Decimal(20)
+    if site is not None and site.vat_regime != VatRegime.normal and rate != 0:
+        raise Invalid(f"this café is under {site.vat_regime.value}: its quotes carry no VAT")
+    allowed = site.vat_rates if site else [Decimal(r) for r in FRENCH_VAT_RATES]
+    if rate not in allowed:
+        raise Invalid(f"VAT rate {rate} % is not one of {', '.join(str(r) for r in allowed)}")
+    return int(rate * 100)
+
+
+def _get_line(session: Session, quote: Quote, line_id: int) -> QuoteLine:
+    line = session.get(QuoteLine, line_id)
+    if line is None or line.quote_id != quote.id:
+        raise NotFound(f"quote {quote.id} has no line {line_id}")
+    return line
+
+
+def add_design(
+    *,
+    sessions: SessionFactory,
+    read_sessions: SessionFactory,
+    store: FileStore,
+    profiles: ProfileSet,
+    user: User,
+    quote_id: int,
+    stream: BinaryIO,
+    filename: str,
+    quantity: int,
+    material: str | None,
+    description: str | None,
+    upload_limit: int,
+    now: datetime,
+) -> QuoteLine:
+    """Store and analyse a design file (outside any write transaction, like a job
+    submission: a file the machines cannot make is refused here), then add its line."""
+    if not 1 <= quantity <= MAX_COPIES:
+        raise Invalid(f"the quantity of a design must be between 1 and {MAX_COPIES}")
+    with read_sessions() as session:
+        quote = get_quote(session, quote_id, user)
+        editable(quote, user, "add designs to")
+        file_type = file_type_of(filename)
+        targets = machines_for(all_machines(session), SubmitRequest(filename=filename), file_type)
+    kind = targets[0].kind
+    material = material or quote_pricing.default_material(profiles, kind)
+    if material is not None:
+        quote_pricing.check_material(profiles, kind, material)
+    try:
+        stored = store.save(stream, limit=upload_limit)
+    except UploadTooLarge as exc:
+        raise TooLarge(str(exc), limit=exc.limit) from exc
+    analysis = analyse_file(stored.path, file_type, profiles, targets)
+
+    with session_scope(sessions) as session:
+        quote = locked_for(session, quote_id, user)
+        editable(quote, user, "add designs to")
+        assert quote.id is not None
+        index_file(session, stored.sha256, stored.size, now)
+        label = KIND_LABELS[kind.value]
+        line = QuoteLine(
+            quote_id=quote.id,
+            position=_next_position(session, quote.id),
+            kind=LineKind.design,
+            description=(description or f"{label} : {filename}")[:500],
+            quantity_milli=quantity * 1000,
+            unit="pièce",
+            unit_price_cents=0,
+            vat_rate_bp=_vat_bp(profiles, None),
+            price_source=PriceSource.auto,
+            machine_kind=kind,
+            material=material,
+            file_sha256=stored.sha256,
+            file_name=filename[:255],
+            file_type=file_type,
+            file_size=stored.size,
+            analysis=analysis.model_dump(mode="json"),
+        )
+        if quote.state == QuoteState.draft:
+            quote_pricing.price_design(
+                session=session, profiles=profiles, line=line, org=quote_org(session, quote)
+            )
+        session.add(line)
+        session.flush()  # the line's id, for the event
+        record_change(
+            session,
+            quote,
+            actor=actor_of(user),
+            action="design_added",
+            at=now,
+            line_id=line.id,
+            file=filename,
+            quantity=quantity,
+        )
+    return line
+
+
+def add_line(
+    *, session: Session, user: User, quote_id: int, data: LineIn, profiles: ProfileSet, at: datetime
+) -> QuoteLine:
+    quote = locked_for(session, quote_id, user)
+    if not user.is_staff:
+        raise Forbidden("only staff add priced lines")
+    editable(quote, user, "add lines to")
+    assert quote.id is not None
+    line = QuoteLine(
+        quote_id=quote.id,
+        position=_next_position(session, quote.id),
+        kind=LineKind.free,
+        description=data.description,
+        quantity_milli=int(data.quantity * MILLI),
+        unit=data.unit,
+        unit_price_cents=int(data.unit_price_ht * 100),
+        vat_rate_bp=_vat_bp(profiles, data.vat_rate),
+        price_source=PriceSource.manual,
+    )
+    session.add(line)
+    session.flush()  # the line's id, for the event
+    record_change(
+        session,
+        quote,
+        actor=actor_of(user),
+        action="line_added",
+        at=at,
+        line_id=line.id,
+        description=data.description,
+    )
+    return line
+
+
+def update_line(
+    *,
+    session: Session,
+    user: User,
+    quote_id: int,
+    line_id: int,
+    data: LinePatch,
+    profiles: ProfileSet,
+    at: datetime,
+) -> QuoteLine:
+    quote = locked_for(session, quote_id, user)
+    if not user.is_staff:
+        raise Forbidden("only staff change a quote's lines")
+    editable(quote, user, "change lines of")
+    line = _get_line(session, quote, line_id)
+    changes = data.model_dump(exclude_none=True, mode="json")
+    if data.description is not None:
+        line.description = data.description
+    if data.unit is not None:
+        line.unit = data.unit
+    if data.vat_rate is not None:
+        line.vat_rate_bp = _vat_bp(profiles, data.vat_rate)
+    if data.quantity is not None:
+        if line.kind == LineKind.design and (
+            data.quantity != data.quantity.to_integral_value() or data.quantity > MAX_COPIES
+        ):
+            raise Invalid(f"a design's quantity is a whole number of copies (1 to {MAX_COPIES})")
+        line.quantity_milli = int(data.quantity * MILLI)
+    if data.material is not None or data.design_minutes is not None:
+        if line.kind != LineKind.design:
+            raise Invalid("material and design time belong to design lines")
+        if data.material is not None:
+            assert line.machine_kind is not None
+            quote_pricing.check_material(profiles, line.machine_kind, data.material)
+            line.material = data.material
+        if data.design_minutes is not None:
+            line.design_minutes = data.design_minutes
+    if data.unit_price_ht is not None:
+        if data.auto_price:
+            raise Invalid("give a unit price or ask for the automatic one, not both")
+        line.unit_price_cents = int(data.unit_price_ht * 100)
+        line.price_source = PriceSource.manual
+        line.needs_estimate = False
+    elif line.kind == LineKind.design and (
+        data.auto_price or line.price_source == PriceSource.auto
+    ):
+        if quote.state == QuoteState.draft:
+            quote_pricing.price_design(
+                session=session, profiles=profiles, line=line, org=quote_org(session, quote)
+            )
+    elif data.auto_price:
+        raise Invalid("a free line has no automatic price")
+    session.add(line)
+    record_change(
+        session,
+        quote,
+        actor=actor_of(user),
+        action="line_changed",
+        at=at,
+        line_id=line.id,
+        changes=changes,
+    )
+    return line
+
+
+def remove_line(*, session: Session, user: User, quote_id: int, line_id: int, at: datetime) -> None:
+    quote = locked_for(session, quote_id, user)
+    editable(quote, user, "remove lines from")
+    line = _get_line(session, quote, line_id)
+    if not user.is_staff and line.kind != LineKind.design:
+        raise Forbidden("only staff remove priced lines")
+    session.delete(line)
+    record_change(
+        session,
+        quote,
+        actor=actor_of(user),
+        action="line_removed",
+        at=at,
+        line_id=line_id,
+        description=line.description,
+    )

@@ -1,0 +1,105 @@
+"""Shared pieces of the Marlin tests: the emulator on a pty, driver configs, corpus lines."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from drivers.base import FINAL_PHASES, Driver, JobTicket, MachineState, MachineStatus
+from drivers.emulators.marlin import MarlinEmulator, MarlinOptions
+from drivers.marlin.config import MarlinSerialConfig
+from drivers.marlin.driver import MarlinSerialDriver
+from drivers.marlin.file import prepare
+from fabqueue.clock import RealClock
+from tests.support.factories import CORPUS
+
+VASE = CORPUS / "gcode" / "prusaslicer-vase.gcode"
+
+OUR_OWN = {"M110 N0", "M115", "M155 S2", "M105", "M400"}
+"""Commands the driver sends itself (greeting, temperature reports, the final wait)."""
+
+
+@contextmanager
+def emulator(**options: Any) -> Iterator[MarlinEmulator]:
+    emu = MarlinEmulator(MarlinOptions(**options))
+    emu.start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+def fast_config(port: str, baud: int, **changes: Any) -> MarlinSerialConfig:
+    """Timeouts sized for an emulator that runs faster than real time."""
+    values: dict[str, Any] = {
+        "port": port,
+        "baud": baud,
+        "timeout_s": 0.5,
+        "motion_timeout_factor": 0.0,
+        "long_command_timeout_s": 5.0,
+        "handshake_timeout_s": 5.0,
+        "reconnect_s": 0.2,
+        "report_interval_s": 0.1,
+    }
+    values.update(changes)
+    return MarlinSerialConfig(**values)
+
+
+def file_commands(path: Path) -> list[str]:
+    prepared = prepare(path)
+    return [prepared.command(i).decode("latin-1") for i in range(len(prepared))]
+
+
+def head_of(path: Path, lines: int, out: Path) -> Path:
+    """The first ``lines`` lines of a corpus file (a shorter print, same content)."""
+    with path.open("rb") as src:
+        out.write_bytes(b"".join(src.readline() for _ in range(lines)))
+    return out
+
+
+def numbered(emu: MarlinEmulator) -> list[str]:
+    """What ran from numbered lines, less the driver's own commands."""
+    skip = set(emu.firmware.unnumbered)
+    return [c for i, c in enumerate(emu.executed) if i not in skip and c not in OUR_OWN]
+
+
+def ticket(path: Path, job_id: int = 1, **changes: Any) -> JobTicket:
+    return JobTicket(
+        job_id=job_id,
+        ref=f"fq-{job_id}-1",
+        file_path=path,
+        file_name=path.name,
+        file_type="gcode",
+        **changes,
+    )
+
+
+class Watched:
+    """A driver with its status history, for waiting on what it reports."""
+
+    def __init__(self, config: Any, driver_cls: type[Driver] = MarlinSerialDriver) -> None:
+        self.seen: list[MachineStatus] = []
+        self.driver: Any = driver_cls("m1", config, on_status=self.seen.append, clock=RealClock())
+
+    async def wait(self, pred: Any, within: float = 30.0, since: int = 0) -> MachineStatus:
+        """The first status matching ``pred``, looking from ``since`` in the history."""
+        deadline = asyncio.get_running_loop().time() + within
+        start = since
+        while True:
+            for status in self.seen[start:]:
+                if pred(status):
+                    return status
+            start = len(self.seen)
+            if asyncio.get_running_loop().time() > deadline:
+                last = self.seen[-1] if self.seen else None
+                raise AssertionError(f"no matching status within {within} s; last: {last}")
+            await asyncio.sleep(0.02)
+
+    async def idle(self, within: float = 30.0) -> None:
+        await self.wait(lambda s: s.state == MachineState.idle, within)
+
+    async def final(self, within: float = 120.0) -> MachineStatus:
+        return await self.wait(lambda s: s.job is not None and s.job.phase in FINAL_PHASES, within)
