@@ -1,6 +1,7 @@
 """Quotes (devis): request → draft → sent → accepted | refused | expired → converted.
 
-Thin: parse, call a service, commit, return a public shape. The client's secret link
+Thin: parse, call a service, return a public shape. The services own the unit of
+work (they commit); routers never do. The client's secret link
 (``/quotes/link/<token>``) needs no account: the token is the authorisation.
 """
 
@@ -19,6 +20,7 @@ from fabqueue.models.quote_public import (
     ConvertIn,
     LineIn,
     LinePatch,
+    PaperAcceptance,
     QuoteEventPublic,
     QuoteIn,
     QuotePatch,
@@ -27,7 +29,6 @@ from fabqueue.models.quote_public import (
     QuotesPublic,
     Refusal,
 )
-from fabqueue.models.quotes import AcceptanceVia
 from fabqueue.quotes import convert as quote_convert
 from fabqueue.quotes import lines as quote_lines
 from fabqueue.quotes import pdf as quote_pdf
@@ -86,33 +87,17 @@ def link_pdf(token: str, ctx: CtxDep, session: ReadSessionDep) -> Response:
 @router.post("/link/{token}/accept", response_model=QuotePublic)
 def link_accept(token: str, body: Acceptance, ctx: CtxDep, session: SessionDep) -> QuotePublic:
     """« Bon pour accord » from the link: the signer's name and the ticked box."""
-    quote = quote_sending.quote_for_token(session, token, for_update=True)
-    quote_sending.accept(
-        session=session,
-        quote=quote,
-        data=body,
-        via=AcceptanceVia.link,
-        actor=quote_sending.LINK_ACTOR,
-        user=None,
-        profiles=ctx.profiles,
-        at=ctx.clock.now(),
+    quote = quote_sending.accept_link(
+        session=session, token=token, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, None)
 
 
 @router.post("/link/{token}/refuse", response_model=QuotePublic)
 def link_refuse(token: str, body: Refusal, ctx: CtxDep, session: SessionDep) -> QuotePublic:
-    quote = quote_sending.quote_for_token(session, token, for_update=True)
-    quote_sending.refuse(
-        session=session,
-        quote=quote,
-        data=body,
-        actor=quote_sending.LINK_ACTOR,
-        profiles=ctx.profiles,
-        at=ctx.clock.now(),
+    quote = quote_sending.refuse_link(
+        session=session, token=token, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, None)
 
 
@@ -126,7 +111,6 @@ def create(body: QuoteIn, ctx: CtxDep, session: SessionDep, user: CurrentUser) -
     quote = svc.create_quote(
         session=session, user=user, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -159,7 +143,6 @@ def patch(
     quote = svc.update_quote(
         session=session, user=user, quote_id=quote_id, data=body, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -240,7 +223,6 @@ def add_line(
         profiles=ctx.profiles,
         at=ctx.clock.now(),
     )
-    session.commit()
     return _fresh(ctx, quote_id, user)
 
 
@@ -262,7 +244,6 @@ def patch_line(
         profiles=ctx.profiles,
         at=ctx.clock.now(),
     )
-    session.commit()
     return _fresh(ctx, quote_id, user)
 
 
@@ -273,7 +254,6 @@ def delete_line(
     quote_lines.remove_line(
         session=session, user=user, quote_id=quote_id, line_id=line_id, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote_id, user)
 
 
@@ -283,7 +263,6 @@ def start_draft(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUs
     quote = svc.start_draft(
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -292,7 +271,6 @@ def reprice(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) 
     quote = svc.reprice(
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -303,7 +281,6 @@ def send(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> 
     quote, token = quote_sending.send(
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _sent(ctx, quote, user, token)
 
 
@@ -311,9 +288,8 @@ def send(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> 
 def new_link(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuoteSent:
     """A new secret link for a sent quote; the previous one stops working."""
     quote, token = quote_sending.new_link(
-        session=session, user=user, quote_id=quote_id, at=ctx.clock.now()
+        session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _sent(ctx, quote, user, token)
 
 
@@ -330,7 +306,23 @@ def accept(
         profiles=ctx.profiles,
         at=ctx.clock.now(),
     )
-    session.commit()
+    return _fresh(ctx, quote.id, user)
+
+
+@router.post("/{quote_id}/paper-acceptance", response_model=QuotePublic)
+def paper_acceptance(
+    quote_id: int, body: PaperAcceptance, ctx: CtxDep, session: SessionDep, user: CurrentUser
+) -> QuotePublic:
+    """Staff record a paper copy signed « bon pour accord » on ``signed_on``: it counts
+    if signed within the quote's validity, even when it reached the café later."""
+    quote = quote_sending.record_paper_acceptance(
+        session=session,
+        user=user,
+        quote_id=quote_id,
+        data=body,
+        profiles=ctx.profiles,
+        at=ctx.clock.now(),
+    )
     return _fresh(ctx, quote.id, user)
 
 
@@ -346,7 +338,6 @@ def refuse(
         profiles=ctx.profiles,
         at=ctx.clock.now(),
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -358,7 +349,6 @@ def cancel(
     quote = svc.cancel(
         session=session, user=user, quote_id=quote_id, reason=body.reason, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -366,7 +356,6 @@ def cancel(
 def revise(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuotePublic:
     """A new draft version of a sent, refused or expired quote."""
     quote = svc.revise(session=session, user=user, quote_id=quote_id, at=ctx.clock.now())
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -381,7 +370,6 @@ def convert(quote_id: int, body: ConvertIn, ctx: CtxDep, user: CurrentUser) -> Q
         user=user,
         quote_id=quote_id,
         hold=body.hold,
-        upload_limit=ctx.settings.upload_limit_bytes,
         now=ctx.clock.now(),
     )
     if ctx.dispatcher is not None:

@@ -52,6 +52,13 @@ def _vat_bp(profiles: ProfileSet, rate: Decimal | None) -> int:
     return int(rate * 100)
 
 
+def _chosen_rate(profiles: ProfileSet, rate: Decimal | None) -> bool:
+    """Staff chose this rate: it is kept when the quote is sent. Outside the normal regime
+    every rate is 0 by law, not by choice, and follows the regime in force at sending."""
+    site = profiles.site
+    return rate is not None and (site is None or site.vat_regime == VatRegime.normal)
+
+
 def _get_line(session: Session, quote: Quote, line_id: int) -> QuoteLine:
     line = session.get(QuoteLine, line_id)
     if line is None or line.quote_id != quote.id:
@@ -154,8 +161,10 @@ def add_line(
         unit=data.unit,
         unit_price_cents=int(data.unit_price_ht * 100),
         vat_rate_bp=_vat_bp(profiles, data.vat_rate),
+        vat_rate_manual=_chosen_rate(profiles, data.vat_rate),
         price_source=PriceSource.manual,
     )
+    quote_pricing.check_line_total(line)
     session.add(line)
     session.flush()  # the line's id, for the event
     record_change(
@@ -167,7 +176,55 @@ def add_line(
         line_id=line.id,
         description=data.description,
     )
+    session.commit()
     return line
+
+
+def _apply_fields(line: QuoteLine, data: LinePatch, profiles: ProfileSet) -> None:
+    """Everything a patch changes on a line except its price."""
+    if data.description is not None:
+        line.description = data.description
+    if data.unit is not None:
+        line.unit = data.unit
+    if data.vat_rate is not None:
+        line.vat_rate_bp = _vat_bp(profiles, data.vat_rate)
+        line.vat_rate_manual = _chosen_rate(profiles, data.vat_rate)
+    if data.quantity is not None:
+        if line.kind == LineKind.design and (
+            data.quantity != data.quantity.to_integral_value() or data.quantity > MAX_COPIES
+        ):
+            raise Invalid(f"a design's quantity is a whole number of copies (1 to {MAX_COPIES})")
+        line.quantity_milli = int(data.quantity * MILLI)
+    if data.material is not None or data.design_minutes is not None:
+        if line.kind != LineKind.design:
+            raise Invalid("material and design time belong to design lines")
+        if data.material is not None:
+            assert line.machine_kind is not None
+            quote_pricing.check_material(profiles, line.machine_kind, data.material)
+            line.material = data.material
+        if data.design_minutes is not None:
+            line.design_minutes = data.design_minutes
+
+
+def _apply_price(
+    session: Session, quote: Quote, line: QuoteLine, data: LinePatch, profiles: ProfileSet
+) -> None:
+    """A hand-set price, or the automatic one again for a design line."""
+    if data.unit_price_ht is not None:
+        if data.auto_price:
+            raise Invalid("give a unit price or ask for the automatic one, not both")
+        line.unit_price_cents = int(data.unit_price_ht * 100)
+        line.price_source = PriceSource.manual
+        line.needs_estimate = False
+    elif line.kind == LineKind.design and (
+        data.auto_price or line.price_source == PriceSource.auto
+    ):
+        if quote.state == QuoteState.draft:
+            quote_pricing.price_design(
+                session=session, profiles=profiles, line=line, org=quote_org(session, quote)
+            )
+    elif data.auto_price:
+        raise Invalid("a free line has no automatic price")
 
 
 def update_line(
@@ -186,42 +243,9 @@ def update_line(
     editable(quote, user, "change lines of")
     line = _get_line(session, quote, line_id)
     changes = data.model_dump(exclude_none=True, mode="json")
-    if data.description is not None:
-        line.description = data.description
-    if data.unit is not None:
-        line.unit = data.unit
-    if data.vat_rate is not None:
-        line.vat_rate_bp = _vat_bp(profiles, data.vat_rate)
-    if data.quantity is not None:
-        if line.kind == LineKind.design and (
-            data.quantity != data.quantity.to_integral_value() or data.quantity > MAX_COPIES
-        ):
-            raise Invalid(f"a design's quantity is a whole number of copies (1 to {MAX_COPIES})")
-        line.quantity_milli = int(data.quantity * MILLI)
-    if data.material is not None or data.design_minutes is not None:
-        if line.kind != LineKind.design:
-            raise Invalid("material and design time belong to design lines")
-        if data.material is not None:
-            assert line.machine_kind is not None
-            quote_pricing.check_material(profiles, line.machine_kind, data.material)
-            line.material = data.material
-        if data.design_minutes is not None:
-            line.design_minutes = data.design_minutes
-    if data.unit_price_ht is not None:
-        if data.auto_price:
-            raise Invalid("give a unit price or ask for the automatic one, not both")
-        line.unit_price_cents = int(data.unit_price_ht * 100)
-        line.price_source = PriceSource.manual
-        line.needs_estimate = False
-    elif line.kind == LineKind.design and (
-        data.auto_price or line.price_source == PriceSource.auto
-    ):
-        if quote.state == QuoteState.draft:
-            quote_pricing.price_design(
-                session=session, profiles=profiles, line=line, org=quote_org(session, quote)
-            )
-    elif data.auto_price:
-        raise Invalid("a free line has no automatic price")
+    _apply_fields(line, data, profiles)
+    _apply_price(session, quote, line, data, profiles)
+    quote_pricing.check_line_total(line)
     session.add(line)
     record_change(
         session,
@@ -232,6 +256,7 @@ def update_line(
         line_id=line.id,
         changes=changes,
     )
+    session.commit()
     return line
 
 
@@ -251,3 +276,4 @@ def remove_line(*, session: Session, user: User, quote_id: int, line_id: int, at
         line_id=line_id,
         description=line.description,
     )
+    session.commit()

@@ -10,13 +10,36 @@ from sqlmodel import Session, select
 
 from fabqueue.models import MachineRecord, Organisation
 from fabqueue.models.quotes import LineKind, PriceSource, QuoteLine
-from fabqueue.pricing import PriceInput, PriceResult, price_line, to_cents
+from fabqueue.pricing import (
+    PriceInput,
+    PriceResult,
+    from_cents,
+    line_total_cents,
+    price_line,
+    to_cents,
+)
 from fabqueue.profiles import ProfileSet
 from fabqueue.services.clients import adjustment
 from fabqueue.services.errors import Invalid
 from jobs.base import Analysis, MachineKind
 
 MILLI = Decimal(1000)
+MAX_LINE_TOTAL_HT = Decimal(1_000_000)
+"""A line above this is a typo, not an order a café takes (and the totals of a quote
+must stay far from what a database column holds)."""
+
+
+def check_line_total(line: QuoteLine) -> None:
+    """Refuse, with the figure, a line whose total HT is above :data:`MAX_LINE_TOTAL_HT`."""
+    total = from_cents(
+        line_total_cents(line.unit_price_cents, Decimal(line.quantity_milli) / MILLI)
+    )
+    if total > MAX_LINE_TOTAL_HT:
+        raise Invalid(
+            f"line {line.position} comes to {total:,.2f} € HT; a line may not exceed "
+            f"{MAX_LINE_TOTAL_HT:,.0f} € HT (check the quantity and the unit price)",
+            limit=str(MAX_LINE_TOTAL_HT),
+        )
 
 
 def hourly_rate(
@@ -90,4 +113,5 @@ def price_design(
     line.needs_estimate = not result.complete
     line.missing = [m.message for m in result.missing]
     line.price_detail = _detail(result)
+    check_line_total(line)
     return result
