@@ -29,6 +29,7 @@ from fabqueue.models.quote_public import (
     QuotesPublic,
     Refusal,
 )
+from fabqueue.quotes import answers as quote_answers
 from fabqueue.quotes import convert as quote_convert
 from fabqueue.quotes import lines as quote_lines
 from fabqueue.quotes import pdf as quote_pdf
@@ -87,7 +88,7 @@ def link_pdf(token: str, ctx: CtxDep, session: ReadSessionDep) -> Response:
 @router.post("/link/{token}/accept", response_model=QuotePublic)
 def link_accept(token: str, body: Acceptance, ctx: CtxDep, session: SessionDep) -> QuotePublic:
     """« Bon pour accord » from the link: the signer's name and the ticked box."""
-    quote = quote_sending.accept_link(
+    quote = quote_answers.accept_link(
         session=session, token=token, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
     return _fresh(ctx, quote.id, None)
@@ -95,7 +96,7 @@ def link_accept(token: str, body: Acceptance, ctx: CtxDep, session: SessionDep) 
 
 @router.post("/link/{token}/refuse", response_model=QuotePublic)
 def link_refuse(token: str, body: Refusal, ctx: CtxDep, session: SessionDep) -> QuotePublic:
-    quote = quote_sending.refuse_link(
+    quote = quote_answers.refuse_link(
         session=session, token=token, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
     return _fresh(ctx, quote.id, None)
@@ -298,7 +299,7 @@ def accept(
     quote_id: int, body: Acceptance, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
     """« Bon pour accord »: by the client logged in, or by staff for a signed paper."""
-    quote = quote_sending.accept_as(
+    quote = quote_answers.accept_as(
         session=session,
         user=user,
         quote_id=quote_id,
@@ -315,7 +316,7 @@ def paper_acceptance(
 ) -> QuotePublic:
     """Staff record a paper copy signed « bon pour accord » on ``signed_on``: it counts
     if signed within the quote's validity, even when it reached the café later."""
-    quote = quote_sending.record_paper_acceptance(
+    quote = quote_answers.record_paper_acceptance(
         session=session,
         user=user,
         quote_id=quote_id,
@@ -330,7 +331,7 @@ def paper_acceptance(
 def refuse(
     quote_id: int, body: Refusal, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
-    quote = quote_sending.refuse_as(
+    quote = quote_answers.refuse_as(
         session=session,
         user=user,
         quote_id=quote_id,

@@ -162,9 +162,7 @@ def test_a_failed_send_uses_no_number(
             with pytest.raises(Conflict), session_scope(sessions) as s:
                 user = s.get(User, staff_id)
                 assert user is not None
-                quote_sending.send(
-                    session=s, user=user, quote_id=ids[0], profiles=profiles, at=AT
-                )
+                quote_sending.send(session=s, user=user, quote_id=ids[0], profiles=profiles, at=AT)
         with session_scope(sessions) as s:
             user = s.get(User, staff_id)
             assert user is not None
