@@ -92,6 +92,7 @@ def _accept(
     actor: str,
     user: User | None,
     at: datetime,
+    site: SiteProfile | None,
     signed_on: date | None = None,
     **detail: Any,
 ) -> Quote:
@@ -117,7 +118,7 @@ def _accept(
         via=via.value,
         **detail,
     )
-    close_others(session, others, actor=actor, at=at, by=quote, only_sent=False)
+    close_others(session, others, actor=actor, at=at, by=quote, only_sent=False, site=site)
     session.commit()
     return quote
 
@@ -142,6 +143,7 @@ def accept_link(
         actor=LINK_ACTOR,
         user=None,
         at=at,
+        site=profiles.site,
     )
 
 
@@ -162,7 +164,15 @@ def accept_as(
     _answerable(quote, others, at, profiles.site, "accept")
     via = AcceptanceVia.staff if user.is_staff else AcceptanceVia.account
     return _accept(
-        session, quote, others, signer=signer, via=via, actor=actor_of(user), user=user, at=at
+        session,
+        quote,
+        others,
+        signer=signer,
+        via=via,
+        actor=actor_of(user),
+        user=user,
+        at=at,
+        site=profiles.site,
     )
 
 
@@ -202,6 +212,7 @@ def record_paper_acceptance(
         actor=actor_of(user),
         user=user,
         at=at,
+        site=profiles.site,
         signed_on=data.signed_on,
         late=state == QuoteState.expired,
     )

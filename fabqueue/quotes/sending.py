@@ -247,20 +247,38 @@ def send(
         total_ttc_cents=quote.total_ttc_cents,
         vat_rates_changed=repriced,
     )
-    close_others(session, others, actor=actor_of(user), at=at, by=quote, only_sent=True)
+    close_others(session, others, actor=actor_of(user), at=at, by=quote, only_sent=True, site=site)
     session.commit()
     return quote, token
 
 
 def close_others(
-    session: Session, others: list[Quote], *, actor: str, at: datetime, by: Quote, only_sent: bool
+    session: Session,
+    others: list[Quote],
+    *,
+    actor: str,
+    at: datetime,
+    by: Quote,
+    only_sent: bool,
+    site: SiteProfile | None,
 ) -> None:
-    """Close the other versions of a quote: those sent are superseded by ``by``; drafts
-    and requests (unless ``only_sent``) are cancelled. Refused and expired versions stay
-    as they are."""
+    """Close the other versions of a quote: those sent are superseded by ``by`` (or
+    marked expired, if their validity is over: a paper copy signed in time may still come
+    back for them); drafts and requests (unless ``only_sent``) are cancelled. Refused and
+    expired versions stay as they are."""
     for other in others:
         state = QuoteState(other.state)
-        if state == QuoteState.sent:
+        if state == QuoteState.sent and is_expired(other, at, site):
+            move(
+                session,
+                other,
+                QuoteState.expired,
+                expected=[QuoteState.sent],
+                actor=SYSTEM,
+                at=at,
+                valid_until=str(other.valid_until),
+            )
+        elif state == QuoteState.sent:
             move(
                 session,
                 other,
