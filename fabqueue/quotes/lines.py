@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import BinaryIO
 
+from babel.numbers import format_decimal
 from sqlmodel import Session, func, select
 
 from fabqueue.db import SessionFactory, session_scope
@@ -30,7 +31,48 @@ from fabqueue.services.errors import Forbidden, Invalid, NotFound, TooLarge
 from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, analyse_file, index_file, machines_for
 from fabqueue.services.machines import all_machines
 from fabqueue.storage import FileStore, UploadTooLarge
+from jobs.base import Analysis, Bounds, MachineKind, Quantity
 from jobs.registry import file_type_of
+
+_WHAT = {
+    MachineKind.vinyl_cutter: "Autocollant",
+    MachineKind.fdm_printer: "Pièce imprimée en 3D",
+    MachineKind.embroidery: "Broderie",
+}
+
+
+def _mm(value: float) -> str:
+    return format_decimal(round(value, 1), format="#,##0.#", locale="fr_FR")
+
+
+def _size(kind: MachineKind, bounds: Bounds | None) -> str:
+    if bounds is None:
+        return ""
+    sides = [bounds.max_x - bounds.min_x, bounds.max_y - bounds.min_y]
+    if kind == MachineKind.fdm_printer:
+        sides.append(bounds.max_z - bounds.min_z)
+    return " × ".join(_mm(side) for side in sides) + " mm"
+
+
+def designation(
+    kind: MachineKind, analysis: Analysis, profiles: ProfileSet, material: str | None
+) -> str:
+    """What the line makes, in the client's words: « Autocollant 80 × 40 mm, vinyle
+    noir », not the name of the file it came in (staff still see the file name)."""
+    parts = [
+        " ".join(
+            p for p in (_WHAT.get(kind, KIND_LABELS[kind.value]), _size(kind, analysis.bounds)) if p
+        )
+    ]
+    colours = analysis.counts.get(Quantity.COLOUR_CHANGES)
+    if kind == MachineKind.embroidery and colours is not None:
+        parts.append(f"{colours + 1} couleur" + ("s" if colours + 1 >= 2 else ""))
+    profile = profiles.materials.get(material) if material else None
+    if profile is not None:
+        name = profile.name
+        # « vinyle noir » inside a sentence, but « PLA noir » keeps its capitals.
+        parts.append(name[:1].lower() + name[1:] if name[1:2].islower() else name)
+    return ", ".join(parts)
 
 
 def _next_position(session: Session, quote_id: int) -> int:
@@ -106,12 +148,11 @@ def add_design(
         editable(quote, user, "add designs to")
         assert quote.id is not None
         index_file(session, stored.sha256, stored.size, now)
-        label = KIND_LABELS[kind.value]
         line = QuoteLine(
             quote_id=quote.id,
             position=_next_position(session, quote.id),
             kind=LineKind.design,
-            description=(description or f"{label} : {filename}")[:500],
+            description=(description or designation(kind, analysis, profiles, material))[:500],
             quantity_milli=quantity * 1000,
             unit="pièce",
             unit_price_cents=0,

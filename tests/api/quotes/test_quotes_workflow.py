@@ -97,7 +97,7 @@ def test_request_to_jobs(qapi: Api) -> None:
     jobs = qapi.client.get(f"/api/v1/quotes/{q['id']}/jobs", headers=client).json()
     assert [j["state"] for j in jobs["data"]] == ["queued"] * 3
     assert [j["title"] for j in jobs["data"]] == [
-        f"DEV-2026-0001 · Impression 3D : {BENCHY.name} ({i}/3)" for i in (1, 2, 3)
+        f"DEV-2026-0001 · Pièce imprimée en 3D 60 × 31 × 48 mm, PLA noir ({i}/3)" for i in (1, 2, 3)
     ]
     assert {j["material"] for j in jobs["data"]} == {"pla-noir"}
     assert all(j["analysis"]["duration_s"] == 2323 for j in jobs["data"])
