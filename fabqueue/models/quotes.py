@@ -49,6 +49,9 @@ class LineKind(StrEnum):
     """A file to make, priced from its analysis; becomes jobs."""
     free = "free"
     """Anything else staff add: design work, fitting in the shop window, delivery."""
+    discount = "discount"
+    """The client's discount on the automatically priced designs, made and remade with
+    their prices (a negative amount, one line per VAT rate)."""
 
 
 class PriceSource(StrEnum):

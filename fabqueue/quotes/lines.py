@@ -26,6 +26,7 @@ from fabqueue.quotes.workflow import (
     locked_for,
     quote_org,
     record_change,
+    sync_discount,
 )
 from fabqueue.services.errors import Forbidden, Invalid, NotFound, TooLarge
 from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, analyse_file, index_file, machines_for
@@ -76,8 +77,11 @@ def designation(
 
 
 def _next_position(session: Session, quote_id: int) -> int:
+    # The discount line is remade after the others at each change: it does not count.
     top = session.exec(
-        select(func.max(QuoteLine.position)).where(QuoteLine.quote_id == quote_id)
+        select(func.max(QuoteLine.position))
+        .where(QuoteLine.quote_id == quote_id)
+        .where(QuoteLine.kind != LineKind.discount)
     ).one()
     return int(top or 0) + 1
 
@@ -172,6 +176,7 @@ def add_design(
             )
         session.add(line)
         session.flush()  # the line's id, for the event
+        sync_discount(session, quote)
         record_change(
             session,
             quote,
@@ -208,6 +213,7 @@ def add_line(
     quote_pricing.check_line_total(line)
     session.add(line)
     session.flush()  # the line's id, for the event
+    sync_discount(session, quote)
     record_change(
         session,
         quote,
@@ -288,6 +294,7 @@ def update_line(
     _apply_price(session, quote, line, data, profiles)
     quote_pricing.check_line_total(line)
     session.add(line)
+    sync_discount(session, quote)
     record_change(
         session,
         quote,
@@ -308,6 +315,7 @@ def remove_line(*, session: Session, user: User, quote_id: int, line_id: int, at
     if not user.is_staff and line.kind != LineKind.design:
         raise Forbidden("only staff remove priced lines")
     session.delete(line)
+    sync_discount(session, quote)
     record_change(
         session,
         quote,

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from fabqueue.models import Organisation, Quote, QuoteLine, QuoteSequence, QuoteState, User
-from fabqueue.pricing import LineAmount, Totals, totals
+from fabqueue.pricing import LineAmount, Totals, line_total_cents, totals
 from fabqueue.profiles import ProfileSet, SiteProfile
 from fabqueue.profiles.site import VatRegime
 from fabqueue.quotes.states import move
@@ -67,13 +67,16 @@ def allocate_number(session: Session, year: int) -> int:
 
 
 def quote_totals(session: Session, quote: Quote, site: SiteProfile | None) -> Totals:
+    """The quote's totals. VAT is computed on each rate's base: the lines of a rate are
+    added up first, so a discount line (negative) lowers the base it belongs to."""
     assert quote.id is not None
     regime = quote.vat_regime or (site.vat_regime if site else VatRegime.normal)
+    bases: dict[int, int] = {}
+    for ln in lines_of(session, quote.id):
+        cents = line_total_cents(ln.unit_price_cents, _qty(ln.quantity_milli))
+        bases[ln.vat_rate_bp] = bases.get(ln.vat_rate_bp, 0) + cents
     return totals(
-        (
-            LineAmount(ln.unit_price_cents, _qty(ln.quantity_milli), _rate(ln.vat_rate_bp))
-            for ln in lines_of(session, quote.id)
-        ),
+        (LineAmount(cents, Decimal(1), _rate(bp)) for bp, cents in bases.items()),
         charge_vat=regime == VatRegime.normal,
     )
 

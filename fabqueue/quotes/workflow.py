@@ -289,6 +289,15 @@ def reprice_all(session: Session, quote: Quote, profiles: ProfileSet) -> None:
         if line.kind == LineKind.design and line.price_source == PriceSource.auto:
             quote_pricing.price_design(session=session, profiles=profiles, line=line, org=org)
             session.add(line)
+    sync_discount(session, quote)
+
+
+def sync_discount(session: Session, quote: Quote) -> None:
+    """Remake the discount line(s) of a draft after its lines changed."""
+    if quote.state == QuoteState.draft:
+        assert quote.id is not None
+        session.flush()
+        quote_pricing.sync_discount(session, quote.id)
 
 
 def start_draft(
