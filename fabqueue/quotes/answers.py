@@ -235,7 +235,7 @@ def _check_signature_date(
         )
 
 
-def refuse(
+def _refuse(
     *,
     session: Session,
     quote_id: int,
@@ -243,8 +243,11 @@ def refuse(
     actor: str,
     profiles: ProfileSet,
     at: datetime,
+    token: str | None = None,
 ) -> Quote:
     quote, others = lock_versions(session, quote_id)
+    if token is not None and quote.accept_token_hash != hash_token(token):
+        raise NotFound("this quote link is not valid (it was replaced by a newer one)")
     _answerable(quote, others, at, profiles.site, "refuse")
     move(
         session,
@@ -265,8 +268,14 @@ def refuse_link(
 ) -> Quote:
     quote = quote_for_token(session, token)
     assert quote.id is not None
-    return refuse(
-        session=session, quote_id=quote.id, data=data, actor=LINK_ACTOR, profiles=profiles, at=at
+    return _refuse(
+        session=session,
+        quote_id=quote.id,
+        data=data,
+        actor=LINK_ACTOR,
+        profiles=profiles,
+        at=at,
+        token=token,
     )
 
 
@@ -280,7 +289,7 @@ def refuse_as(
     at: datetime,
 ) -> Quote:
     get_quote(session, quote_id, user)
-    return refuse(
+    return _refuse(
         session=session,
         quote_id=quote_id,
         data=data,
@@ -298,6 +307,7 @@ def expire_due(*, session: Session, profiles: ProfileSet, at: datetime) -> list[
         select(Quote)
         .where(Quote.state == QuoteState.sent)
         .where(col(Quote.valid_until).is_not(None))
+        .order_by(col(Quote.id))  # the order every writer locks quotes in
     ).all():
         if is_expired(quote, at, profiles.site):
             locked = lock(session, quote.id or 0)

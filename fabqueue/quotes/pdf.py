@@ -136,6 +136,9 @@ def context(session: Session, quote: Quote, profiles: ProfileSet, at: datetime) 
         else None,
         "accepted_by": quote.accepted_by_name,
         "accepted_via": _VIA.get(quote.acceptance_via) if quote.acceptance_via else None,
+        "signed_on": format_date(quote.signed_on, "long", locale=LOCALE)
+        if quote.signed_on
+        else None,
     }
 
 

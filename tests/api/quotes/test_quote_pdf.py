@@ -287,3 +287,26 @@ def test_a_design_line_says_what_is_made_and_the_discount_is_a_line(
         "Total HT " + sent["totals"]["ht"].replace(".", ",") + " €",
     )
     assert "logo-final-v3" not in text
+
+
+@pytest.mark.parametrize("regime", ["normal"])
+def test_a_paper_acceptance_prints_its_signature_date(
+    qapi: Api, tmp_path: Path, clock: Any
+) -> None:
+    q = build(qapi, "normal")
+    clock.advance(days=33)  # 4 April: expired on 1 April
+    r = qapi.client.post(
+        f"/api/v1/quotes/{q['id']}/paper-acceptance",
+        headers=staff(qapi),
+        json={"signer_name": "Céleste Martin", "signed_on": "2026-03-31"},
+    )
+    assert r.status_code == 200, r.text
+    text = text_of(
+        qapi.client.get(f"/api/v1/quotes/{q['id']}/pdf", headers=staff(qapi)).content, tmp_path
+    )
+    has(
+        text,
+        "Devis signé « bon pour accord » le 31 mars 2026 par Céleste Martin",
+        "exemplaire signé reçu par le café",
+        "enregistré le 4 avril 2026",
+    )
