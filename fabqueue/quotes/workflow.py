@@ -127,6 +127,7 @@ def lock_versions(session: Session, quote_id: int) -> tuple[Quote, list[Quote]]:
     locked: dict[int, Quote] = {}
     ids = _family_ids(session, first)
     while not ids <= locked.keys():
+        before = len(locked)
         for row in session.exec(
             select(Quote)
             .where(col(Quote.id).in_(sorted(ids - locked.keys())))
@@ -136,6 +137,8 @@ def lock_versions(session: Session, quote_id: int) -> tuple[Quote, list[Quote]]:
         ):
             assert row.id is not None
             locked[row.id] = row
+        if len(locked) == before or quote_id not in locked:
+            raise NotFound(f"no quote {quote_id}")  # a version vanished: not in this schema
         ids = _family_ids(session, locked[quote_id])
     others = [q for i, q in sorted(locked.items()) if i != quote_id]
     return locked[quote_id], others
