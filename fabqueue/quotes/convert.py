@@ -20,7 +20,16 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from fabqueue.db import SessionFactory, session_scope
-from fabqueue.models import Job, Quote, QuoteEvent, QuoteJob, QuoteLine, QuoteState, User
+from fabqueue.models import (
+    Job,
+    MachineRecord,
+    Quote,
+    QuoteEvent,
+    QuoteJob,
+    QuoteLine,
+    QuoteState,
+    User,
+)
 from fabqueue.models.quotes import LineKind
 from fabqueue.profiles import ProfileSet
 from fabqueue.quotes.states import move
@@ -29,7 +38,7 @@ from fabqueue.quotes.workflow import actor_of, get_quote, lines_of, locked_for
 from fabqueue.services.errors import Conflict, Forbidden, ServiceError
 from fabqueue.services.estimates import UNLEARNABLE_DRIVERS, apply_correction, correction_factor
 from fabqueue.services.jobs import SubmitRequest, machines_for
-from fabqueue.services.machines import all_machines
+from fabqueue.services.machines import all_machines, params_of
 from fabqueue.states import JobState, record_creation, transition
 from fabqueue.storage import FileStore
 from jobs.base import Analysis
@@ -62,6 +71,34 @@ def _check_accepted(quote: Quote, profiles: ProfileSet, now: datetime) -> None:
         )
 
 
+def _takers(
+    profiles: ProfileSet,
+    line: QuoteLine,
+    targets: list[MachineRecord],
+    analysis: Analysis,
+) -> list[MachineRecord]:
+    """The machines that can still make the line as it was analysed (the machines may
+    have changed since the quote was sent): its size fits, its material is taken."""
+
+    def fits(record: MachineRecord) -> bool:
+        local = profiles.machines.get(record.slug)
+        params = local.params if local is not None else params_of(record)
+        return not params.fit_problems(analysis)
+
+    def takes(record: MachineRecord) -> bool:
+        allowed = record.spec.get("materials")
+        return not line.material or not allowed or line.material in allowed
+
+    takers = [r for r in targets if fits(r) and takes(r)]
+    if not takers:
+        raise Conflict(
+            f"no machine here can make line {line.position} any more "
+            f"({line.file_name}, {line.material or 'no material'}): change the machines "
+            "or make a new version of the quote"
+        )
+    return takers
+
+
 def _job_template(
     session: Session, store: FileStore, profiles: ProfileSet, line: QuoteLine
 ) -> dict[str, object]:
@@ -75,6 +112,7 @@ def _job_template(
     except ServiceError as exc:
         raise Conflict(f"line {line.position} cannot be made now: {exc.message}") from exc
     analysis = Analysis.model_validate(line.analysis)
+    targets = _takers(profiles, line, targets, analysis)
     material = profiles.materials.get(line.material) if line.material else None
     if material is not None:
         analysis = with_material(

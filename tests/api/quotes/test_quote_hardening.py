@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
+from fabqueue.models import MachineRecord
 from fabqueue.profiles import load_profiles
 from tests.conftest import Api
 from tests.support.quotes import (
+    BENCHY,
     SetClock,
+    add_design,
     draft_for,
     free_line,
     make_client,
@@ -235,3 +239,27 @@ def test_a_paper_signature_date_must_be_possible(qapi: Api) -> None:
         r = post(qapi, f"/{q['id']}/paper-acceptance", staff(qapi), signer_name="C", signed_on=day)
         assert r.status_code == 422, day
     assert get(qapi, q["id"])["state"] == "sent"
+
+
+# --- conversion --------------------------------------------------------------------------
+
+
+def test_a_quote_no_machine_can_make_any_more_stays_accepted_without_jobs(qapi: Api) -> None:
+    """The jobs are made from the analysis the design got when it was added; if the
+    machines changed since (here the printer no longer takes PLA), nothing is made."""
+    org, _ = make_client(qapi)
+    q = draft_for(qapi, org)
+    assert add_design(qapi, q["id"], BENCHY, staff(qapi), quantity=2).status_code == 201
+    sent = post(qapi, f"/{q['id']}/send", staff(qapi)).json()
+    r = post(qapi, f"/link/{sent['accept_token']}/accept", signer_name="C", agree=True)
+    assert r.status_code == 200
+    with qapi.ctx.sessions() as session:
+        for record in session.exec(select(MachineRecord)).all():
+            record.spec = {**record.spec, "materials": ["petg-bleu"]}
+            session.add(record)
+        session.commit()
+    r = post(qapi, f"/{q['id']}/convert", staff(qapi))
+    assert r.status_code == 409 and "no machine here can make line 1" in r.json()["detail"]
+    after = get(qapi, q["id"])
+    assert (after["state"], after["job_ids"]) == ("accepted", [])
+    assert qapi.client.get("/api/v1/jobs", headers=staff(qapi)).json()["count"] == 0
