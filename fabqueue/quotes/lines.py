@@ -109,6 +109,11 @@ def _get_line(session: Session, quote: Quote, line_id: int) -> QuoteLine:
     line = session.get(QuoteLine, line_id)
     if line is None or line.quote_id != quote.id:
         raise NotFound(f"quote {quote.id} has no line {line_id}")
+    if line.kind == LineKind.discount:
+        raise Invalid(
+            "the discount line follows the client's discount on the designs: change the "
+            "client's adjustment (or the designs' prices) instead"
+        )
     return line
 
 

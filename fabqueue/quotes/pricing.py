@@ -154,7 +154,12 @@ def _discount_of(line: QuoteLine) -> tuple[int, str]:
         if row.get("code") == DISCOUNT_CODE:
             percent = format_decimal(Decimal(row["percent"]).copy_abs(), locale="fr_FR")
             label = row.get("label") or "Remise client"
-            return to_cents(Decimal(row["amount"])), f"{label} : remise de {percent} %"
+            wording = (
+                f"{label} de {percent} %"
+                if label.startswith("Remise")
+                else f"{label} : remise de {percent} %"
+            )
+            return to_cents(Decimal(row["amount"])), wording
     return 0, ""
 
 

@@ -185,7 +185,12 @@ def test_client_discount_and_group_apply_to_auto_prices(qapi: Api) -> None:
     r = post(qapi, f"/{q['id']}/reprice", staff(qapi))
     design, _, discount = r.json()["lines"]
     assert (design["unit_price_ht"], discount["total_ht"]) == ("1.70", "-3.00")
-    assert discount["description"] == "Remise client : remise de 20 %"
+    assert discount["description"] == "Remise client de 20 %"
+    # It is remade from the designs' prices, never edited by hand.
+    path = f"/api/v1/quotes/{q['id']}/lines/{discount['id']}"
+    edit = qapi.client.patch(path, headers=staff(qapi), json={"unit_price_ht": "0.00"})
+    assert edit.status_code == 422 and "client's adjustment" in edit.json()["detail"]
+    assert qapi.client.delete(path, headers=staff(qapi)).status_code == 422
     assert r.json()["totals"]["ht"] == "24.00"
     # The client sees the discount on the sent quote.
     assert post(qapi, f"/{q['id']}/send", staff(qapi)).status_code == 200
