@@ -122,8 +122,9 @@ def test_racing_converts_make_the_jobs_once_and_no_ghost(backend_api: Api) -> No
     assert moves == 1
 
 
-def _money_quote(api: Api, lines: int) -> dict[str, Any]:
-    org, _ = make_client(api)
+def _money_quote(api: Api, lines: int, org: int | None = None) -> dict[str, Any]:
+    if org is None:
+        org, _ = make_client(api)
     q = draft_for(api, org, "Fresque du port")
     for i in range(lines):
         r = free_line(api, q["id"], f"Panneau {i + 1}", "1", "999999.99")
@@ -145,3 +146,75 @@ def test_totals_above_32_bits_are_kept_to_the_cent(backend_api: Api) -> None:
         stored = session.get(Quote, q["id"])
         assert stored is not None
         assert stored.total_ttc_cents == 3_599_999_964 > 2**31 - 1
+
+
+def _family(api: Api, org: int) -> tuple[int, int]:
+    """A sent quote and its revision, a draft ready to be sent."""
+    q = _money_quote(api, 1, org)
+    r = api.client.post(f"/api/v1/quotes/{q['id']}/send", headers=staff(api))
+    assert r.status_code == 200, r.text
+    r = api.client.post(f"/api/v1/quotes/{q['id']}/revise", headers=staff(api))
+    assert r.status_code == 201, r.text
+    return int(q["id"]), int(r.json()["id"])
+
+
+def test_accepting_a_version_while_its_revision_is_sent_lets_one_win(backend_api: Api) -> None:
+    """The client accepts A while staff send B (its revision): they lock both versions
+    in the same order, so one waits for the other, and never both succeed."""
+    from fabqueue.models.quote_public import Acceptance
+    from fabqueue.quotes import answers, sending
+
+    api = backend_api
+    ctx = api.ctx
+    org, _ = make_client(api)
+    pairs = [_family(api, org) for _ in range(4)]
+    with ctx.sessions() as session:
+        staff_user = session.get(User, api.user_ids["staff"])
+        assert staff_user is not None
+        session.expunge(staff_user)
+
+    def accept(quote_id: int, start: threading.Barrier) -> str:
+        start.wait(timeout=30)
+        with ctx.sessions() as session:
+            try:
+                answers.accept_as(
+                    session=session,
+                    user=staff_user,
+                    quote_id=quote_id,
+                    data=Acceptance(signer_name="C. Martin", agree=True),
+                    profiles=ctx.profiles,
+                    at=ctx.clock.now(),
+                )
+            except Conflict:
+                return "refused"
+        return "accepted"
+
+    def send(quote_id: int, start: threading.Barrier) -> str:
+        start.wait(timeout=30)
+        with ctx.sessions() as session:
+            try:
+                sending.send(
+                    session=session,
+                    user=staff_user,
+                    quote_id=quote_id,
+                    profiles=ctx.profiles,
+                    at=ctx.clock.now(),
+                )
+            except Conflict:
+                return "refused"
+        return "sent"
+
+    with ThreadPoolExecutor(2) as pool:
+        for first, revision in pairs:
+            start = threading.Barrier(2)
+            accepted = pool.submit(accept, first, start)
+            sent = pool.submit(send, revision, start)
+            outcome = (accepted.result(timeout=60), sent.result(timeout=60))
+            with ctx.read_sessions() as session:
+                a, b = session.get(Quote, first), session.get(Quote, revision)
+                assert a is not None and b is not None
+                states = (str(a.state), str(b.state))
+            assert (outcome, states) in [
+                (("accepted", "refused"), ("accepted", "cancelled")),
+                (("refused", "sent"), ("superseded", "sent")),
+            ], (outcome, states)
