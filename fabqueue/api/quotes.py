@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep
 from fabqueue.context import AppContext
-from fabqueue.models import Job, JobPublic, JobsPublic, Quote, QuoteJob, QuoteState, User
+from fabqueue.models import JobPublic, JobsPublic, Quote, QuoteState, User
 from fabqueue.models.quote_public import (
     Acceptance,
     ConvertIn,
@@ -167,15 +167,7 @@ def pdf(quote_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser) 
 @router.get("/{quote_id}/jobs", response_model=JobsPublic)
 def quote_jobs(quote_id: int, session: ReadSessionDep, user: CurrentUser) -> JobsPublic:
     """The jobs the quote became, for the client to follow."""
-    svc.get_quote(session, quote_id, user)
-    rows = list(
-        session.exec(
-            select(Job)
-            .join(QuoteJob, col(QuoteJob.job_id) == col(Job.id))
-            .where(QuoteJob.quote_id == quote_id)
-            .order_by(col(Job.id))
-        )
-    )
+    rows = svc.jobs_of(session, quote_id, user)
     return JobsPublic(
         data=[JobPublic.model_validate(j, from_attributes=True) for j in rows], count=len(rows)
     )

@@ -20,6 +20,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from fabqueue.models import (
+    Job,
     Organisation,
     Quote,
     QuoteEvent,
@@ -430,6 +431,19 @@ def job_ids(session: Session, quote_id: int) -> list[int]:
             select(QuoteJob.job_id)
             .where(QuoteJob.quote_id == quote_id)
             .order_by(col(QuoteJob.job_id))
+        )
+    )
+
+
+def jobs_of(session: Session, quote_id: int, user: User) -> list[Job]:
+    """The jobs the quote became, for whoever may see the quote."""
+    get_quote(session, quote_id, user)
+    return list(
+        session.exec(
+            select(Job)
+            .join(QuoteJob, col(QuoteJob.job_id) == col(Job.id))
+            .where(QuoteJob.quote_id == quote_id)
+            .order_by(col(Job.id))
         )
     )
 
