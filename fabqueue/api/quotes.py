@@ -1,6 +1,7 @@
 """Quotes (devis): request → draft → sent → accepted | refused | expired → converted.
 
-Thin: parse, call a service, commit, return a public shape. The client's secret link
+Thin: parse, call a service, return a public shape. The services own the unit of
+work (they commit); routers never do. The client's secret link
 (``/quotes/link/<token>``) needs no account: the token is the authorisation.
 """
 
@@ -9,16 +10,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep
 from fabqueue.context import AppContext
-from fabqueue.models import Job, JobPublic, JobsPublic, Quote, QuoteJob, QuoteState, User
+from fabqueue.models import JobPublic, JobsPublic, Quote, QuoteState, User
 from fabqueue.models.quote_public import (
     Acceptance,
     ConvertIn,
     LineIn,
     LinePatch,
+    PaperAcceptance,
     QuoteEventPublic,
     QuoteIn,
     QuotePatch,
@@ -27,7 +29,7 @@ from fabqueue.models.quote_public import (
     QuotesPublic,
     Refusal,
 )
-from fabqueue.models.quotes import AcceptanceVia
+from fabqueue.quotes import answers as quote_answers
 from fabqueue.quotes import convert as quote_convert
 from fabqueue.quotes import lines as quote_lines
 from fabqueue.quotes import pdf as quote_pdf
@@ -86,33 +88,17 @@ def link_pdf(token: str, ctx: CtxDep, session: ReadSessionDep) -> Response:
 @router.post("/link/{token}/accept", response_model=QuotePublic)
 def link_accept(token: str, body: Acceptance, ctx: CtxDep, session: SessionDep) -> QuotePublic:
     """« Bon pour accord » from the link: the signer's name and the ticked box."""
-    quote = quote_sending.quote_for_token(session, token, for_update=True)
-    quote_sending.accept(
-        session=session,
-        quote=quote,
-        data=body,
-        via=AcceptanceVia.link,
-        actor=quote_sending.LINK_ACTOR,
-        user=None,
-        profiles=ctx.profiles,
-        at=ctx.clock.now(),
+    quote = quote_answers.accept_link(
+        session=session, token=token, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, None)
 
 
 @router.post("/link/{token}/refuse", response_model=QuotePublic)
 def link_refuse(token: str, body: Refusal, ctx: CtxDep, session: SessionDep) -> QuotePublic:
-    quote = quote_sending.quote_for_token(session, token, for_update=True)
-    quote_sending.refuse(
-        session=session,
-        quote=quote,
-        data=body,
-        actor=quote_sending.LINK_ACTOR,
-        profiles=ctx.profiles,
-        at=ctx.clock.now(),
+    quote = quote_answers.refuse_link(
+        session=session, token=token, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, None)
 
 
@@ -126,7 +112,6 @@ def create(body: QuoteIn, ctx: CtxDep, session: SessionDep, user: CurrentUser) -
     quote = svc.create_quote(
         session=session, user=user, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -159,7 +144,6 @@ def patch(
     quote = svc.update_quote(
         session=session, user=user, quote_id=quote_id, data=body, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -183,15 +167,7 @@ def pdf(quote_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser) 
 @router.get("/{quote_id}/jobs", response_model=JobsPublic)
 def quote_jobs(quote_id: int, session: ReadSessionDep, user: CurrentUser) -> JobsPublic:
     """The jobs the quote became, for the client to follow."""
-    svc.get_quote(session, quote_id, user)
-    rows = list(
-        session.exec(
-            select(Job)
-            .join(QuoteJob, col(QuoteJob.job_id) == col(Job.id))
-            .where(QuoteJob.quote_id == quote_id)
-            .order_by(col(Job.id))
-        )
-    )
+    rows = svc.jobs_of(session, quote_id, user)
     return JobsPublic(
         data=[JobPublic.model_validate(j, from_attributes=True) for j in rows], count=len(rows)
     )
@@ -240,7 +216,6 @@ def add_line(
         profiles=ctx.profiles,
         at=ctx.clock.now(),
     )
-    session.commit()
     return _fresh(ctx, quote_id, user)
 
 
@@ -262,7 +237,6 @@ def patch_line(
         profiles=ctx.profiles,
         at=ctx.clock.now(),
     )
-    session.commit()
     return _fresh(ctx, quote_id, user)
 
 
@@ -273,7 +247,6 @@ def delete_line(
     quote_lines.remove_line(
         session=session, user=user, quote_id=quote_id, line_id=line_id, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote_id, user)
 
 
@@ -283,7 +256,6 @@ def start_draft(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUs
     quote = svc.start_draft(
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -292,7 +264,6 @@ def reprice(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) 
     quote = svc.reprice(
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -303,7 +274,6 @@ def send(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> 
     quote, token = quote_sending.send(
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _sent(ctx, quote, user, token)
 
 
@@ -311,9 +281,8 @@ def send(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> 
 def new_link(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuoteSent:
     """A new secret link for a sent quote; the previous one stops working."""
     quote, token = quote_sending.new_link(
-        session=session, user=user, quote_id=quote_id, at=ctx.clock.now()
+        session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return _sent(ctx, quote, user, token)
 
 
@@ -322,7 +291,7 @@ def accept(
     quote_id: int, body: Acceptance, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
     """« Bon pour accord »: by the client logged in, or by staff for a signed paper."""
-    quote = quote_sending.accept_as(
+    quote = quote_answers.accept_as(
         session=session,
         user=user,
         quote_id=quote_id,
@@ -330,7 +299,23 @@ def accept(
         profiles=ctx.profiles,
         at=ctx.clock.now(),
     )
-    session.commit()
+    return _fresh(ctx, quote.id, user)
+
+
+@router.post("/{quote_id}/paper-acceptance", response_model=QuotePublic)
+def paper_acceptance(
+    quote_id: int, body: PaperAcceptance, ctx: CtxDep, session: SessionDep, user: CurrentUser
+) -> QuotePublic:
+    """Staff record a paper copy signed « bon pour accord » on ``signed_on``: it counts
+    if signed within the quote's validity, even when it reached the café later."""
+    quote = quote_answers.record_paper_acceptance(
+        session=session,
+        user=user,
+        quote_id=quote_id,
+        data=body,
+        profiles=ctx.profiles,
+        at=ctx.clock.now(),
+    )
     return _fresh(ctx, quote.id, user)
 
 
@@ -338,7 +323,7 @@ def accept(
 def refuse(
     quote_id: int, body: Refusal, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
-    quote = quote_sending.refuse_as(
+    quote = quote_answers.refuse_as(
         session=session,
         user=user,
         quote_id=quote_id,
@@ -346,7 +331,6 @@ def refuse(
         profiles=ctx.profiles,
         at=ctx.clock.now(),
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -358,7 +342,6 @@ def cancel(
     quote = svc.cancel(
         session=session, user=user, quote_id=quote_id, reason=body.reason, at=ctx.clock.now()
     )
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -366,7 +349,6 @@ def cancel(
 def revise(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuotePublic:
     """A new draft version of a sent, refused or expired quote."""
     quote = svc.revise(session=session, user=user, quote_id=quote_id, at=ctx.clock.now())
-    session.commit()
     return _fresh(ctx, quote.id, user)
 
 
@@ -381,7 +363,6 @@ def convert(quote_id: int, body: ConvertIn, ctx: CtxDep, user: CurrentUser) -> Q
         user=user,
         quote_id=quote_id,
         hold=body.hold,
-        upload_limit=ctx.settings.upload_limit_bytes,
         now=ctx.clock.now(),
     )
     if ctx.dispatcher is not None:

@@ -37,7 +37,7 @@ def _context() -> Any:
 def expire(_args: argparse.Namespace) -> int:
     from fabqueue.clock import utcnow
     from fabqueue.db import session_scope
-    from fabqueue.quotes.sending import expire_due
+    from fabqueue.quotes.answers import expire_due
 
     sessions, profiles = _context()
     with session_scope(sessions) as session:

@@ -70,6 +70,16 @@ class Acceptance(_In):
     """The "bon pour accord" checkbox: must be true."""
 
 
+class PaperAcceptance(_In):
+    """A paper copy signed « bon pour accord », recorded by staff."""
+
+    signer_name: str = Field(min_length=1, max_length=200)
+    signed_on: date
+    """The date written beside the signature (it must be within the quote's validity)."""
+    agree: bool = True
+    """The copy bears the handwritten « bon pour accord »."""
+
+
 class Refusal(_In):
     reason: str = Field(default="", max_length=1000)
 
@@ -140,6 +150,8 @@ class QuotePublic(BaseModel):
     accepted_at: datetime | None
     accepted_by_name: str | None
     acceptance_via: AcceptanceVia | None
+    signed_on: date | None = None
+    """For a paper copy staff recorded: the date it was signed."""
     refused_at: datetime | None
     refusal_reason: str | None
     converted_at: datetime | None

@@ -7,12 +7,16 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from fabqueue.models.types import UTCDateTime, str_enum
 from fabqueue.profiles.site import VatRegime
 from jobs.base import MachineKind
+
+CENTS = BigInteger().with_variant(Integer(), "sqlite")
+"""Money in cents, 64-bit: a 32-bit column stops at 21,474,836.47 € (PostgreSQL refuses
+more). SQLite's INTEGER holds 64 bits already."""
 
 
 class QuoteState(StrEnum):
@@ -30,7 +34,8 @@ class QuoteState(StrEnum):
     converted = "converted"
     """Its jobs were made."""
     superseded = "superseded"
-    """Sent, then replaced by a newer version that was sent in turn."""
+    """Sent, then replaced by another version: a newer one was sent, or another version
+    was accepted."""
     cancelled = "cancelled"
     """A request or draft abandoned before it was sent (sent quotes are never removed)."""
 
@@ -44,6 +49,9 @@ class LineKind(StrEnum):
     """A file to make, priced from its analysis; becomes jobs."""
     free = "free"
     """Anything else staff add: design work, fitting in the shop window, delivery."""
+    discount = "discount"
+    """The client's discount on the automatically priced designs, made and remade with
+    their prices (a negative amount, one line per VAT rate)."""
 
 
 class PriceSource(StrEnum):
@@ -89,9 +97,9 @@ class Quote(SQLModel, table=True):
     """The café's identity as printed when it was sent (site.toml may change later)."""
     client: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """The client's name and address as printed when it was sent."""
-    total_ht_cents: int | None = None
-    total_vat_cents: int | None = None
-    total_ttc_cents: int | None = None
+    total_ht_cents: int | None = Field(default=None, sa_type=CENTS)
+    total_vat_cents: int | None = Field(default=None, sa_type=CENTS)
+    total_ttc_cents: int | None = Field(default=None, sa_type=CENTS)
     requested_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     created_by_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
@@ -104,6 +112,9 @@ class Quote(SQLModel, table=True):
     accepted_by_name: str | None = Field(default=None, max_length=200)
     accepted_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     acceptance_via: AcceptanceVia | None = Field(default=None, sa_type=str_enum(AcceptanceVia))
+    signed_on: date | None = None
+    """The date written on a paper copy signed « bon pour accord » that staff recorded
+    (it may reach the café after the quote's validity; it counts if signed within it)."""
     refused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     refusal_reason: str | None = Field(default=None, max_length=1000)
     converted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -120,10 +131,13 @@ class QuoteLine(SQLModel, table=True):
     quantity_milli: int
     """Quantity × 1000 (copies are whole; hours of labour need not be)."""
     unit: str = Field(default="u", max_length=16)
-    unit_price_cents: int
+    unit_price_cents: int = Field(sa_type=CENTS)
     """€ HT, in cents."""
     vat_rate_bp: int
     """VAT rate in hundredths of a percent (2000 = 20 %), frozen when sent."""
+    vat_rate_manual: bool = False
+    """Staff chose the rate (under the normal regime); else it follows the regime in
+    force when the quote is sent."""
     price_source: PriceSource = Field(sa_type=str_enum(PriceSource))
     needs_estimate: bool = False
     """Auto-pricing could not price everything: staff must set the price."""

@@ -54,8 +54,16 @@ class SiteProfile(BaseModel):
     siret: str
     vat_number: str | None = None
     """Intra-EU VAT number (FR + key + SIREN); required under the normal regime."""
-    rcs: str | None = None
-    """Trade register mention when there is one (e.g. "RCS Lyon 123 456 789")."""
+    rcs: str | None = Field(None, max_length=120)
+    """Trade register mention of a company or a trader (e.g. "RCS Lyon 123 456 789")."""
+    rm: str | None = Field(None, max_length=120)
+    """Craft register mention of an artisan (e.g. "RM 812 345 676 69")."""
+    ei: bool = False
+    """An entrepreneur individuel (a micro-entrepreneur too): the law wants « EI » beside
+    the name on every quote."""
+    rna: str | None = None
+    """An association's number in the Répertoire national des associations (W + 9
+    digits), printed on its quotes."""
     email: str | None = None
     phone: str | None = None
     website: str | None = None
@@ -103,6 +111,16 @@ class SiteProfile(BaseModel):
             raise ValueError("a French VAT number is FR, two check digits and the SIREN")
         if int(m.group(1)) != vat_key(m.group(2)):
             raise ValueError("this VAT number's check digits do not match its SIREN")
+        return v
+
+    @field_validator("rna")
+    @classmethod
+    def _rna(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = re.sub(r"\s", "", v).upper()
+        if not re.fullmatch(r"W\d{9}", v):
+            raise ValueError("an RNA number is W followed by 9 digits (e.g. W691234567)")
         return v
 
     @field_validator("timezone")

@@ -5,34 +5,44 @@ machine with its own "bed cleared / vinyl weeded / hoop removed" confirmation, i
 good/bad outcome (a spoilt shirt runs again alone) and its own actual time for the
 estimate-vs-actual report.
 
-The first copy of each design goes through the ordinary submission path
-(:func:`fabqueue.services.jobs.submit_job`: stored, analysed, fitted to a machine,
-held); the other copies are made from it in the transaction that marks the quote
-converted, and all are released to the queue there unless staff asked to hold them.
-If anything fails, the jobs already made are cancelled and the quote stays accepted.
+Everything happens in one write transaction, guard first: the quote moves from accepted
+to converted (a guarded UPDATE), then its jobs are made. A second convert of the same
+quote (a double click, two tabs) waits for the first and is refused before it makes
+anything, so no job is ever made and then cancelled. The jobs are made from the file and
+the analysis each design line got when it was added (the machines could make it then);
+nothing is analysed again, which keeps the transaction short.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from fabqueue.db import SessionFactory, session_scope
-from fabqueue.models import Job, Quote, QuoteJob, QuoteLine, QuoteState, User
+from fabqueue.models import (
+    Job,
+    MachineRecord,
+    Quote,
+    QuoteEvent,
+    QuoteJob,
+    QuoteLine,
+    QuoteState,
+    User,
+)
 from fabqueue.models.quotes import LineKind
 from fabqueue.profiles import ProfileSet
+from fabqueue.quotes.states import move
 from fabqueue.quotes.views import effective_state
-from fabqueue.quotes.workflow import actor_of, get_quote, lines_of, locked_for, move
+from fabqueue.quotes.workflow import actor_of, get_quote, lines_of, locked_for
 from fabqueue.services.errors import Conflict, Forbidden, ServiceError
-from fabqueue.services.jobs import SubmitRequest, submit_job
-from fabqueue.states import InvalidTransition, JobState, record_creation, transition
+from fabqueue.services.estimates import UNLEARNABLE_DRIVERS, apply_correction, correction_factor
+from fabqueue.services.jobs import SubmitRequest, machines_for
+from fabqueue.services.machines import all_machines, params_of
+from fabqueue.states import JobState, record_creation, transition
 from fabqueue.storage import FileStore
-
-log = logging.getLogger(__name__)
-
-_MEDIA = {"svg": "image/svg+xml", "png": "image/png", "jpg": "image/jpeg"}
+from jobs.base import Analysis
+from jobs.gcode.analysis import with_material
 
 
 def _title(quote: Quote, line: QuoteLine, index: int, copies: int) -> str:
@@ -47,45 +57,138 @@ def _owner(session: Session, quote: Quote, staff: User) -> User:
     if quote.requested_by_id is not None:
         client = session.get(User, quote.requested_by_id)
         if client is not None and client.active:
-            session.expunge(client)
             return client
     return staff
 
 
-def _cancel(sessions: SessionFactory, jobs: list[Job], actor: str, at: datetime) -> None:
-    with session_scope(sessions) as session:
-        for job in jobs:
-            assert job.id is not None
-            try:
-                transition(
-                    session,
-                    job.id,
-                    JobState.cancelled,
-                    expected=[JobState.held],
-                    actor=actor,
-                    reason="quote conversion failed",
-                    at=at,
-                )
-            except InvalidTransition:
-                log.warning("job %s of a failed conversion was already moved", job.id)
+def _check_accepted(quote: Quote, profiles: ProfileSet, now: datetime) -> None:
+    state = effective_state(quote, profiles, now)
+    if state != QuoteState.accepted:
+        raise Conflict(
+            f"only an accepted quote becomes jobs; quote "
+            f"{quote.number or quote.id} is {state.value}",
+            state=state.value,
+        )
 
 
-def _clone(
-    session: Session, store: FileStore, first: Job, title: str, actor: str, at: datetime
-) -> Job:
-    data = first.model_dump(exclude={"id", "title", "created_at", "updated_at"})
-    job = Job.model_validate(
-        {**data, "title": title, "state": JobState.held, "created_at": at, "updated_at": at}
-    )
-    session.add(job)
-    session.flush()
-    assert first.id is not None and job.id is not None
-    preview = store.preview_path(first.id)
-    if preview is not None:
-        media = _MEDIA.get(preview.suffix.lstrip("."), "application/octet-stream")
-        store.save_preview(job.id, media, preview.read_bytes())
-    record_creation(session, job, actor=actor, at=at)
-    return job
+def _takers(
+    profiles: ProfileSet,
+    line: QuoteLine,
+    targets: list[MachineRecord],
+    analysis: Analysis,
+) -> list[MachineRecord]:
+    """The machines that can still make the line as it was analysed (the machines may
+    have changed since the quote was sent): its size fits, its material is taken."""
+
+    def fits(record: MachineRecord) -> bool:
+        local = profiles.machines.get(record.slug)
+        params = local.params if local is not None else params_of(record)
+        return not params.fit_problems(analysis)
+
+    def takes(record: MachineRecord) -> bool:
+        allowed = record.spec.get("materials")
+        return not line.material or not allowed or line.material in allowed
+
+    takers = [r for r in targets if fits(r) and takes(r)]
+    if not takers:
+        raise Conflict(
+            f"no machine here can make line {line.position} any more "
+            f"({line.file_name}, {line.material or 'no material'}): change the machines "
+            "or make a new version of the quote"
+        )
+    return takers
+
+
+def _job_template(
+    session: Session, store: FileStore, profiles: ProfileSet, line: QuoteLine
+) -> dict[str, object]:
+    """The columns shared by every copy of a design line's job."""
+    assert line.file_sha256 and line.file_name and line.file_type
+    if not store.path_for(line.file_sha256).is_file():
+        raise Conflict(f"the file of line {line.position} ({line.file_name}) is missing")
+    request = SubmitRequest(filename=line.file_name, kind=line.machine_kind)
+    try:
+        targets = machines_for(all_machines(session), request, line.file_type)
+    except ServiceError as exc:
+        raise Conflict(f"line {line.position} cannot be made now: {exc.message}") from exc
+    analysis = Analysis.model_validate(line.analysis)
+    targets = _takers(profiles, line, targets, analysis)
+    material = profiles.materials.get(line.material) if line.material else None
+    if material is not None:
+        analysis = with_material(
+            analysis, density_g_cm3=material.density_g_cm3, diameter_mm=material.diameter_mm
+        )
+    if len(targets) == 1 and targets[0].driver not in UNLEARNABLE_DRIVERS:
+        analysis = apply_correction(analysis, correction_factor(session, targets[0].slug))
+    return {
+        "kind": targets[0].kind,
+        "material": line.material,
+        "file_sha256": line.file_sha256,
+        "file_name": line.file_name,
+        "file_type": line.file_type,
+        "file_size": line.file_size or 0,
+        "analysis": analysis.model_dump(mode="json"),
+    }
+
+
+def _make_jobs(
+    session: Session,
+    store: FileStore,
+    profiles: ProfileSet,
+    quote: Quote,
+    line: QuoteLine,
+    *,
+    owner: User,
+    actor: str,
+    hold: bool,
+    now: datetime,
+) -> list[int]:
+    """One held job per copy of ``line``, linked to the quote, queued unless ``hold``."""
+    assert quote.id is not None and line.id is not None and owner.id is not None
+    template = _job_template(session, store, profiles, line)
+    copies = line.quantity_milli // 1000
+    made = []
+    for index in range(1, copies + 1):
+        job = Job.model_validate(
+            {
+                **template,
+                "owner_id": owner.id,
+                "title": _title(quote, line, index, copies),
+                "state": JobState.held,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        session.add(job)
+        session.flush()
+        assert job.id is not None
+        record_creation(session, job, actor=actor, at=now)
+        session.add(
+            QuoteJob(job_id=job.id, quote_id=quote.id, quote_line_id=line.id, copy_index=index)
+        )
+        if not hold:
+            transition(
+                session,
+                job.id,
+                JobState.queued,
+                expected=[JobState.held],
+                actor=actor,
+                reason=f"quote {quote.number} accepted",
+                at=now,
+            )
+        made.append(job.id)
+    return made
+
+
+def _note_jobs(session: Session, quote: Quote, made: list[int]) -> None:
+    """Write the jobs made on the conversion's event (written first, by the guard)."""
+    event = session.exec(
+        select(QuoteEvent)
+        .where(QuoteEvent.quote_id == quote.id)
+        .where(QuoteEvent.to_state == QuoteState.converted)
+    ).one()
+    event.detail = {**event.detail, "jobs": made}
+    session.add(event)
 
 
 def convert(
@@ -97,105 +200,45 @@ def convert(
     user: User,
     quote_id: int,
     hold: bool,
-    upload_limit: int,
     now: datetime,
 ) -> Quote:
+    """Make the jobs of an accepted quote, in one transaction that takes the guard first."""
     if not user.is_staff:
         raise Forbidden("staff turn an accepted quote into jobs")
-    actor = actor_of(user)
     with read_sessions() as session:
-        quote = get_quote(session, quote_id, user)
-        state = effective_state(quote, profiles, now)
-        if state != QuoteState.accepted:
-            raise Conflict(
-                f"only an accepted quote becomes jobs; quote "
-                f"{quote.number or quote.id} is {state.value}",
-                state=state.value,
-            )
+        # A cheap early answer for a quote that is plainly not accepted (no write lock).
+        _check_accepted(get_quote(session, quote_id, user), profiles, now)
+    actor = actor_of(user)
+    with session_scope(sessions) as session:
+        quote = locked_for(session, quote_id, user)
+        _check_accepted(quote, profiles, now)
+        move(
+            session,
+            quote,
+            QuoteState.converted,
+            expected=[QuoteState.accepted],
+            actor=actor,
+            at=now,
+            values={"converted_at": now},
+            held=hold,
+        )
         assert quote.id is not None
-        designs = [ln for ln in lines_of(session, quote.id) if ln.kind == LineKind.design]
         owner = _owner(session, quote, user)
-        session.expunge_all()
-
-    firsts: list[tuple[QuoteLine, Job]] = []
-    try:
-        for line in designs:
-            assert line.file_sha256 and line.file_name
-            copies = line.quantity_milli // 1000
-            with store.path_for(line.file_sha256).open("rb") as fh:
-                job = submit_job(
-                    sessions=sessions,
-                    read_sessions=read_sessions,
-                    store=store,
-                    profiles=profiles,
+        made: list[int] = []
+        for line in lines_of(session, quote.id):
+            if line.kind == LineKind.design:
+                made += _make_jobs(
+                    session,
+                    store,
+                    profiles,
+                    quote,
+                    line,
                     owner=owner,
-                    stream=fh,
-                    request=SubmitRequest(
-                        filename=line.file_name,
-                        kind=line.machine_kind,
-                        material=line.material,
-                        hold=True,
-                        title=_title(quote, line, 1, copies),
-                    ),
-                    upload_limit=upload_limit,
+                    actor=actor,
+                    hold=hold,
                     now=now,
                 )
-            firsts.append((line, job))
-    except (ServiceError, OSError) as exc:
-        _cancel(sessions, [j for _, j in firsts], actor, now)
-        message = exc.message if isinstance(exc, ServiceError) else str(exc)
-        raise Conflict(f"cannot make the jobs of this quote: {message}; it stays accepted") from exc
-
-    try:
-        with session_scope(sessions) as session:
-            locked = locked_for(session, quote_id, user)
-            if locked.state != QuoteState.accepted:
-                raise Conflict(
-                    f"quote {locked.number} is {locked.state.value} now", state=locked.state.value
-                )
-            made: list[int] = []
-            for line, first in firsts:
-                assert line.id is not None and first.id is not None and locked.id is not None
-                copies = line.quantity_milli // 1000
-                jobs = [first] + [
-                    _clone(session, store, first, _title(locked, line, i, copies), actor, now)
-                    for i in range(2, copies + 1)
-                ]
-                for index, job in enumerate(jobs, start=1):
-                    assert job.id is not None
-                    session.add(
-                        QuoteJob(
-                            job_id=job.id,
-                            quote_id=locked.id,
-                            quote_line_id=line.id,
-                            copy_index=index,
-                        )
-                    )
-                    if not hold:
-                        transition(
-                            session,
-                            job.id,
-                            JobState.queued,
-                            expected=[JobState.held],
-                            actor=actor,
-                            reason=f"quote {locked.number} accepted",
-                            at=now,
-                        )
-                    made.append(job.id)
-            locked.converted_at = now
-            move(
-                session,
-                locked,
-                QuoteState.converted,
-                actor=actor,
-                action="converted",
-                at=now,
-                jobs=made,
-                held=hold,
-            )
-            session.flush()
-            session.expunge(locked)
-    except BaseException:
-        _cancel(sessions, [j for _, j in firsts], actor, now)
-        raise
-    return locked
+        _note_jobs(session, quote, made)
+        session.flush()
+        session.expunge(quote)
+    return quote

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import BinaryIO
 
+from babel.numbers import format_decimal
 from sqlmodel import Session, func, select
 
 from fabqueue.db import SessionFactory, session_scope
@@ -25,17 +26,62 @@ from fabqueue.quotes.workflow import (
     locked_for,
     quote_org,
     record_change,
+    sync_discount,
 )
 from fabqueue.services.errors import Forbidden, Invalid, NotFound, TooLarge
 from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, analyse_file, index_file, machines_for
 from fabqueue.services.machines import all_machines
 from fabqueue.storage import FileStore, UploadTooLarge
+from jobs.base import Analysis, Bounds, MachineKind, Quantity
 from jobs.registry import file_type_of
+
+_WHAT = {
+    MachineKind.vinyl_cutter: "Autocollant",
+    MachineKind.fdm_printer: "Pièce imprimée en 3D",
+    MachineKind.embroidery: "Broderie",
+}
+
+
+def _mm(value: float) -> str:
+    return format_decimal(round(value, 1), format="#,##0.#", locale="fr_FR")
+
+
+def _size(kind: MachineKind, bounds: Bounds | None) -> str:
+    if bounds is None:
+        return ""
+    sides = [bounds.max_x - bounds.min_x, bounds.max_y - bounds.min_y]
+    if kind == MachineKind.fdm_printer:
+        sides.append(bounds.max_z - bounds.min_z)
+    return " × ".join(_mm(side) for side in sides) + " mm"
+
+
+def designation(
+    kind: MachineKind, analysis: Analysis, profiles: ProfileSet, material: str | None
+) -> str:
+    """What the line makes, in the client's words: « Autocollant 80 × 40 mm, vinyle
+    noir », not the name of the file it came in (staff still see the file name)."""
+    parts = [
+        " ".join(
+            p for p in (_WHAT.get(kind, KIND_LABELS[kind.value]), _size(kind, analysis.bounds)) if p
+        )
+    ]
+    colours = analysis.counts.get(Quantity.COLOUR_CHANGES)
+    if kind == MachineKind.embroidery and colours is not None:
+        parts.append(f"{colours + 1} couleur" + ("s" if colours + 1 >= 2 else ""))
+    profile = profiles.materials.get(material) if material else None
+    if profile is not None:
+        name = profile.name
+        # « vinyle noir » inside a sentence, but « PLA noir » keeps its capitals.
+        parts.append(name[:1].lower() + name[1:] if name[1:2].islower() else name)
+    return ", ".join(parts)
 
 
 def _next_position(session: Session, quote_id: int) -> int:
+    # The discount line is remade after the others at each change: it does not count.
     top = session.exec(
-        select(func.max(QuoteLine.position)).where(QuoteLine.quote_id == quote_id)
+        select(func.max(QuoteLine.position))
+        .where(QuoteLine.quote_id == quote_id)
+        .where(QuoteLine.kind != LineKind.discount)
     ).one()
     return int(top or 0) + 1
 
@@ -52,10 +98,22 @@ def _vat_bp(profiles: ProfileSet, rate: Decimal | None) -> int:
     return int(rate * 100)
 
 
+def _chosen_rate(profiles: ProfileSet, rate: Decimal | None) -> bool:
+    """Staff chose this rate: it is kept when the quote is sent. Outside the normal regime
+    every rate is 0 by law, not by choice, and follows the regime in force at sending."""
+    site = profiles.site
+    return rate is not None and (site is None or site.vat_regime == VatRegime.normal)
+
+
 def _get_line(session: Session, quote: Quote, line_id: int) -> QuoteLine:
     line = session.get(QuoteLine, line_id)
     if line is None or line.quote_id != quote.id:
         raise NotFound(f"quote {quote.id} has no line {line_id}")
+    if line.kind == LineKind.discount:
+        raise Invalid(
+            "the discount line follows the client's discount on the designs: change the "
+            "client's adjustment (or the designs' prices) instead"
+        )
     return line
 
 
@@ -99,12 +157,11 @@ def add_design(
         editable(quote, user, "add designs to")
         assert quote.id is not None
         index_file(session, stored.sha256, stored.size, now)
-        label = KIND_LABELS[kind.value]
         line = QuoteLine(
             quote_id=quote.id,
             position=_next_position(session, quote.id),
             kind=LineKind.design,
-            description=(description or f"{label} : {filename}")[:500],
+            description=(description or designation(kind, analysis, profiles, material))[:500],
             quantity_milli=quantity * 1000,
             unit="pièce",
             unit_price_cents=0,
@@ -124,6 +181,7 @@ def add_design(
             )
         session.add(line)
         session.flush()  # the line's id, for the event
+        sync_discount(session, quote)
         record_change(
             session,
             quote,
@@ -154,10 +212,13 @@ def add_line(
         unit=data.unit,
         unit_price_cents=int(data.unit_price_ht * 100),
         vat_rate_bp=_vat_bp(profiles, data.vat_rate),
+        vat_rate_manual=_chosen_rate(profiles, data.vat_rate),
         price_source=PriceSource.manual,
     )
+    quote_pricing.check_line_total(line)
     session.add(line)
     session.flush()  # the line's id, for the event
+    sync_discount(session, quote)
     record_change(
         session,
         quote,
@@ -167,7 +228,55 @@ def add_line(
         line_id=line.id,
         description=data.description,
     )
+    session.commit()
     return line
+
+
+def _apply_fields(line: QuoteLine, data: LinePatch, profiles: ProfileSet) -> None:
+    """Everything a patch changes on a line except its price."""
+    if data.description is not None:
+        line.description = data.description
+    if data.unit is not None:
+        line.unit = data.unit
+    if data.vat_rate is not None:
+        line.vat_rate_bp = _vat_bp(profiles, data.vat_rate)
+        line.vat_rate_manual = _chosen_rate(profiles, data.vat_rate)
+    if data.quantity is not None:
+        if line.kind == LineKind.design and (
+            data.quantity != data.quantity.to_integral_value() or data.quantity > MAX_COPIES
+        ):
+            raise Invalid(f"a design's quantity is a whole number of copies (1 to {MAX_COPIES})")
+        line.quantity_milli = int(data.quantity * MILLI)
+    if data.material is not None or data.design_minutes is not None:
+        if line.kind != LineKind.design:
+            raise Invalid("material and design time belong to design lines")
+        if data.material is not None:
+            assert line.machine_kind is not None
+            quote_pricing.check_material(profiles, line.machine_kind, data.material)
+            line.material = data.material
+        if data.design_minutes is not None:
+            line.design_minutes = data.design_minutes
+
+
+def _apply_price(
+    session: Session, quote: Quote, line: QuoteLine, data: LinePatch, profiles: ProfileSet
+) -> None:
+    """A hand-set price, or the automatic one again for a design line."""
+    if data.unit_price_ht is not None:
+        if data.auto_price:
+            raise Invalid("give a unit price or ask for the automatic one, not both")
+        line.unit_price_cents = int(data.unit_price_ht * 100)
+        line.price_source = PriceSource.manual
+        line.needs_estimate = False
+    elif line.kind == LineKind.design and (
+        data.auto_price or line.price_source == PriceSource.auto
+    ):
+        if quote.state == QuoteState.draft:
+            quote_pricing.price_design(
+                session=session, profiles=profiles, line=line, org=quote_org(session, quote)
+            )
+    elif data.auto_price:
+        raise Invalid("a free line has no automatic price")
 
 
 def update_line(
@@ -186,43 +295,11 @@ def update_line(
     editable(quote, user, "change lines of")
     line = _get_line(session, quote, line_id)
     changes = data.model_dump(exclude_none=True, mode="json")
-    if data.description is not None:
-        line.description = data.description
-    if data.unit is not None:
-        line.unit = data.unit
-    if data.vat_rate is not None:
-        line.vat_rate_bp = _vat_bp(profiles, data.vat_rate)
-    if data.quantity is not None:
-        if line.kind == LineKind.design and (
-            data.quantity != data.quantity.to_integral_value() or data.quantity > MAX_COPIES
-        ):
-            raise Invalid(f"a design's quantity is a whole number of copies (1 to {MAX_COPIES})")
-        line.quantity_milli = int(data.quantity * MILLI)
-    if data.material is not None or data.design_minutes is not None:
-        if line.kind != LineKind.design:
-            raise Invalid("material and design time belong to design lines")
-        if data.material is not None:
-            assert line.machine_kind is not None
-            quote_pricing.check_material(profiles, line.machine_kind, data.material)
-            line.material = data.material
-        if data.design_minutes is not None:
-            line.design_minutes = data.design_minutes
-    if data.unit_price_ht is not None:
-        if data.auto_price:
-            raise Invalid("give a unit price or ask for the automatic one, not both")
-        line.unit_price_cents = int(data.unit_price_ht * 100)
-        line.price_source = PriceSource.manual
-        line.needs_estimate = False
-    elif line.kind == LineKind.design and (
-        data.auto_price or line.price_source == PriceSource.auto
-    ):
-        if quote.state == QuoteState.draft:
-            quote_pricing.price_design(
-                session=session, profiles=profiles, line=line, org=quote_org(session, quote)
-            )
-    elif data.auto_price:
-        raise Invalid("a free line has no automatic price")
+    _apply_fields(line, data, profiles)
+    _apply_price(session, quote, line, data, profiles)
+    quote_pricing.check_line_total(line)
     session.add(line)
+    sync_discount(session, quote)
     record_change(
         session,
         quote,
@@ -232,6 +309,7 @@ def update_line(
         line_id=line.id,
         changes=changes,
     )
+    session.commit()
     return line
 
 
@@ -242,6 +320,7 @@ def remove_line(*, session: Session, user: User, quote_id: int, line_id: int, at
     if not user.is_staff and line.kind != LineKind.design:
         raise Forbidden("only staff remove priced lines")
     session.delete(line)
+    sync_discount(session, quote)
     record_change(
         session,
         quote,
@@ -251,3 +330,4 @@ def remove_line(*, session: Session, user: User, quote_id: int, line_id: int, at
         line_id=line_id,
         description=line.description,
     )
+    session.commit()

@@ -57,7 +57,8 @@ _PLURAL = {"pièce": "pièces", "heure": "heures", "forfait": "forfaits"}
 
 
 def unit_label(unit: str, quantity: Decimal) -> str:
-    return _PLURAL.get(unit, unit) if quantity > 1 else unit
+    """French puts the plural from 2 on: « 1,5 heure », « 2 heures »."""
+    return _PLURAL.get(unit, unit) if quantity >= 2 else unit
 
 
 def context(session: Session, quote: Quote, profiles: ProfileSet, at: datetime) -> dict[str, Any]:
@@ -135,6 +136,9 @@ def context(session: Session, quote: Quote, profiles: ProfileSet, at: datetime) 
         else None,
         "accepted_by": quote.accepted_by_name,
         "accepted_via": _VIA.get(quote.acceptance_via) if quote.acceptance_via else None,
+        "signed_on": format_date(quote.signed_on, "long", locale=LOCALE)
+        if quote.signed_on
+        else None,
     }
 
 

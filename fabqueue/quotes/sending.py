@@ -1,4 +1,4 @@
-"""Sending a quote (number, freeze, link) and the client's answer.
+"""Sending a quote: number, freeze, link. The client's answer is in ``answers``.
 
 The number comes from ``quote_sequence`` in the same transaction that marks the quote
 sent: if anything fails before the commit, the number is not used, so the sequence has
@@ -17,16 +17,22 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from fabqueue.models import Organisation, Quote, QuoteSequence, QuoteState, User
-from fabqueue.models.quote_public import Acceptance, Refusal
-from fabqueue.models.quotes import AcceptanceVia
-from fabqueue.pricing import LineAmount, Totals, totals
+from fabqueue.models import Organisation, Quote, QuoteLine, QuoteSequence, QuoteState, User
+from fabqueue.pricing import LineAmount, Totals, line_total_cents, totals
 from fabqueue.profiles import ProfileSet, SiteProfile
 from fabqueue.profiles.site import VatRegime
-from fabqueue.quotes.workflow import actor_of, lines_of, lock, locked_for, move, record_event
-from fabqueue.services.errors import Conflict, Forbidden, Invalid, NotFound
+from fabqueue.quotes.states import move
+from fabqueue.quotes.workflow import (
+    actor_of,
+    agreed_version,
+    lines_of,
+    lock,
+    lock_versions,
+    record_event,
+)
+from fabqueue.services.errors import Conflict, Forbidden, NotFound
 
 LINK_ACTOR = "link"
 SYSTEM = "system"
@@ -61,13 +67,16 @@ def allocate_number(session: Session, year: int) -> int:
 
 
 def quote_totals(session: Session, quote: Quote, site: SiteProfile | None) -> Totals:
+    """The quote's totals. VAT is computed on each rate's base: the lines of a rate are
+    added up first, so a discount line (negative) lowers the base it belongs to."""
     assert quote.id is not None
     regime = quote.vat_regime or (site.vat_regime if site else VatRegime.normal)
+    bases: dict[int, int] = {}
+    for ln in lines_of(session, quote.id):
+        cents = line_total_cents(ln.unit_price_cents, _qty(ln.quantity_milli))
+        bases[ln.vat_rate_bp] = bases.get(ln.vat_rate_bp, 0) + cents
     return totals(
-        (
-            LineAmount(ln.unit_price_cents, _qty(ln.quantity_milli), _rate(ln.vat_rate_bp))
-            for ln in lines_of(session, quote.id)
-        ),
+        (LineAmount(cents, Decimal(1), _rate(bp)) for bp, cents in bases.items()),
         charge_vat=regime == VatRegime.normal,
     )
 
@@ -90,6 +99,9 @@ def issuer_snapshot(site: SiteProfile) -> dict[str, Any]:
             "siret",
             "vat_number",
             "rcs",
+            "rm",
+            "rna",
+            "ei",
             "email",
             "phone",
             "website",
@@ -112,23 +124,7 @@ def client_snapshot(org: Organisation) -> dict[str, Any]:
     }
 
 
-def send(
-    *, session: Session, user: User, quote_id: int, profiles: ProfileSet, at: datetime
-) -> tuple[Quote, str]:
-    """Number, freeze and send a draft. Returns the quote and its link's secret."""
-    if not user.is_staff:
-        raise Forbidden("only staff send quotes")
-    site = profiles.site
-    if site is None:
-        raise Conflict("the café's identity is not set up: write profiles/site.toml first")
-    quote = lock(session, quote_id)
-    if quote.state != QuoteState.draft:
-        raise Conflict(
-            f"only a draft is sent; quote {quote.number or quote.id} is {quote.state.value}",
-            state=quote.state.value,
-        )
-    assert quote.id is not None
-    lines = lines_of(session, quote.id)
+def _check_lines(lines: list[QuoteLine]) -> None:
     if not lines:
         raise Conflict("the quote has no lines")
     unpriced = [ln.position for ln in lines if ln.needs_estimate]
@@ -138,18 +134,56 @@ def send(
             "the automatic price misses part of the work",
             lines=unpriced,
         )
+
+
+def apply_vat_regime(session: Session, lines: list[QuoteLine], site: SiteProfile) -> list[int]:
+    """Give each line the VAT rate of the regime in force now; return the lines changed.
+
+    A draft may have been priced under another regime (the café switched from the
+    franchise to the normal regime meanwhile): outside the normal regime no line carries
+    VAT; under it, a line whose rate staff did not choose takes the default rate, and a
+    chosen rate must be one the café uses, else the send is refused.
+    """
+    changed = []
+    for line in lines:
+        if site.vat_regime != VatRegime.normal:
+            rate_bp = 0
+        elif not line.vat_rate_manual:
+            rate_bp = int(site.default_vat_rate * 100)
+        else:
+            rate_bp = line.vat_rate_bp
+        if rate_bp != line.vat_rate_bp:
+            line.vat_rate_bp = rate_bp
+            session.add(line)
+            changed.append(line.position)
+    wrong = [ln.position for ln in lines if not _vat_agrees(ln, site)]
+    if wrong:
+        raise Conflict(
+            "line(s) " + ", ".join(map(str, wrong)) + " have a VAT rate the café does not use "
+            f"under its {site.vat_regime.value} regime; change them before sending",
+            lines=wrong,
+        )
+    return changed
+
+
+def _vat_agrees(line: QuoteLine, site: SiteProfile) -> bool:
+    if site.vat_regime != VatRegime.normal:
+        return line.vat_rate_bp == 0
+    return _rate(line.vat_rate_bp) in site.vat_rates
+
+
+def _client_of(session: Session, quote: Quote) -> Organisation:
     org = session.get(Organisation, quote.organisation_id)
     assert org is not None
     if not org.address.strip():
         raise Conflict(f"{org.name} has no address; a quote must show the client's address")
-    if site.vat_regime != VatRegime.normal:
-        for line in lines:
-            line.vat_rate_bp = 0
-            session.add(line)
-    elif any(_rate(ln.vat_rate_bp) not in site.vat_rates for ln in lines):
-        raise Conflict("a line has a VAT rate the café does not use")
-    session.flush()
+    return org
 
+
+def _freeze(
+    session: Session, quote: Quote, site: SiteProfile, org: Organisation, at: datetime
+) -> str:
+    """Number the quote and write what it is sent with; return its link's secret."""
     today = local_date(at, site.tz)
     seq = allocate_number(session, today.year)
     token = secrets.token_urlsafe(32)
@@ -160,8 +194,6 @@ def send(
     quote.vat_mention = site.mention
     quote.issuer = issuer_snapshot(site)
     quote.client = client_snapshot(org)
-    quote.sent_at = at
-    quote.sent_by_id = user.id
     quote.accept_token_hash = hash_token(token)
     t = quote_totals(session, quote, site)
     quote.total_ht_cents, quote.total_vat_cents, quote.total_ttc_cents = (
@@ -169,38 +201,122 @@ def send(
         t.vat_cents,
         t.ttc_cents,
     )
+    return token
+
+
+def send(
+    *, session: Session, user: User, quote_id: int, profiles: ProfileSet, at: datetime
+) -> tuple[Quote, str]:
+    """Number, freeze and send a draft. Returns the quote and its link's secret.
+
+    Sending a version supersedes the other versions still waiting for an answer; it is
+    refused when the client already accepted another version.
+    """
+    if not user.is_staff:
+        raise Forbidden("only staff send quotes")
+    site = profiles.site
+    if site is None:
+        raise Conflict("the café's identity is not set up: write profiles/site.toml first")
+    quote, others = lock_versions(session, quote_id)
+    if quote.state != QuoteState.draft:
+        raise Conflict(
+            f"only a draft is sent; quote {quote.number or quote.id} is {quote.state.value}",
+            state=quote.state.value,
+        )
+    agreed = agreed_version(others)
+    if agreed is not None:
+        raise Conflict(
+            f"version {agreed.number} of this quote was already accepted; "
+            "another version cannot be sent",
+            state=agreed.state.value,
+        )
+    assert quote.id is not None
+    lines = lines_of(session, quote.id)
+    _check_lines(lines)
+    org = _client_of(session, quote)
+    repriced = apply_vat_regime(session, lines, site)
+    session.flush()
+    token = _freeze(session, quote, site, org, at)
     move(
         session,
         quote,
         QuoteState.sent,
+        expected=[QuoteState.draft],
         actor=actor_of(user),
-        action="sent",
         at=at,
+        values={"sent_at": at, "sent_by_id": user.id},
         number=quote.number,
-        total_ht_cents=t.ht_cents,
-        total_ttc_cents=t.ttc_cents,
+        total_ht_cents=quote.total_ht_cents,
+        total_ttc_cents=quote.total_ttc_cents,
+        vat_rates_changed=repriced,
     )
-    if quote.previous_id is not None:
-        previous = lock(session, quote.previous_id)
-        if previous.state == QuoteState.sent:
-            move(
-                session,
-                previous,
-                QuoteState.superseded,
-                actor=actor_of(user),
-                action="superseded",
-                at=at,
-                by=quote.number,
-            )
-    session.flush()
+    close_others(session, others, actor=actor_of(user), at=at, by=quote, only_sent=True, site=site)
+    session.commit()
     return quote, token
 
 
-def new_link(*, session: Session, user: User, quote_id: int, at: datetime) -> tuple[Quote, str]:
-    """A new secret link for a sent quote (the old one stops working)."""
+def close_others(
+    session: Session,
+    others: list[Quote],
+    *,
+    actor: str,
+    at: datetime,
+    by: Quote,
+    only_sent: bool,
+    site: SiteProfile | None,
+) -> None:
+    """Close the other versions of a quote: those sent are superseded by ``by`` (or
+    marked expired, if their validity is over: a paper copy signed in time may still come
+    back for them); drafts and requests (unless ``only_sent``) are cancelled. Refused and
+    expired versions stay as they are."""
+    for other in others:
+        state = QuoteState(other.state)
+        if state == QuoteState.sent and is_expired(other, at, site):
+            move(
+                session,
+                other,
+                QuoteState.expired,
+                expected=[QuoteState.sent],
+                actor=SYSTEM,
+                at=at,
+                valid_until=str(other.valid_until),
+            )
+        elif state == QuoteState.sent:
+            move(
+                session,
+                other,
+                QuoteState.superseded,
+                expected=[QuoteState.sent],
+                actor=actor,
+                at=at,
+                by=by.number,
+            )
+        elif state in (QuoteState.requested, QuoteState.draft) and not only_sent:
+            move(
+                session,
+                other,
+                QuoteState.cancelled,
+                expected=[state],
+                actor=actor,
+                at=at,
+                action="closed",
+                reason=f"version {by.number} was accepted",
+            )
+
+
+def new_link(
+    *, session: Session, user: User, quote_id: int, profiles: ProfileSet, at: datetime
+) -> tuple[Quote, str]:
+    """A new secret link for a sent quote still valid (the old one stops working)."""
     if not user.is_staff:
         raise Forbidden("only staff give out quote links")
     quote = lock(session, quote_id)
+    if quote.state == QuoteState.sent and is_expired(quote, at, profiles.site):
+        raise Conflict(
+            f"quote {quote.number} expired on {quote.valid_until:%d/%m/%Y}: make a new "
+            "version, or record the paper copy if the client signed it in time",
+            state=QuoteState.expired.value,
+        )
     if quote.state != QuoteState.sent:
         raise Conflict(
             f"quote {quote.number or quote.id} is {quote.state.value}; only a sent "
@@ -211,14 +327,16 @@ def new_link(*, session: Session, user: User, quote_id: int, at: datetime) -> tu
     quote.accept_token_hash = hash_token(token)
     session.add(quote)
     record_event(session, quote, actor=actor_of(user), action="new_link", at=at)
+    session.commit()
     return quote, token
 
 
-def quote_for_token(session: Session, token: str, *, for_update: bool = False) -> Quote:
-    query = select(Quote).where(Quote.accept_token_hash == hash_token(token))
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    quote = session.exec(query).first() if token else None
+def quote_for_token(session: Session, token: str) -> Quote:
+    quote = (
+        session.exec(select(Quote).where(Quote.accept_token_hash == hash_token(token))).first()
+        if token
+        else None
+    )
     if quote is None:
         raise NotFound("this quote link is not valid (it may have been replaced by a newer one)")
     return quote
@@ -229,153 +347,11 @@ def is_expired(quote: Quote, at: datetime, site: SiteProfile | None) -> bool:
         return True
     if quote.state != QuoteState.sent or quote.valid_until is None:
         return False
-    tz = site.tz if site else _tz_of(quote)
+    tz = site.tz if site else tz_of(quote)
     return local_date(at, tz) > quote.valid_until
 
 
-def _tz_of(quote: Quote) -> Any:
+def tz_of(quote: Quote) -> Any:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(quote.issuer.get("timezone", "Europe/Paris"))
-
-
-def _answerable(quote: Quote, at: datetime, site: SiteProfile | None, action: str) -> None:
-    """Refuse, with the reason, an answer to a quote that cannot take one now."""
-    state = QuoteState(quote.state)
-    if state == QuoteState.accepted or state == QuoteState.converted:
-        raise Conflict(
-            f"quote {quote.number} was already accepted on "
-            f"{quote.accepted_at:%d/%m/%Y} by {quote.accepted_by_name}",
-            state=state.value,
-        )
-    if state == QuoteState.superseded:
-        raise Conflict(
-            f"quote {quote.number} was replaced by a newer version; answer that one",
-            state=state.value,
-        )
-    if is_expired(quote, at, site):
-        raise Conflict(
-            f"quote {quote.number} expired on {quote.valid_until:%d/%m/%Y}; "
-            "ask the café for a new one",
-            state=QuoteState.expired.value,
-        )
-    if state != QuoteState.sent:
-        raise Conflict(
-            f"quote {quote.number or quote.id} is {state.value}; cannot {action} it",
-            state=state.value,
-        )
-
-
-def accept(
-    *,
-    session: Session,
-    quote: Quote,
-    data: Acceptance,
-    via: AcceptanceVia,
-    actor: str,
-    user: User | None,
-    profiles: ProfileSet,
-    at: datetime,
-) -> Quote:
-    """ "Bon pour accord". ``quote`` must be locked by the caller."""
-    _answerable(quote, at, profiles.site, "accept")
-    if not data.agree:
-        raise Invalid("tick « bon pour accord » to accept the quote")
-    signer = data.signer_name.strip()
-    if not signer:
-        raise Invalid("the signer's name is needed")
-    quote.accepted_at = at
-    quote.accepted_by_name = signer
-    quote.accepted_by_user_id = user.id if user else None
-    quote.acceptance_via = via
-    move(
-        session,
-        quote,
-        QuoteState.accepted,
-        actor=actor,
-        action="accepted",
-        at=at,
-        signer=signer,
-        via=via.value,
-    )
-    return quote
-
-
-def accept_as(
-    *,
-    session: Session,
-    user: User,
-    quote_id: int,
-    data: Acceptance,
-    profiles: ProfileSet,
-    at: datetime,
-) -> Quote:
-    quote = locked_for(session, quote_id, user)
-    via = AcceptanceVia.staff if user.is_staff else AcceptanceVia.account
-    return accept(
-        session=session,
-        quote=quote,
-        data=data,
-        via=via,
-        actor=actor_of(user),
-        user=user,
-        profiles=profiles,
-        at=at,
-    )
-
-
-def refuse(
-    *, session: Session, quote: Quote, data: Refusal, actor: str, profiles: ProfileSet, at: datetime
-) -> Quote:
-    _answerable(quote, at, profiles.site, "refuse")
-    quote.refused_at = at
-    quote.refusal_reason = data.reason or None
-    move(
-        session, quote, QuoteState.refused, actor=actor, action="refused", at=at, reason=data.reason
-    )
-    return quote
-
-
-def refuse_as(
-    *,
-    session: Session,
-    user: User,
-    quote_id: int,
-    data: Refusal,
-    profiles: ProfileSet,
-    at: datetime,
-) -> Quote:
-    quote = locked_for(session, quote_id, user)
-    return refuse(
-        session=session, quote=quote, data=data, actor=actor_of(user), profiles=profiles, at=at
-    )
-
-
-def expire_due(*, session: Session, profiles: ProfileSet, at: datetime) -> list[Quote]:
-    """Mark expired every sent quote whose validity has passed (run by
-    ``fabqueue quotes expire``; readers already see such quotes as expired)."""
-    expired = []
-    for quote in session.exec(
-        select(Quote)
-        .where(Quote.state == QuoteState.sent)
-        .where(col(Quote.valid_until).is_not(None))
-    ):
-        if is_expired(quote, at, profiles.site):
-            assert quote.id is not None
-            locked = lock(session, quote.id)
-            if locked.state == QuoteState.sent:
-                move(
-                    session,
-                    locked,
-                    QuoteState.expired,
-                    actor=SYSTEM,
-                    action="expired",
-                    at=at,
-                    valid_until=str(locked.valid_until),
-                )
-                expired.append(locked)
-    return expired
-
-
-def client_can_see_prices(quote: Quote) -> bool:
-    return quote.number is not None

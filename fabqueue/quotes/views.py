@@ -101,6 +101,7 @@ def to_public(
         accepted_at=quote.accepted_at,
         accepted_by_name=quote.accepted_by_name,
         acceptance_via=quote.acceptance_via,
+        signed_on=quote.signed_on,
         refused_at=quote.refused_at,
         refusal_reason=quote.refusal_reason,
         converted_at=quote.converted_at,

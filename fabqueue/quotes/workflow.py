@@ -1,9 +1,14 @@
 """Quotes before they are sent: requests, designs, lines, drafts, versions.
 
-Sending, answers and conversion are in ``quote_sending`` and ``quote_convert``. Every
-change takes the quote's row lock first (``SELECT … FOR UPDATE``; on SQLite the write
-transaction already holds the database's lock) and re-checks the state under it, so an
-edit racing a send can never touch a quote that has just been frozen.
+Sending, answers and conversion are in ``sending`` and ``convert``. Every change takes
+the quote's row lock first (``SELECT … FOR UPDATE``; on SQLite the write transaction
+already holds the database's lock) and re-checks the state under it, so an edit racing a
+send can never touch a quote that has just been frozen. State changes go through
+:func:`fabqueue.quotes.states.move` only.
+
+The services own the unit of work: each public function here commits the session it is
+given when it succeeds (the API's routers never commit); on error the caller's session
+is rolled back when it closes.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from fabqueue.models import (
+    Job,
     Organisation,
     Quote,
     QuoteEvent,
@@ -28,10 +34,13 @@ from fabqueue.models.quote_public import QuoteIn, QuotePatch
 from fabqueue.models.quotes import EDITABLE_STATES, REVISABLE_STATES, LineKind, PriceSource
 from fabqueue.profiles import ProfileSet
 from fabqueue.quotes import pricing as quote_pricing
+from fabqueue.quotes.states import AGREED_STATES, move
 from fabqueue.services.clients import get_organisation, organisation_of, require_organisation
 from fabqueue.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 MILLI = Decimal(1000)
+IN_PROGRESS = EDITABLE_STATES | {QuoteState.sent}
+"""A version in one of these has not been answered yet."""
 KIND_LABELS = {
     "fdm_printer": "Impression 3D",
     "vinyl_cutter": "Découpe vinyle",
@@ -77,24 +86,6 @@ def record_change(
     record_event(session, quote, actor=actor, action=action, at=at, **detail)
 
 
-def move(
-    session: Session,
-    quote: Quote,
-    to: QuoteState,
-    *,
-    actor: str,
-    action: str,
-    at: datetime,
-    **detail: Any,
-) -> None:
-    """Change a locked quote's state and log it."""
-    before = QuoteState(quote.state)
-    quote.state = to
-    record_change(
-        session, quote, actor=actor, action=action, at=at, from_state=before, to_state=to, **detail
-    )
-
-
 def lock(session: Session, quote_id: int) -> Quote:
     """The quote, locked for this transaction, as it is now in the database."""
     quote = session.exec(
@@ -106,6 +97,57 @@ def lock(session: Session, quote_id: int) -> Quote:
     if quote is None:
         raise NotFound(f"no quote {quote_id}")
     return quote
+
+
+def _family_ids(session: Session, quote: Quote) -> set[int]:
+    """The ids of every version of ``quote`` (the first one, and every revision of it)."""
+    root = quote
+    while root.previous_id is not None:
+        parent = session.get(Quote, root.previous_id)
+        assert parent is not None
+        root = parent
+    assert root.id is not None
+    ids, frontier = {root.id}, [root.id]
+    while frontier:
+        children = session.exec(select(Quote.id).where(col(Quote.previous_id).in_(frontier))).all()
+        frontier = [c for c in children if c is not None and c not in ids]
+        ids.update(frontier)
+    return ids
+
+
+def lock_versions(session: Session, quote_id: int) -> tuple[Quote, list[Quote]]:
+    """The quote and all its other versions, locked for this transaction.
+
+    Rows are locked in id order, whoever asks, so that two requests working on two
+    versions of the same quote (accept one, send another) wait for each other instead
+    of deadlocking; a version made meanwhile is picked up by the second round.
+    """
+    first = session.get(Quote, quote_id)
+    if first is None:
+        raise NotFound(f"no quote {quote_id}")
+    locked: dict[int, Quote] = {}
+    ids = _family_ids(session, first)
+    while not ids <= locked.keys():
+        before = len(locked)
+        for row in session.exec(
+            select(Quote)
+            .where(col(Quote.id).in_(sorted(ids - locked.keys())))
+            .order_by(col(Quote.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ):
+            assert row.id is not None
+            locked[row.id] = row
+        if len(locked) == before or quote_id not in locked:
+            raise NotFound(f"no quote {quote_id}")  # a version vanished: not in this schema
+        ids = _family_ids(session, locked[quote_id])
+    others = [q for i, q in sorted(locked.items()) if i != quote_id]
+    return locked[quote_id], others
+
+
+def agreed_version(others: list[Quote]) -> Quote | None:
+    """The other version the client already agreed to, if any."""
+    return next((q for q in others if QuoteState(q.state) in AGREED_STATES), None)
 
 
 def check_access(session: Session, quote: Quote, user: User) -> None:
@@ -206,6 +248,7 @@ def create_quote(
     session.add(quote)
     session.flush()
     record_event(session, quote, actor=actor_of(user), action="created", at=at, to_state=state)
+    session.commit()
     return quote
 
 
@@ -220,6 +263,7 @@ def update_quote(
     for name, value in changes.items():
         setattr(quote, name, value)
     record_change(session, quote, actor=actor_of(user), action="edited", at=at, **changes)
+    session.commit()
     return quote
 
 
@@ -249,6 +293,15 @@ def reprice_all(session: Session, quote: Quote, profiles: ProfileSet) -> None:
         if line.kind == LineKind.design and line.price_source == PriceSource.auto:
             quote_pricing.price_design(session=session, profiles=profiles, line=line, org=org)
             session.add(line)
+    sync_discount(session, quote)
+
+
+def sync_discount(session: Session, quote: Quote) -> None:
+    """Remake the discount line(s) of a draft after its lines changed."""
+    if quote.state == QuoteState.draft:
+        assert quote.id is not None
+        session.flush()
+        quote_pricing.sync_discount(session, quote.id)
 
 
 def start_draft(
@@ -258,12 +311,17 @@ def start_draft(
     quote = locked_for(session, quote_id, user)
     if not user.is_staff:
         raise Forbidden("staff turn requests into quotes")
-    if quote.state != QuoteState.requested:
-        raise Conflict(
-            f"quote {quote.id} is {quote.state.value}, not requested", state=quote.state.value
-        )
-    move(session, quote, QuoteState.draft, actor=actor_of(user), action="drafted", at=at)
+    move(
+        session,
+        quote,
+        QuoteState.draft,
+        expected=[QuoteState.requested],
+        actor=actor_of(user),
+        action="drafted",
+        at=at,
+    )
     reprice_all(session, quote, profiles)
+    session.commit()
     return quote
 
 
@@ -281,6 +339,7 @@ def reprice(
         )
     reprice_all(session, quote, profiles)
     record_change(session, quote, actor=actor_of(user), action="repriced", at=at)
+    session.commit()
     return quote
 
 
@@ -292,31 +351,36 @@ def cancel(*, session: Session, user: User, quote_id: int, reason: str, at: date
         session,
         quote,
         QuoteState.cancelled,
+        expected=EDITABLE_STATES,
         actor=actor_of(user),
-        action="cancelled",
         at=at,
         reason=reason,
     )
+    session.commit()
     return quote
 
 
 def revise(*, session: Session, user: User, quote_id: int, at: datetime) -> Quote:
     """A change to a sent quote: a new draft version with the same lines. The sent one
     stays as it is until the new version is sent, and then it is superseded."""
-    quote = locked_for(session, quote_id, user)
     if not user.is_staff:
         raise Forbidden("only staff make a new version of a quote")
+    quote, others = lock_versions(session, quote_id)
+    agreed = agreed_version(others)
+    if agreed is not None:
+        raise Conflict(
+            f"version {agreed.number} of this quote was accepted; no new version is made",
+            state=agreed.state.value,
+        )
     if quote.state not in REVISABLE_STATES:
         raise Conflict(
             f"quote {quote.number or quote.id} is {quote.state.value}; only a sent, "
             "refused or expired quote gets a new version",
             state=quote.state.value,
         )
-    open_version = session.exec(
-        select(Quote)
-        .where(Quote.previous_id == quote.id)
-        .where(col(Quote.state).in_([s.value for s in EDITABLE_STATES | {QuoteState.sent}]))
-    ).first()
+    open_version = next(
+        (q for q in others if q.previous_id == quote.id and q.state in IN_PROGRESS), None
+    )
     if open_version is not None:
         raise Conflict(
             f"quote {quote.number} already has a version in progress: quote {open_version.id}",
@@ -357,7 +421,7 @@ def revise(*, session: Session, user: User, quote_id: int, at: datetime) -> Quot
         replaces=quote.number,
     )
     record_event(session, quote, actor=actor_of(user), action="revised", at=at, new_quote_id=new.id)
-    session.flush()
+    session.commit()
     return new
 
 
@@ -367,6 +431,19 @@ def job_ids(session: Session, quote_id: int) -> list[int]:
             select(QuoteJob.job_id)
             .where(QuoteJob.quote_id == quote_id)
             .order_by(col(QuoteJob.job_id))
+        )
+    )
+
+
+def jobs_of(session: Session, quote_id: int, user: User) -> list[Job]:
+    """The jobs the quote became, for whoever may see the quote."""
+    get_quote(session, quote_id, user)
+    return list(
+        session.exec(
+            select(Job)
+            .join(QuoteJob, col(QuoteJob.job_id) == col(Job.id))
+            .where(QuoteJob.quote_id == quote_id)
+            .order_by(col(Job.id))
         )
     )
 

@@ -142,20 +142,27 @@ def test_one_sequence_per_year_in_the_cafes_time_zone(
         engine.dispose()
 
 
-def test_a_failed_send_uses_no_number(sqlite_url: str, profiles: ProfileSet) -> None:
-    """The number is taken inside the transaction: a send that fails after taking it
-    rolls it back with everything else."""
+def test_a_failed_send_uses_no_number(
+    sqlite_url: str, profiles: ProfileSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The number is taken inside the send's transaction: a send that fails after taking
+    it rolls it back with everything else."""
     engine = make_engine(sqlite_url)
     sessions = make_session_factory(engine, None)
     try:
         staff_id, ids = _setup(sessions, profiles, 2)
         from fabqueue.models import User
 
-        with pytest.raises(Conflict), session_scope(sessions) as s:
-            user = s.get(User, staff_id)
-            assert user is not None
-            quote_sending.send(session=s, user=user, quote_id=ids[0], profiles=profiles, at=AT)
-            raise Conflict("the mail server refused the quote")
+        def refuse(*_args: object) -> None:
+            raise Conflict("the client's record cannot be printed")
+
+        with monkeypatch.context() as patch:
+            # Fails after the number was allocated, before the commit.
+            patch.setattr(quote_sending, "client_snapshot", refuse)
+            with pytest.raises(Conflict), session_scope(sessions) as s:
+                user = s.get(User, staff_id)
+                assert user is not None
+                quote_sending.send(session=s, user=user, quote_id=ids[0], profiles=profiles, at=AT)
         with session_scope(sessions) as s:
             user = s.get(User, staff_id)
             assert user is not None

@@ -5,18 +5,21 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Api
+from fabqueue.profiles import load_profiles
+from tests.conftest import REPO, Api
 from tests.support.quotes import (
     BENCHY,
     add_design,
     draft_for,
     free_line,
     make_client,
+    quote_profiles,
     staff,
 )
 
@@ -210,3 +213,100 @@ def test_no_site_no_sending(qapi: Api) -> None:
     free_line(qapi, q["id"], "Plaque", "1", "30.00")
     r = qapi.client.post(f"/api/v1/quotes/{q['id']}/send", headers=staff(qapi))
     assert r.status_code == 409 and "site.toml" in r.json()["detail"]
+
+
+def _site_with(api: Api, tmp_path: Path, regime: str, extra: str) -> None:
+    root = quote_profiles(tmp_path / "site", regime)
+    with (root / "site.toml").open("a") as fh:
+        fh.write(extra)
+    api.ctx.profiles = load_profiles(root)
+
+
+@pytest.mark.parametrize("regime", ["franchise_293B"])
+def test_hours_are_singular_below_two_and_a_micro_entrepreneur_says_ei(
+    qapi: Api, tmp_path: Path
+) -> None:
+    _site_with(qapi, tmp_path, "franchise_293B", 'ei = true\nrm = "RM 812 345 676 69"\n')
+    org, _ = make_client(qapi)
+    q = draft_for(qapi, org, "Retouches")
+    free_line(qapi, q["id"], "Préparation du fichier", "1.5", "35.00", unit="heure")
+    free_line(qapi, q["id"], "Pose en vitrine", "2", "30.00", unit="heure")
+    assert qapi.client.post(f"/api/v1/quotes/{q['id']}/send", headers=staff(qapi)).is_success
+    text = text_of(
+        qapi.client.get(f"/api/v1/quotes/{q['id']}/pdf", headers=staff(qapi)).content, tmp_path
+    )
+    has(text, "1,5 heure", "2 heures", "Atelier Fil & Pixel EI", "RM 812 345 676 69")
+    assert "1,5 heures" not in text and "RCS" not in text and "RNA" not in text
+
+
+@pytest.mark.parametrize("regime", ["association_exempt"])
+def test_an_association_prints_its_rna_and_says_it_is_exempt(qapi: Api, tmp_path: Path) -> None:
+    footer = tomllib.loads((REPO / "profiles" / "site.toml").read_text())["quote_footer"]
+    assert "exonérée" in footer and "non assujettie" not in footer
+    extra = f'rna = "W69 1234567"\nquote_footer = "{footer}"\n'
+    _site_with(qapi, tmp_path, "association_exempt", extra)
+    org, _ = make_client(qapi)
+    q = draft_for(qapi, org, "Atelier")
+    free_line(qapi, q["id"], "Animation", "1", "50.00", unit="forfait")
+    assert qapi.client.post(f"/api/v1/quotes/{q['id']}/send", headers=staff(qapi)).is_success
+    text = text_of(
+        qapi.client.get(f"/api/v1/quotes/{q['id']}/pdf", headers=staff(qapi)).content, tmp_path
+    )
+    has(text, "RNA : W691234567", "Association exonérée de TVA", "1 forfait")
+
+
+STICKER = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="80mm" height="40mm" viewBox="0 0 80 40">'
+    '<rect x="0" y="0" width="80" height="40" fill="#000"/></svg>'
+)
+
+
+@pytest.mark.parametrize("regime", ["normal"])
+def test_a_design_line_says_what_is_made_and_the_discount_is_a_line(
+    qapi: Api, tmp_path: Path
+) -> None:
+    org, client = make_client(qapi, price_group="commerce")
+    q = draft_for(qapi, org, "Autocollants")
+    sticker = tmp_path / "logo-final-v3.svg"
+    sticker.write_text(STICKER)
+    r = add_design(qapi, q["id"], sticker, staff(qapi), quantity=20, material="vinyle-noir")
+    assert r.status_code == 201, r.text
+    design, discount = r.json()["lines"]
+    assert design["description"] == "Autocollant 80 × 40 mm, vinyle noir"
+    assert design["file_name"] == "logo-final-v3.svg"  # staff still see the file
+    assert not design["needs_estimate"]
+    assert discount["kind"] == "discount" and discount["total_ht"].startswith("-")
+    sent = qapi.client.post(f"/api/v1/quotes/{q['id']}/send", headers=staff(qapi)).json()
+    text = text_of(
+        qapi.client.get(f"/api/v1/quotes/{q['id']}/pdf", headers=client).content, tmp_path
+    )
+    has(
+        text,
+        "Autocollant 80 × 40 mm, vinyle noir",
+        "Tarif Commerces du quartier : remise de 10 %",
+        "Total HT " + sent["totals"]["ht"].replace(".", ",") + " €",
+    )
+    assert "logo-final-v3" not in text
+
+
+@pytest.mark.parametrize("regime", ["normal"])
+def test_a_paper_acceptance_prints_its_signature_date(
+    qapi: Api, tmp_path: Path, clock: Any
+) -> None:
+    q = build(qapi, "normal")
+    clock.advance(days=33)  # 4 April: expired on 1 April
+    r = qapi.client.post(
+        f"/api/v1/quotes/{q['id']}/paper-acceptance",
+        headers=staff(qapi),
+        json={"signer_name": "Céleste Martin", "signed_on": "2026-03-31"},
+    )
+    assert r.status_code == 200, r.text
+    text = text_of(
+        qapi.client.get(f"/api/v1/quotes/{q['id']}/pdf", headers=staff(qapi)).content, tmp_path
+    )
+    has(
+        text,
+        "Devis signé « bon pour accord » le 31 mars 2026 par Céleste Martin",
+        "exemplaire signé reçu par le café",
+        "enregistré le 4 avril 2026",
+    )

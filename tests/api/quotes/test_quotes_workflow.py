@@ -97,7 +97,7 @@ def test_request_to_jobs(qapi: Api) -> None:
     jobs = qapi.client.get(f"/api/v1/quotes/{q['id']}/jobs", headers=client).json()
     assert [j["state"] for j in jobs["data"]] == ["queued"] * 3
     assert [j["title"] for j in jobs["data"]] == [
-        f"DEV-2026-0001 · Impression 3D : {BENCHY.name} ({i}/3)" for i in (1, 2, 3)
+        f"DEV-2026-0001 · Pièce imprimée en 3D 60 × 31 × 48 mm, PLA noir ({i}/3)" for i in (1, 2, 3)
     ]
     assert {j["material"] for j in jobs["data"]} == {"pla-noir"}
     assert all(j["analysis"]["duration_s"] == 2323 for j in jobs["data"])
@@ -147,15 +147,33 @@ def test_convert_and_hold_for_material(qapi: Api) -> None:
 
 
 def test_client_discount_and_group_apply_to_auto_prices(qapi: Api) -> None:
-    org, _ = make_client(qapi, price_group="commerce")
+    """The discount is a line of its own: the design at its list price, then what the
+    client's group saves on it."""
+    org, client = make_client(qapi, price_group="commerce")
     q = draft_for(qapi, org)
     r = add_design(qapi, q["id"], BENCHY, staff(qapi), quantity=10)
-    # 16.34034 × 0.9 = 14.706306; / 10 = 1.4706 → 1.50.
-    [line] = r.json()["lines"]
-    assert line["unit_price_ht"] == "1.50"
+    # List price 16.34034 / 10 = 1.634 → 1.70; discounted 16.34034 × 0.9 = 14.706306;
+    # / 10 = 1.4706 → 1.50: the group saves 10 × 0.20 = 2.00.
+    design, discount = r.json()["lines"]
+    assert design["unit_price_ht"] == "1.70" and design["total_ht"] == "17.00"
     assert any(
-        c["code"] == "adjustment" and "Commerces" in c["label"] for c in line["price_detail"]
+        c["code"] == "adjustment" and "Commerces" in c["label"] for c in design["price_detail"]
     )
+    assert (discount["kind"], discount["position"], discount["total_ht"]) == (
+        "discount",
+        2,
+        "-2.00",
+    )
+    assert discount["description"] == "Tarif Commerces du quartier : remise de 10 %"
+    assert r.json()["totals"]["ht"] == "15.00"
+    # A line added later comes before the discount, which stays last.
+    assert free_line(qapi, q["id"], "Pose", "1", "10.00").status_code == 201
+    lines = get(qapi, q["id"], staff(qapi))["lines"]
+    assert [(ln["position"], ln["kind"]) for ln in lines] == [
+        (1, "design"),
+        (2, "free"),
+        (3, "discount"),
+    ]
     # The client's own adjustment replaces its group's: −20 % → 13.072272 → 1.40.
     body = {
         "name": "Boulangerie Céleste",
@@ -165,7 +183,19 @@ def test_client_discount_and_group_apply_to_auto_prices(qapi: Api) -> None:
     }
     assert qapi.client.put(f"/api/v1/clients/{org}", headers=staff(qapi), json=body).is_success
     r = post(qapi, f"/{q['id']}/reprice", staff(qapi))
-    assert r.json()["lines"][0]["unit_price_ht"] == "1.40"
+    design, _, discount = r.json()["lines"]
+    assert (design["unit_price_ht"], discount["total_ht"]) == ("1.70", "-3.00")
+    assert discount["description"] == "Remise client de 20 %"
+    # It is remade from the designs' prices, never edited by hand.
+    path = f"/api/v1/quotes/{q['id']}/lines/{discount['id']}"
+    edit = qapi.client.patch(path, headers=staff(qapi), json={"unit_price_ht": "0.00"})
+    assert edit.status_code == 422 and "client's adjustment" in edit.json()["detail"]
+    assert qapi.client.delete(path, headers=staff(qapi)).status_code == 422
+    assert r.json()["totals"]["ht"] == "24.00"
+    # The client sees the discount on the sent quote.
+    assert post(qapi, f"/{q['id']}/send", staff(qapi)).status_code == 200
+    seen = get(qapi, q["id"], client)
+    assert [ln["total_ht"] for ln in seen["lines"]] == ["17.00", "10.00", "-3.00"]
 
 
 def _size_only_svg(monkeypatch: Any) -> None:
