@@ -8,11 +8,24 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fabqueue.clock import Clock
+
+class Clock(Protocol):
+    """The time a driver needs, injected so that tests and the simulator can run on a
+    fake clock. ``fabqueue.clock`` implements it; drivers never import fabqueue."""
+
+    def now(self) -> datetime:
+        """Current time, timezone-aware (UTC)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
 
 
 class MachineState(StrEnum):

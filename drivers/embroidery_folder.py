@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from drivers.base import (
+    Clock,
     Driver,
     DriverCapabilities,
     DriverConfig,
@@ -40,7 +41,6 @@ from drivers.base import (
     MachineStatus,
     StatusCallback,
 )
-from fabqueue.clock import Clock
 
 NATIVE_TYPES = frozenset({"pes", "pec", "dst", "exp", "jef", "vp3", "xxx", "u01", "tbf"})
 SIDE_TYPES = frozenset({"inf", "edr", "col"})

@@ -29,6 +29,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from drivers.base import (
+    Clock,
     Driver,
     DriverCapabilities,
     DriverConfig,
@@ -43,7 +44,6 @@ from drivers.base import (
 )
 from drivers.transports.byte_line import ByteLine, Port
 from drivers.transports.device_file import DeviceFile
-from fabqueue.clock import Clock
 
 ESC_B = b"\x1b.B"
 _COMMAND_END = re.compile(rb";\n?|\n")

@@ -12,6 +12,7 @@ import contextlib
 from pydantic import Field
 
 from drivers.base import (
+    Clock,
     Driver,
     DriverCapabilities,
     DriverConfig,
@@ -24,7 +25,6 @@ from drivers.base import (
     MachineStatus,
     StatusCallback,
 )
-from fabqueue.clock import Clock
 
 
 class SimConfig(DriverConfig):

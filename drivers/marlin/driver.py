@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from drivers.base import (
+    Clock,
     Driver,
     DriverCapabilities,
     DriverUnavailable,
@@ -33,7 +34,6 @@ from drivers.marlin.protocol import LineError, Reply, ReplyKind, frame, parse_re
 from drivers.marlin.state import PrintState
 from drivers.marlin.stream import LineStream, StreamBroken
 from drivers.transports.serial import SerialTransport
-from fabqueue.clock import Clock
 
 _LOST = object()
 _UNNUMBERED_OK = re.compile(r"ok P\d+ B\d+")

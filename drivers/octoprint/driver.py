@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from drivers.base import (
+    Clock,
     Driver,
     DriverCapabilities,
     DriverConfig,
@@ -41,7 +42,6 @@ from drivers.octoprint.client import (
     OctoPrintError,
     Unreachable,
 )
-from fabqueue.clock import Clock
 
 _ACTIVE_FLAGS = ("printing", "paused", "pausing", "cancelling", "finishing", "resuming")
 _PAUSE_RETRY_S = 2.0

@@ -35,11 +35,11 @@ from fabqueue.dispatch.claim import claim_next, worth_claiming
 from fabqueue.dispatch.outcomes import ending_for
 from fabqueue.dispatch.prepare import prepare_ticket
 from fabqueue.dispatch.scheduler import MachineInfo
-from fabqueue.events import EventBus
+from fabqueue.events import EventBus, queue_bus_event
 from fabqueue.models import Job, MachineRecord, RunnerState
 from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.settings import Settings
-from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, queue_bus_event, transition
+from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, transition
 from fabqueue.storage import FileStore
 
 T = TypeVar("T")

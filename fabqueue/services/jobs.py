@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, func, select
 
 from fabqueue.db import SessionFactory, session_scope
+from fabqueue.events import queue_bus_event
 from fabqueue.models import Job, JobEvent, MachineRecord, RunnerState, User
 from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
@@ -36,8 +37,8 @@ from fabqueue.states import (
     ACTIVE_STATES,
     TERMINAL_STATES,
     JobState,
-    queue_bus_event,
     record_creation,
+    requeue_values,
     transition,
 )
 from fabqueue.storage import FileStore, UploadTooLarge
@@ -387,20 +388,7 @@ def act(*, session: Session, job_id: int, action: str, user: User, at: datetime)
             actor=who,
             reason=reason,
             at=at,
-            values={
-                "machine": None,
-                "attempt": job.attempt + 1,
-                "progress": None,
-                "eta_s": None,
-                "checkpoint": {},
-                "driver_ref": None,
-                "cancel_requested": False,
-                "pause_requested": False,
-                "outcome": None,
-                "started_at": None,
-                "finished_at": None,
-                "message": None,
-            },
+            values=requeue_values(job),
         )
     else:
         raise NotFound(f"no action {action!r}")

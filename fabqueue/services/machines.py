@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from fabqueue.events import queue_bus_event
 from fabqueue.models import Job, MachinePublic, MachineRecord, Outcome, RunnerState, User
 from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.services.errors import Conflict, Forbidden, Invalid, NotFound
-from fabqueue.states import OCCUPYING_STATES, JobState, queue_bus_event, transition
+from fabqueue.states import OCCUPYING_STATES, JobState, requeue_values, transition
 from jobs.base import MachineKind
 from jobs.params import CutterParams, EmbroideryParams, MachineParams, PrinterParams
 
@@ -26,9 +27,7 @@ _PARAMS: dict[MachineKind, type[MachineParams]] = {
 
 def spec_of(profile: MachineProfile, profiles: ProfileSet) -> dict[str, Any]:
     """What every node must know of a machine to accept jobs for it."""
-    from drivers.registry import DRIVERS
-
-    caps = DRIVERS[profile.driver_type].default_capabilities
+    caps = profiles.capabilities(profile)
     return {
         "file_types": sorted(profiles.file_types(profile)),
         "materials": list(profile.materials),
@@ -230,16 +229,7 @@ def confirm(
                 actor=who,
                 reason="operator: bad, runs again",
                 at=at,
-                values={
-                    "outcome": outcome,
-                    "machine": None,
-                    "attempt": job.attempt + 1,
-                    "progress": None,
-                    "eta_s": None,
-                    "checkpoint": {},
-                    "started_at": None,
-                    "finished_at": None,
-                },
+                values={**requeue_values(job), "outcome": outcome},
             )
     elif record.runner_state != RunnerState.awaiting_operator:
         raise Conflict(f"{slug} is not waiting for an operator", state=record.runner_state.value)
