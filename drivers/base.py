@@ -239,6 +239,14 @@ class Driver(ABC, Generic[ConfigT]):
     async def release(self) -> None:
         """The operator finished and removed the job by hand: forget it, become idle."""
 
+    async def emergency_stop(self) -> str:
+        """Stop the machine at once, whatever it is doing, and forget the job; return
+        what was done, in words for the machine's event log. A person must then look at
+        the machine. Drivers with a faster way than cancelling override this."""
+        await self.cancel()
+        await self.release()
+        return "cancelled the job (this machine has no emergency stop of its own)"
+
     async def operator_report(self, ref: str, report: dict[str, Any]) -> None:
         """A person at the machine said where job ``ref`` stands (started, which colour
         block is next…). Only machines that cannot tell it themselves use this."""

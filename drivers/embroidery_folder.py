@@ -413,6 +413,14 @@ class EmbroideryFolderDriver(Driver[FolderConfig]):
         self._delivery = None
         await self._refresh()
 
+    async def emergency_stop(self) -> str:
+        """The machine stitches from its own copy of the design: nothing here can stop it."""
+        await self.release()
+        return (
+            "nothing to stop from here: the embroidery machine runs its own copy of the "
+            "design; stop it with the machine's own button"
+        )
+
 
 def block_message(report: dict[str, Any]) -> str:
     block, blocks = report.get("next_block"), report.get("blocks")

@@ -503,6 +503,37 @@ class HpglSerialDriver(Driver[HpglSerialConfig]):
             ),
         )
 
+    async def emergency_stop(self) -> str:
+        """Stop sending at once and raise the tool (``PU;``). What the cutter already
+        holds in its own buffer it may still cut: its own stop button stops that."""
+        self._cancelled = True
+        self._resumed.set()
+        line = self._line
+        if line is not None:
+            line.abort_write()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        said = "stopped sending; the cutter is not connected, raise the blade by hand"
+        if line is not None and line.is_open:
+            await line.discard_output()
+            said = "stopped sending and raised the tool (PU;)"
+            try:
+                async with asyncio.timeout(5.0):
+                    await self._write(b"PU;")
+            except (TimeoutError, DriverUnavailable, _Stalled):
+                line.abort_write()
+                said = "stopped sending; the cutter did not take PU;: raise the blade by hand"
+        self._job = None
+        open_line = line is not None and line.is_open
+        self._push(
+            state=MachineState.idle if open_line else MachineState.offline,
+            job=None,
+            message=f"emergency stop: {said}",
+        )
+        return said
+
     async def release(self) -> None:
         if self._task is not None and not self._task.done():
             await self.cancel()

@@ -198,6 +198,17 @@ class SimDriver(Driver[SimConfig]):
             job=job.model_copy(update={"phase": JobPhase.cancelled, "eta_s": None}),
         )
 
+    async def emergency_stop(self) -> str:
+        """Stops at once, mid-step."""
+        self._cancelled = True
+        self._resumed.set()
+        if self._task and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._push(state=MachineState.idle, job=None, message="emergency stop")
+        return "the simulated machine stopped at once"
+
     async def release(self) -> None:
         if self._task and not self._task.done():
             await self.cancel()

@@ -37,6 +37,7 @@ __all__ = [
     "WAITING_STATES",
     "InvalidTransition",
     "JobState",
+    "mark_running",
     "record_creation",
     "requeue_values",
     "transition",
@@ -93,6 +94,29 @@ class InvalidTransition(Exception):
         self.current = current
         where = f"it is {current.value}" if current else "it does not exist"
         super().__init__(f"job {job_id} cannot go to {to.value}: {where}")
+
+
+def mark_running(
+    session: Session,
+    job_id: int,
+    *,
+    actor: str,
+    reason: str,
+    at: datetime,
+    values: Mapping[str, Any] | None = None,
+) -> JobState:
+    """``starting`` -> ``running``: the machine, or a person at it, says the job is under
+    way. The only code that decides a job has started; the caller commits."""
+    return transition(
+        session,
+        job_id,
+        JobState.running,
+        expected=[JobState.starting],
+        actor=actor,
+        reason=reason,
+        at=at,
+        values=values,
+    )
 
 
 def requeue_values(job: Job) -> dict[str, Any]:

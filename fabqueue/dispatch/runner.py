@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -36,10 +37,10 @@ from fabqueue.dispatch.outcomes import ending_for
 from fabqueue.dispatch.prepare import prepare_ticket
 from fabqueue.dispatch.scheduler import MachineInfo
 from fabqueue.events import EventBus, queue_bus_event
-from fabqueue.models import Job, MachineRecord, RunnerState
+from fabqueue.models import Job, MachineEvent, MachineRecord, RunnerState
 from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.settings import Settings
-from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, transition
+from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, mark_running, transition
 from fabqueue.storage import FileStore
 
 T = TypeVar("T")
@@ -111,6 +112,8 @@ class MachineRunner:
         self._blocked_until = 0.0
         self._recheck = False
         self._status_dirty = True
+        self._estop_check = True
+        """Look for an emergency stop request (at start-up, when told, at every poll)."""
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -138,6 +141,12 @@ class MachineRunner:
             self._wake_for_machine = True
         self._wake.set()
 
+    def emergency_stop(self) -> None:
+        """Staff asked for an emergency stop: the request is in the database; act now."""
+        self._estop_check = True
+        self._wake_for_machine = True
+        self._wake.set()
+
     async def _loop(self) -> None:
         while not self._stopping:
             try:
@@ -145,16 +154,21 @@ class MachineRunner:
             except Exception:
                 self.log.exception("runner step failed; retrying")
                 await asyncio.sleep(1.0)
-            timeout = self.settings.dispatch_poll_s
-            if self._recheck:  # a queue change was put off: look again when allowed
-                left = self._blocked_until - asyncio.get_running_loop().time()
-                timeout = min(timeout, max(0.0, left))
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                if not self._recheck:
-                    self._wake_for_machine = True  # the poll looks at everything afresh
-            self._wake.clear()
+            await self._wait_for_wake()
+
+    async def _wait_for_wake(self) -> None:
+        timeout = self.settings.dispatch_poll_s
+        if self._recheck:  # a queue change was put off: look again when allowed
+            left = self._blocked_until - asyncio.get_running_loop().time()
+            timeout = min(timeout, max(0.0, left))
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        except TimeoutError:
+            # An emergency stop asked through another node reaches this one by the poll.
+            self._estop_check = True
+            if not self._recheck:
+                self._wake_for_machine = True  # the poll looks at everything afresh
+        self._wake.clear()
 
     async def _read(self, fn: Callable[[Session], T]) -> T:
         """A read-only look: never queues behind writers."""
@@ -187,6 +201,8 @@ class MachineRunner:
         pending, self._pending = self._pending, []
         for status in pending:
             await self._handle_status(status)
+        if self._estop_check:
+            await self._emergency_stop_if_asked()
         if self._status_dirty:
             self._status_dirty = False
             await self._write_machine_status()
@@ -215,7 +231,7 @@ class MachineRunner:
             return
         if progress.phase == JobPhase.running:
             if cur.state == JobState.starting:
-                await self._move(cur, JobState.running, [JobState.starting], "machine started")
+                await self._begin_running(cur, "machine started")
             elif cur.state == JobState.paused:
                 await self._move(cur, JobState.running, [JobState.paused], "machine resumed")
             self._mark_running(cur)
@@ -282,7 +298,7 @@ class MachineRunner:
         self,
         cur: _Current,
         to: JobState,
-        expected: list[JobState],
+        expected: Iterable[JobState],
         reason: str,
         values: dict[str, Any] | None = None,
         runner: RunnerState | None = None,
@@ -304,6 +320,18 @@ class MachineRunner:
             if runner is not None:
                 self._set_runner(session, runner)
 
+        return await self._guarded(cur, to, write)
+
+    async def _begin_running(self, cur: _Current, reason: str) -> bool:
+        """The machine says the job is under way: ``starting`` -> ``running``."""
+        now = self.clock.now()
+
+        def write(session: Session) -> None:
+            mark_running(session, cur.job_id, actor=f"machine:{self.slug}", reason=reason, at=now)
+
+        return await self._guarded(cur, JobState.running, write)
+
+    async def _guarded(self, cur: _Current, to: JobState, write: Callable[[Session], None]) -> bool:
         try:
             await self._db(write)
         except InvalidTransition as exc:
@@ -329,14 +357,72 @@ class MachineRunner:
         if state in ACTIVE_STATES:
             cur.state = state
             return
+        await self._let_go()
+
+    async def _let_go(self) -> None:
+        """The job left the machine by another hand. If that was an emergency stop, stop
+        the machine; otherwise forget the job and let the machine be idle."""
+        if await self._emergency_stop_if_asked():
+            return
         self.current = None
         with contextlib.suppress(DriverError):
             await self.driver.release()
 
+    async def _emergency_stop_if_asked(self) -> bool:
+        """Carry out a pending emergency stop through the driver; True if there was one."""
+        self._estop_check = False
+        asked = await self._read(_emergency_stop_asked(self.slug))
+        if asked is None:
+            return False
+        try:
+            said = await self.driver.emergency_stop()
+        except DriverError as exc:
+            said = f"the machine did not take the emergency stop ({exc}): stop it by hand"
+        self.log.warning("emergency stop: %s", said)
+        cur, self.current = self.current, None
+        if cur is not None:
+            self._mark_stopped(cur)
+        await self._db(lambda s: self._record_emergency_stop(s, asked, said, cur))
+        return True
+
+    def _record_emergency_stop(
+        self, session: Session, asked: datetime, said: str, cur: _Current | None
+    ) -> None:
+        now = self.clock.now()
+        record = session.get(MachineRecord, self.slug)
+        if record is not None and record.emergency_stop_at == asked:
+            record.emergency_stop_at = None  # a newer request stays pending
+            session.add(record)
+        job = session.get(Job, cur.job_id) if cur is not None else None
+        if job is not None and job.id is not None and job.state in ACTIVE_STATES:
+            # Claimed while the stop was being asked: it stops with the machine.
+            transition(
+                session,
+                job.id,
+                JobState.interrupted,
+                expected=[JobState(job.state)],
+                actor=f"machine:{self.slug}",
+                reason="emergency stop",
+                at=now,
+                values={"message": "emergency stop", "eta_s": None},
+            )
+        session.add(
+            MachineEvent(
+                machine=self.slug,
+                at=now,
+                actor=f"machine:{self.slug}",
+                action="emergency_stopped",
+                detail=said[:500],
+            )
+        )
+        queue_bus_event(
+            session, "machine:emergency_stopped", {"machine": self.slug, "detail": said}
+        )
+
     async def _finish(self, cur: _Current, p: JobProgress) -> None:
         self._mark_stopped(cur)
         if cur.state == JobState.starting and p.phase == JobPhase.done:
-            await self._move(cur, JobState.running, [JobState.starting], "machine started")
+            await self._begin_running(cur, "machine started")
         end = ending_for(p.phase, p.message, auto_advance=self.profile.auto_advance, ran=cur.ran)
         values: dict[str, Any] = {
             "progress": p.progress,
@@ -362,7 +448,7 @@ class MachineRunner:
         await self._move(
             cur,
             JobState.interrupted,
-            [JobState.starting, JobState.running, JobState.paused],
+            ACTIVE_STATES,
             reason,
             values,
             RunnerState.awaiting_operator,
@@ -376,9 +462,7 @@ class MachineRunner:
         assert cur is not None
         job = await self._read(lambda s: s.get(Job, cur.job_id))
         if job is None or job.machine != self.slug or job.state not in ACTIVE_STATES:
-            self.current = None
-            with contextlib.suppress(DriverError):
-                await self.driver.release()
+            await self._let_go()
             return
         cur.state = JobState(job.state)
         await self._pass_operator_report(cur, job.checkpoint.get("operator"))
@@ -437,7 +521,7 @@ class MachineRunner:
         await self._move(
             cur,
             JobState.cancelled,
-            [JobState.starting, JobState.running, JobState.paused],
+            ACTIVE_STATES,
             reason,
             {"finished_at": self.clock.now(), "cancel_requested": False, "message": reason},
             RunnerState.awaiting_operator,
@@ -548,7 +632,7 @@ class MachineRunner:
         if (
             not self.driver.capabilities.needs_operator_start
             and cur.state == JobState.starting
-            and await self._move(cur, JobState.running, [JobState.starting], "sent to the machine")
+            and await self._begin_running(cur, "sent to the machine")
         ):
             self._mark_running(cur)
 
@@ -591,3 +675,11 @@ class MachineRunner:
                 "fabqueue restarted while the job was active; the machine is not running it",
                 job.checkpoint,
             )
+
+
+def _emergency_stop_asked(slug: str) -> Callable[[Session], datetime | None]:
+    def read(session: Session) -> datetime | None:
+        record = session.get(MachineRecord, slug)
+        return record.emergency_stop_at if record is not None else None
+
+    return read

@@ -36,6 +36,7 @@ from fabqueue.services.machines import (
 from fabqueue.states import (
     ACTIVE_STATES,
     TERMINAL_STATES,
+    WAITING_STATES,
     JobState,
     record_creation,
     requeue_values,
@@ -334,7 +335,7 @@ def act(*, session: Session, job_id: int, action: str, user: User, at: datetime)
     who = _actor(user)
     reason = f"{action} by {user.name}"
     if action == "cancel":
-        if state in (JobState.draft, JobState.queued, JobState.held, JobState.interrupted):
+        if state in WAITING_STATES | {JobState.interrupted}:
             transition(
                 session,
                 job.id,

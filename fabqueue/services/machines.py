@@ -11,10 +11,26 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from fabqueue.events import queue_bus_event
-from fabqueue.models import Job, MachinePublic, MachineRecord, Outcome, RunnerState, User
+from fabqueue.models import (
+    Job,
+    Machine,
+    MachineEvent,
+    MachinePublic,
+    MachineRecord,
+    Outcome,
+    RunnerState,
+    User,
+)
 from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.services.errors import Conflict, Forbidden, Invalid, NotFound
-from fabqueue.states import OCCUPYING_STATES, JobState, requeue_values, transition
+from fabqueue.states import (
+    ACTIVE_STATES,
+    OCCUPYING_STATES,
+    JobState,
+    mark_running,
+    requeue_values,
+    transition,
+)
 from jobs.base import MachineKind
 from jobs.params import CutterParams, EmbroideryParams, MachineParams, PrinterParams
 
@@ -172,72 +188,118 @@ def confirm(
     record = get_record(session, slug)
     job = occupying_job(session, slug)
     who = f"user:{actor.id}"
-    hands_on = not capability(record, "reports_completion")
-    if (
-        job is not None
-        and job.id is not None
-        and outcome is not None
-        and hands_on
-        and job.state == JobState.starting
-        and capability(record, "needs_operator_start")
-    ):
-        # Finished without anyone saying it had started: it did start.
-        transition(
-            session,
-            job.id,
-            JobState.running,
-            expected=[JobState.starting],
-            actor=who,
-            reason="operator: finished (start not reported)",
-            at=at,
-        )
-        session.refresh(job)
-    finishing = job is not None and (
-        job.state == JobState.awaiting_operator or (job.state == JobState.running and hands_on)
-    )
-    if job is not None and not finishing:
-        raise Conflict(
-            f"job {job.id} is {job.state.value} on {slug}; it must finish first",
-            state=job.state.value,
-        )
     if job is not None:
-        assert job.id is not None
-        if outcome is None:
-            raise Invalid("say whether the result is good or bad (outcome)")
-        from_state = JobState(job.state)
-        if outcome == Outcome.good:
-            values: dict[str, Any] = {"outcome": outcome, "finished_at": job.finished_at or at}
-            took = _hands_on_duration(job, at) if from_state == JobState.running else None
-            if took is not None:
-                values["actual_duration_s"] = took
-            transition(
-                session,
-                job.id,
-                JobState.succeeded,
-                expected=[from_state],
-                actor=who,
-                reason="operator: good",
-                at=at,
-                values=values,
-            )
-        else:
-            transition(
-                session,
-                job.id,
-                JobState.queued,
-                expected=[from_state],
-                actor=who,
-                reason="operator: bad, runs again",
-                at=at,
-                values={**requeue_values(job), "outcome": outcome},
-            )
+        _judge(session, record, job, outcome, who, at)
     elif record.runner_state != RunnerState.awaiting_operator:
         raise Conflict(f"{slug} is not waiting for an operator", state=record.runner_state.value)
+    # A person has been to the machine: an emergency stop not yet carried out is moot.
+    record.emergency_stop_at = None
     _set_runner(session, record, RunnerState.accepting, at)
     session.commit()
     if job is not None:
         session.refresh(job)
     return job
+
+
+def _judge(
+    session: Session,
+    record: MachineRecord,
+    job: Job,
+    outcome: Outcome | None,
+    who: str,
+    at: datetime,
+) -> None:
+    """End the job the operator took off the machine: good, or bad (it runs again)."""
+    assert job.id is not None
+    hands_on = not capability(record, "reports_completion")
+    if (
+        outcome is not None
+        and hands_on
+        and job.state == JobState.starting
+        and capability(record, "needs_operator_start")
+    ):
+        # Finished without anyone saying it had started: it did start.
+        mark_running(
+            session, job.id, actor=who, reason="operator: finished (start not reported)", at=at
+        )
+        session.refresh(job)
+    finishing = job.state == JobState.awaiting_operator or (
+        job.state == JobState.running and hands_on
+    )
+    if not finishing:
+        raise Conflict(
+            f"job {job.id} is {job.state.value} on {record.slug}; it must finish first",
+            state=job.state.value,
+        )
+    if outcome is None:
+        raise Invalid("say whether the result is good or bad (outcome)")
+    from_state = JobState(job.state)
+    if outcome == Outcome.good:
+        values: dict[str, Any] = {"outcome": outcome, "finished_at": job.finished_at or at}
+        took = _hands_on_duration(job, at) if from_state == JobState.running else None
+        if took is not None:
+            values["actual_duration_s"] = took
+        to, reason = JobState.succeeded, "operator: good"
+    else:
+        values = {**requeue_values(job), "outcome": outcome}
+        to, reason = JobState.queued, "operator: bad, runs again"
+    transition(
+        session, job.id, to, expected=[from_state], actor=who, reason=reason, at=at, values=values
+    )
+
+
+def emergency_stop(*, session: Session, user: User, slug: str, at: datetime) -> Machine:
+    """Stop the machine now (staff only). Its active job is ``interrupted`` at once; the
+    machine's runner stops the machine through its driver and records what it did. The
+    machine then waits for a person: it takes no job until staff confirm it is clear
+    (or resume the interrupted job)."""
+    if not user.is_staff:
+        raise Forbidden("only staff can make an emergency stop")
+    record = get_record(session, slug)
+    who = f"user:{user.id}"
+    job = active_job(session, slug)
+    detail = "no job was running"
+    if job is not None:
+        assert job.id is not None
+        reason = f"emergency stop by {user.name}"
+        transition(
+            session,
+            job.id,
+            JobState.interrupted,
+            expected=ACTIVE_STATES,
+            actor=who,
+            reason=reason,
+            at=at,
+            values={"message": reason[:500], "eta_s": None},
+        )
+        detail = f"job {job.id} interrupted"
+    record.emergency_stop_at = at
+    session.add(
+        MachineEvent(machine=slug, at=at, actor=who, action="emergency_stop", detail=detail)
+    )
+    _set_runner(session, record, RunnerState.awaiting_operator, at)
+    queue_bus_event(session, "machine:emergency_stop", {"machine": slug, "actor": who})
+    session.commit()
+    session.refresh(record)
+    return record
+
+
+def active_job(session: Session, slug: str) -> Job | None:
+    """The job the machine is working on (not one waiting to be taken off it)."""
+    return session.exec(
+        select(Job)
+        .where(Job.machine == slug)
+        .where(col(Job.state).in_([s.value for s in ACTIVE_STATES]))
+    ).first()
+
+
+def machine_events(session: Session, slug: str) -> list[MachineEvent]:
+    get_record(session, slug)
+    return list(
+        session.exec(
+            select(MachineEvent).where(MachineEvent.machine == slug).order_by(col(MachineEvent.id))
+        )
+    )
 
 
 def _hands_on_duration(job: Job, at: datetime) -> float | None:
@@ -291,11 +353,9 @@ def operator_report(
         "eta_s": report.get("eta_s"),
     }
     if job.state == JobState.starting:
-        transition(
+        mark_running(
             session,
             job.id,
-            JobState.running,
-            expected=[JobState.starting],
             actor=f"user:{actor.id}",
             reason="operator: started on the machine",
             at=at,

@@ -111,12 +111,13 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-def test_no_source_file_is_over_600_lines() -> None:
+def test_no_source_file_is_over_1000_lines() -> None:
+    # A smoke alarm only: function complexity (ruff C901) is what keeps code readable.
     long = [
         f"{p.relative_to(REPO)}: {n}"
         for pkg in ("fabqueue", "drivers", "jobs")
         for p in (REPO / pkg).rglob("*.py")
-        if (n := len(p.read_text().splitlines())) > 600
+        if (n := len(p.read_text().splitlines())) > 1000
     ]
     assert long == []
 
