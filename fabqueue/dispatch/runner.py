@@ -114,6 +114,8 @@ class MachineRunner:
         self._status_dirty = True
         self._estop_check = True
         """Look for an emergency stop request (at start-up, when told, at every poll)."""
+        self.looks = 0
+        """Times the runner looked at the queue: tests wait on it instead of sleeping."""
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -559,18 +561,34 @@ class MachineRunner:
             return
         if self.clock.monotonic() < self._retry_at:
             return
-        # Every submission wakes the runners of its kind: look before taking the write
-        # lock, so a busy queue does not make every runner queue for it too.
-        # A burst of submissions elsewhere need not re-ask a machine that was not taking
-        # work a moment ago (until the next poll), nor one that found nothing for it a
-        # few milliseconds ago (it looks again shortly, once, for the whole burst); a
-        # change on the machine itself, or the poll, re-asks at once.
+        if not self._time_to_look():
+            return
+        try:
+            ticket = await self._look()
+        finally:
+            self.looks += 1
+        if ticket is not None:
+            await self._hand_over(ticket)
+
+    def _time_to_look(self) -> bool:
+        """Every submission wakes the runners of its kind. A burst of submissions
+        elsewhere need not re-ask a machine that was not taking work a moment ago (until
+        the next poll), nor one that found nothing for it a few milliseconds ago (it
+        looks again shortly, once, for the whole burst); a change on the machine itself,
+        or the poll, re-asks at once."""
         now = asyncio.get_running_loop().time()
         woken_for_machine, self._wake_for_machine = self._wake_for_machine, False
         if self._blocked_until > now and not woken_for_machine:
             self._recheck = True
-            return
+            return False
         self._recheck = False
+        return True
+
+    async def _look(self) -> JobTicket | None:
+        """Claim the next job this machine should run, if it takes work and one fits."""
+        # Look before taking the write lock, so a busy queue does not make every runner
+        # queue for it too.
+        now = asyncio.get_running_loop().time()
         verdict = await self._read(lambda s: worth_claiming(s, self.slug, self.profile.kind))
         if verdict in ("stopped", "occupied"):
             self._blocked_until = now + self.settings.dispatch_poll_s
@@ -579,16 +597,17 @@ class MachineRunner:
         else:
             self._blocked_until = 0.0
         if verdict != "yes":
-            return
+            return None
         try:
-            ticket = await self._db(self._claim)
+            return await self._db(self._claim)
         except (InvalidTransition, IntegrityError) as exc:
             # Another runner or node took the job, or the machine got a job meanwhile.
             self.log.debug("claim lost: %s", exc)
             self._wake.set()
-            return
-        if ticket is None:
-            return
+            return None
+
+    async def _hand_over(self, ticket: JobTicket) -> None:
+        """Prepare the claimed job for the machine and give it to the driver."""
         cur = _Current(job_id=ticket.job_id, ref=ticket.ref, state=JobState.starting)
         self.current = cur
         try:
@@ -604,29 +623,10 @@ class MachineRunner:
                 raise JobRejected(reason)
             await self.driver.start(ticket)
         except JobRejected as exc:
-            self.log.warning("job %s rejected: %s", ticket.job_id, exc)
-            await self._move(
-                cur,
-                JobState.failed,
-                [JobState.starting],
-                f"rejected by the machine: {exc}",
-                {"message": str(exc)[:500], "finished_at": self.clock.now()},
-            )
-            self.current = None
+            await self._rejected(cur, exc)
             return
         except Exception as exc:  # DriverUnavailable, or a driver bug: the job is not lost
-            if not isinstance(exc, DriverUnavailable):
-                self.log.exception("driver failed to start job %s", ticket.job_id)
-            await self._move(
-                cur,
-                JobState.queued,
-                [JobState.starting],
-                f"machine unavailable, back in the queue: {exc}",
-                {"machine": None, "message": f"{self.slug} unavailable: {exc}"[:500]},
-            )
-            self.current = None
-            self._retry_at = self.clock.monotonic() + self._retry_delay
-            self._retry_delay = min(RETRY_MAX_S, self._retry_delay * 2)
+            await self._unavailable(cur, exc)
             return
         self._retry_delay = 1.0
         if (
@@ -635,6 +635,31 @@ class MachineRunner:
             and await self._begin_running(cur, "sent to the machine")
         ):
             self._mark_running(cur)
+
+    async def _rejected(self, cur: _Current, exc: JobRejected) -> None:
+        self.log.warning("job %s rejected: %s", cur.job_id, exc)
+        await self._move(
+            cur,
+            JobState.failed,
+            [JobState.starting],
+            f"rejected by the machine: {exc}",
+            {"message": str(exc)[:500], "finished_at": self.clock.now()},
+        )
+        self.current = None
+
+    async def _unavailable(self, cur: _Current, exc: Exception) -> None:
+        if not isinstance(exc, DriverUnavailable):
+            self.log.exception("driver failed to start job %s", cur.job_id)
+        await self._move(
+            cur,
+            JobState.queued,
+            [JobState.starting],
+            f"machine unavailable, back in the queue: {exc}",
+            {"machine": None, "message": f"{self.slug} unavailable: {exc}"[:500]},
+        )
+        self.current = None
+        self._retry_at = self.clock.monotonic() + self._retry_delay
+        self._retry_delay = min(RETRY_MAX_S, self._retry_delay * 2)
 
     # --- start-up -----------------------------------------------------------------------
 

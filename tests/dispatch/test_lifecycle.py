@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from fabqueue.clock import FakeClock
 from fabqueue.settings import Settings
 from tests.api.test_jobs_api import submit
 from tests.conftest import Api
 from tests.support.factories import sim_printer, tiny_gcode, write_profiles
-from tests.support.waiting import wait_for
+from tests.support.waiting import looked_again, wait_for
 
 
 def job(api: Api, job_id: int) -> dict[str, Any]:
@@ -145,21 +146,34 @@ def test_cancel_a_running_job(make_api, settings: Settings, tmp_path: Path) -> N
 
 
 def test_pause_and_resume(make_api, settings: Settings, tmp_path: Path) -> None:
+    # The simulated printer moves only with this clock: while paused, time passes and
+    # nothing is printed; a broken pause would print on.
+    clock = FakeClock()
     s = with_profiles(settings, tmp_path, {"printer": sim_printer(speed=120)})
-    api = make_api(s)
+    api = make_api(s, clock=clock)
+    sim = api.ctx.dispatcher.runners["printer"].driver
+
+    def advance(seconds: float) -> None:
+        api.client.portal.call(clock.advance, seconds)
+
     j = submit(api, tiny_gcode(tmp_path, seconds=60), machine="printer").json()
     wait_state(api, j["id"], "running")
+    advance(0.1)  # a fifth of the job
     h = api.headers()
     assert api.client.post(f"/api/v1/jobs/{j['id']}/pause", headers=h).status_code == 200
     paused = wait_state(api, j["id"], "paused")
-    before = paused["progress"]
+    before = sim.status.job.progress
+    assert 0.0 < before < 1.0
     assert api.client.post(f"/api/v1/jobs/{j['id']}/pause", headers=h).status_code == 409
-    import time
-
-    time.sleep(0.4)
-    assert job(api, j["id"])["progress"] == pytest.approx(before)
+    advance(10.0)  # twenty times what the whole job takes
+    assert sim.status.job.progress == pytest.approx(before)
+    assert job(api, j["id"])["progress"] == pytest.approx(paused["progress"])
     assert api.client.post(f"/api/v1/jobs/{j['id']}/resume", headers=h).status_code == 200
-    wait_state(api, j["id"], "awaiting_operator")
+    wait_state(api, j["id"], "running")
+    wait_for(
+        lambda: advance(0.1) or job(api, j["id"])["state"] == "awaiting_operator",
+        what="the resumed job to finish",
+    )
     assert states(api, j["id"]) == [
         "queued",
         "starting",
@@ -225,9 +239,7 @@ def test_vanishing_machine_interrupts_then_resume_finishes(
 
 def test_material_gates_the_queue(api: Api, tmp_path: Path) -> None:
     j = submit(api, tiny_gcode(tmp_path), machine="printer", material="petg-bleu").json()
-    import time
-
-    time.sleep(0.3)
+    looked_again(api.ctx.dispatcher.runners["printer"])
     assert job(api, j["id"])["state"] == "queued"
     r = api.client.put(
         "/api/v1/machines/printer/material", headers=api.headers(), json={"material": "petg-bleu"}
@@ -246,9 +258,7 @@ def test_stopped_machine_takes_nothing(api: Api, tmp_path: Path) -> None:
         api.client.post("/api/v1/machines/printer/stop", headers=api.headers()).status_code == 200
     )
     j = submit(api, tiny_gcode(tmp_path), machine="printer").json()
-    import time
-
-    time.sleep(0.3)
+    looked_again(api.ctx.dispatcher.runners["printer"])
     assert job(api, j["id"])["state"] == "queued"
     api.client.post("/api/v1/machines/printer/start", headers=api.headers())
     wait_state(api, j["id"], "awaiting_operator")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -19,3 +19,12 @@ def wait_for(
         time.sleep(interval)
         last = fn()
     return last
+
+
+def looked_again(runner: Any, timeout: float = 10.0) -> None:
+    """Wait until a machine's runner has looked at the queue once more, from start to
+    end, after this call: whatever it was free to claim, it has claimed by then. Tests
+    of a gate ("this job must not start") wait on this rather than sleep."""
+    seen = runner.looks
+    # The look under way now may have begun before the caller's change: wait for the next.
+    wait_for(lambda: runner.looks >= seen + 2, timeout, what=f"{runner.slug}'s runner to look")
