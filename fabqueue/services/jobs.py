@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -327,72 +327,111 @@ def _set_flag(session: Session, job: Job, action: str, at: datetime, **flags: bo
     )
 
 
+@dataclass(frozen=True)
+class _Act:
+    """One person's request on one job, as the action handlers below see it."""
+
+    session: Session
+    job: Job
+    job_id: int
+    state: JobState
+    action: str
+    who: str
+    reason: str
+    at: datetime
+
+    def move(self, to: JobState, values: dict[str, Any] | None = None) -> None:
+        transition(
+            self.session,
+            self.job_id,
+            to,
+            expected=[self.state],
+            actor=self.who,
+            reason=self.reason,
+            at=self.at,
+            values=values,
+        )
+
+    def refuse(self) -> Conflict:
+        return _conflict(self.job, self.action)
+
+
+def _cancel(a: _Act) -> None:
+    if a.state in WAITING_STATES | {JobState.interrupted}:
+        a.move(JobState.cancelled, {"finished_at": a.at})
+    elif a.state in ACTIVE_STATES:
+        if a.job.cancel_requested:
+            raise Conflict(f"job {a.job_id} is already being cancelled", state=a.state.value)
+        _set_flag(a.session, a.job, a.action, a.at, cancel_requested=True)
+    else:
+        raise a.refuse()
+
+
+def _pause(a: _Act) -> None:
+    if a.state != JobState.running or a.job.pause_requested:
+        raise a.refuse()
+    assert a.job.machine is not None
+    if not capability(get_record(a.session, a.job.machine), "can_pause"):
+        raise Conflict(f"{a.job.machine} cannot pause a job", state=a.state.value)
+    _set_flag(a.session, a.job, a.action, a.at, pause_requested=True)
+
+
+def _resume(a: _Act) -> None:
+    if a.state in (JobState.paused, JobState.running) and a.job.pause_requested:
+        _set_flag(a.session, a.job, a.action, a.at, pause_requested=False)
+    elif a.state == JobState.interrupted:
+        _resume_interrupted(a.session, a.job, a.who, a.reason, a.at)
+    else:
+        raise a.refuse()
+
+
+def _hold(a: _Act) -> None:
+    if a.state not in (JobState.queued, JobState.draft):
+        raise a.refuse()
+    a.move(JobState.held)
+
+
+def _release(a: _Act) -> None:
+    if a.state not in (JobState.held, JobState.draft):
+        raise a.refuse()
+    a.move(JobState.queued)
+
+
+def _requeue(a: _Act) -> None:
+    if a.state not in (TERMINAL_STATES - {JobState.succeeded}) | {JobState.interrupted}:
+        raise a.refuse()
+    a.move(JobState.queued, requeue_values(a.job))
+
+
+_ACTIONS: dict[str, Callable[[_Act], None]] = {
+    "cancel": _cancel,
+    "pause": _pause,
+    "resume": _resume,
+    "hold": _hold,
+    "release": _release,
+    "requeue": _requeue,
+}
+
+
 def act(*, session: Session, job_id: int, action: str, user: User, at: datetime) -> Job:
     """cancel | pause | resume | hold | release | requeue, each where it makes sense."""
     job = get_job(session, job_id, user)
     assert job.id is not None
-    state = JobState(job.state)
-    who = _actor(user)
-    reason = f"{action} by {user.name}"
-    if action == "cancel":
-        if state in WAITING_STATES | {JobState.interrupted}:
-            transition(
-                session,
-                job.id,
-                JobState.cancelled,
-                expected=[state],
-                actor=who,
-                reason=reason,
-                at=at,
-                values={"finished_at": at},
-            )
-        elif state in ACTIVE_STATES:
-            if job.cancel_requested:
-                raise Conflict(f"job {job.id} is already being cancelled", state=state.value)
-            _set_flag(session, job, action, at, cancel_requested=True)
-        else:
-            raise _conflict(job, action)
-    elif action == "pause":
-        if state != JobState.running or job.pause_requested:
-            raise _conflict(job, action)
-        assert job.machine is not None
-        if not capability(get_record(session, job.machine), "can_pause"):
-            raise Conflict(f"{job.machine} cannot pause a job", state=state.value)
-        _set_flag(session, job, action, at, pause_requested=True)
-    elif action == "resume":
-        if state in (JobState.paused, JobState.running) and job.pause_requested:
-            _set_flag(session, job, action, at, pause_requested=False)
-        elif state == JobState.interrupted:
-            _resume_interrupted(session, job, who, reason, at)
-        else:
-            raise _conflict(job, action)
-    elif action == "hold":
-        if state not in (JobState.queued, JobState.draft):
-            raise _conflict(job, action)
-        transition(
-            session, job.id, JobState.held, expected=[state], actor=who, reason=reason, at=at
-        )
-    elif action == "release":
-        if state not in (JobState.held, JobState.draft):
-            raise _conflict(job, action)
-        transition(
-            session, job.id, JobState.queued, expected=[state], actor=who, reason=reason, at=at
-        )
-    elif action == "requeue":
-        if state not in (TERMINAL_STATES - {JobState.succeeded}) | {JobState.interrupted}:
-            raise _conflict(job, action)
-        transition(
-            session,
-            job.id,
-            JobState.queued,
-            expected=[state],
-            actor=who,
-            reason=reason,
-            at=at,
-            values=requeue_values(job),
-        )
-    else:
+    handler = _ACTIONS.get(action)
+    if handler is None:
         raise NotFound(f"no action {action!r}")
+    handler(
+        _Act(
+            session=session,
+            job=job,
+            job_id=job.id,
+            state=JobState(job.state),
+            action=action,
+            who=_actor(user),
+            reason=f"{action} by {user.name}",
+            at=at,
+        )
+    )
     session.commit()
     session.refresh(job)
     return job

@@ -14,6 +14,7 @@ from fabqueue.clock import FakeClock
 from fabqueue.models import MachineEvent, MachineRecord, RunnerState, User
 from fabqueue.services import machines as machine_service
 from fabqueue.services.errors import Forbidden, NotFound
+from fabqueue.settings import Settings
 from tests.api.test_jobs_api import submit
 from tests.conftest import Api
 from tests.dispatch.test_lifecycle import confirm, job, machine, states, wait_state
@@ -121,8 +122,11 @@ def test_only_staff_stop_a_machine(stopped_api: Api) -> None:
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
-def test_the_service_refuses_a_member_and_an_unknown_machine(make_api: Any) -> None:
-    api = make_api()
+def test_the_service_refuses_a_member_and_an_unknown_machine(
+    make_api: Any, settings: Settings
+) -> None:
+    # No dispatcher: the request stays pending, as it would for a node that is down.
+    api = make_api(settings.model_copy(update={"start_dispatcher": False}))
     api.token("marie", "member")
     api.token("staff")
 
