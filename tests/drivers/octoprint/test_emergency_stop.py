@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -20,10 +20,10 @@ pytestmark = pytest.mark.asyncio
 
 
 class Recorder(BaseHTTPRequestHandler):
-    seen: list[tuple[str, str, str | None, Any]] = []
+    seen: ClassVar[list[tuple[str, str, str | None, Any]]] = []
     status = 204
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.seen.append(
             (self.command, self.path, self.headers.get("X-Api-Key"), json.loads(body or b"null"))
