@@ -166,10 +166,11 @@ class MachineRunner:
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         except TimeoutError:
-            # An emergency stop asked through another node reaches this one by the poll.
-            self._estop_check = True
             if not self._recheck:
-                self._wake_for_machine = True  # the poll looks at everything afresh
+                # The poll looks at everything afresh, an emergency stop asked through
+                # another node included.
+                self._wake_for_machine = True
+                self._estop_check = True
         self._wake.clear()
 
     async def _read(self, fn: Callable[[Session], T]) -> T:
