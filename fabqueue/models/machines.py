@@ -84,4 +84,6 @@ class MachinePublic(SQLModel):
     loaded_material: str | None
     status: dict[str, Any]
     current_job_id: int | None = None
+    emergency_stop_at: datetime | None = None
+    """An emergency stop asked and not yet carried out by the machine's node."""
     updated_at: datetime

@@ -63,6 +63,7 @@ def test_stop_interrupts_the_job_and_the_machine_waits_for_a_person(
     assert r.status_code == 200, r.text
     assert r.json()["runner_state"] == "awaiting_operator"
     staff = api.user_ids["staff"]
+    assert r.json()["current_job_id"] is None  # interrupted: the job no longer holds it
 
     stopped = job(api, first["id"])
     assert stopped["state"] == "interrupted"
@@ -84,6 +85,7 @@ def test_stop_interrupts_the_job_and_the_machine_waits_for_a_person(
     assert asked["actor"] == f"user:{staff}"
     assert asked["detail"] == f"job {first['id']} interrupted"
     assert runner.driver.status.job is None
+    wait_for(lambda: machine(api)["emergency_stop_at"] is None, what="the request cleared")
 
     # The machine takes nothing until a person says it is clear.
     looked_again(runner)
@@ -143,6 +145,8 @@ def test_the_service_refuses_a_member_and_an_unknown_machine(
     record = call("staff", "printer")
     assert record.runner_state == RunnerState.awaiting_operator
     assert record.emergency_stop_at == T0
+    # Pending until the machine's node carries it out: the pages can show it.
+    assert machine(api)["emergency_stop_at"] == T0.isoformat().replace("+00:00", "Z")
     with api.ctx.read_sessions() as session:
         rows = session.exec(select(MachineEvent).order_by(col(MachineEvent.id))).all()
         assert (rows[0].action, rows[0].actor, rows[0].at) == (
