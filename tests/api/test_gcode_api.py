@@ -12,8 +12,8 @@ from fabqueue.db import session_scope
 from fabqueue.models import Job, MachineRecord
 from fabqueue.settings import Settings
 from fabqueue.states import JobState
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
+from tests.support.api import submit
 from tests.support.factories import CORPUS
 from tests.support.jobs import run_job
 

@@ -15,9 +15,8 @@ from fabqueue.models import MachineEvent, MachineRecord, RunnerState, User
 from fabqueue.services import machines as machine_service
 from fabqueue.services.errors import Forbidden, NotFound
 from fabqueue.settings import Settings
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
-from tests.dispatch.test_lifecycle import confirm, job, machine, states, wait_state
+from tests.support.api import confirm, job, machine, states, submit, wait_state
 from tests.support.factories import tiny_gcode
 from tests.support.waiting import looked_again, wait_for
 

@@ -4,47 +4,15 @@ check the event sequence, the operator gate and every fault path."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fabqueue.clock import FakeClock
 from fabqueue.settings import Settings
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
-from tests.support.factories import sim_printer, tiny_gcode, write_profiles
+from tests.support.api import confirm, job, machine, states, submit, wait_state, with_profiles
+from tests.support.factories import sim_printer, tiny_gcode
 from tests.support.waiting import looked_again, wait_for
-
-
-def job(api: Api, job_id: int) -> dict[str, Any]:
-    return api.client.get(f"/api/v1/jobs/{job_id}", headers=api.headers()).json()
-
-
-def states(api: Api, job_id: int) -> list[str]:
-    events = api.client.get(f"/api/v1/jobs/{job_id}/events", headers=api.headers()).json()
-    return [e["to_state"] for e in events]
-
-
-def wait_state(api: Api, job_id: int, state: str, timeout: float = 10.0) -> dict[str, Any]:
-    try:
-        return wait_for(lambda: (j := job(api, job_id))["state"] == state and j, timeout)
-    except AssertionError:
-        raise AssertionError(f"job {job_id} never {state}; events: {states(api, job_id)}") from None
-
-
-def machine(api: Api, slug: str = "printer") -> dict[str, Any]:
-    return api.client.get(f"/api/v1/machines/{slug}", headers=api.headers()).json()
-
-
-def confirm(api: Api, outcome: str | None, slug: str = "printer") -> Any:
-    return api.client.post(
-        f"/api/v1/machines/{slug}/confirm", headers=api.headers(), json={"outcome": outcome}
-    )
-
-
-def with_profiles(settings: Settings, tmp_path: Path, machines: dict[str, str]) -> Settings:
-    root = write_profiles(tmp_path / "custom-profiles", machines)
-    return settings.model_copy(update={"profiles_dir": root})
 
 
 def test_job_runs_then_waits_for_the_operator(api: Api, tmp_path: Path) -> None:

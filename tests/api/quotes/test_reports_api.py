@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from fabqueue.models import Job
 from fabqueue.states import JobState
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
+from tests.support.api import submit
 from tests.support.jobs import run_job
 from tests.support.quotes import (
     BENCHY,

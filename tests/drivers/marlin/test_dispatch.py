@@ -13,8 +13,7 @@ from drivers.marlin.config import DEFAULT_RECOVER
 from drivers.marlin.file import prepare
 from drivers.marlin.state import PrintState, render_script, restore_modes
 from fabqueue.settings import Settings
-from tests.api.test_jobs_api import submit
-from tests.dispatch.test_lifecycle import job, machine, states, wait_state, with_profiles
+from tests.support.api import job, machine, states, submit, wait_state, with_profiles
 from tests.support.marlin import VASE, file_commands, head_of, numbered
 from tests.support.waiting import wait_for
 
