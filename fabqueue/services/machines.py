@@ -26,6 +26,7 @@ from fabqueue.services.errors import Conflict, Forbidden, Invalid, NotFound
 from fabqueue.states import (
     ACTIVE_STATES,
     OCCUPYING_STATES,
+    InvalidTransition,
     JobState,
     mark_running,
     requeue_values,
@@ -260,8 +261,21 @@ def emergency_stop(*, session: Session, user: User, slug: str, at: datetime) -> 
     job = active_job(session, slug)
     detail = "no job was running"
     if job is not None:
-        assert job.id is not None
-        reason = f"emergency stop by {user.name}"
+        detail = _interrupt_for_stop(session, job, who, f"emergency stop by {user.name}", at)
+    record.emergency_stop_at = at
+    session.add(
+        MachineEvent(machine=slug, at=at, actor=who, action="emergency_stop", detail=detail)
+    )
+    _set_runner(session, record, RunnerState.awaiting_operator, at)
+    queue_bus_event(session, "machine:emergency_stop", {"machine": slug, "actor": who})
+    session.commit()
+    session.refresh(record)
+    return record
+
+
+def _interrupt_for_stop(session: Session, job: Job, who: str, reason: str, at: datetime) -> str:
+    assert job.id is not None
+    try:
         transition(
             session,
             job.id,
@@ -272,16 +286,11 @@ def emergency_stop(*, session: Session, user: User, slug: str, at: datetime) -> 
             at=at,
             values={"message": reason[:500], "eta_s": None},
         )
-        detail = f"job {job.id} interrupted"
-    record.emergency_stop_at = at
-    session.add(
-        MachineEvent(machine=slug, at=at, actor=who, action="emergency_stop", detail=detail)
-    )
-    _set_runner(session, record, RunnerState.awaiting_operator, at)
-    queue_bus_event(session, "machine:emergency_stop", {"machine": slug, "actor": who})
-    session.commit()
-    session.refresh(record)
-    return record
+    except InvalidTransition as exc:
+        # It ended on the machine a moment ago: the machine is stopped all the same.
+        current = exc.current.value if exc.current else "gone"
+        return f"job {job.id} had just ended ({current})"
+    return f"job {job.id} interrupted"
 
 
 def active_job(session: Session, slug: str) -> Job | None:

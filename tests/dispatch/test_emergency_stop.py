@@ -11,13 +11,15 @@ import pytest
 from sqlmodel import col, select
 
 from fabqueue.clock import FakeClock
-from fabqueue.models import MachineEvent, MachineRecord, RunnerState, User
+from fabqueue.models import Job, MachineEvent, MachineRecord, RunnerState, User
 from fabqueue.services import machines as machine_service
 from fabqueue.services.errors import Forbidden, NotFound
 from fabqueue.settings import Settings
+from fabqueue.states import JobState
 from tests.conftest import Api
 from tests.support.api import confirm, job, machine, states, submit, wait_state
 from tests.support.factories import tiny_gcode
+from tests.support.jobs import run_job
 from tests.support.waiting import looked_again, wait_for
 
 
@@ -153,3 +155,20 @@ def test_the_service_refuses_a_member_and_an_unknown_machine(
             f"user:{api.user_ids['staff']}",
             T0,
         )
+
+
+def test_a_job_that_ends_as_the_stop_lands_is_left_as_it_ended(
+    make_api: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """The runner may finish the job between the stop's read and its write."""
+    api = make_api(settings.model_copy(update={"start_dispatcher": False}))
+    j = submit(api, tiny_gcode(tmp_path), machine="printer").json()
+    with api.ctx.sessions() as session:
+        run_job(session, j["id"], JobState.awaiting_operator, machine="printer", at=T0)
+        session.commit()
+        row = session.get(Job, j["id"])
+        assert row is not None
+        said = machine_service._interrupt_for_stop(session, row, "user:1", "emergency stop", T0)
+        session.commit()
+    assert said == f"job {j['id']} had just ended (awaiting_operator)"
+    assert job(api, j["id"])["state"] == "awaiting_operator"
