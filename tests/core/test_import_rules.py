@@ -41,8 +41,16 @@ def test_drivers_never_import_fabqueue() -> None:
 
 
 def test_only_dispatch_and_the_profile_loader_reach_drivers() -> None:
-    for package in ("fabqueue/api", "fabqueue/services", "fabqueue/quotes", "fabqueue/web"):
-        assert offenders(package, ("drivers",)) == [], package
+    """API, services, quotes and pages never hold a driver: they write through services
+    and wake the dispatcher. A new package (the web pages) is covered without listing it."""
+    allowed = (
+        "fabqueue/dispatch/",  # joins drivers and the database
+        "fabqueue/profiles/",  # validates [driver] tables, knows capabilities
+        "fabqueue/cli/",  # check-profiles --probe, simulate (no database)
+        "fabqueue/clock.py",  # implements the drivers' Clock protocol
+    )
+    reaching = [o for o in offenders("fabqueue", ("drivers",)) if not o.startswith(allowed)]
+    assert reaching == []
 
 
 def module_name(path: Path) -> str:
