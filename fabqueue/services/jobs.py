@@ -32,6 +32,7 @@ from fabqueue.services.machines import (
     capability,
     get_record,
     params_of,
+    set_runner_state,
 )
 from fabqueue.states import (
     ACTIVE_STATES,
@@ -466,9 +467,4 @@ def _resume_interrupted(session: Session, job: Job, who: str, reason: str, at: d
         values={"target_machine": job.machine, "machine": None, "checkpoint": checkpoint},
     )
     if record.runner_state == RunnerState.awaiting_operator:
-        record.runner_state = RunnerState.accepting
-        record.updated_at = at
-        session.add(record)
-        queue_bus_event(
-            session, "machine:runner", {"machine": record.slug, "runner_state": "accepting"}
-        )
+        set_runner_state(session, record, RunnerState.accepting, at)

@@ -168,7 +168,10 @@ def list_machines(session: Session) -> list[MachineRecord]:
     return list(session.exec(select(MachineRecord).order_by(col(MachineRecord.slug))))
 
 
-def _set_runner(session: Session, record: MachineRecord, state: RunnerState, at: datetime) -> None:
+def set_runner_state(
+    session: Session, record: MachineRecord, state: RunnerState, at: datetime
+) -> None:
+    """Whether the machine takes work; the bus tells its runner after the commit."""
     record.runner_state = state
     record.updated_at = at
     session.add(record)
@@ -193,9 +196,9 @@ def confirm(
         _judge(session, record, job, outcome, who, at)
     elif record.runner_state != RunnerState.awaiting_operator:
         raise Conflict(f"{slug} is not waiting for an operator", state=record.runner_state.value)
-    # A person has been to the machine: an emergency stop not yet carried out is moot.
-    record.emergency_stop_at = None
-    _set_runner(session, record, RunnerState.accepting, at)
+    # An emergency stop not yet carried out stays asked: the machine's runner stops the
+    # machine before it looks for the next job.
+    set_runner_state(session, record, RunnerState.accepting, at)
     session.commit()
     if job is not None:
         session.refresh(job)
@@ -266,7 +269,7 @@ def emergency_stop(*, session: Session, user: User, slug: str, at: datetime) -> 
     session.add(
         MachineEvent(machine=slug, at=at, actor=who, action="emergency_stop", detail=detail)
     )
-    _set_runner(session, record, RunnerState.awaiting_operator, at)
+    set_runner_state(session, record, RunnerState.awaiting_operator, at)
     queue_bus_event(session, "machine:emergency_stop", {"machine": slug, "actor": who})
     session.commit()
     session.refresh(record)
@@ -439,8 +442,8 @@ def set_service(*, session: Session, slug: str, in_service: bool, at: datetime) 
     record = get_record(session, slug)
     if in_service:
         if record.runner_state == RunnerState.stopped:
-            _set_runner(session, record, RunnerState.accepting, at)
+            set_runner_state(session, record, RunnerState.accepting, at)
     elif record.runner_state == RunnerState.accepting:
-        _set_runner(session, record, RunnerState.stopped, at)
+        set_runner_state(session, record, RunnerState.stopped, at)
     session.commit()
     return record

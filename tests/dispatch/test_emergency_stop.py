@@ -148,6 +148,10 @@ def test_the_service_refuses_a_member_and_an_unknown_machine(
     assert record.emergency_stop_at == T0
     # Pending until the machine's node carries it out: the pages can show it.
     assert machine(api)["emergency_stop_at"] == T0.isoformat().replace("+00:00", "Z")
+    # Confirming the machine does not cancel a stop its node has not carried out yet.
+    assert confirm(api, None).status_code == 200
+    assert machine(api)["runner_state"] == "accepting"
+    assert machine(api)["emergency_stop_at"] is not None
     with api.ctx.read_sessions() as session:
         rows = session.exec(select(MachineEvent).order_by(col(MachineEvent.id))).all()
         assert (rows[0].action, rows[0].actor, rows[0].at) == (
