@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,11 @@ from drivers.base import (
 from drivers.registry import DRIVERS
 from fabqueue.clock import RealClock
 from tests.support.peers import PEER_MARKS, PEERS
+from tests.support.waiting import wait_status
 
 pytestmark = pytest.mark.asyncio
 
 NAMES = [pytest.param(name, marks=PEER_MARKS.get(name, [])) for name in sorted(DRIVERS)]
-
-
-async def wait_status(seen: list[MachineStatus], pred, within: float = 30.0) -> MachineStatus:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        for status in seen:
-            if pred(status):
-                return status
-        if asyncio.get_running_loop().time() > deadline:
-            last = seen[-1] if seen else None
-            raise AssertionError(f"no matching status; last: {last}")
-        await asyncio.sleep(0.02)
 
 
 async def test_every_driver_has_a_peer() -> None:

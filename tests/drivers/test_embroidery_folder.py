@@ -25,8 +25,8 @@ from drivers.embroidery_folder import EmbroideryFolderDriver, FolderConfig, sani
 from fabqueue.clock import RealClock
 from jobs.params.embroidery import EmbroideryParams, Hoop
 from jobs.registry import convert
-from tests.drivers.test_contract import wait_status
 from tests.support.embroidery import CAT
+from tests.support.waiting import wait_status
 
 pytestmark = pytest.mark.asyncio
 
