@@ -154,3 +154,14 @@ def test_routers_never_commit() -> None:
         and node.func.attr in ("commit", "rollback")
     ]
     assert committing == []
+
+
+def test_tests_share_helpers_through_tests_support_only() -> None:
+    # The vinyl tests' XML bomb is moved to tests/support on the vinyl branch.
+    known = {"tests/jobs/vinyl/test_api.py: tests.jobs.vinyl.test_svg_robustness"}
+    borrowing = [
+        o
+        for o in offenders("tests", ("tests.",))
+        if not o.split(": ")[1].startswith(("tests.support", "tests.conftest")) and o not in known
+    ]
+    assert borrowing == []
