@@ -8,11 +8,24 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fabqueue.clock import Clock
+
+class Clock(Protocol):
+    """The time a driver needs, injected so that tests and the simulator can run on a
+    fake clock. ``fabqueue.clock`` implements it; drivers never import fabqueue."""
+
+    def now(self) -> datetime:
+        """Current time, timezone-aware (UTC)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
 
 
 class MachineState(StrEnum):
@@ -225,6 +238,14 @@ class Driver(ABC, Generic[ConfigT]):
 
     async def release(self) -> None:
         """The operator finished and removed the job by hand: forget it, become idle."""
+
+    async def emergency_stop(self) -> str:
+        """Stop the machine at once, whatever it is doing, and forget the job; return
+        what was done, in words for the machine's event log. A person must then look at
+        the machine. Drivers with a faster way than cancelling override this."""
+        await self.cancel()
+        await self.release()
+        return "cancelled the job (this machine has no emergency stop of its own)"
 
     async def operator_report(self, ref: str, report: dict[str, Any]) -> None:
         """A person at the machine said where job ``ref`` stands (started, which colour

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from drivers.base import (
+    Clock,
     Driver,
     DriverCapabilities,
     DriverConfig,
@@ -40,7 +41,6 @@ from drivers.base import (
     MachineStatus,
     StatusCallback,
 )
-from fabqueue.clock import Clock
 
 NATIVE_TYPES = frozenset({"pes", "pec", "dst", "exp", "jef", "vp3", "xxx", "u01", "tbf"})
 SIDE_TYPES = frozenset({"inf", "edr", "col"})
@@ -412,6 +412,14 @@ class EmbroideryFolderDriver(Driver[FolderConfig]):
         self._job = None
         self._delivery = None
         await self._refresh()
+
+    async def emergency_stop(self) -> str:
+        """The machine stitches from its own copy of the design: nothing here can stop it."""
+        await self.release()
+        return (
+            "nothing to stop from here: the embroidery machine runs its own copy of the "
+            "design; stop it with the machine's own button"
+        )
 
 
 def block_message(report: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from drivers.base import (
+    Clock,
     Driver,
     DriverCapabilities,
     DriverConfig,
@@ -43,7 +44,6 @@ from drivers.base import (
 )
 from drivers.transports.byte_line import ByteLine, Port
 from drivers.transports.device_file import DeviceFile
-from fabqueue.clock import Clock
 
 ESC_B = b"\x1b.B"
 _COMMAND_END = re.compile(rb";\n?|\n")
@@ -502,6 +502,37 @@ class HpglSerialDriver(Driver[HpglSerialConfig]):
                 update={"phase": JobPhase.cancelled, "eta_s": None, "message": message}
             ),
         )
+
+    async def emergency_stop(self) -> str:
+        """Stop sending at once and raise the tool (``PU;``). What the cutter already
+        holds in its own buffer it may still cut: its own stop button stops that."""
+        self._cancelled = True
+        self._resumed.set()
+        line = self._line
+        if line is not None:
+            line.abort_write()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        said = "stopped sending; the cutter is not connected, raise the blade by hand"
+        if line is not None and line.is_open:
+            await line.discard_output()
+            said = "stopped sending and raised the tool (PU;)"
+            try:
+                async with asyncio.timeout(5.0):
+                    await self._write(b"PU;")
+            except (TimeoutError, DriverUnavailable, _Stalled):
+                line.abort_write()
+                said = "stopped sending; the cutter did not take PU;: raise the blade by hand"
+        self._job = None
+        open_line = line is not None and line.is_open
+        self._push(
+            state=MachineState.idle if open_line else MachineState.offline,
+            job=None,
+            message=f"emergency stop: {said}",
+        )
+        return said
 
     async def release(self) -> None:
         if self._task is not None and not self._task.done():

@@ -12,6 +12,7 @@ import contextlib
 from pydantic import Field
 
 from drivers.base import (
+    Clock,
     Driver,
     DriverCapabilities,
     DriverConfig,
@@ -24,7 +25,6 @@ from drivers.base import (
     MachineStatus,
     StatusCallback,
 )
-from fabqueue.clock import Clock
 
 
 class SimConfig(DriverConfig):
@@ -197,6 +197,17 @@ class SimDriver(Driver[SimConfig]):
             state=MachineState.idle,
             job=job.model_copy(update={"phase": JobPhase.cancelled, "eta_s": None}),
         )
+
+    async def emergency_stop(self) -> str:
+        """Stops at once, mid-step."""
+        self._cancelled = True
+        self._resumed.set()
+        if self._task and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._push(state=MachineState.idle, job=None, message="emergency stop")
+        return "the simulated machine stopped at once"
 
     async def release(self) -> None:
         if self._task and not self._task.done():

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlmodel import select
@@ -86,8 +84,15 @@ def build_context(
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, profiles: ProfileSet | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    profiles: ProfileSet | None = None,
+    on_started: Callable[[Settings], None] | None = None,
 ) -> FastAPI:
+    """``on_started`` runs on the event loop once the service is up (``serve`` tunes the
+    process there; tests and embedders leave their process alone)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings, clock=clock, profiles=profiles)
@@ -106,16 +111,8 @@ def create_app(
                 store=ctx.store,
             )
             await ctx.dispatcher.start()
-        # Everything built so far lives as long as the service: keep it out of the
-        # garbage collector's way, so collections stay short under load.
-        gc.collect()
-        gc.freeze()
-        # Requests allocate many short-lived objects: collect the young generation less
-        # often (its cost is per collection, not per object).
-        gc.set_threshold(20_000, 20, 20)
-        # Handlers run in threads that share one interpreter lock: past a few, more
-        # threads only make every answer later (measured by bench/api_submit.py).
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        if on_started is not None:
+            on_started(settings)
         try:
             yield
         finally:

@@ -6,23 +6,14 @@ import asyncio
 import heapq
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+
+from drivers.base import Clock
+
+__all__ = ["Clock", "FakeClock", "RealClock", "utcnow"]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """Current time, timezone-aware (UTC)."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back."""
-        ...
-
-    async def sleep(self, seconds: float) -> None: ...
 
 
 class RealClock:

@@ -22,8 +22,7 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
-from fabqueue.events import EventBus
-from fabqueue.states import PENDING_EVENTS_KEY
+from fabqueue.events import PENDING_EVENTS_KEY, EventBus
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

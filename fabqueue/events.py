@@ -14,7 +14,10 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 @dataclass(frozen=True)
@@ -100,3 +103,12 @@ def _call_in_loop(
         fn(m)
     elif not loop.is_closed():
         loop.call_soon_threadsafe(fn, m)
+
+
+PENDING_EVENTS_KEY = "fabqueue.pending_events"
+"""Session.info key: bus messages published once the transaction commits."""
+
+
+def queue_bus_event(session: Session, topic: str, payload: dict[str, Any]) -> None:
+    """Publish ``topic`` on the event bus after this session commits (dropped on rollback)."""
+    session.info.setdefault(PENDING_EVENTS_KEY, []).append((topic, payload))

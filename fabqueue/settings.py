@@ -58,7 +58,3 @@ class Settings(BaseSettings):
         if value <= 0:
             raise ValueError("must be positive")
         return value
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.db_url.startswith("sqlite")

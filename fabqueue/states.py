@@ -4,52 +4,44 @@ Every change of a job's state goes through :func:`transition`: a guarded
 ``UPDATE … WHERE state IN (expected)`` plus a :class:`~fabqueue.models.JobEvent` row,
 in the caller's transaction. Two actors racing for the same job (two runners, a runner
 and a facilitator) cannot both win: the loser gets :class:`InvalidTransition`.
+
+The states themselves (:class:`JobState` and its sets) are defined beside the ``Job``
+table that stores them and re-exported here, so the model never imports this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import CursorResult, insert, update
+from sqlmodel import Session
 
-if TYPE_CHECKING:
-    from sqlmodel import Session
+from fabqueue.events import queue_bus_event
+from fabqueue.models.jobs import (
+    ACTIVE_STATES,
+    OCCUPYING_STATES,
+    TERMINAL_STATES,
+    WAITING_STATES,
+    Job,
+    JobEvent,
+    JobState,
+)
 
-    from fabqueue.models.jobs import Job
-
-
-class JobState(StrEnum):
-    draft = "draft"
-    """Waiting for a quote to be accepted, or for staff to review it."""
-    queued = "queued"
-    """Ready to run on the first suitable machine."""
-    held = "held"
-    """Kept out of the queue (material not in stock, waiting for the customer…)."""
-    starting = "starting"
-    """Claimed by a machine; the driver is sending or delivering it."""
-    running = "running"
-    paused = "paused"
-    awaiting_operator = "awaiting_operator"
-    """Finished on the machine; waiting for a person to take it off and judge it."""
-    succeeded = "succeeded"
-    failed = "failed"
-    cancelled = "cancelled"
-    interrupted = "interrupted"
-    """Was active when the node died or the machine vanished; staff resume or requeue it."""
-
-
-ACTIVE_STATES = frozenset({JobState.starting, JobState.running, JobState.paused})
-"""The machine is working on the job."""
-
-OCCUPYING_STATES = ACTIVE_STATES | {JobState.awaiting_operator}
-"""The job holds its machine: at most one such job per machine (partial unique index)."""
-
-TERMINAL_STATES = frozenset({JobState.succeeded, JobState.failed, JobState.cancelled})
-
-WAITING_STATES = frozenset({JobState.draft, JobState.queued, JobState.held})
+__all__ = [
+    "ACTIVE_STATES",
+    "ALLOWED_TRANSITIONS",
+    "OCCUPYING_STATES",
+    "TERMINAL_STATES",
+    "WAITING_STATES",
+    "InvalidTransition",
+    "JobState",
+    "mark_running",
+    "record_creation",
+    "requeue_values",
+    "transition",
+]
 
 ALLOWED_TRANSITIONS: Mapping[JobState, frozenset[JobState]] = {
     JobState.draft: frozenset({JobState.queued, JobState.held, JobState.cancelled}),
@@ -104,13 +96,46 @@ class InvalidTransition(Exception):
         super().__init__(f"job {job_id} cannot go to {to.value}: {where}")
 
 
-PENDING_EVENTS_KEY = "fabqueue.pending_events"
-"""Session.info key: bus messages published once the transaction commits."""
+def mark_running(
+    session: Session,
+    job_id: int,
+    *,
+    actor: str,
+    reason: str,
+    at: datetime,
+    values: Mapping[str, Any] | None = None,
+) -> JobState:
+    """``starting`` -> ``running``: the machine, or a person at it, says the job is under
+    way. The only code that decides a job has started; the caller commits."""
+    return transition(
+        session,
+        job_id,
+        JobState.running,
+        expected=[JobState.starting],
+        actor=actor,
+        reason=reason,
+        at=at,
+        values=values,
+    )
 
 
-def queue_bus_event(session: Session, topic: str, payload: dict[str, Any]) -> None:
-    """Publish ``topic`` on the event bus after this session commits (dropped on rollback)."""
-    session.info.setdefault(PENDING_EVENTS_KEY, []).append((topic, payload))
+def requeue_values(job: Job) -> dict[str, Any]:
+    """The columns a job gets when it goes back to the queue to run again from the start
+    (requeued by staff, judged bad by the operator): a new attempt on any machine."""
+    return {
+        "machine": None,
+        "attempt": job.attempt + 1,
+        "progress": None,
+        "eta_s": None,
+        "checkpoint": {},
+        "driver_ref": None,
+        "cancel_requested": False,
+        "pause_requested": False,
+        "outcome": None,
+        "started_at": None,
+        "finished_at": None,
+        "message": None,
+    }
 
 
 def transition(
@@ -131,8 +156,6 @@ def transition(
     ``expected`` names a state from which ``to`` is never allowed (a programming error).
     The caller commits.
     """
-    from fabqueue.models.jobs import Job, JobEvent
-
     allowed_from = [s for s in expected if to in ALLOWED_TRANSITIONS[s]]
     if not allowed_from or len(allowed_from) != len(set(expected)):
         bad = sorted(s.value for s in set(expected) - set(allowed_from))
@@ -145,6 +168,9 @@ def transition(
     if from_state not in allowed_from:
         raise InvalidTransition(job_id, to, from_state)
 
+    if values and "state" in values:
+        # The state changes here, guarded and logged, or not at all.
+        raise ValueError("transition() sets the state itself: drop 'state' from values")
     updates: dict[str, Any] = {"state": to, "updated_at": at}
     if values:
         updates.update(values)
@@ -189,8 +215,6 @@ def transition(
 
 def record_creation(session: Session, job: Job, *, actor: str, at: datetime) -> None:
     """Write the first event of a new job (from no state to its initial one)."""
-    from fabqueue.models.jobs import JobEvent
-
     assert job.id is not None
     # A plain INSERT: submissions are the hot path, and nothing reads this row back here.
     session.execute(

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from drivers.base import (
+    Clock,
     Driver,
     DriverCapabilities,
     DriverUnavailable,
@@ -33,7 +34,6 @@ from drivers.marlin.protocol import LineError, Reply, ReplyKind, frame, parse_re
 from drivers.marlin.state import PrintState
 from drivers.marlin.stream import LineStream, StreamBroken
 from drivers.transports.serial import SerialTransport
-from fabqueue.clock import Clock
 
 _LOST = object()
 _UNNUMBERED_OK = re.compile(r"ok P\d+ B\d+")
@@ -571,7 +571,7 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             await self.cancel()
         self._push(job=None)
 
-    async def emergency_stop(self) -> None:
+    async def emergency_stop(self) -> str:
         """``M112`` at once, outside the numbered stream: Marlin's emergency parser acts on
         it as the bytes arrive. The printer halts and must be reset by hand."""
         if self._transport is None:
@@ -581,3 +581,4 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         self._fail(
             "emergency stop (M112): reset the printer before printing again", MachineState.error
         )
+        return "M112 sent: the printer halted; reset it before printing again"

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from drivers.base import (
+    Clock,
     Driver,
     DriverCapabilities,
     DriverConfig,
@@ -41,7 +42,6 @@ from drivers.octoprint.client import (
     OctoPrintError,
     Unreachable,
 )
-from fabqueue.clock import Clock
 
 _ACTIVE_FLAGS = ("printing", "paused", "pausing", "cancelling", "finishing", "resuming")
 _PAUSE_RETRY_S = 2.0
@@ -477,3 +477,22 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
             await self.cancel()
         self._tracked = None
         self._push(job=None)
+
+    async def emergency_stop(self) -> str:
+        """What OctoPrint's own emergency-stop button does: ``M112`` through
+        ``POST /api/printer/command``. The printer halts; OctoPrint then reports an error
+        until someone resets the printer and reconnects."""
+        client = self._client_or_none()
+        if client is None:
+            raise DriverUnavailable("OctoPrint cannot be asked (no API key)")
+        try:
+            await self._call(client.gcode, ["M112"])
+        except OctoPrintError as exc:
+            raise DriverUnavailable(f"OctoPrint did not take the emergency stop: {exc}") from exc
+        self._tracked = None
+        self._push(
+            state=MachineState.error,
+            job=None,
+            message="emergency stop (M112): reset the printer and reconnect OctoPrint",
+        )
+        return "M112 sent through OctoPrint: the printer halted; reset it and reconnect"

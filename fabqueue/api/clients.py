@@ -25,7 +25,6 @@ def create(
     org = svc.create_organisation(
         session=session, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return svc.to_public(org)
 
 
@@ -56,7 +55,6 @@ def replace(
     org = svc.update_organisation(
         session=session, org_id=org_id, data=body, profiles=ctx.profiles, at=ctx.clock.now()
     )
-    session.commit()
     return svc.to_public(org)
 
 
@@ -68,7 +66,6 @@ def add_user(
 ) -> ClientUserPublic:
     """A new client user (its API token is in the answer, once) or an existing one."""
     result = svc.add_user(session=session, org_id=org_id, data=body, at=ctx.clock.now())
-    session.commit()
     return result
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep, StaffUser
-from fabqueue.models import JobPublic, MachinePublic, Outcome
+from fabqueue.models import JobPublic, MachineEventPublic, MachinePublic, Outcome
 from fabqueue.services import machines as machine_service
 
 router = APIRouter(prefix="/machines", tags=["machines"])
@@ -67,6 +67,25 @@ def report(
         session=session, slug=slug, next_block=body.next_block, actor=user, at=ctx.clock.now()
     )
     return JobPublic.model_validate(job, from_attributes=True)
+
+
+@router.post("/{slug}/emergency-stop", response_model=MachinePublic)
+def emergency_stop(slug: str, ctx: CtxDep, session: SessionDep, user: StaffUser) -> MachinePublic:
+    """Stop the machine now. Its job is interrupted; the machine waits for a person (it
+    takes no job until staff confirm it is clear, or resume the interrupted job)."""
+    record = machine_service.emergency_stop(
+        session=session, user=user, slug=slug, at=ctx.clock.now()
+    )
+    return machine_service.to_public(session, record)
+
+
+@router.get("/{slug}/events", response_model=list[MachineEventPublic])
+def events(slug: str, session: ReadSessionDep, _user: StaffUser) -> list[MachineEventPublic]:
+    """What happened to the machine (emergency stops asked and carried out), oldest first."""
+    return [
+        MachineEventPublic.model_validate(e, from_attributes=True)
+        for e in machine_service.machine_events(session, slug)
+    ]
 
 
 @router.put("/{slug}/material", response_model=MachinePublic)

@@ -33,5 +33,4 @@ def record_actual(
     row = svc.record_actual(
         session=session, user=user, job_id=job_id, data=body, at=ctx.clock.now()
     )
-    session.commit()
     return svc.ActualPublic.model_validate(row, from_attributes=True)

@@ -68,20 +68,16 @@ def claim_next(
 ) -> JobTicket | None:
     """Move the job ``pick_next`` chooses to ``starting`` on ``machine``; None if none.
 
-    Raises ``InvalidTransition`` (another runner took the job first) or an integrity
-    error (the machine got a job meanwhile); the caller rolls back and tries again.
+    The caller has seen the machine free (:func:`worth_claiming`). Raises
+    ``InvalidTransition`` (another runner took the job first) or an integrity error (the
+    machine got a job meanwhile); the caller rolls back and tries again.
     """
     slug = machine.slug
     record = session.get(MachineRecord, slug)
     if record is None or record.runner_state != RunnerState.accepting:
         return None
-    occupied = session.exec(
-        select(Job.id)
-        .where(Job.machine == slug)
-        .where(col(Job.state).in_([s.value for s in OCCUPYING_STATES]))
-    ).first()
-    if occupied is not None:
-        return None
+    # Occupancy was looked at by worth_claiming; if the machine got a job since, the
+    # partial unique index refuses this one and the caller rolls back.
     rows = session.exec(
         select(Job)
         .where(Job.state == JobState.queued)

@@ -73,7 +73,11 @@ class Dispatcher:
 
     def _on_message(self, message: Message) -> None:
         p = message.payload
-        if message.topic == "job:state_changed":
+        if message.topic == "machine:emergency_stop":
+            runner = self.runners.get(p.get("machine", ""))
+            if runner is not None:
+                runner.emergency_stop()
+        elif message.topic == "job:state_changed":
             if p.get("to") == "queued":
                 self.wake(kind=p.get("kind"))
             elif p.get("machine"):

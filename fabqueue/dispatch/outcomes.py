@@ -7,15 +7,13 @@ from typing import Any
 
 from drivers.base import JobPhase
 from fabqueue.models import Outcome, RunnerState
-from fabqueue.states import JobState
-
-_ACTIVE = (JobState.starting, JobState.running, JobState.paused)
+from fabqueue.states import ACTIVE_STATES, JobState
 
 
 @dataclass(frozen=True)
 class Ending:
     to: JobState
-    expected: tuple[JobState, ...]
+    expected: frozenset[JobState]
     reason: str
     runner: RunnerState | None
     """New runner state (None: unchanged)."""
@@ -36,7 +34,7 @@ def ending_for(phase: JobPhase, message: str | None, *, auto_advance: bool, ran:
             # never confirmed automatically.
             return Ending(
                 JobState.awaiting_operator,
-                (JobState.running,),
+                frozenset({JobState.running}),
                 f"finished with a warning: {message}",
                 RunnerState.awaiting_operator,
                 {"message": message},
@@ -44,31 +42,31 @@ def ending_for(phase: JobPhase, message: str | None, *, auto_advance: bool, ran:
         if auto_advance:
             return Ending(
                 JobState.succeeded,
-                (JobState.running,),
+                frozenset({JobState.running}),
                 "finished (auto-advance)",
                 None,
                 {"outcome": Outcome.good},
             )
         return Ending(
             JobState.awaiting_operator,
-            (JobState.running,),
+            frozenset({JobState.running}),
             "finished; waiting for the operator",
             RunnerState.awaiting_operator,
         )
     if phase == JobPhase.failed:
         return Ending(
             JobState.failed,
-            _ACTIVE,
+            ACTIVE_STATES,
             message or "the machine reported a failure",
             leaves_something,
             {"message": message},
         )
     if phase == JobPhase.cancelled:
-        return Ending(JobState.cancelled, _ACTIVE, message or "cancelled", leaves_something)
+        return Ending(JobState.cancelled, ACTIVE_STATES, message or "cancelled", leaves_something)
     if phase == JobPhase.lost:
         return Ending(
             JobState.interrupted,
-            _ACTIVE,
+            ACTIVE_STATES,
             message or "the machine lost the job",
             RunnerState.awaiting_operator,
             {"message": (message or "the machine lost the job")[:500]},

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -35,11 +36,11 @@ from fabqueue.dispatch.claim import claim_next, worth_claiming
 from fabqueue.dispatch.outcomes import ending_for
 from fabqueue.dispatch.prepare import prepare_ticket
 from fabqueue.dispatch.scheduler import MachineInfo
-from fabqueue.events import EventBus
-from fabqueue.models import Job, MachineRecord, RunnerState
+from fabqueue.events import EventBus, queue_bus_event
+from fabqueue.models import Job, MachineEvent, MachineRecord, RunnerState
 from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.settings import Settings
-from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, queue_bus_event, transition
+from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, mark_running, transition
 from fabqueue.storage import FileStore
 
 T = TypeVar("T")
@@ -111,6 +112,10 @@ class MachineRunner:
         self._blocked_until = 0.0
         self._recheck = False
         self._status_dirty = True
+        self._estop_check = True
+        """Look for an emergency stop request (at start-up, when told, at every poll)."""
+        self.looks = 0
+        """Times the runner looked at the queue: tests wait on it instead of sleeping."""
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -138,6 +143,12 @@ class MachineRunner:
             self._wake_for_machine = True
         self._wake.set()
 
+    def emergency_stop(self) -> None:
+        """Staff asked for an emergency stop: the request is in the database; act now."""
+        self._estop_check = True
+        self._wake_for_machine = True
+        self._wake.set()
+
     async def _loop(self) -> None:
         while not self._stopping:
             try:
@@ -145,16 +156,22 @@ class MachineRunner:
             except Exception:
                 self.log.exception("runner step failed; retrying")
                 await asyncio.sleep(1.0)
-            timeout = self.settings.dispatch_poll_s
-            if self._recheck:  # a queue change was put off: look again when allowed
-                left = self._blocked_until - asyncio.get_running_loop().time()
-                timeout = min(timeout, max(0.0, left))
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                if not self._recheck:
-                    self._wake_for_machine = True  # the poll looks at everything afresh
-            self._wake.clear()
+            await self._wait_for_wake()
+
+    async def _wait_for_wake(self) -> None:
+        timeout = self.settings.dispatch_poll_s
+        if self._recheck:  # a queue change was put off: look again when allowed
+            left = self._blocked_until - asyncio.get_running_loop().time()
+            timeout = min(timeout, max(0.0, left))
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        except TimeoutError:
+            if not self._recheck:
+                # The poll looks at everything afresh, an emergency stop asked through
+                # another node included.
+                self._wake_for_machine = True
+                self._estop_check = True
+        self._wake.clear()
 
     async def _read(self, fn: Callable[[Session], T]) -> T:
         """A read-only look: never queues behind writers."""
@@ -187,6 +204,8 @@ class MachineRunner:
         pending, self._pending = self._pending, []
         for status in pending:
             await self._handle_status(status)
+        if self._estop_check:
+            await self._emergency_stop_if_asked()
         if self._status_dirty:
             self._status_dirty = False
             await self._write_machine_status()
@@ -215,7 +234,7 @@ class MachineRunner:
             return
         if progress.phase == JobPhase.running:
             if cur.state == JobState.starting:
-                await self._move(cur, JobState.running, [JobState.starting], "machine started")
+                await self._begin_running(cur, "machine started")
             elif cur.state == JobState.paused:
                 await self._move(cur, JobState.running, [JobState.paused], "machine resumed")
             self._mark_running(cur)
@@ -282,7 +301,7 @@ class MachineRunner:
         self,
         cur: _Current,
         to: JobState,
-        expected: list[JobState],
+        expected: Iterable[JobState],
         reason: str,
         values: dict[str, Any] | None = None,
         runner: RunnerState | None = None,
@@ -304,6 +323,18 @@ class MachineRunner:
             if runner is not None:
                 self._set_runner(session, runner)
 
+        return await self._guarded(cur, to, write)
+
+    async def _begin_running(self, cur: _Current, reason: str) -> bool:
+        """The machine says the job is under way: ``starting`` -> ``running``."""
+        now = self.clock.now()
+
+        def write(session: Session) -> None:
+            mark_running(session, cur.job_id, actor=f"machine:{self.slug}", reason=reason, at=now)
+
+        return await self._guarded(cur, JobState.running, write)
+
+    async def _guarded(self, cur: _Current, to: JobState, write: Callable[[Session], None]) -> bool:
         try:
             await self._db(write)
         except InvalidTransition as exc:
@@ -329,14 +360,72 @@ class MachineRunner:
         if state in ACTIVE_STATES:
             cur.state = state
             return
+        await self._let_go()
+
+    async def _let_go(self) -> None:
+        """The job left the machine by another hand. If that was an emergency stop, stop
+        the machine; otherwise forget the job and let the machine be idle."""
+        if await self._emergency_stop_if_asked():
+            return
         self.current = None
         with contextlib.suppress(DriverError):
             await self.driver.release()
 
+    async def _emergency_stop_if_asked(self) -> bool:
+        """Carry out a pending emergency stop through the driver; True if there was one."""
+        self._estop_check = False
+        asked = await self._read(_emergency_stop_asked(self.slug))
+        if asked is None:
+            return False
+        try:
+            said = await self.driver.emergency_stop()
+        except DriverError as exc:
+            said = f"the machine did not take the emergency stop ({exc}): stop it by hand"
+        self.log.warning("emergency stop: %s", said)
+        cur, self.current = self.current, None
+        if cur is not None:
+            self._mark_stopped(cur)
+        await self._db(lambda s: self._record_emergency_stop(s, asked, said, cur))
+        return True
+
+    def _record_emergency_stop(
+        self, session: Session, asked: datetime, said: str, cur: _Current | None
+    ) -> None:
+        now = self.clock.now()
+        record = session.get(MachineRecord, self.slug)
+        if record is not None and record.emergency_stop_at == asked:
+            record.emergency_stop_at = None  # a newer request stays pending
+            session.add(record)
+        job = session.get(Job, cur.job_id) if cur is not None else None
+        if job is not None and job.id is not None and job.state in ACTIVE_STATES:
+            # Claimed while the stop was being asked: it stops with the machine.
+            transition(
+                session,
+                job.id,
+                JobState.interrupted,
+                expected=[JobState(job.state)],
+                actor=f"machine:{self.slug}",
+                reason="emergency stop",
+                at=now,
+                values={"message": "emergency stop", "eta_s": None},
+            )
+        session.add(
+            MachineEvent(
+                machine=self.slug,
+                at=now,
+                actor=f"machine:{self.slug}",
+                action="emergency_stopped",
+                detail=said[:500],
+            )
+        )
+        queue_bus_event(
+            session, "machine:emergency_stopped", {"machine": self.slug, "detail": said}
+        )
+
     async def _finish(self, cur: _Current, p: JobProgress) -> None:
         self._mark_stopped(cur)
         if cur.state == JobState.starting and p.phase == JobPhase.done:
-            await self._move(cur, JobState.running, [JobState.starting], "machine started")
+            await self._begin_running(cur, "machine started")
         end = ending_for(p.phase, p.message, auto_advance=self.profile.auto_advance, ran=cur.ran)
         values: dict[str, Any] = {
             "progress": p.progress,
@@ -362,7 +451,7 @@ class MachineRunner:
         await self._move(
             cur,
             JobState.interrupted,
-            [JobState.starting, JobState.running, JobState.paused],
+            ACTIVE_STATES,
             reason,
             values,
             RunnerState.awaiting_operator,
@@ -376,9 +465,7 @@ class MachineRunner:
         assert cur is not None
         job = await self._read(lambda s: s.get(Job, cur.job_id))
         if job is None or job.machine != self.slug or job.state not in ACTIVE_STATES:
-            self.current = None
-            with contextlib.suppress(DriverError):
-                await self.driver.release()
+            await self._let_go()
             return
         cur.state = JobState(job.state)
         await self._pass_operator_report(cur, job.checkpoint.get("operator"))
@@ -437,7 +524,7 @@ class MachineRunner:
         await self._move(
             cur,
             JobState.cancelled,
-            [JobState.starting, JobState.running, JobState.paused],
+            ACTIVE_STATES,
             reason,
             {"finished_at": self.clock.now(), "cancel_requested": False, "message": reason},
             RunnerState.awaiting_operator,
@@ -475,18 +562,34 @@ class MachineRunner:
             return
         if self.clock.monotonic() < self._retry_at:
             return
-        # Every submission wakes the runners of its kind: look before taking the write
-        # lock, so a busy queue does not make every runner queue for it too.
-        # A burst of submissions elsewhere need not re-ask a machine that was not taking
-        # work a moment ago (until the next poll), nor one that found nothing for it a
-        # few milliseconds ago (it looks again shortly, once, for the whole burst); a
-        # change on the machine itself, or the poll, re-asks at once.
+        if not self._time_to_look():
+            return
+        try:
+            ticket = await self._look()
+        finally:
+            self.looks += 1
+        if ticket is not None:
+            await self._hand_over(ticket)
+
+    def _time_to_look(self) -> bool:
+        """Every submission wakes the runners of its kind. A burst of submissions
+        elsewhere need not re-ask a machine that was not taking work a moment ago (until
+        the next poll), nor one that found nothing for it a few milliseconds ago (it
+        looks again shortly, once, for the whole burst); a change on the machine itself,
+        or the poll, re-asks at once."""
         now = asyncio.get_running_loop().time()
         woken_for_machine, self._wake_for_machine = self._wake_for_machine, False
         if self._blocked_until > now and not woken_for_machine:
             self._recheck = True
-            return
+            return False
         self._recheck = False
+        return True
+
+    async def _look(self) -> JobTicket | None:
+        """Claim the next job this machine should run, if it takes work and one fits."""
+        # Look before taking the write lock, so a busy queue does not make every runner
+        # queue for it too.
+        now = asyncio.get_running_loop().time()
         verdict = await self._read(lambda s: worth_claiming(s, self.slug, self.profile.kind))
         if verdict in ("stopped", "occupied"):
             self._blocked_until = now + self.settings.dispatch_poll_s
@@ -495,16 +598,17 @@ class MachineRunner:
         else:
             self._blocked_until = 0.0
         if verdict != "yes":
-            return
+            return None
         try:
-            ticket = await self._db(self._claim)
+            return await self._db(self._claim)
         except (InvalidTransition, IntegrityError) as exc:
             # Another runner or node took the job, or the machine got a job meanwhile.
             self.log.debug("claim lost: %s", exc)
             self._wake.set()
-            return
-        if ticket is None:
-            return
+            return None
+
+    async def _hand_over(self, ticket: JobTicket) -> None:
+        """Prepare the claimed job for the machine and give it to the driver."""
         cur = _Current(job_id=ticket.job_id, ref=ticket.ref, state=JobState.starting)
         self.current = cur
         try:
@@ -520,37 +624,43 @@ class MachineRunner:
                 raise JobRejected(reason)
             await self.driver.start(ticket)
         except JobRejected as exc:
-            self.log.warning("job %s rejected: %s", ticket.job_id, exc)
-            await self._move(
-                cur,
-                JobState.failed,
-                [JobState.starting],
-                f"rejected by the machine: {exc}",
-                {"message": str(exc)[:500], "finished_at": self.clock.now()},
-            )
-            self.current = None
+            await self._rejected(cur, exc)
             return
         except Exception as exc:  # DriverUnavailable, or a driver bug: the job is not lost
-            if not isinstance(exc, DriverUnavailable):
-                self.log.exception("driver failed to start job %s", ticket.job_id)
-            await self._move(
-                cur,
-                JobState.queued,
-                [JobState.starting],
-                f"machine unavailable, back in the queue: {exc}",
-                {"machine": None, "message": f"{self.slug} unavailable: {exc}"[:500]},
-            )
-            self.current = None
-            self._retry_at = self.clock.monotonic() + self._retry_delay
-            self._retry_delay = min(RETRY_MAX_S, self._retry_delay * 2)
+            await self._unavailable(cur, exc)
             return
         self._retry_delay = 1.0
         if (
             not self.driver.capabilities.needs_operator_start
             and cur.state == JobState.starting
-            and await self._move(cur, JobState.running, [JobState.starting], "sent to the machine")
+            and await self._begin_running(cur, "sent to the machine")
         ):
             self._mark_running(cur)
+
+    async def _rejected(self, cur: _Current, exc: JobRejected) -> None:
+        self.log.warning("job %s rejected: %s", cur.job_id, exc)
+        await self._move(
+            cur,
+            JobState.failed,
+            [JobState.starting],
+            f"rejected by the machine: {exc}",
+            {"message": str(exc)[:500], "finished_at": self.clock.now()},
+        )
+        self.current = None
+
+    async def _unavailable(self, cur: _Current, exc: Exception) -> None:
+        if not isinstance(exc, DriverUnavailable):
+            self.log.exception("driver failed to start job %s", cur.job_id)
+        await self._move(
+            cur,
+            JobState.queued,
+            [JobState.starting],
+            f"machine unavailable, back in the queue: {exc}",
+            {"machine": None, "message": f"{self.slug} unavailable: {exc}"[:500]},
+        )
+        self.current = None
+        self._retry_at = self.clock.monotonic() + self._retry_delay
+        self._retry_delay = min(RETRY_MAX_S, self._retry_delay * 2)
 
     # --- start-up -----------------------------------------------------------------------
 
@@ -591,3 +701,11 @@ class MachineRunner:
                 "fabqueue restarted while the job was active; the machine is not running it",
                 job.checkpoint,
             )
+
+
+def _emergency_stop_asked(slug: str) -> Callable[[Session], datetime | None]:
+    def read(session: Session) -> datetime | None:
+        record = session.get(MachineRecord, slug)
+        return record.emergency_stop_at if record is not None else None
+
+    return read

@@ -3,7 +3,14 @@
 from fabqueue.models.clients import ClientAccount, Organisation
 from fabqueue.models.files import StoredFile
 from fabqueue.models.jobs import Job, JobEvent, JobEventPublic, JobPublic, JobsPublic, Outcome
-from fabqueue.models.machines import MachinePublic, MachineRecord, RunnerState
+from fabqueue.models.machines import (
+    Machine,
+    MachineEvent,
+    MachineEventPublic,
+    MachinePublic,
+    MachineRecord,
+    RunnerState,
+)
 from fabqueue.models.quotes import (
     JobActual,
     Quote,
@@ -25,6 +32,9 @@ __all__ = [
     "JobEventPublic",
     "JobPublic",
     "JobsPublic",
+    "Machine",
+    "MachineEvent",
+    "MachineEventPublic",
     "MachinePublic",
     "MachineRecord",
     "Organisation",

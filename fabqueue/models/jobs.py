@@ -10,8 +10,39 @@ from sqlalchemy import JSON, Index, text
 from sqlmodel import Field, SQLModel
 
 from fabqueue.models.types import UTCDateTime, str_enum
-from fabqueue.states import OCCUPYING_STATES, JobState
 from jobs.base import MachineKind
+
+
+class JobState(StrEnum):
+    draft = "draft"
+    """Waiting for a quote to be accepted, or for staff to review it."""
+    queued = "queued"
+    """Ready to run on the first suitable machine."""
+    held = "held"
+    """Kept out of the queue (material not in stock, waiting for the customer…)."""
+    starting = "starting"
+    """Claimed by a machine; the driver is sending or delivering it."""
+    running = "running"
+    paused = "paused"
+    awaiting_operator = "awaiting_operator"
+    """Finished on the machine; waiting for a person to take it off and judge it."""
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+    interrupted = "interrupted"
+    """Was active when the node died or the machine vanished; staff resume or requeue it."""
+
+
+ACTIVE_STATES = frozenset({JobState.starting, JobState.running, JobState.paused})
+"""The machine is working on the job."""
+
+OCCUPYING_STATES = ACTIVE_STATES | {JobState.awaiting_operator}
+"""The job holds its machine: at most one such job per machine (partial unique index)."""
+
+TERMINAL_STATES = frozenset({JobState.succeeded, JobState.failed, JobState.cancelled})
+
+WAITING_STATES = frozenset({JobState.draft, JobState.queued, JobState.held})
+
 
 _OCCUPYING_SQL = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OCCUPYING_STATES)))
 

@@ -38,7 +38,39 @@ class MachineRecord(SQLModel, table=True):
     loaded_material: str | None = Field(default=None, max_length=64)
     status: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """Last status snapshot the driver pushed."""
+    emergency_stop_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Staff asked for an emergency stop and the machine's runner has not yet carried it
+    out (kept in the database so that the node driving the machine hears it, whichever
+    node the request came through)."""
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+Machine = MachineRecord
+"""The name services and pages use for a machine's record."""
+
+
+class MachineEvent(SQLModel, table=True):
+    """What happened to a machine outside its jobs' own events, and who did it."""
+
+    __tablename__ = "machine_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    machine: str = Field(foreign_key="machine.slug", max_length=64, index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=120)
+    """``user:<id>`` or ``machine:<slug>`` (the runner reporting what the machine did)."""
+    action: str = Field(max_length=40)
+    """``emergency_stop`` (asked), ``emergency_stopped`` (carried out by the driver)."""
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class MachineEventPublic(SQLModel):
+    id: int
+    machine: str
+    at: datetime
+    actor: str
+    action: str
+    detail: str | None
 
 
 class MachinePublic(SQLModel):
@@ -52,4 +84,6 @@ class MachinePublic(SQLModel):
     loaded_material: str | None
     status: dict[str, Any]
     current_job_id: int | None = None
+    emergency_stop_at: datetime | None = None
+    """An emergency stop asked and not yet carried out by the machine's node."""
     updated_at: datetime

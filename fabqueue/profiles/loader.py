@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from drivers.base import DriverCapabilities
 from drivers.registry import DRIVERS
 from fabqueue.profiles.models import MachineProfile, MaterialProfile
 from fabqueue.profiles.prices import PriceProfile
@@ -55,6 +56,10 @@ class ProfileSet:
         if machine.file_types is not None:
             types &= set(machine.file_types)
         return frozenset(types)
+
+    def capabilities(self, machine: MachineProfile) -> DriverCapabilities:
+        """What the machine's driver can do (pause, resume, report completion…)."""
+        return DRIVERS[machine.driver_type].default_capabilities
 
     def of_kind(self, kind: MachineKind) -> list[MachineProfile]:
         return [m for m in self.machines.values() if m.kind == kind]

@@ -80,7 +80,7 @@ def create_organisation(
 ) -> Organisation:
     org = Organisation(**_clean(data, profiles), created_at=at, updated_at=at)  # type: ignore[arg-type]
     session.add(org)
-    session.flush()
+    session.commit()
     return org
 
 
@@ -94,7 +94,7 @@ def update_organisation(
         setattr(org, name, value)
     org.updated_at = at
     session.add(org)
-    session.flush()
+    session.commit()
     return org
 
 
@@ -134,7 +134,7 @@ def add_user(
         raise Conflict(f"{user.name} already acts for organisation {account.organisation_id}")
     if account is None:
         session.add(ClientAccount(user_id=user.id, organisation_id=org.id))
-    session.flush()
+    session.commit()
     return ClientUserPublic(user_id=user.id, name=user.name, organisation_id=org.id, token=token)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, func, select
 
 from fabqueue.db import SessionFactory, session_scope
+from fabqueue.events import queue_bus_event
 from fabqueue.models import Job, JobEvent, MachineRecord, RunnerState, User
 from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
@@ -31,13 +32,15 @@ from fabqueue.services.machines import (
     capability,
     get_record,
     params_of,
+    set_runner_state,
 )
 from fabqueue.states import (
     ACTIVE_STATES,
     TERMINAL_STATES,
+    WAITING_STATES,
     JobState,
-    queue_bus_event,
     record_creation,
+    requeue_values,
     transition,
 )
 from fabqueue.storage import FileStore, UploadTooLarge
@@ -325,85 +328,111 @@ def _set_flag(session: Session, job: Job, action: str, at: datetime, **flags: bo
     )
 
 
+@dataclass(frozen=True)
+class _Act:
+    """One person's request on one job, as the action handlers below see it."""
+
+    session: Session
+    job: Job
+    job_id: int
+    state: JobState
+    action: str
+    who: str
+    reason: str
+    at: datetime
+
+    def move(self, to: JobState, values: dict[str, Any] | None = None) -> None:
+        transition(
+            self.session,
+            self.job_id,
+            to,
+            expected=[self.state],
+            actor=self.who,
+            reason=self.reason,
+            at=self.at,
+            values=values,
+        )
+
+    def refuse(self) -> Conflict:
+        return _conflict(self.job, self.action)
+
+
+def _cancel(a: _Act) -> None:
+    if a.state in WAITING_STATES | {JobState.interrupted}:
+        a.move(JobState.cancelled, {"finished_at": a.at})
+    elif a.state in ACTIVE_STATES:
+        if a.job.cancel_requested:
+            raise Conflict(f"job {a.job_id} is already being cancelled", state=a.state.value)
+        _set_flag(a.session, a.job, a.action, a.at, cancel_requested=True)
+    else:
+        raise a.refuse()
+
+
+def _pause(a: _Act) -> None:
+    if a.state != JobState.running or a.job.pause_requested:
+        raise a.refuse()
+    assert a.job.machine is not None
+    if not capability(get_record(a.session, a.job.machine), "can_pause"):
+        raise Conflict(f"{a.job.machine} cannot pause a job", state=a.state.value)
+    _set_flag(a.session, a.job, a.action, a.at, pause_requested=True)
+
+
+def _resume(a: _Act) -> None:
+    if a.state in (JobState.paused, JobState.running) and a.job.pause_requested:
+        _set_flag(a.session, a.job, a.action, a.at, pause_requested=False)
+    elif a.state == JobState.interrupted:
+        _resume_interrupted(a.session, a.job, a.who, a.reason, a.at)
+    else:
+        raise a.refuse()
+
+
+def _hold(a: _Act) -> None:
+    if a.state not in (JobState.queued, JobState.draft):
+        raise a.refuse()
+    a.move(JobState.held)
+
+
+def _release(a: _Act) -> None:
+    if a.state not in (JobState.held, JobState.draft):
+        raise a.refuse()
+    a.move(JobState.queued)
+
+
+def _requeue(a: _Act) -> None:
+    if a.state not in (TERMINAL_STATES - {JobState.succeeded}) | {JobState.interrupted}:
+        raise a.refuse()
+    a.move(JobState.queued, requeue_values(a.job))
+
+
+_ACTIONS: dict[str, Callable[[_Act], None]] = {
+    "cancel": _cancel,
+    "pause": _pause,
+    "resume": _resume,
+    "hold": _hold,
+    "release": _release,
+    "requeue": _requeue,
+}
+
+
 def act(*, session: Session, job_id: int, action: str, user: User, at: datetime) -> Job:
     """cancel | pause | resume | hold | release | requeue, each where it makes sense."""
     job = get_job(session, job_id, user)
     assert job.id is not None
-    state = JobState(job.state)
-    who = _actor(user)
-    reason = f"{action} by {user.name}"
-    if action == "cancel":
-        if state in (JobState.draft, JobState.queued, JobState.held, JobState.interrupted):
-            transition(
-                session,
-                job.id,
-                JobState.cancelled,
-                expected=[state],
-                actor=who,
-                reason=reason,
-                at=at,
-                values={"finished_at": at},
-            )
-        elif state in ACTIVE_STATES:
-            if job.cancel_requested:
-                raise Conflict(f"job {job.id} is already being cancelled", state=state.value)
-            _set_flag(session, job, action, at, cancel_requested=True)
-        else:
-            raise _conflict(job, action)
-    elif action == "pause":
-        if state != JobState.running or job.pause_requested:
-            raise _conflict(job, action)
-        assert job.machine is not None
-        if not capability(get_record(session, job.machine), "can_pause"):
-            raise Conflict(f"{job.machine} cannot pause a job", state=state.value)
-        _set_flag(session, job, action, at, pause_requested=True)
-    elif action == "resume":
-        if state in (JobState.paused, JobState.running) and job.pause_requested:
-            _set_flag(session, job, action, at, pause_requested=False)
-        elif state == JobState.interrupted:
-            _resume_interrupted(session, job, who, reason, at)
-        else:
-            raise _conflict(job, action)
-    elif action == "hold":
-        if state not in (JobState.queued, JobState.draft):
-            raise _conflict(job, action)
-        transition(
-            session, job.id, JobState.held, expected=[state], actor=who, reason=reason, at=at
-        )
-    elif action == "release":
-        if state not in (JobState.held, JobState.draft):
-            raise _conflict(job, action)
-        transition(
-            session, job.id, JobState.queued, expected=[state], actor=who, reason=reason, at=at
-        )
-    elif action == "requeue":
-        if state not in (TERMINAL_STATES - {JobState.succeeded}) | {JobState.interrupted}:
-            raise _conflict(job, action)
-        transition(
-            session,
-            job.id,
-            JobState.queued,
-            expected=[state],
-            actor=who,
-            reason=reason,
-            at=at,
-            values={
-                "machine": None,
-                "attempt": job.attempt + 1,
-                "progress": None,
-                "eta_s": None,
-                "checkpoint": {},
-                "driver_ref": None,
-                "cancel_requested": False,
-                "pause_requested": False,
-                "outcome": None,
-                "started_at": None,
-                "finished_at": None,
-                "message": None,
-            },
-        )
-    else:
+    handler = _ACTIONS.get(action)
+    if handler is None:
         raise NotFound(f"no action {action!r}")
+    handler(
+        _Act(
+            session=session,
+            job=job,
+            job_id=job.id,
+            state=JobState(job.state),
+            action=action,
+            who=_actor(user),
+            reason=f"{action} by {user.name}",
+            at=at,
+        )
+    )
     session.commit()
     session.refresh(job)
     return job
@@ -438,9 +467,4 @@ def _resume_interrupted(session: Session, job: Job, who: str, reason: str, at: d
         values={"target_machine": job.machine, "machine": None, "checkpoint": checkpoint},
     )
     if record.runner_state == RunnerState.awaiting_operator:
-        record.runner_state = RunnerState.accepting
-        record.updated_at = at
-        session.add(record)
-        queue_bus_event(
-            session, "machine:runner", {"machine": record.slug, "runner_state": "accepting"}
-        )
+        set_runner_state(session, record, RunnerState.accepting, at)

@@ -10,10 +10,28 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from fabqueue.models import Job, MachinePublic, MachineRecord, Outcome, RunnerState, User
+from fabqueue.events import queue_bus_event
+from fabqueue.models import (
+    Job,
+    Machine,
+    MachineEvent,
+    MachinePublic,
+    MachineRecord,
+    Outcome,
+    RunnerState,
+    User,
+)
 from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.services.errors import Conflict, Forbidden, Invalid, NotFound
-from fabqueue.states import OCCUPYING_STATES, JobState, queue_bus_event, transition
+from fabqueue.states import (
+    ACTIVE_STATES,
+    OCCUPYING_STATES,
+    InvalidTransition,
+    JobState,
+    mark_running,
+    requeue_values,
+    transition,
+)
 from jobs.base import MachineKind
 from jobs.params import CutterParams, EmbroideryParams, MachineParams, PrinterParams
 
@@ -26,9 +44,7 @@ _PARAMS: dict[MachineKind, type[MachineParams]] = {
 
 def spec_of(profile: MachineProfile, profiles: ProfileSet) -> dict[str, Any]:
     """What every node must know of a machine to accept jobs for it."""
-    from drivers.registry import DRIVERS
-
-    caps = DRIVERS[profile.driver_type].default_capabilities
+    caps = profiles.capabilities(profile)
     return {
         "file_types": sorted(profiles.file_types(profile)),
         "materials": list(profile.materials),
@@ -152,7 +168,10 @@ def list_machines(session: Session) -> list[MachineRecord]:
     return list(session.exec(select(MachineRecord).order_by(col(MachineRecord.slug))))
 
 
-def _set_runner(session: Session, record: MachineRecord, state: RunnerState, at: datetime) -> None:
+def set_runner_state(
+    session: Session, record: MachineRecord, state: RunnerState, at: datetime
+) -> None:
+    """Whether the machine takes work; the bus tells its runner after the commit."""
     record.runner_state = state
     record.updated_at = at
     session.add(record)
@@ -173,81 +192,126 @@ def confirm(
     record = get_record(session, slug)
     job = occupying_job(session, slug)
     who = f"user:{actor.id}"
+    if job is not None:
+        _judge(session, record, job, outcome, who, at)
+    elif record.runner_state != RunnerState.awaiting_operator:
+        raise Conflict(f"{slug} is not waiting for an operator", state=record.runner_state.value)
+    # An emergency stop not yet carried out stays asked: the machine's runner stops the
+    # machine before it looks for the next job.
+    set_runner_state(session, record, RunnerState.accepting, at)
+    session.commit()
+    if job is not None:
+        session.refresh(job)
+    return job
+
+
+def _judge(
+    session: Session,
+    record: MachineRecord,
+    job: Job,
+    outcome: Outcome | None,
+    who: str,
+    at: datetime,
+) -> None:
+    """End the job the operator took off the machine: good, or bad (it runs again)."""
+    assert job.id is not None
     hands_on = not capability(record, "reports_completion")
     if (
-        job is not None
-        and job.id is not None
-        and outcome is not None
+        outcome is not None
         and hands_on
         and job.state == JobState.starting
         and capability(record, "needs_operator_start")
     ):
         # Finished without anyone saying it had started: it did start.
+        mark_running(
+            session, job.id, actor=who, reason="operator: finished (start not reported)", at=at
+        )
+        session.refresh(job)
+    finishing = job.state == JobState.awaiting_operator or (
+        job.state == JobState.running and hands_on
+    )
+    if not finishing:
+        raise Conflict(
+            f"job {job.id} is {job.state.value} on {record.slug}; it must finish first",
+            state=job.state.value,
+        )
+    if outcome is None:
+        raise Invalid("say whether the result is good or bad (outcome)")
+    from_state = JobState(job.state)
+    if outcome == Outcome.good:
+        values: dict[str, Any] = {"outcome": outcome, "finished_at": job.finished_at or at}
+        took = _hands_on_duration(job, at) if from_state == JobState.running else None
+        if took is not None:
+            values["actual_duration_s"] = took
+        to, reason = JobState.succeeded, "operator: good"
+    else:
+        values = {**requeue_values(job), "outcome": outcome}
+        to, reason = JobState.queued, "operator: bad, runs again"
+    transition(
+        session, job.id, to, expected=[from_state], actor=who, reason=reason, at=at, values=values
+    )
+
+
+def emergency_stop(*, session: Session, user: User, slug: str, at: datetime) -> Machine:
+    """Stop the machine now (staff only). Its active job is ``interrupted`` at once; the
+    machine's runner stops the machine through its driver and records what it did. The
+    machine then waits for a person: it takes no job until staff confirm it is clear
+    (or resume the interrupted job)."""
+    if not user.is_staff:
+        raise Forbidden("only staff can make an emergency stop")
+    record = get_record(session, slug)
+    who = f"user:{user.id}"
+    job = active_job(session, slug)
+    detail = "no job was running"
+    if job is not None:
+        detail = _interrupt_for_stop(session, job, who, f"emergency stop by {user.name}", at)
+    record.emergency_stop_at = at
+    session.add(
+        MachineEvent(machine=slug, at=at, actor=who, action="emergency_stop", detail=detail)
+    )
+    set_runner_state(session, record, RunnerState.awaiting_operator, at)
+    queue_bus_event(session, "machine:emergency_stop", {"machine": slug, "actor": who})
+    session.commit()
+    session.refresh(record)
+    return record
+
+
+def _interrupt_for_stop(session: Session, job: Job, who: str, reason: str, at: datetime) -> str:
+    assert job.id is not None
+    try:
         transition(
             session,
             job.id,
-            JobState.running,
-            expected=[JobState.starting],
+            JobState.interrupted,
+            expected=ACTIVE_STATES,
             actor=who,
-            reason="operator: finished (start not reported)",
+            reason=reason,
             at=at,
+            values={"message": reason[:500], "eta_s": None},
         )
-        session.refresh(job)
-    finishing = job is not None and (
-        job.state == JobState.awaiting_operator or (job.state == JobState.running and hands_on)
+    except InvalidTransition as exc:
+        # It ended on the machine a moment ago: the machine is stopped all the same.
+        current = exc.current.value if exc.current else "gone"
+        return f"job {job.id} had just ended ({current})"
+    return f"job {job.id} interrupted"
+
+
+def active_job(session: Session, slug: str) -> Job | None:
+    """The job the machine is working on (not one waiting to be taken off it)."""
+    return session.exec(
+        select(Job)
+        .where(Job.machine == slug)
+        .where(col(Job.state).in_([s.value for s in ACTIVE_STATES]))
+    ).first()
+
+
+def machine_events(session: Session, slug: str) -> list[MachineEvent]:
+    get_record(session, slug)
+    return list(
+        session.exec(
+            select(MachineEvent).where(MachineEvent.machine == slug).order_by(col(MachineEvent.id))
+        )
     )
-    if job is not None and not finishing:
-        raise Conflict(
-            f"job {job.id} is {job.state.value} on {slug}; it must finish first",
-            state=job.state.value,
-        )
-    if job is not None:
-        assert job.id is not None
-        if outcome is None:
-            raise Invalid("say whether the result is good or bad (outcome)")
-        from_state = JobState(job.state)
-        if outcome == Outcome.good:
-            values: dict[str, Any] = {"outcome": outcome, "finished_at": job.finished_at or at}
-            took = _hands_on_duration(job, at) if from_state == JobState.running else None
-            if took is not None:
-                values["actual_duration_s"] = took
-            transition(
-                session,
-                job.id,
-                JobState.succeeded,
-                expected=[from_state],
-                actor=who,
-                reason="operator: good",
-                at=at,
-                values=values,
-            )
-        else:
-            transition(
-                session,
-                job.id,
-                JobState.queued,
-                expected=[from_state],
-                actor=who,
-                reason="operator: bad, runs again",
-                at=at,
-                values={
-                    "outcome": outcome,
-                    "machine": None,
-                    "attempt": job.attempt + 1,
-                    "progress": None,
-                    "eta_s": None,
-                    "checkpoint": {},
-                    "started_at": None,
-                    "finished_at": None,
-                },
-            )
-    elif record.runner_state != RunnerState.awaiting_operator:
-        raise Conflict(f"{slug} is not waiting for an operator", state=record.runner_state.value)
-    _set_runner(session, record, RunnerState.accepting, at)
-    session.commit()
-    if job is not None:
-        session.refresh(job)
-    return job
 
 
 def _hands_on_duration(job: Job, at: datetime) -> float | None:
@@ -301,11 +365,9 @@ def operator_report(
         "eta_s": report.get("eta_s"),
     }
     if job.state == JobState.starting:
-        transition(
+        mark_running(
             session,
             job.id,
-            JobState.running,
-            expected=[JobState.starting],
             actor=f"user:{actor.id}",
             reason="operator: started on the machine",
             at=at,
@@ -380,8 +442,8 @@ def set_service(*, session: Session, slug: str, in_service: bool, at: datetime) 
     record = get_record(session, slug)
     if in_service:
         if record.runner_state == RunnerState.stopped:
-            _set_runner(session, record, RunnerState.accepting, at)
+            set_runner_state(session, record, RunnerState.accepting, at)
     elif record.runner_state == RunnerState.accepting:
-        _set_runner(session, record, RunnerState.stopped, at)
+        set_runner_state(session, record, RunnerState.stopped, at)
     session.commit()
     return record

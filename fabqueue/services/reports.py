@@ -87,7 +87,7 @@ def record_actual(
     row.recorded_by = f"user:{user.id}"
     row.recorded_at = at
     session.add(row)
-    session.flush()
+    session.commit()
     return row
 
 

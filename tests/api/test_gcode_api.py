@@ -12,9 +12,10 @@ from fabqueue.db import session_scope
 from fabqueue.models import Job, MachineRecord
 from fabqueue.settings import Settings
 from fabqueue.states import JobState
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
+from tests.support.api import submit
 from tests.support.factories import CORPUS
+from tests.support.jobs import run_job
 
 GCODE = CORPUS / "gcode"
 
@@ -111,11 +112,17 @@ def test_a_learnt_correction_is_stored_beside_the_raw_estimate(
         with session_scope(sessions) as s:
             row = s.get(Job, job["id"])
             assert row is not None
-            row.state = JobState.succeeded
-            row.machine = "printer"
-            row.actual_duration_s = actual
-            row.finished_at = row.created_at + timedelta(hours=2)
-            s.add(row)
+            run_job(
+                s,
+                job["id"],
+                JobState.succeeded,
+                machine="printer",
+                at=row.created_at,
+                values={
+                    "actual_duration_s": actual,
+                    "finished_at": row.created_at + timedelta(hours=2),
+                },
+            )
     # The test printer is simulated: its times teach nothing...
     raw = submit(held_api, GCODE / "prusaslicer-screw.gcode", machine="printer").json()
     assert "correction_factor" not in raw["analysis"]["details"]

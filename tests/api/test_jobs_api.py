@@ -8,17 +8,8 @@ import pytest
 
 from fabqueue.settings import Settings
 from tests.conftest import Api
+from tests.support.api import submit
 from tests.support.factories import CORPUS, tiny_gcode
-
-
-def submit(api: Api, path: Path, who: str = "staff", role: str = "facilitator", **data: str):
-    with path.open("rb") as fh:
-        return api.client.post(
-            "/api/v1/jobs",
-            headers=api.headers(who, role),
-            data=data,
-            files={"file": (path.name, fh)},
-        )
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.core.test_profiles import run_cli
+from tests.support.cli import run_cli
 from tests.support.factories import CORPUS, REPO
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from fabqueue.profiles import ProfileErrors, load_profiles
 from jobs.base import MachineKind
+from tests.support.cli import run_cli
 from tests.support.factories import REPO, sim_printer, write_profiles
 
 
@@ -63,17 +61,6 @@ def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
     assert len([e for e in all_errors if e.file == "machines/nomaterial.toml"]) == 2
     assert not any(f == "machines/good.toml" for f, _ in errors)
     assert "unknown driver 'telepathy'" in text
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fabqueue", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **env},
-        cwd=REPO,
-    )
 
 
 def test_check_profiles_command(tmp_path: Path) -> None:

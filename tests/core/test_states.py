@@ -19,6 +19,7 @@ from fabqueue.states import (
     InvalidTransition,
     JobState,
     record_creation,
+    requeue_values,
     transition,
 )
 from jobs.base import MachineKind
@@ -169,4 +170,41 @@ def test_naive_datetimes_are_refused(sessions) -> None:
     with pytest.raises(Exception, match="naive"), session_scope(sessions) as s:
         transition(
             s, job_id, JobState.held, expected=[JobState.queued], actor="m", at=datetime(2026, 1, 1)
+        )
+
+
+def test_transition_refuses_a_state_among_the_values(sessions) -> None:
+    job_id = new_job(sessions)
+    with session_scope(sessions) as s, pytest.raises(ValueError, match="drop 'state'"):
+        transition(
+            s,
+            job_id,
+            JobState.held,
+            expected=[JobState.queued],
+            actor="test",
+            at=T0,
+            values={"state": JobState.running},
+        )
+    with session_scope(sessions) as s:
+        assert s.get(Job, job_id).state == JobState.queued
+        assert len(s.exec(select(JobEvent).where(JobEvent.job_id == job_id)).all()) == 1
+
+
+def test_requeue_values_start_a_fresh_attempt(sessions) -> None:
+    job_id = new_job(sessions, JobState.failed, machine="printer")
+    with session_scope(sessions) as s:
+        job = s.get(Job, job_id)
+        job.attempt = 2
+        job.checkpoint = {"progress": 0.5}
+        values = requeue_values(job)
+        transition(
+            s, job_id, JobState.queued, expected=[JobState.failed], actor="t", at=T0, values=values
+        )
+    with session_scope(sessions) as s:
+        job = s.get(Job, job_id)
+        assert (job.state, job.machine, job.attempt, job.checkpoint) == (
+            JobState.queued,
+            None,
+            3,
+            {},
         )

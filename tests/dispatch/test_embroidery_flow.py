@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from fabqueue.settings import Settings
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
-from tests.dispatch.test_lifecycle import job, machine, states, wait_state, with_profiles
+from tests.support.api import job, machine, states, submit, wait_state, with_profiles
 from tests.support.embroidery import CAT, EMM
 from tests.support.factories import sim_printer
 from tests.support.waiting import wait_for

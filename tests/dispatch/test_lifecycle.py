@@ -4,46 +4,15 @@ check the event sequence, the operator gate and every fault path."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from fabqueue.clock import FakeClock
 from fabqueue.settings import Settings
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
-from tests.support.factories import sim_printer, tiny_gcode, write_profiles
-from tests.support.waiting import wait_for
-
-
-def job(api: Api, job_id: int) -> dict[str, Any]:
-    return api.client.get(f"/api/v1/jobs/{job_id}", headers=api.headers()).json()
-
-
-def states(api: Api, job_id: int) -> list[str]:
-    events = api.client.get(f"/api/v1/jobs/{job_id}/events", headers=api.headers()).json()
-    return [e["to_state"] for e in events]
-
-
-def wait_state(api: Api, job_id: int, state: str, timeout: float = 10.0) -> dict[str, Any]:
-    try:
-        return wait_for(lambda: (j := job(api, job_id))["state"] == state and j, timeout)
-    except AssertionError:
-        raise AssertionError(f"job {job_id} never {state}; events: {states(api, job_id)}") from None
-
-
-def machine(api: Api, slug: str = "printer") -> dict[str, Any]:
-    return api.client.get(f"/api/v1/machines/{slug}", headers=api.headers()).json()
-
-
-def confirm(api: Api, outcome: str | None, slug: str = "printer") -> Any:
-    return api.client.post(
-        f"/api/v1/machines/{slug}/confirm", headers=api.headers(), json={"outcome": outcome}
-    )
-
-
-def with_profiles(settings: Settings, tmp_path: Path, machines: dict[str, str]) -> Settings:
-    root = write_profiles(tmp_path / "custom-profiles", machines)
-    return settings.model_copy(update={"profiles_dir": root})
+from tests.support.api import confirm, job, machine, states, submit, wait_state, with_profiles
+from tests.support.factories import sim_printer, tiny_gcode
+from tests.support.waiting import looked_again, wait_for
 
 
 def test_job_runs_then_waits_for_the_operator(api: Api, tmp_path: Path) -> None:
@@ -145,21 +114,34 @@ def test_cancel_a_running_job(make_api, settings: Settings, tmp_path: Path) -> N
 
 
 def test_pause_and_resume(make_api, settings: Settings, tmp_path: Path) -> None:
+    # The simulated printer moves only with this clock: while paused, time passes and
+    # nothing is printed; a broken pause would print on.
+    clock = FakeClock()
     s = with_profiles(settings, tmp_path, {"printer": sim_printer(speed=120)})
-    api = make_api(s)
+    api = make_api(s, clock=clock)
+    sim = api.ctx.dispatcher.runners["printer"].driver
+
+    def advance(seconds: float) -> None:
+        api.client.portal.call(clock.advance, seconds)
+
     j = submit(api, tiny_gcode(tmp_path, seconds=60), machine="printer").json()
     wait_state(api, j["id"], "running")
+    advance(0.1)  # a fifth of the job
     h = api.headers()
     assert api.client.post(f"/api/v1/jobs/{j['id']}/pause", headers=h).status_code == 200
     paused = wait_state(api, j["id"], "paused")
-    before = paused["progress"]
+    before = sim.status.job.progress
+    assert 0.0 < before < 1.0
     assert api.client.post(f"/api/v1/jobs/{j['id']}/pause", headers=h).status_code == 409
-    import time
-
-    time.sleep(0.4)
-    assert job(api, j["id"])["progress"] == pytest.approx(before)
+    advance(10.0)  # twenty times what the whole job takes
+    assert sim.status.job.progress == pytest.approx(before)
+    assert job(api, j["id"])["progress"] == pytest.approx(paused["progress"])
     assert api.client.post(f"/api/v1/jobs/{j['id']}/resume", headers=h).status_code == 200
-    wait_state(api, j["id"], "awaiting_operator")
+    wait_state(api, j["id"], "running")
+    wait_for(
+        lambda: advance(0.1) or job(api, j["id"])["state"] == "awaiting_operator",
+        what="the resumed job to finish",
+    )
     assert states(api, j["id"]) == [
         "queued",
         "starting",
@@ -225,9 +207,7 @@ def test_vanishing_machine_interrupts_then_resume_finishes(
 
 def test_material_gates_the_queue(api: Api, tmp_path: Path) -> None:
     j = submit(api, tiny_gcode(tmp_path), machine="printer", material="petg-bleu").json()
-    import time
-
-    time.sleep(0.3)
+    looked_again(api.ctx.dispatcher.runners["printer"])
     assert job(api, j["id"])["state"] == "queued"
     r = api.client.put(
         "/api/v1/machines/printer/material", headers=api.headers(), json={"material": "petg-bleu"}
@@ -246,9 +226,7 @@ def test_stopped_machine_takes_nothing(api: Api, tmp_path: Path) -> None:
         api.client.post("/api/v1/machines/printer/stop", headers=api.headers()).status_code == 200
     )
     j = submit(api, tiny_gcode(tmp_path), machine="printer").json()
-    import time
-
-    time.sleep(0.3)
+    looked_again(api.ctx.dispatcher.runners["printer"])
     assert job(api, j["id"])["state"] == "queued"
     api.client.post("/api/v1/machines/printer/start", headers=api.headers())
     wait_state(api, j["id"], "awaiting_operator")

@@ -25,8 +25,8 @@ from drivers.embroidery_folder import EmbroideryFolderDriver, FolderConfig, sani
 from fabqueue.clock import RealClock
 from jobs.params.embroidery import EmbroideryParams, Hoop
 from jobs.registry import convert
-from tests.drivers.test_contract import wait_status
 from tests.support.embroidery import CAT
+from tests.support.waiting import wait_status
 
 pytestmark = pytest.mark.asyncio
 
@@ -325,3 +325,10 @@ async def test_on_a_real_fat_stick(fat_stick: tuple[Path, Path], artifacts) -> N
         assert (mount / "EMB" / "Embf" / "GATEAUDA.EXP").is_file()
     finally:
         await r.driver.close()
+
+
+async def test_emergency_stop_says_there_is_nothing_to_stop(rig: Rig, artifacts) -> None:
+    await rig.driver.start(ticket(artifacts))
+    said = await rig.driver.emergency_stop()
+    assert said.startswith("nothing to stop from here")
+    assert rig.driver.status.job is None

@@ -382,3 +382,19 @@ async def test_a_usb_printer_class_cutter_is_written_to_as_a_file(tmp_path: Path
 def test_a_device_file_cannot_be_asked_for_its_buffer() -> None:
     with pytest.raises(ValueError, match="device_file cannot be read"):
         HpglSerialConfig(port="/dev/usb/lp0", transport="device_file", pacing="esc_b")
+
+
+async def test_emergency_stop_stops_sending_and_raises_the_tool(
+    tmp_path: Path, lettering: Path, lettering_data: bytes
+) -> None:
+    async with cutter(tmp_path, "esc_b", scale=20) as (emu, driver, seen):
+        await driver.start(ticket(lettering))
+        await until(seen, lambda s: s.job is not None and (s.job.progress or 0) > 0.01)
+        said = await driver.emergency_stop()
+        assert said == "stopped sending and raised the tool (PU;)"
+        assert driver.status.job is None
+        assert driver.status.state == MachineState.idle
+        await asyncio.to_thread(emu.wait_idle, 30)
+        assert emu.stats.received == len(driver.sent)
+        assert bytes(emu.accepted).endswith(b"PU;")
+        assert emu.stats.accepted < len(lettering_data) / 2

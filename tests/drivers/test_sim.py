@@ -114,3 +114,16 @@ async def test_refusals(tmp_path: Path) -> None:
     assert driver.status.job.phase == JobPhase.cancelled
     await asyncio.sleep(0)
     await driver.close()
+
+
+async def test_emergency_stop_stops_at_once(tmp_path: Path) -> None:
+    driver, clock, _seen = await make(SimConfig(speed=10, tick_s=6))
+    await driver.start(ticket(tmp_path))
+    await clock.advance(12)
+    said = await driver.emergency_stop()
+    assert said == "the simulated machine stopped at once"
+    assert driver.status.job is None
+    assert (driver.status.state, driver.status.message) == (MachineState.idle, "emergency stop")
+    await clock.advance(120)  # the rest of the job never runs
+    assert driver.status.job is None
+    await driver.close()

@@ -72,3 +72,42 @@ def test_two_nodes_share_the_queue(make_api, tmp_path: Path, pg_url: str) -> Non
     assert set(by_machine) == {"cafe-a-p1", "cafe-a-p2", "cafe-b-p1", "cafe-b-p2"}
     nodes = Counter(m.split("-p")[0] for m in by_machine.elements())
     assert nodes["cafe-a"] > 0 and nodes["cafe-b"] > 0
+
+
+def test_an_emergency_stop_asked_at_another_node_reaches_the_machine(
+    make_api, tmp_path: Path, pg_url: str
+) -> None:
+    slow = sim_printer(speed=1.0)  # a one-minute job lasts a minute: it is still running
+    a = make_api(
+        node_settings(tmp_path, pg_url, "cafe-a").model_copy(
+            update={"profiles_dir": write_profiles(tmp_path / "slow-a", {"cafe-a-p1": slow})}
+        )
+    )
+    b = make_api(node_settings(tmp_path, pg_url, "cafe-b"))
+    headers = {"Authorization": f"Bearer {a.token()}"}
+    part = tiny_gcode(tmp_path, seconds=60)
+    r = b.client.post(
+        "/api/v1/jobs",
+        headers=headers,
+        data={"machine": "cafe-a-p1"},
+        files={"file": (part.name, part.read_bytes())},
+    )
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    url = f"/api/v1/jobs/{job_id}"
+    wait_for(lambda: b.client.get(url, headers=headers).json()["state"] == "running")
+    # Asked at node b: only node a drives the machine, and b's bus never reaches it.
+    r = b.client.post("/api/v1/machines/cafe-a-p1/emergency-stop", headers=headers)
+    assert r.status_code == 200, r.text
+    assert b.client.get(url, headers=headers).json()["state"] == "interrupted"
+    sim = a.ctx.dispatcher.runners["cafe-a-p1"].driver
+    events = wait_for(
+        lambda: (
+            (e := b.client.get("/api/v1/machines/cafe-a-p1/events", headers=headers).json())[1:]
+            and e
+        ),
+        what="node a to stop the machine",
+    )
+    assert sim.status.message == "emergency stop"
+    assert [e["action"] for e in events] == ["emergency_stop", "emergency_stopped"]
+    assert events[1]["actor"] == "machine:cafe-a-p1"

@@ -13,7 +13,7 @@ from fabqueue.settings import Settings
 from jobs.base import MachineKind
 from jobs.registry import ANALYZERS, AnalyzerSpec
 from tests.conftest import Api
-from tests.dispatch.test_lifecycle import confirm, wait_state
+from tests.support.api import confirm, wait_state
 from tests.support.quotes import (
     BENCHY,
     add_design,

@@ -10,8 +10,9 @@ from sqlmodel import select
 
 from fabqueue.models import Job
 from fabqueue.states import JobState
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
+from tests.support.api import submit
+from tests.support.jobs import run_job
 from tests.support.quotes import (
     BENCHY,
     add_design,
@@ -25,13 +26,17 @@ ESTIMATE = 2323.0
 
 def finish(api: Api, job_id: int, state: JobState, actual: float | None) -> None:
     """What the runner writes when a job ends (the dispatcher is off in these tests)."""
+    at = datetime(2026, 3, 3, 12, tzinfo=UTC)
     with api.ctx.sessions() as s:
-        job = s.get(Job, job_id)
-        assert job is not None
-        job.state = state
-        job.actual_duration_s = actual
-        job.finished_at = datetime(2026, 3, 3, 12, tzinfo=UTC)
-        s.add(job)
+        run_job(
+            s,
+            job_id,
+            state,
+            # One machine each: a job left awaiting the operator holds its machine.
+            machine=f"printer-{job_id}",
+            at=at,
+            values={"actual_duration_s": actual, "finished_at": at},
+        )
         s.commit()
 
 

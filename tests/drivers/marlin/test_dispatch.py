@@ -13,8 +13,7 @@ from drivers.marlin.config import DEFAULT_RECOVER
 from drivers.marlin.file import prepare
 from drivers.marlin.state import PrintState, render_script, restore_modes
 from fabqueue.settings import Settings
-from tests.api.test_jobs_api import submit
-from tests.dispatch.test_lifecycle import job, machine, states, wait_state, with_profiles
+from tests.support.api import job, machine, states, submit, wait_state, with_profiles
 from tests.support.marlin import VASE, file_commands, head_of, numbered
 from tests.support.waiting import wait_for
 
@@ -127,5 +126,44 @@ def test_kill_fails_the_job_with_the_printers_message(
         assert "Printer halted" in failed["message"]
         assert machine(api)["status"]["state"] == "error"
         assert job(api, j["id"])["checkpoint"]["offset"] > 0
+    finally:
+        emu.stop()
+
+
+def test_emergency_stop_sends_m112_to_the_printer(
+    make_api: Any, settings: Settings, tmp_path: Path, printer_link: str
+) -> None:
+    path = head_of(VASE, 3000, tmp_path / "vase.gcode")
+    emu = MarlinEmulator(MarlinOptions(baud=250000, speed=20.0, link=printer_link))
+    emu.start()
+    try:
+        api = make_api(with_profiles(settings, tmp_path, {"printer": marlin_printer(printer_link)}))
+        wait_for(lambda: machine(api)["status"]["state"] == "idle", 15, what="printer idle")
+        j = submit(api, path, machine="printer").json()
+        wait_for(lambda: len(numbered(emu)) > 50, 30, what="the print under way")
+        assert not emu.firmware.halted
+        r = api.client.post("/api/v1/machines/printer/emergency-stop", headers=api.headers())
+        assert r.status_code == 200, r.text
+        stopped = job(api, j["id"])
+        assert stopped["state"] == "interrupted"
+        # The emulator's emergency parser halts the firmware on the M112 bytes only.
+        wait_for(lambda: emu.firmware.halted, 10, what="the printer to receive M112")
+        events = api.client.get("/api/v1/machines/printer/events", headers=api.headers()).json()
+        done = wait_for(
+            lambda: [
+                e
+                for e in api.client.get(
+                    "/api/v1/machines/printer/events", headers=api.headers()
+                ).json()
+                if e["action"] == "emergency_stopped"
+            ],
+            10,
+            what="the stop recorded",
+        )
+        assert events[0]["action"] == "emergency_stop"
+        assert done[0]["detail"].startswith("M112 sent")
+        wait_for(lambda: machine(api)["status"]["state"] == "error", 10, what="printer halted")
+        assert machine(api)["runner_state"] == "awaiting_operator"
+        assert job(api, j["id"])["state"] == "interrupted"  # the printer's own report lost
     finally:
         emu.stop()

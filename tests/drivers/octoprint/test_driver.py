@@ -19,8 +19,7 @@ from drivers.octoprint.client import AuthError, Conflict, OctoPrintClient, Unrea
 from drivers.octoprint.driver import OctoPrintConfig, OctoPrintDriver
 from fabqueue.clock import RealClock
 from fabqueue.settings import Settings
-from tests.api.test_jobs_api import submit
-from tests.dispatch.test_lifecycle import confirm, job, machine, states, wait_state, with_profiles
+from tests.support.api import confirm, job, machine, states, submit, wait_state, with_profiles
 from tests.support.marlin import Watched, ticket
 from tests.support.octoprint import OctoPrintServer, TcpProxy
 from tests.support.peers import OCTOPRINT_KEY_ENV

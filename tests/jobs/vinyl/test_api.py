@@ -15,9 +15,9 @@ import pytest
 from drivers.emulators.hpgl_cutter import CutterSettings, HpglCutterEmulator
 from fabqueue.settings import Settings
 from jobs.vinyl import hpgl
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
 from tests.jobs.vinyl.test_svg_robustness import BILLION_LAUGHS
+from tests.support.api import submit
 from tests.support.factories import write_profiles
 from tests.support.vinyl import SVG_DIR, svg
 from tests.support.waiting import wait_for
