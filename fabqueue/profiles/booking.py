@@ -111,9 +111,10 @@ class BookingPolicy(BaseModel):
     """No booking by a member less than this before its start."""
     change_hours: float = Field(24, ge=0)
     """A member may move or cancel a booking until this many hours before it starts."""
-    member_jobs: MemberJobs = "during_booking"
+    member_jobs: MemberJobs = "queue"
     """``during_booking``: a member's own jobs run only during a booking of theirs;
-    ``queue``: they wait in the queue like anyone's."""
+    ``queue`` (the default, so a site without a ``[booking]`` table keeps its old
+    behaviour): they wait in the queue like anyone's."""
 
     @model_validator(mode="after")
     def _lengths(self) -> BookingPolicy:

@@ -12,7 +12,7 @@ migration 0008 refuse the loser at insert time, which is turned into the same 40
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -247,6 +247,29 @@ def refusal(a: Attempt) -> tuple[str, str] | None:
         if message is not None:
             return name, message
     return None
+
+
+def ensure_may_submit(
+    session: Session,
+    profiles: ProfileSet,
+    owner: User,
+    targets: Sequence[MachineRecord],
+    at: datetime,
+) -> None:
+    """A member submits only for machines they may use; a job for "any machine of a kind"
+    needs every machine of it, since the queue may give it to any."""
+    tz = tz_of(profiles)
+    problems = {
+        r.slug: usage_problem(session, owner, MachineRef(r.slug, r.kind.value, r.name), at, tz)
+        for r in targets
+    }
+    allowed = [slug for slug, p in problems.items() if p is None]
+    if len(allowed) == len(problems):
+        return
+    if allowed:
+        names = ", ".join(f"« {s} »" for s in allowed)
+        raise Forbidden(f"choisissez une machine sur laquelle vous êtes habilité : {names}")
+    raise Forbidden(next(p for p in problems.values() if p is not None), rule="authorisation")
 
 
 # --- acting on bookings -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from fabqueue.db import SessionFactory, session_scope
 from fabqueue.models import Job, JobEvent, MachineRecord, RunnerState, User
 from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
+from fabqueue.services.bookings import ensure_may_submit
 from fabqueue.services.errors import (
     Conflict,
     Forbidden,
@@ -235,6 +236,9 @@ def submit_job(
         with read_sessions() as session:
             known = all_machines(session)
     targets = machines_for(known, request, file_type)
+    if not owner.is_staff:
+        with read_sessions() as session:
+            ensure_may_submit(session, profiles, owner, targets, now)
     if request.material is not None:
         _check_material(profiles, targets, request.material)
     try:

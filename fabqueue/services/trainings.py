@@ -81,7 +81,7 @@ def create_training(session: Session, data: TrainingCreate, by: User, at: dateti
         created_at=at,
     )
     session.add(training)
-    session.flush()
+    session.commit()
     return training
 
 
@@ -117,7 +117,7 @@ def create_session(
         created_at=at,
     )
     session.add(ts)
-    session.flush()
+    session.commit()
     return ts
 
 
@@ -154,7 +154,7 @@ def enrol(session: Session, session_id: int, member_id: int, by: User, at: datet
     assert by.id is not None
     e = Enrolment(session_id=session_id, member_id=member_id, enrolled_at=at, enrolled_by=by.id)
     session.add(e)
-    session.flush()
+    session.commit()
     return e
 
 
@@ -182,7 +182,7 @@ def validate(
         e.validated_at, e.validated_by, e.authorisation_id = at, by.id, auths[0].id
         session.add(e)
         granted.extend(auths)
-    session.flush()
+    session.commit()
     return granted
 
 
@@ -268,7 +268,7 @@ def grant(
         _known_kind(machine)
     if expires_at is not None and (expires_at.tzinfo is None or expires_at <= at):
         raise Invalid("expires_at must be a future time with a time zone")
-    return _new_authorisation(
+    auth = _new_authorisation(
         session,
         member_id=member_id,
         machine=record.slug if record else None,
@@ -281,20 +281,32 @@ def grant(
         unused_months=unused_months,
         reason=reason or "habilitation accordée directement",
     )
+    session.commit()
+    return auth
 
 
-def revoke(session: Session, auth_id: int, reason: str, by: User, at: datetime) -> Authorisation:
+def revoke(
+    session: Session,
+    auth_id: int,
+    reason: str,
+    by: User,
+    at: datetime,
+    *,
+    member_id: int | None = None,
+) -> Authorisation:
     _staff(by)
     auth = session.get(Authorisation, auth_id)
-    if auth is None:
-        raise NotFound(f"no authorisation {auth_id}")
+    if auth is None or (member_id is not None and auth.member_id != member_id):
+        raise NotFound(
+            f"no authorisation {auth_id}" + (f" for user {member_id}" if member_id else "")
+        )
     if auth.revoked_at is not None:
         raise Conflict(f"authorisation {auth_id} is already revoked")
     if not reason.strip():
         raise Invalid("say why the authorisation is revoked")
     auth.revoked_at, auth.revoked_by, auth.reason = at, by.id, reason.strip()[:500]
     session.add(auth)
-    session.flush()
+    session.commit()
     return auth
 
 
