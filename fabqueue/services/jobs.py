@@ -16,7 +16,7 @@ from fabqueue.db import SessionFactory, session_scope
 from fabqueue.models import Job, JobEvent, MachineRecord, RunnerState, User
 from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
-from fabqueue.services.bookings import ensure_may_submit
+from fabqueue.services.booking_rules import ensure_may_submit
 from fabqueue.services.errors import (
     Conflict,
     Forbidden,

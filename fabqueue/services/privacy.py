@@ -92,24 +92,29 @@ def _count(session: Session, q: Any) -> int:
     return int(session.exec(q).one())
 
 
+def purgeable(session: Session, *, days: int, now: datetime) -> list[str]:
+    cutoff = now - timedelta(days=days)
+    terminal = [s.value for s in TERMINAL_STATES]
+    unfinished = select(Job.file_sha256).where(col(Job.state).not_in(terminal))
+    recent = select(Job.file_sha256).where(Job.created_at >= cutoff)
+    return list(
+        session.exec(
+            select(StoredFile.sha256)
+            .where(StoredFile.created_at < cutoff)
+            .where(col(StoredFile.sha256).not_in(unfinished))
+            .where(col(StoredFile.sha256).not_in(recent))
+        )
+    )
+
+
 def purge_files(session: Session, store: FileStore, *, days: int, now: datetime) -> list[str]:
     """Remove uploaded files whose newest job is older than ``days`` and finished.
 
     The database row stays (jobs refer to it), only the bytes go; a file any unfinished
     job uses (queued, held, running, interrupted…) is never touched, however old.
     """
-    cutoff = now - timedelta(days=days)
-    terminal = [s.value for s in TERMINAL_STATES]
-    unfinished = select(Job.file_sha256).where(col(Job.state).not_in(terminal))
-    recent = select(Job.file_sha256).where(Job.created_at >= cutoff)
-    rows = session.exec(
-        select(StoredFile.sha256)
-        .where(StoredFile.created_at < cutoff)
-        .where(col(StoredFile.sha256).not_in(unfinished))
-        .where(col(StoredFile.sha256).not_in(recent))
-    )
     removed = []
-    for sha in rows:
+    for sha in purgeable(session, days=days, now=now):
         path = store.path_for(sha)
         if path.exists():
             path.unlink()
