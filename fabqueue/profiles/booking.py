@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -18,15 +18,16 @@ DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sun
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
-def parse_range(text: str) -> tuple[time, time]:
-    """ "14:00-19:00" -> (14:00, 19:00); "24:00" is not a time, so a day ends at 23:59."""
+def parse_range(text: str) -> tuple[int, int]:
+    """ "14:00-19:00" -> (840, 1140), minutes after local midnight; a range may end at
+    "24:00", the next midnight, so a machine can be open day and night."""
     m = _RANGE.match(text.strip())
     if not m:
         raise ValueError(f"{text!r} is not a range like 14:00-19:00")
     h1, m1, h2, m2 = (int(g) for g in m.groups())
-    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise ValueError(f"{text!r}: hours go from 00:00 to 23:59")
-    start, end = time(h1, m1), time(h2, m2)
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60:
+        raise ValueError(f"{text!r}: times go from 00:00 to 24:00")
     if end <= start:
         raise ValueError(f"{text!r}: the range ends before it starts")
     return start, end
@@ -54,8 +55,8 @@ class WeeklyHours(BaseModel):
                 raise ValueError(f"ranges overlap: {v}")
         return v
 
-    def ranges(self, weekday: int) -> list[tuple[time, time]]:
-        """Monday is 0, as ``date.weekday()``."""
+    def ranges(self, weekday: int) -> list[tuple[int, int]]:
+        """Minutes after midnight; Monday is 0, as ``date.weekday()``."""
         return sorted(parse_range(r) for r in getattr(self, DAYS[weekday]))
 
 

@@ -295,11 +295,12 @@ def listing(
     q = select(Booking)
     if machine is not None:
         q = q.where(Booking.machine == machine)
-    if not viewer.is_staff and machine is None:
-        member_id = viewer.id
-    if member_id is not None:
-        if not viewer.is_staff and member_id != viewer.id:
+    if not viewer.is_staff:
+        if member_id is not None and member_id != viewer.id:
             raise Forbidden("on ne voit que ses propres réservations")
+        if machine is None:
+            member_id = viewer.id
+    if member_id is not None:
         q = q.where(Booking.member_id == member_id)
     if not cancelled or not viewer.is_staff:
         q = q.where(col(Booking.cancelled_at).is_(None))

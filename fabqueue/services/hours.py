@@ -25,7 +25,13 @@ class Calendar:
     tz: ZoneInfo
     machine_hours: WeeklyHours | None = None
 
-    def local(self, d: date, t: time) -> datetime:
+    def local(self, d: date, t: time | int) -> datetime:
+        """The instant of local date ``d`` at ``t`` (a time, or minutes after midnight;
+        1440 is the next midnight). Wall-clock arithmetic, then UTC: the local day of a
+        clock change is 23 or 25 hours long."""
+        if isinstance(t, int):
+            d, minutes = d + timedelta(days=t // 1440), t % 1440
+            t = time(minutes // 60, minutes % 60)
         return datetime.combine(d, t, tzinfo=self.tz).astimezone(UTC)
 
     def _day_ranges(self, d: date) -> list[Range]:
