@@ -65,8 +65,13 @@ tick_s = 0.05
 default_duration_s = 300
 [cutter]
 roll_width_mm = 610
-[booking]
-hours = {{ wednesday = ["14:00-18:00"], thursday = ["14:00-19:00"], friday = ["14:00-19:00"], saturday = ["00:00-24:00"], sunday = ["00:00-24:00"], tuesday = ["14:00-19:00"] }}
+[booking.hours]
+tuesday = ["14:00-19:00"]
+wednesday = ["14:00-18:00"]
+thursday = ["14:00-19:00"]
+friday = ["14:00-19:00"]
+saturday = ["00:00-24:00"]
+sunday = ["00:00-24:00"]
 """
 
 
@@ -78,7 +83,7 @@ def cafe_profiles(
         root,
         {
             "printer": sim_printer(speed=printer_speed),
-            "plotter": textwrap.dedent(PLOTTER.format()),
+            "plotter": PLOTTER,
         },
     )
     (root / "site.toml").write_text(textwrap.dedent(SITE.format(member_jobs=member_jobs)))
