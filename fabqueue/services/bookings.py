@@ -12,10 +12,11 @@ migration 0008 refuse the loser at insert time, which is turned into the same 40
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from fabqueue.models import (
@@ -95,12 +96,40 @@ def _event(
     )
 
 
-def _save(session: Session, b: Booking) -> None:
+class _Contended(Exception):
+    """PostgreSQL chose this transaction as a deadlock's victim: two bookings raced on
+    both constraints (machine and member). Trying again sees the winner's booking."""
+
+
+DEADLOCK = "40P01"
+TRIES = 3
+
+
+def _save(session: Session) -> None:
     """Flush, turning PostgreSQL's exclusion constraint into the rule's refusal."""
     try:
         session.flush()
     except IntegrityError as exc:
         session.rollback()
+        raise refused(
+            "machine_overlap", "ce créneau vient d'être réservé par quelqu'un d'autre"
+        ) from exc
+    except OperationalError as exc:
+        session.rollback()
+        if getattr(exc.orig, "sqlstate", None) == DEADLOCK:
+            raise _Contended from exc
+        raise
+
+
+def _retrying(fn: Callable[[], Booking]) -> Booking:
+    for _ in range(TRIES - 1):
+        try:
+            return fn()
+        except _Contended:
+            continue
+    try:
+        return fn()
+    except _Contended as exc:
         raise refused(
             "machine_overlap", "ce créneau vient d'être réservé par quelqu'un d'autre"
         ) from exc
@@ -142,6 +171,12 @@ def create(
     session: Session, profiles: ProfileSet, data: BookingCreate, by: User, now: datetime
 ) -> Booking:
     """Book ``data.machine`` for ``by`` (or, staff only, for ``data.member_id``)."""
+    return _retrying(lambda: _create(session, profiles, data, by, now))
+
+
+def _create(
+    session: Session, profiles: ProfileSet, data: BookingCreate, by: User, now: datetime
+) -> Booking:
     assert by.id is not None
     member = by
     if data.member_id is not None and data.member_id != by.id:
@@ -170,7 +205,7 @@ def create(
         note=data.note[:500] if data.note else None,
     )
     session.add(b)
-    _save(session, b)
+    _save(session)
     _event(session, b, BookingAction.created, actor(by), now, None)
     session.commit()
     return b
@@ -210,6 +245,18 @@ def move(
     by: User,
     now: datetime,
 ) -> Booking:
+    return _retrying(lambda: _move(session, profiles, booking_id, starts_at, ends_at, by, now))
+
+
+def _move(
+    session: Session,
+    profiles: ProfileSet,
+    booking_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    by: User,
+    now: datetime,
+) -> Booking:
     b = get(session, booking_id, by)
     cal = calendar_for(profiles, b.machine)
     _changeable(b, by, now, cal, "déplacer")
@@ -228,7 +275,7 @@ def move(
     before = french.span(b.starts_at, b.ends_at, cal.tz)
     b.starts_at, b.ends_at = a.starts_at, a.ends_at
     session.add(b)
-    _save(session, b)
+    _save(session)
     _event(session, b, BookingAction.moved, actor(by), now, f"était {before}")
     session.commit()
     return b
