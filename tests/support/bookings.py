@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fabqueue.clock import FakeClock
 from fabqueue.db import SessionFactory
 from fabqueue.models import Booking, User
 from fabqueue.models.bookings import BookingCreate
@@ -133,3 +134,11 @@ class Desk:
             )
             assert auth.id is not None
             return auth.id
+
+
+class SetClock(FakeClock):
+    """A fake clock a test moves straight to a time: what runs on it (the sim machines'
+    progress) stands still, which keeps a started job running for as long as needed."""
+
+    def set(self, at: datetime) -> None:
+        self._elapsed = (at - self._start).total_seconds()
