@@ -142,3 +142,14 @@ class SetClock(FakeClock):
 
     def set(self, at: datetime) -> None:
         self._elapsed = (at - self._start).total_seconds()
+
+
+def authorise(api: Any, name: str, machine: str) -> None:
+    """Make ``name`` a member authorised on ``machine`` (a slug or a kind), through the API."""
+    api.token(name, "member")
+    r = api.client.post(
+        f"/api/v1/users/{api.user_ids[name]}/authorisations",
+        headers=api.headers(),
+        json={"machine": machine},
+    )
+    assert r.status_code == 201, r.text
