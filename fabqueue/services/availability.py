@@ -98,12 +98,13 @@ def paint(
 
 def _joined(cuts: list[datetime], marks: list[tuple[Status, str | None, bool]]) -> list[Segment]:
     out: list[Segment] = []
-    for i, (status, why, mine) in enumerate(marks):
-        if out and (out[-1].status, out[-1].reason, out[-1].mine) == (status, why, mine):
-            last = out[-1]
-            out[-1] = Segment(last.starts_at, cuts[i + 1], status, why, mine)
-        else:
-            out.append(Segment(cuts[i], cuts[i + 1], status, why, mine))
+    first = 0
+    for i in range(1, len(marks) + 1):
+        # Runs of equal marks become one segment (made once: most cuts are inside runs).
+        if i == len(marks) or marks[i] != marks[first]:
+            status, why, mine = marks[first]
+            out.append(Segment(cuts[first], cuts[i], status, why, mine))
+            first = i
     return out
 
 
