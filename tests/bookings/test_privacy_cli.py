@@ -86,6 +86,7 @@ def test_purge_removes_old_finished_files_only(
         assert s.exec(select(StoredFile).where(StoredFile.sha256 == shas[0])).first() is not None
 
 
+@pytest.mark.slow  # a dozen `fabqueue` processes
 def test_command_line(tmp_path: Path, sqlite_url: str) -> None:
     root = cafe_profiles(tmp_path / "profiles")
     env = {
