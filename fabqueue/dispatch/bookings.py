@@ -11,22 +11,32 @@ from zoneinfo import ZoneInfo
 
 from fabqueue.clock import Clock
 from fabqueue.db import SessionFactory, session_scope
-from fabqueue.services.bookings import flag_overruns
+from fabqueue.services.bookings import flag_overruns, overruns_pending
 
 log = logging.getLogger("fabqueue.dispatch.bookings")
 
 
 class BookingWatcher:
     def __init__(
-        self, *, sessions: SessionFactory, clock: Clock, tz: ZoneInfo, every_s: float
+        self,
+        *,
+        sessions: SessionFactory,
+        read_sessions: SessionFactory,
+        clock: Clock,
+        tz: ZoneInfo,
+        every_s: float,
     ) -> None:
         self.sessions = sessions
+        self.read_sessions = read_sessions
         self.clock = clock
         self.tz = tz
         self.every_s = every_s
         self._task: asyncio.Task[None] | None = None
 
     def check(self) -> int:
+        with self.read_sessions() as session:
+            if not overruns_pending(session, self.clock.now()):
+                return 0
         with session_scope(self.sessions) as session:
             return len(flag_overruns(session, self.clock.now(), self.tz))
 

@@ -43,6 +43,7 @@ class Dispatcher:
         self._unlisten: Callable[[], None] | None = None
         self.bookings = BookingWatcher(
             sessions=sessions,
+            read_sessions=read_sessions,
             clock=clock,
             tz=profiles.site.tz if profiles.site is not None else ZoneInfo("Europe/Paris"),
             every_s=settings.dispatch_poll_s,

@@ -431,23 +431,38 @@ def unblock(session: Session, block_id: int, by: User, now: datetime) -> Blocked
 # --- the end of a booking while its owner's job still runs ------------------------------
 
 
-def flag_overruns(session: Session, now: datetime, tz: ZoneInfo) -> list[Booking]:
-    """Bookings that ended while their member's job still runs: the job goes on (it is
-    never stopped), the booking is flagged, and the next booking's owner is told."""
+OVERRUN_LOOKBACK = timedelta(hours=12)
+
+
+def _overrunning(session: Session, now: datetime) -> list[tuple[Booking, Job]]:
     ended = session.exec(
         select(Booking)
         .where(col(Booking.cancelled_at).is_(None), col(Booking.overrun_job_id).is_(None))
-        .where(Booking.ends_at <= now, Booking.ends_at > now - timedelta(hours=12))
+        .where(Booking.ends_at <= now, Booking.ends_at > now - OVERRUN_LOOKBACK)
     ).all()
-    flagged = []
+    found = []
     for b in ended:
         job = session.exec(
             select(Job)
             .where(Job.machine == b.machine, Job.owner_id == b.member_id)
             .where(col(Job.state).in_([s.value for s in ACTIVE_STATES]))
         ).first()
-        if job is None:
-            continue
+        if job is not None:
+            found.append((b, job))
+    return found
+
+
+def overruns_pending(session: Session, now: datetime) -> bool:
+    """Is there a booking to flag? (Asked on a read session, so the watcher takes the
+    write lock only when there is.)"""
+    return bool(_overrunning(session, now))
+
+
+def flag_overruns(session: Session, now: datetime, tz: ZoneInfo) -> list[Booking]:
+    """Bookings that ended while their member's job still runs: the job goes on (it is
+    never stopped), the booking is flagged, and the next booking's owner is told."""
+    flagged = []
+    for b, job in _overrunning(session, now):
         b.overrun_job_id = job.id
         session.add(b)
         _event(session, b, BookingAction.overrun, "system", now, f"job {job.id} still running")
@@ -467,9 +482,9 @@ def flag_overruns(session: Session, now: datetime, tz: ZoneInfo) -> list[Booking
                 "next_booking_id": nxt.id if nxt else None,
                 "next_member_id": nxt.member_id if nxt else None,
                 "message": (
-                    f"le travail en cours sur « {b.machine} » dépasse la réservation "
-                    f"précédente : il n'est pas interrompu ; il reste "
-                    f"{_eta_words(job)} environ"
+                    f"le travail en cours sur « {b.machine} » dépasse la réservation qui "
+                    f"finissait à {french.hour(b.ends_at, tz)} : il n'est pas interrompu ; "
+                    f"{_eta_words(job)}"
                 ),
             },
         )
@@ -478,4 +493,6 @@ def flag_overruns(session: Session, now: datetime, tz: ZoneInfo) -> list[Booking
 
 
 def _eta_words(job: Job) -> str:
-    return french.hours((job.eta_s or 0) / 60) if job.eta_s else "un temps inconnu"
+    if job.eta_s:
+        return f"il reste environ {french.hours(job.eta_s / 60)}"
+    return "on ne sait pas encore quand il finira"
