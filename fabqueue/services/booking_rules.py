@@ -125,10 +125,11 @@ def _authorised(a: Attempt) -> str | None:
 
 
 def _window(a: Attempt) -> str | None:
+    if a.privileged:
+        # Staff may book the slot under way for a member who walks in.
+        return "ce créneau est déjà passé" if a.ends_at <= a.now else None
     if a.starts_at < a.now:
         return "ce créneau est déjà passé"
-    if a.privileged:
-        return None
     p = a.cal.policy
     if a.starts_at < a.now + timedelta(minutes=p.last_minute_minutes):
         return (

@@ -340,6 +340,25 @@ def test_staff_are_held_to_hours_not_to_limits(cafe: Cafe) -> None:
         by=cafe.staff,
     )
     assert b.created_by == cafe.staff and b.member_id == cafe.mia
+    # A member walks in at 15:20: staff book the slot under way, not one already over.
+    under_way = cafe.desk.book(
+        cafe.max,
+        "plotter",
+        paris(2026, 3, 7, 15),
+        paris(2026, 3, 7, 16),
+        now=paris(2026, 3, 7, 15, 20),
+        by=cafe.staff,
+    )
+    assert under_way.starts_at == paris(2026, 3, 7, 15)
+    with pytest.raises(Refused, match="ce créneau est déjà passé"):
+        cafe.desk.book(
+            cafe.max,
+            "plotter",
+            paris(2026, 3, 7, 16),
+            paris(2026, 3, 7, 17),
+            now=paris(2026, 3, 7, 17),
+            by=cafe.staff,
+        )
     with pytest.raises(Refused) as err:
         cafe.desk.book(
             cafe.mia, "plotter", paris(2026, 3, 2, 14), paris(2026, 3, 2, 15), by=cafe.staff
