@@ -8,12 +8,14 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from sqlalchemy import String, type_coerce
 from sqlmodel import Session, col, select
 
 from fabqueue.models import BlockedTime, Booking, User
+from fabqueue.services.booking_rules import MAX_SPAN
 from fabqueue.services.errors import Invalid
 from fabqueue.services.hours import Calendar, Range, subtract
 
@@ -117,15 +119,28 @@ def check_range(start: datetime, end: datetime) -> None:
         raise Invalid(f"ask for at most {MAX_QUERY_DAYS} days at a time")
 
 
+def _instant(value: datetime | str) -> datetime:
+    """A stored time without the column type's per-row processing (the busy-range
+    query reads hundreds of rows): SQLite hands back its text, PostgreSQL a datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def busy_ranges(session: Session, machine: str, start: datetime, end: datetime) -> list[Busy]:
     rows = session.exec(
-        select(Booking.starts_at, Booking.ends_at, Booking.member_id)
+        select(
+            type_coerce(Booking.starts_at, String),
+            type_coerce(Booking.ends_at, String),
+            Booking.member_id,
+        )
         .where(Booking.machine == machine)
         .where(col(Booking.cancelled_at).is_(None))
         .where(Booking.starts_at < end)
+        .where(Booking.starts_at > start - MAX_SPAN)
         .where(Booking.ends_at > start)
     )
-    return [Busy((s, e), m) for s, e, m in rows]
+    return [Busy((_instant(s), _instant(e)), m) for s, e, m in rows]
 
 
 def blocked_ranges(

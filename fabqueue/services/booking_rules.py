@@ -96,6 +96,21 @@ class Attempt:
 
 Rule = Callable[[Attempt], str | None]
 
+MAX_SPAN = timedelta(hours=24)
+"""No booking is longer, staff's included (longer is blocked time): so a booking that
+overlaps a range starts less than this before it, and the (machine, starts_at) and
+(member_id, starts_at) indexes find it in a short range scan."""
+
+
+def overlapping(
+    q: SelectOfScalar[Booking], start: datetime, end: datetime
+) -> SelectOfScalar[Booking]:
+    return (
+        q.where(Booking.starts_at < end)
+        .where(Booking.starts_at > start - MAX_SPAN)
+        .where(Booking.ends_at > start)
+    )
+
 
 def _bookable(a: Attempt) -> str | None:
     if not machine_booking(a.profiles, a.machine.slug).bookable:
@@ -110,6 +125,8 @@ def _shape(a: Attempt) -> str | None:
     for at in (a.starts_at, a.ends_at):
         if a.cal.minutes_into_day(at) % p.slot_minutes or at.second or at.microsecond:
             return f"les réservations commencent et finissent par pas de {p.slot_minutes} min"
+    if a.ends_at - a.starts_at > MAX_SPAN:
+        return "une réservation dure au plus 24 h ; pour plus, l'équipe bloque la machine"
     if a.privileged:
         return None
     minutes = (a.ends_at - a.starts_at).total_seconds() / 60
@@ -171,9 +188,7 @@ def _not_blocked(a: Attempt) -> str | None:
 
 def _machine_free(a: Attempt) -> str | None:
     q = a.live().where(Booking.machine == a.machine.slug)
-    row = a.session.exec(
-        q.where(Booking.starts_at < a.ends_at).where(Booking.ends_at > a.starts_at)
-    ).first()
+    row = a.session.exec(overlapping(q, a.starts_at, a.ends_at)).first()
     if row is None:
         return None
     return f"« {a.machine.name} » est déjà réservée {french.span(row.starts_at, row.ends_at, a.tz)}"
@@ -181,9 +196,7 @@ def _machine_free(a: Attempt) -> str | None:
 
 def _member_free(a: Attempt) -> str | None:
     q = a.live().where(Booking.member_id == a.member.id)
-    row = a.session.exec(
-        q.where(Booking.starts_at < a.ends_at).where(Booking.ends_at > a.starts_at)
-    ).first()
+    row = a.session.exec(overlapping(q, a.starts_at, a.ends_at)).first()
     if row is None:
         return None
     return (

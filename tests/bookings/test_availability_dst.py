@@ -10,12 +10,16 @@ from typing import Any
 import icalendar
 import pytest
 
+from fabqueue.db import SessionFactory
 from fabqueue.models.bookings import BlockCreate
+from fabqueue.profiles import ProfileSet
 from fabqueue.services import bookings
+from fabqueue.services.availability import busy_ranges
 from fabqueue.services.booking_rules import Refused
 from fabqueue.services.hours import Calendar
 from tests.bookings.conftest import Cafe
-from tests.support.bookings import NOW, PARIS, paris
+from tests.support.bookings import NOW, PARIS, Desk, paris
+from tests.support.factories import make_user
 
 
 def segments(cafe: Cafe, who: str, machine: str, start: str, end: str, **params: Any) -> Any:
@@ -227,3 +231,16 @@ def test_ical_feed_across_the_autumn_change_and_revocation(cafe: Cafe) -> None:
     )
     assert gone.status_code == 204
     assert cafe.api.client.get(url).status_code == 404
+
+
+def test_busy_ranges_read_back_in_utc_on_both_databases(
+    db: tuple[SessionFactory, ProfileSet],
+) -> None:
+    sessions, profiles = db
+    uid, _ = make_user(sessions, "ana", "facilitator")
+    desk = Desk(sessions, profiles)
+    b = desk.book(uid, "printer", paris(2026, 3, 28, 23), paris(2026, 3, 29, 3))
+    with sessions() as s:
+        (busy,) = busy_ranges(s, "printer", paris(2026, 3, 28, 0), paris(2026, 3, 30, 0))
+    assert busy.range == (b.starts_at, b.ends_at)
+    assert busy.range[0].tzinfo is not None and busy.owner_id == uid

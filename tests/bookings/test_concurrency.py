@@ -5,39 +5,21 @@ constraint). The others get the rule's 409, and nothing else is written."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlmodel import col, func, select
 
-from fabqueue.db import SessionFactory, make_engine, make_session_factory, session_scope
+from fabqueue.db import SessionFactory
 from fabqueue.models import Booking, BookingEvent
 from fabqueue.models.bookings import BookingCreate
-from fabqueue.profiles import ProfileSet, load_profiles
+from fabqueue.profiles import ProfileSet
 from fabqueue.services import bookings
 from fabqueue.services.booking_rules import Refused
-from fabqueue.services.machines import register_local
-from tests.support.bookings import NOW, Desk, cafe_profiles, paris
+from tests.support.bookings import NOW, Desk, paris
 from tests.support.factories import make_user
 
 N = 50
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[SessionFactory, ProfileSet]]:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    engine = make_engine(url, pool_size=N // 2)
-    sessions = make_session_factory(engine, None)
-    profiles = load_profiles(cafe_profiles(tmp_path / "profiles"))
-    with session_scope(sessions) as s:
-        register_local(session=s, profiles=profiles, node="n1", at=NOW)
-    yield sessions, profiles
-    engine.dispose()
 
 
 def _members(sessions: SessionFactory, profiles: ProfileSet, n: int) -> list[int]:

@@ -350,6 +350,14 @@ def test_staff_are_held_to_hours_not_to_limits(cafe: Cafe) -> None:
         by=cafe.staff,
     )
     assert under_way.starts_at == paris(2026, 3, 7, 15)
+    with pytest.raises(Refused, match="au plus 24 h ; pour plus, l'équipe bloque la machine"):
+        cafe.desk.book(
+            cafe.max,
+            "plotter",
+            paris(2026, 3, 7, 16),
+            paris(2026, 3, 8, 16, 30),
+            by=cafe.staff,
+        )
     with pytest.raises(Refused, match="ce créneau est déjà passé"):
         cafe.desk.book(
             cafe.max,
