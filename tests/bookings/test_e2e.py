@@ -147,3 +147,40 @@ def test_retrained_member_books_and_her_job_jumps_the_queue(
     assert job(api, walk_in["id"])["state"] == "queued"
     events = api.client.get(f"/api/v1/bookings/{booking['id']}/events", headers=mia).json()
     assert [e["action"] for e in events] == ["created", "overrun"]
+
+
+def test_a_short_job_runs_before_a_booking_and_a_long_one_waits(
+    make_api: Callable[..., Api], settings: Settings, tmp_path: Path
+) -> None:
+    """member_jobs = "queue": a member's job needs no booking of hers, but still never
+    runs into someone else's."""
+    clock = SetClock(NOW)
+    root = cafe_profiles(tmp_path / "cafe", member_jobs="queue")
+    api = make_api(settings.model_copy(update={"profiles_dir": root}), clock=clock)
+    staff = api.headers("anim", "facilitator")
+    ids = api.user_ids
+    api.headers("mia", "member")
+    api.headers("max", "member")
+    desk = Desk(api.ctx.sessions, api.ctx.profiles)
+    for who in ("mia", "max"):
+        desk.grant(ids[who], "printer", ids["anim"], at=NOW)
+    api.client.post("/api/v1/machines/printer/stop", headers=staff)
+    r = api.client.post(
+        "/api/v1/bookings",
+        headers=api.headers("max"),
+        json={
+            "machine": "printer",
+            "starts_at": "2026-03-07T14:00:00+01:00",
+            "ends_at": "2026-03-07T16:00:00+01:00",
+        },
+    )
+    assert r.status_code == 201, r.text
+    clock.set(paris(2026, 3, 7, 13, 30))
+    long_one = submit(api, tiny_gcode(tmp_path, "long.gcode", seconds=3600), machine="printer")
+    short = submit(
+        api, tiny_gcode(tmp_path, "short.gcode", seconds=1200), "mia", "member", machine="printer"
+    )
+    assert long_one.status_code == short.status_code == 201
+    api.client.post("/api/v1/machines/printer/start", headers=staff)
+    wait_for(lambda: job(api, short.json()["id"])["state"] == "running", what="the short job")
+    assert job(api, long_one.json()["id"])["state"] == "queued"
