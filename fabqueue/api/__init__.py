@@ -11,6 +11,7 @@ from fabqueue.api import (
     health,
     jobs,
     machines,
+    privacy,
     quotes,
     reports,
     trainings,
@@ -30,5 +31,6 @@ api_router.include_router(trainings.router)
 api_router.include_router(bookings.router)
 api_router.include_router(availability.router)
 api_router.include_router(calendars.router)
+api_router.include_router(privacy.router)
 
 __all__ = ["api_router"]

@@ -43,10 +43,29 @@ def test_export_then_erase_keeps_anonymous_counts(cafe: Cafe) -> None:
         assert user is not None and user.name == f"effacé-{cafe.mia}" and not user.active
     # Her token no longer works; her booking still counts on the machine.
     cafe.api.ctx.tokens.clear()
-    r = cafe.api.client.get("/api/v1/bookings", headers=cafe.api.headers("mia"))
+    r = cafe.api.client.get(f"/api/v1/users/{cafe.mia}/export", headers=cafe.api.headers("mia"))
     assert r.status_code == 401
     staff = cafe.api.client.get("/api/v1/bookings", headers=cafe.api.headers("anim")).json()
     assert [b["member_id"] for b in staff] == [cafe.mia]
+
+
+def test_export_and_erase_over_the_api(cafe: Cafe) -> None:
+    api = cafe.api
+    mine = api.client.get(f"/api/v1/users/{cafe.max}/export", headers=api.headers("max"))
+    assert mine.status_code == 200 and mine.json()["profile"]["name"] == "max"
+    assert len(mine.json()["authorisations"]) == 2
+    other = api.client.get(f"/api/v1/users/{cafe.mia}/export", headers=api.headers("max"))
+    assert other.status_code == 403
+    assert (
+        api.client.post(f"/api/v1/users/{cafe.max}/erase", headers=api.headers("max")).status_code
+        == 403
+    )
+    r = api.client.post(f"/api/v1/users/{cafe.max}/erase", headers=api.headers("anim"))
+    assert r.status_code == 200 and r.json() == {"bookings": 0, "jobs": 0}
+    # At once, not after the token cache's ten seconds.
+    assert api.client.get("/api/v1/bookings", headers=api.headers("max")).status_code == 401
+    again = api.client.post(f"/api/v1/users/{cafe.max}/erase", headers=api.headers("anim"))
+    assert again.status_code == 409
 
 
 def test_purge_removes_old_finished_files_only(
