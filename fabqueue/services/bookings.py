@@ -111,6 +111,10 @@ def _save(session: Session) -> None:
         session.flush()
     except IntegrityError as exc:
         session.rollback()
+        if "booking_no_overlap_member" in str(exc.orig):
+            raise refused(
+                "member_overlap", "vous venez de réserver une autre machine à ces heures-là"
+            ) from exc
         raise refused(
             "machine_overlap", "ce créneau vient d'être réservé par quelqu'un d'autre"
         ) from exc
