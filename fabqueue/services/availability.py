@@ -85,16 +85,16 @@ def paint(
     points = {start, end}
     for _, items in layers:
         for (s, e), _, _ in items:
-            points.update(p for p in (s, e) if start < p < end)
-    cuts = sorted(points)
+            points.add(s)
+            points.add(e)
+    cuts = sorted(p for p in points if start <= p <= end)
     marks: list[tuple[Status, str | None, bool]] = [("free", None, False)] * (len(cuts) - 1)
     # Lowest priority first: a closed day that is also booked reads "closed".
     for status, items in layers:
         for (s, e), why, mine in items:
-            lo = bisect_left(cuts, max(s, start))
-            hi = bisect_left(cuts, min(e, end))
-            for i in range(lo, hi):
-                marks[i] = (status, "votre réservation" if mine else why, mine)
+            mark = (status, "votre réservation" if mine else why, mine)
+            for i in range(bisect_left(cuts, max(s, start)), bisect_left(cuts, min(e, end))):
+                marks[i] = mark
     return _joined(cuts, marks)
 
 
