@@ -102,6 +102,17 @@ def block(ctx: CtxDep, session: SessionDep, user: StaffUser, data: BlockCreate) 
     return service.block(session, data, user, ctx.clock.now())
 
 
+@router.get("/blocked-times", response_model=list[BlockedTime])
+def list_blocks(
+    session: ReadSessionDep,
+    _user: CurrentUser,
+    machine: str | None = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> list[BlockedTime]:
+    return service.blocks(session, machine=machine, starts=start, ends=end)
+
+
 @router.post("/blocked-times/{block_id}/cancel", response_model=BlockedTime)
 def unblock(ctx: CtxDep, session: SessionDep, user: StaffUser, block_id: int) -> BlockedTime:
     return service.unblock(session, block_id, user, ctx.clock.now())

@@ -419,6 +419,20 @@ def block(session: Session, data: BlockCreate, by: User, now: datetime) -> Block
     return row
 
 
+def blocks(
+    session: Session, *, machine: str | None, starts: datetime | None, ends: datetime | None
+) -> list[BlockedTime]:
+    """Live blocked time (members see it as « blocked » in the availability, with why)."""
+    q = select(BlockedTime).where(col(BlockedTime.cancelled_at).is_(None))
+    if machine is not None:
+        q = q.where(BlockedTime.machine == machine)
+    if starts is not None:
+        q = q.where(BlockedTime.ends_at > _aware(starts, "from"))
+    if ends is not None:
+        q = q.where(BlockedTime.starts_at < _aware(ends, "to"))
+    return list(session.exec(q.order_by(col(BlockedTime.starts_at))))
+
+
 def unblock(session: Session, block_id: int, by: User, now: datetime) -> BlockedTime:
     if not by.is_staff:
         raise Forbidden("réservé à l'équipe")

@@ -553,3 +553,22 @@ def test_block_refuses_over_bookings(cafe: Cafe) -> None:
         },
     )
     assert member.status_code == 403
+    staff = cafe.api.headers("anim")
+    ok = cafe.api.client.post(
+        "/api/v1/blocked-times",
+        headers=staff,
+        json={
+            "machine": "plotter",
+            "starts_at": "2026-03-04T14:00:00+01:00",
+            "ends_at": "2026-03-04T16:00:00+01:00",
+            "reason": "atelier",
+        },
+    )
+    assert ok.status_code == 201, ok.text
+    listed = cafe.api.client.get(
+        "/api/v1/blocked-times", headers=cafe.api.headers("mia"), params={"machine": "plotter"}
+    ).json()
+    assert [(b["id"], b["reason"]) for b in listed] == [(ok.json()["id"], "atelier")]
+    gone = cafe.api.client.post(f"/api/v1/blocked-times/{ok.json()['id']}/cancel", headers=staff)
+    assert gone.json()["cancelled_at"] is not None
+    assert cafe.api.client.get("/api/v1/blocked-times", headers=staff).json() == []
