@@ -48,9 +48,9 @@ def list_bookings(
 
 @router.post("/bookings", status_code=status.HTTP_201_CREATED, response_model=BookingPublic)
 def create_booking(
-    ctx: CtxDep, session: SessionDep, user: CurrentUser, data: BookingCreate
+    ctx: CtxDep, session: SessionDep, read: ReadSessionDep, user: CurrentUser, data: BookingCreate
 ) -> BookingPublic:
-    b = service.create(session, ctx.profiles, data, user, ctx.clock.now())
+    b = service.create(session, ctx.profiles, data, user, ctx.clock.now(), read=read)
     return service.public(b, user, service.tz_of(ctx.profiles))
 
 

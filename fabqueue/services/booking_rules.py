@@ -225,22 +225,27 @@ def _weekly(a: Attempt) -> str | None:
     return None
 
 
-RULES: tuple[tuple[str, Rule], ...] = (
+SETTLED: tuple[tuple[str, Rule], ...] = (
     ("bookable", _bookable),
     ("shape", _shape),
     ("authorisation", _authorised),
     ("window", _window),
     ("hours", _open),
+)
+"""Rules about the asker and the calendar: no concurrent booking changes their answer."""
+CONTENDED: tuple[tuple[str, Rule], ...] = (
     ("blocked", _not_blocked),
     ("machine_overlap", _machine_free),
     ("member_overlap", _member_free),
     ("weekly_limit", _weekly),
 )
+"""Rules other bookings change: checked in the transaction that writes the booking."""
+RULES = SETTLED + CONTENDED
 
 
-def refusal(a: Attempt) -> tuple[str, str] | None:
+def refusal(a: Attempt, rules: tuple[tuple[str, Rule], ...] = RULES) -> tuple[str, str] | None:
     """The first rule ``a`` breaks, as (rule, message in French), or None: it may be booked."""
-    for name, rule in RULES:
+    for name, rule in rules:
         message = rule(a)
         if message is not None:
             return name, message

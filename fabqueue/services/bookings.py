@@ -13,6 +13,7 @@ migration 0008 refuse the loser at insert time, which is turned into the same 40
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,8 +33,12 @@ from fabqueue.models.bookings import BlockCreate, BookingCreate, BookingPublic
 from fabqueue.profiles import ProfileSet
 from fabqueue.services import french
 from fabqueue.services.booking_rules import (
+    CONTENDED,
+    RULES,
+    SETTLED,
     Attempt,
     Refused,
+    Rule,
     calendar_for,
     ensure_may_submit,
     machine_booking,
@@ -165,30 +170,56 @@ def _attempt(
     )
 
 
-def check(a: Attempt) -> None:
-    found = refusal(a)
+def check(a: Attempt, rules: tuple[tuple[str, Rule], ...] = RULES) -> None:
+    found = refusal(a, rules)
     if found is not None:
         raise refused(*found)
 
 
+def _checked(a: Attempt, write: Session, read: Session | None) -> Attempt:
+    """Run every rule; with a ``read`` session the settled ones run there first, so a
+    refusal costs no write lock and the lock is held only for the contended ones."""
+    if read is None:
+        check(a)
+        return a
+    check(a, SETTLED)
+    a = replace(a, session=write)
+    check(a, CONTENDED)
+    return a
+
+
 def create(
-    session: Session, profiles: ProfileSet, data: BookingCreate, by: User, now: datetime
+    session: Session,
+    profiles: ProfileSet,
+    data: BookingCreate,
+    by: User,
+    now: datetime,
+    *,
+    read: Session | None = None,
 ) -> Booking:
-    """Book ``data.machine`` for ``by`` (or, staff only, for ``data.member_id``)."""
-    return _retrying(lambda: _create(session, profiles, data, by, now))
+    """Book ``data.machine`` for ``by`` (or, staff only, for ``data.member_id``).
+
+    ``read``: a read-only session for the rules no other booking can change."""
+    return _retrying(lambda: _create(session, profiles, data, by, now, read))
 
 
 def _create(
-    session: Session, profiles: ProfileSet, data: BookingCreate, by: User, now: datetime
+    session: Session,
+    profiles: ProfileSet,
+    data: BookingCreate,
+    by: User,
+    now: datetime,
+    read: Session | None,
 ) -> Booking:
     assert by.id is not None
+    looking = read or session
     member = by
     if data.member_id is not None and data.member_id != by.id:
         if not by.is_staff:
             raise Forbidden("seule l'équipe peut réserver pour quelqu'un d'autre")
-        member = _user(session, data.member_id)
+        member = _user(looking, data.member_id)
     a = _attempt(
-        session,
+        looking,
         profiles,
         machine=data.machine,
         member=member,
@@ -197,7 +228,7 @@ def _create(
         ends_at=data.ends_at,
         now=now,
     )
-    check(a)
+    a = _checked(a, session, read)
     assert member.id is not None
     b = Booking(
         machine=data.machine,

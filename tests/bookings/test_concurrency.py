@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from fabqueue.db import SessionFactory
+from fabqueue.db import SessionFactory, make_session_factory
 from fabqueue.models import Booking, BookingEvent
 from fabqueue.models.bookings import BookingCreate
 from fabqueue.profiles import ProfileSet
@@ -37,11 +37,13 @@ def _members(sessions: SessionFactory, profiles: ProfileSet, n: int) -> list[int
 def _race(sessions: SessionFactory, profiles: ProfileSet, attempts: list[tuple[int, str]]) -> Any:
     start = threading.Barrier(len(attempts))
     desk = Desk(sessions, profiles)
+    # Half the attempts check the settled rules on a read session first, as the API does.
+    reads = make_session_factory(sessions().get_bind(), None, readonly=True)  # type: ignore[arg-type]
 
-    def one(who_machine: tuple[int, str]) -> str:
-        who, machine = who_machine
+    def one(n: int) -> str:
+        who, machine = attempts[n]
         start.wait()
-        with sessions() as s:
+        with sessions() as s, reads() as r:
             try:
                 bookings.create(
                     s,
@@ -53,6 +55,7 @@ def _race(sessions: SessionFactory, profiles: ProfileSet, attempts: list[tuple[i
                     ),
                     desk.user(s, who),
                     NOW,
+                    read=r if n % 2 else None,
                 )
                 return "won"
             except Refused as exc:
@@ -60,7 +63,7 @@ def _race(sessions: SessionFactory, profiles: ProfileSet, attempts: list[tuple[i
                 return str(exc.extra["rule"])
 
     with ThreadPoolExecutor(len(attempts)) as pool:
-        return list(pool.map(one, attempts))
+        return list(pool.map(one, range(len(attempts))))
 
 
 def _live(sessions: SessionFactory) -> int:
