@@ -7,6 +7,7 @@ site's time zone, so a day that changes to or from summer time has its real leng
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from datetime import date, datetime
@@ -18,6 +19,7 @@ DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sun
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
+@functools.lru_cache(maxsize=512)  # a month of availability asks for the same few ranges
 def parse_range(text: str) -> tuple[int, int]:
     """ "14:00-19:00" -> (840, 1140), minutes after local midnight; a range may end at
     "24:00", the next midnight, so a machine can be open day and night."""

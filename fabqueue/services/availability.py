@@ -82,32 +82,42 @@ def paint(
             + [(r, why, False) for r, why in cal.closures(start, end)],
         ),
     ]
-    points = {start, end}
-    for _, items in layers:
-        for (s, e), _, _ in items:
-            points.add(s)
-            points.add(e)
-    cuts = sorted(p for p in points if start <= p <= end)
+    # On POSIX seconds: comparing aware datetimes asks their zone each time, and a month
+    # of a busy machine is thousands of comparisons.
+    lo_t, hi_t = start.timestamp(), end.timestamp()
+    points = {lo_t, hi_t}
+    spans: list[tuple[Status, list[tuple[float, float, str, bool]]]] = []
+    for status, items in layers:
+        flat = [(s.timestamp(), e.timestamp(), why, mine) for (s, e), why, mine in items]
+        for s_t, e_t, _, _ in flat:
+            points.add(s_t)
+            points.add(e_t)
+        spans.append((status, flat))
+    cuts = sorted(p for p in points if lo_t <= p <= hi_t)
     marks: list[tuple[Status, str | None, bool]] = [("free", None, False)] * (len(cuts) - 1)
     # Lowest priority first: a closed day that is also booked reads "closed".
-    for status, items in layers:
-        for (s, e), why, mine in items:
+    for status, flat in spans:
+        for s_t, e_t, why, mine in flat:
             mark = (status, "votre réservation" if mine else why, mine)
-            for i in range(bisect_left(cuts, max(s, start)), bisect_left(cuts, min(e, end))):
+            for i in range(bisect_left(cuts, max(s_t, lo_t)), bisect_left(cuts, min(e_t, hi_t))):
                 marks[i] = mark
     return _joined(cuts, marks)
 
 
-def _joined(cuts: list[datetime], marks: list[tuple[Status, str | None, bool]]) -> list[Segment]:
+def _joined(cuts: list[float], marks: list[tuple[Status, str | None, bool]]) -> list[Segment]:
     out: list[Segment] = []
     first = 0
     for i in range(1, len(marks) + 1):
         # Runs of equal marks become one segment (made once: most cuts are inside runs).
         if i == len(marks) or marks[i] != marks[first]:
             status, why, mine = marks[first]
-            out.append(Segment(cuts[first], cuts[i], status, why, mine))
+            out.append(Segment(_at(cuts[first]), _at(cuts[i]), status, why, mine))
             first = i
     return out
+
+
+def _at(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
 
 
 def check_range(start: datetime, end: datetime) -> None:
