@@ -2,7 +2,21 @@
 
 from fastapi import APIRouter
 
-from fabqueue.api import clients, events, health, jobs, machines, quotes, reports, users
+from fabqueue.api import (
+    availability,
+    bookings,
+    calendars,
+    clients,
+    events,
+    health,
+    jobs,
+    machines,
+    privacy,
+    quotes,
+    reports,
+    trainings,
+    users,
+)
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -13,5 +27,10 @@ api_router.include_router(users.router)
 api_router.include_router(clients.router)
 api_router.include_router(quotes.router)
 api_router.include_router(reports.router)
+api_router.include_router(trainings.router)
+api_router.include_router(bookings.router)
+api_router.include_router(availability.router)
+api_router.include_router(calendars.router)
+api_router.include_router(privacy.router)
 
 __all__ = ["api_router"]

@@ -21,6 +21,9 @@ def register(sub: Any) -> None:
     tok.set_defaults(func=new_token)
     ls = usub.add_parser("list", help="list users")
     ls.set_defaults(func=list_users)
+    from fabqueue.cli.bookings import register_user_actions
+
+    register_user_actions(usub)
 
 
 def _session() -> Any:

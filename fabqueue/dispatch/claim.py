@@ -2,22 +2,47 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from drivers.base import JobTicket
-from fabqueue.dispatch.scheduler import Candidate, MachineInfo, pick_next
-from fabqueue.models import Job, MachineRecord, RunnerState
+from fabqueue.dispatch.scheduler import Booking, Candidate, MachineInfo, pick_next
+from fabqueue.models import Booking as BookingRow
+from fabqueue.models import Job, MachineRecord, Role, RunnerState, User
+from fabqueue.services.estimates import correction_factor
 from fabqueue.states import OCCUPYING_STATES, JobState, transition
 from fabqueue.storage import FileStore
 from jobs.base import Analysis, MachineKind
 
 CANDIDATE_WINDOW = 100
 """Queued jobs looked at per claim; the most urgent and oldest come first."""
+BOOKING_HORIZON = timedelta(days=7)
+"""Bookings further ahead than this cannot be reached by a job starting now."""
 
 
-def _candidate(job: Job, slug: str) -> Candidate:
+def bookings_ahead(session: Session, slug: str, now: datetime) -> list[Booking]:
+    """The machine's live bookings from now on (a no-show leaves the machine to the queue)."""
+    rows = session.exec(
+        select(BookingRow.member_id, BookingRow.starts_at, BookingRow.ends_at)
+        .where(BookingRow.machine == slug)
+        .where(col(BookingRow.cancelled_at).is_(None), col(BookingRow.no_show_at).is_(None))
+        .where(BookingRow.ends_at > now, BookingRow.starts_at < now + BOOKING_HORIZON)
+    )
+    return [Booking(owner_id=m, starts_at=s, ends_at=e) for m, s, e in rows]
+
+
+def _members(session: Session, jobs: Sequence[Job]) -> set[int]:
+    owners = {j.owner_id for j in jobs}
+    rows = session.exec(
+        select(User.id).where(col(User.id).in_(owners)).where(User.role == Role.member)
+    )
+    return {i for i in rows if i is not None}
+
+
+def _candidate(job: Job, slug: str, needs_booking: bool = False) -> Candidate:
     assert job.id is not None
     return Candidate(
         id=job.id,
@@ -28,6 +53,7 @@ def _candidate(job: Job, slug: str) -> Candidate:
         created_at=job.created_at,
         analysis=Analysis.model_validate(job.analysis) if job.analysis else None,
         resuming=bool(job.checkpoint.get("resume")) and job.target_machine == slug,
+        needs_booking=needs_booking,
     )
 
 
@@ -90,14 +116,15 @@ def claim_next(
     ).all()
     if not rows:
         return None
-    info = MachineInfo(
-        slug=slug,
-        file_types=machine.file_types,
+    correction = correction_factor(session, slug)
+    info = replace(
+        machine,
         loaded_material=record.loaded_material,
-        track_material=machine.track_material,
-        params=machine.params,
+        correction=correction.factor if correction is not None else 1.0,
     )
-    decision = pick_next([_candidate(job, slug) for job in rows], info, [], now)
+    members = _members(session, rows) if machine.member_jobs_need_booking else set()
+    candidates = [_candidate(job, slug, job.owner_id in members) for job in rows]
+    decision = pick_next(candidates, info, bookings_ahead(session, slug, now), now)
     if decision.job_id is None:
         return None
     job = next(j for j in rows if j.id == decision.job_id)

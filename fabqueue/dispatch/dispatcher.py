@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from drivers.registry import DRIVERS
 from fabqueue.clock import Clock
 from fabqueue.db import SessionFactory
+from fabqueue.dispatch.bookings import BookingWatcher
 from fabqueue.dispatch.runner import MachineRunner
 from fabqueue.events import EventBus, Message
 from fabqueue.profiles import ProfileSet
@@ -39,6 +41,13 @@ class Dispatcher:
         self.store = store
         self.runners: dict[str, MachineRunner] = {}
         self._unlisten: Callable[[], None] | None = None
+        self.bookings = BookingWatcher(
+            sessions=sessions,
+            read_sessions=read_sessions,
+            clock=clock,
+            tz=profiles.site.tz if profiles.site is not None else ZoneInfo("Europe/Paris"),
+            every_s=settings.dispatch_poll_s,
+        )
 
     async def start(self) -> None:
         """Start one runner per machine (their records must exist: see ``register``)."""
@@ -56,11 +65,13 @@ class Dispatcher:
             )
         self._unlisten = self.bus.add_listener(self._on_message)
         await asyncio.gather(*(runner.start() for runner in self.runners.values()))
+        self.bookings.start()
         log.info("dispatching for %d machine(s) on node %s", len(self.runners), self.settings.node)
 
     async def stop(self) -> None:
         if self._unlisten is not None:
             self._unlisten()
+        await self.bookings.stop()
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
 
     def wake(self, *, machine: str | None = None, kind: str | None = None) -> None:

@@ -94,6 +94,9 @@ class MachineRunner:
             file_types=profiles.file_types(profile),
             track_material=profile.track_material,
             params=profile.params,
+            default_job_s=profile.booking.default_job_minutes * 60,
+            member_jobs_need_booking=profiles.site is not None
+            and profiles.site.booking.member_jobs == "during_booking",
         )
         assert profile.driver_config is not None
         self.driver = driver_cls(

@@ -8,8 +8,11 @@ Rules, in order:
 3. When the machine tracks material, a job that names a material runs only when that
    material is loaded.
 4. The design must fit the machine (bed, roll width, hoop).
-5. During someone's booking only that person's jobs run; a job whose estimated
-   duration would run into another person's booking waits.
+5. During someone's booking only that person's jobs run (they jump the queue); a job
+   whose expected duration (estimate x the machine's learnt correction, or the
+   profile's default when there is no estimate) would run into another person's
+   booking waits; a shorter one may run before it. Under the ``during_booking`` policy
+   a member's own job waits for a booking of theirs.
 6. Then highest priority first, then oldest first.
 """
 
@@ -33,6 +36,8 @@ class Candidate:
     created_at: datetime
     analysis: Analysis | None = None
     resuming: bool = False
+    needs_booking: bool = False
+    """A member's job under the ``during_booking`` policy: runs only in their booking."""
 
     @property
     def duration_s(self) -> float:
@@ -50,6 +55,18 @@ class MachineInfo:
     loaded_material: str | None = None
     track_material: bool = True
     params: MachineParams | None = None
+    correction: float = 1.0
+    """The machine's learnt ratio of real to estimated time."""
+    default_job_s: float = 0.0
+    """The time assumed for a job with no estimate (the profile's default duration)."""
+    member_jobs_need_booking: bool = False
+    """The site's ``member_jobs = "during_booking"`` policy."""
+
+
+def expected_s(c: Candidate, machine: MachineInfo) -> float:
+    """How long the job will hold the machine, as well as can be told before it runs."""
+    estimate = c.duration_s
+    return estimate * machine.correction if estimate > 0 else machine.default_job_s
 
 
 @dataclass(frozen=True)
@@ -66,8 +83,14 @@ class Decision:
     """Why each passed-over job is not taken now (shown to people who ask)."""
 
 
-def _blocked_by_booking(c: Candidate, bookings: Sequence[Booking], now: datetime) -> str | None:
-    end = now + timedelta(seconds=c.duration_s)
+def _blocked_by_booking(
+    c: Candidate, machine: MachineInfo, bookings: Sequence[Booking], now: datetime
+) -> str | None:
+    if c.needs_booking and not any(
+        b.owner_id == c.owner_id and b.starts_at <= now < b.ends_at for b in bookings
+    ):
+        return "waits for a booking of its owner"
+    end = now + timedelta(seconds=expected_s(c, machine))
     for b in bookings:
         if b.owner_id == c.owner_id or b.ends_at <= now:
             continue
@@ -91,7 +114,7 @@ def why_not(
         problems = machine.params.fit_problems(c.analysis)
         if problems:
             return "does not fit: " + "; ".join(problems)
-    return _blocked_by_booking(c, bookings, now)
+    return _blocked_by_booking(c, machine, bookings, now)
 
 
 def pick_next(
@@ -101,7 +124,11 @@ def pick_next(
     now: datetime,
 ) -> Decision:
     waiting: dict[int, str] = {}
-    ordered = sorted(candidates, key=lambda c: (not c.resuming, -c.priority, c.created_at, c.id))
+    holder = next((b.owner_id for b in bookings if b.starts_at <= now < b.ends_at), None)
+    ordered = sorted(
+        candidates,
+        key=lambda c: (not c.resuming, c.owner_id != holder, -c.priority, c.created_at, c.id),
+    )
     resuming_here = any(c.resuming for c in ordered)
     for c in ordered:
         if resuming_here and not c.resuming:

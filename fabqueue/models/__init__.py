@@ -1,5 +1,12 @@
 """SQLModel tables and their public shapes, one module per resource."""
 
+from fabqueue.models.bookings import (
+    BlockedTime,
+    Booking,
+    BookingAction,
+    BookingEvent,
+    CalendarToken,
+)
 from fabqueue.models.clients import ClientAccount, Organisation
 from fabqueue.models.files import StoredFile
 from fabqueue.models.jobs import Job, JobEvent, JobEventPublic, JobPublic, JobsPublic, Outcome
@@ -20,12 +27,20 @@ from fabqueue.models.quotes import (
     QuoteSequence,
     QuoteState,
 )
+from fabqueue.models.trainings import Authorisation, Enrolment, Training, TrainingSession
 from fabqueue.models.users import STAFF_ROLES, ApiToken, Role, User, UserPublic
 
 __all__ = [
     "STAFF_ROLES",
     "ApiToken",
+    "Authorisation",
+    "BlockedTime",
+    "Booking",
+    "BookingAction",
+    "BookingEvent",
+    "CalendarToken",
     "ClientAccount",
+    "Enrolment",
     "Job",
     "JobActual",
     "JobEvent",
@@ -48,6 +63,8 @@ __all__ = [
     "Role",
     "RunnerState",
     "StoredFile",
+    "Training",
+    "TrainingSession",
     "User",
     "UserPublic",
 ]

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.base import DriverConfig
+from fabqueue.profiles.booking import MachineBooking
 from jobs.base import MachineKind
 from jobs.params import CutterParams, EmbroideryParams, MachineParams, PrinterParams
 
@@ -44,6 +45,8 @@ class MachineProfile(BaseModel):
     printer: PrinterParams | None = None
     cutter: CutterParams | None = None
     embroidery: EmbroideryParams | None = None
+    booking: MachineBooking = Field(default_factory=MachineBooking)
+    """Bookable or not, narrower hours, the duration assumed for a job with no estimate."""
 
     # Filled by the loader from ``driver``; not in the file.
     driver_config: DriverConfig | None = Field(default=None, exclude=True)

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from fabqueue.profiles.booking import BookingPolicy, PrivacyPolicy
+
 
 class VatRegime(StrEnum):
     normal = "normal"
@@ -89,6 +91,10 @@ class SiteProfile(BaseModel):
 
     locale: Literal["fr_FR"] = "fr_FR"
     timezone: str = "Europe/Paris"
+
+    booking: BookingPolicy = Field(default_factory=BookingPolicy)
+    """Opening hours, closures and the booking rules (``[booking]``)."""
+    privacy: PrivacyPolicy = Field(default_factory=PrivacyPolicy)
 
     @field_validator("siret")
     @classmethod

@@ -14,9 +14,10 @@ from sqlmodel import Session, col, func, select
 
 from fabqueue.db import SessionFactory, session_scope
 from fabqueue.events import queue_bus_event
-from fabqueue.models import Job, JobEvent, MachineRecord, RunnerState, User
+from fabqueue.models import Job, JobEvent, MachineRecord, Role, RunnerState, User
 from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
+from fabqueue.services.booking_rules import ensure_may_submit
 from fabqueue.services.errors import (
     Conflict,
     Forbidden,
@@ -238,6 +239,9 @@ def submit_job(
         with read_sessions() as session:
             known = all_machines(session)
     targets = machines_for(known, request, file_type)
+    if owner.role == Role.member:  # a client's jobs come from a quote, made by staff
+        with read_sessions() as session:
+            ensure_may_submit(session, profiles, owner, targets, now)
     if request.material is not None:
         _check_material(profiles, targets, request.material)
     try:

@@ -9,6 +9,7 @@ import pytest
 from fabqueue.settings import Settings
 from tests.conftest import Api
 from tests.support.api import submit
+from tests.support.bookings import authorise
 from tests.support.factories import CORPUS, tiny_gcode
 
 
@@ -146,6 +147,8 @@ def test_roles_are_enforced(held_api: Api, tmp_path: Path) -> None:
 
 
 def test_members_see_only_their_own_jobs(held_api: Api, tmp_path: Path) -> None:
+    for name in ("mia", "max"):
+        authorise(held_api, name, "printer")
     mine = submit(held_api, tiny_gcode(tmp_path), "mia", "member", machine="printer").json()
     other = submit(held_api, tiny_gcode(tmp_path), "max", "member", machine="printer").json()
     listed = held_api.client.get("/api/v1/jobs", headers=held_api.headers("mia", "member")).json()

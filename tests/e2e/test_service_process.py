@@ -97,6 +97,9 @@ def test_kill_9_interrupts_the_running_job_and_keeps_the_queue(
 
 def test_live_events_over_sse(service: Service, tmp_path: Path) -> None:
     token = service.cli("user", "add", "Sam", "--role", "member").stdout.strip().splitlines()[-1]
+    # A member submits only on machines they are trained for.
+    assert service.cli("user", "add", "Ana", "--role", "admin").returncode == 0
+    assert service.cli("train", "grant", "Sam", "printer").returncode == 0
     seen: list[dict] = []
     ready = threading.Event()
 
