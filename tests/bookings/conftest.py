@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,22 +11,9 @@ from fabqueue.profiles import ProfileSet, load_profiles
 from fabqueue.services.machines import register_local
 from fabqueue.settings import Settings
 from tests.conftest import Api
-from tests.support.bookings import NOW, Desk, cafe_profiles
+from tests.support.bookings import NOW, Cafe, Desk, cafe_profiles
 
 N = 50
-
-
-@dataclass
-class Cafe:
-    api: Api
-    desk: Desk
-    clock: FakeClock
-    staff: int
-    mia: int
-    """A member, authorised on the plotter (grant at NOW, no expiry)."""
-    max: int
-    """Another member, authorised on the plotter and the printer."""
-    mia_auth: int
 
 
 def _cafe(make_api: Callable[..., Api], settings: Settings, tmp_path: Path, **kw: object) -> Cafe:

@@ -17,8 +17,7 @@ from fabqueue.services import bookings
 from fabqueue.services.availability import busy_ranges
 from fabqueue.services.booking_rules import Refused
 from fabqueue.services.hours import Calendar
-from tests.bookings.conftest import Cafe
-from tests.support.bookings import NOW, PARIS, Desk, paris
+from tests.support.bookings import NOW, PARIS, Cafe, Desk, paris
 from tests.support.factories import make_user
 
 

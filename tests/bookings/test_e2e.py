@@ -11,8 +11,8 @@ from typing import Any
 
 from fabqueue.events import Message
 from fabqueue.settings import Settings
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
+from tests.support.api import submit
 from tests.support.bookings import NOW, Desk, SetClock, cafe_profiles, paris
 from tests.support.factories import tiny_gcode
 from tests.support.waiting import wait_for

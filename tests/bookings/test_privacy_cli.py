@@ -16,11 +16,10 @@ from fabqueue.services import privacy
 from fabqueue.services.errors import Forbidden
 from fabqueue.settings import Settings
 from fabqueue.states import JobState
-from tests.api.test_jobs_api import submit
-from tests.bookings.conftest import Cafe
 from tests.conftest import Api
-from tests.core.test_profiles import run_cli
-from tests.support.bookings import NOW, authorise, cafe_profiles, paris
+from tests.support.api import submit
+from tests.support.bookings import NOW, Cafe, authorise, cafe_profiles, paris
+from tests.support.cli import run_cli
 from tests.support.factories import tiny_gcode
 
 

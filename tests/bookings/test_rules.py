@@ -13,8 +13,7 @@ from fabqueue.models.bookings import BlockCreate
 from fabqueue.services import bookings
 from fabqueue.services.booking_rules import Refused
 from fabqueue.services.errors import Conflict
-from tests.bookings.conftest import Cafe
-from tests.support.bookings import NOW, paris
+from tests.support.bookings import NOW, Cafe, paris
 
 Setup = Callable[[Cafe], Any]
 

@@ -12,8 +12,7 @@ from fabqueue.models.trainings import SessionCreate, TrainingCreate
 from fabqueue.services import trainings
 from fabqueue.services.errors import Conflict, Forbidden, Invalid
 from fabqueue.services.trainings import add_months, machine_ref, usage_problem
-from tests.bookings.conftest import Cafe
-from tests.support.bookings import NOW, PARIS, paris
+from tests.support.bookings import NOW, PARIS, Cafe, paris
 
 
 @pytest.mark.parametrize(

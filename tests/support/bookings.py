@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from fabqueue.models import Booking, User
 from fabqueue.models.bookings import BookingCreate
 from fabqueue.profiles import ProfileSet
 from fabqueue.services import bookings, trainings
+from tests.conftest import Api
 from tests.support.factories import sim_printer, write_profiles
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -153,3 +155,16 @@ def authorise(api: Any, name: str, machine: str) -> None:
         json={"machine": machine},
     )
     assert r.status_code == 201, r.text
+
+
+@dataclass
+class Cafe:
+    api: Api
+    desk: Desk
+    clock: FakeClock
+    staff: int
+    mia: int
+    """A member, authorised on the plotter (grant at NOW, no expiry)."""
+    max: int
+    """Another member, authorised on the plotter and the printer."""
+    mia_auth: int
