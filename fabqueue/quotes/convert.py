@@ -129,6 +129,7 @@ def convert(
                     store=store,
                     profiles=profiles,
                     owner=owner,
+                    submitted_by=user,
                     stream=fh,
                     request=SubmitRequest(
                         filename=line.file_name,
