@@ -13,11 +13,12 @@ from fabqueue.models.quotes import (
     QuoteSequence,
     QuoteState,
 )
-from fabqueue.models.users import STAFF_ROLES, ApiToken, Role, User, UserPublic
+from fabqueue.models.users import STAFF_ROLES, ApiToken, ApiTokenPublic, Role, User, UserPublic
 
 __all__ = [
     "STAFF_ROLES",
     "ApiToken",
+    "ApiTokenPublic",
     "ClientAccount",
     "Job",
     "JobActual",
