@@ -42,7 +42,7 @@ MAX_ID = 2**63 - 1
 """Ids are 64-bit signed integers in the database: a larger one cannot exist."""
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-IdQuery = Annotated[int, Query(ge=1, le=MAX_ID)]
+OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 def bearer_token(authorization: str | None, x_api_key: str | None) -> str | None:
