@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from fabqueue.auth import user_for_token
 from fabqueue.context import AppContext
 from fabqueue.models import Role, User
+from fabqueue.models.types import MAX_ID as MAX_ID
 
 
 async def get_ctx(request: Request) -> AppContext:
@@ -37,9 +38,6 @@ SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 """A read-only session: never waits for writers."""
 
-
-MAX_ID = 2**63 - 1
-"""Ids are 64-bit signed integers in the database: a larger one cannot exist."""
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]

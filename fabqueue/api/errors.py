@@ -40,6 +40,7 @@ def _error(description: str, model: type[BaseModel] = ErrorBody) -> dict[str, An
 
 
 COMMON: dict[int | str, dict[str, Any]] = {
+    400: _error("The body could not be read (not JSON, not UTF-8, broken multipart)"),
     401: _error("No valid token"),
     403: _error("Not allowed for this role"),
     404: _error("No such thing, or not yours"),

@@ -57,6 +57,18 @@ def test_the_largest_id_is_simply_not_found(held_api: Api) -> None:
         assert held_api.client.get("/api/v1/jobs", headers=h, params=params).status_code == 422
 
 
+def test_ids_in_bodies_are_bounded_too(held_api: Api) -> None:
+    """Found by schemathesis: organisation_id = -3e19 in a JSON body was a 500."""
+    h = held_api.headers("ada", "admin")
+    for bad in (2**63, -(2**65), 0):
+        r = held_api.client.post(
+            "/api/v1/quotes", headers=h, json={"title": "x", "organisation_id": bad}
+        )
+        assert r.status_code == 422, r.text
+        r = held_api.client.post("/api/v1/clients/1/users", headers=h, json={"user_id": bad})
+        assert r.status_code == 422, r.text
+
+
 def test_every_integer_parameter_fits_a_64_bit_column(held_api: Api) -> None:
     spec = held_api.client.get("/openapi.json").json()
     checked = 0
@@ -196,3 +208,51 @@ def test_uploads_are_spooled_in_the_data_dir(
     )
     assert r.status_code == 201, r.text
     assert folders == [data_dir / "tmp"]
+
+
+def test_absurd_actuals_do_not_break_the_estimates_report(held_api: Api) -> None:
+    """Found by schemathesis: a real duration of 5e-324 s made the ratio 0 and the
+    report a 500."""
+    from fabqueue.clock import utcnow
+    from fabqueue.db import session_scope
+    from fabqueue.models import Job
+    from fabqueue.services.jobs import index_file
+    from fabqueue.states import JobState
+    from jobs.base import MachineKind
+
+    h = held_api.headers()
+    ids = []
+    with session_scope(held_api.ctx.sessions) as session:
+        index_file(session, "0" * 64, 10, utcnow())
+        for _ in range(3):
+            job = Job(
+                kind=MachineKind.fdm_printer,
+                owner_id=held_api.user_ids["staff"],
+                title="part",
+                file_sha256="0" * 64,
+                file_name="part.gcode",
+                file_type="gcode",
+                file_size=10,
+                analysis={"duration_s": 1000, "material": {"filament_g": 0.5}},
+                state=JobState.succeeded,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+                finished_at=utcnow(),
+            )
+            session.add(job)
+            session.flush()
+            ids.append(job.id)
+    bodies = [
+        {"duration_s": 5e-324},  # the smallest float: ratio 0
+        {"material": {"filament_g": 1e308}},  # ratio: infinity
+        {"duration_s": 1200, "material": {"filament_g": 0.6}},
+    ]
+    for job_id, body in zip(ids, bodies, strict=True):
+        assert held_api.client.put(
+            f"/api/v1/reports/actuals/{job_id}", headers=h, json=body
+        ).is_success
+    r = held_api.client.get("/api/v1/reports/estimates", headers=h)
+    assert r.status_code == 200, r.text
+    (printer,) = r.json()
+    assert printer["duration"]["worst"] == pytest.approx(1.2)
+    assert printer["material"][0]["worst"] == pytest.approx(1.2)
