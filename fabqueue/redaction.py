@@ -27,6 +27,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+_FORMATTER = logging.Formatter()
+
+
 def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
@@ -49,6 +52,10 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         record.args = tuple(_redact_value(a) for a in record.args)
     elif isinstance(record.args, dict):
         record.args = {k: _redact_value(v) for k, v in record.args.items()}
+    if record.exc_info and record.exc_info[0] is not None:
+        # Formatters reuse exc_text when it is set: a traceback (an HTTP client's error
+        # quoting a URL with its token) is redacted like the message.
+        record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
     return record
 
 

@@ -45,6 +45,16 @@ def test_every_logger_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
     assert TOKEN not in caplog.text and caplog.text.count(redaction.REDACTED) == 2
 
 
+def test_tracebacks_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    redaction.install()
+    try:
+        raise RuntimeError(f"GET http://cafe/api/v1/events?access_token={TOKEN} failed")
+    except RuntimeError:
+        logging.getLogger("fabqueue.test").exception("stream failed")
+    assert "RuntimeError" in caplog.text and "access_token=[redacted]" in caplog.text
+    assert TOKEN not in caplog.text and TOKEN[3:] not in caplog.text
+
+
 @pytest.fixture
 def access_log(settings: Settings) -> Iterator[tuple[str, str, io.StringIO]]:
     app = create_app(settings.model_copy(update={"start_dispatcher": False}))
