@@ -170,6 +170,7 @@ def test_a_chunked_upload_over_the_limit_is_413(
     assert "content-length" not in r.request.headers
     assert r.status_code == 413, r.text
     assert "limit" in r.json()["detail"]
+    assert r.headers["x-content-type-options"] == "nosniff"
     jobs = httpx.get(f"{url}/api/v1/jobs", headers={"Authorization": f"Bearer {token}"}).json()
     assert jobs["count"] == 0
 
