@@ -21,6 +21,7 @@ from fabqueue.api.deps import CtxDep, CurrentUser, optional_user, unauthorized, 
 from fabqueue.context import AppContext
 from fabqueue.events import Message
 from fabqueue.models import Job, User
+from fabqueue.services.machines import anonymous_status
 
 router = APIRouter(tags=["events"])
 
@@ -62,16 +63,12 @@ async def stream_user(
 
 OwnerOf = Callable[[int], Awaitable[int | None]]
 
-_STATUS_KEEP = ("state", "temperatures", "at")
-_JOB_KEEP = ("phase", "progress", "eta_s")
-
 
 def _anonymous_status(payload: dict[str, Any]) -> dict[str, Any]:
-    status = payload.get("status") or {}
-    kept: dict[str, Any] = {k: status[k] for k in _STATUS_KEEP if k in status}
-    job = status.get("job")
-    kept["job"] = {k: job[k] for k in _JOB_KEEP if k in job} if isinstance(job, dict) else None
-    return {"machine": payload.get("machine"), "status": kept}
+    return {
+        "machine": payload.get("machine"),
+        "status": anonymous_status(payload.get("status") or {}),
+    }
 
 
 async def visible(message: Message, user: User, owner_of: OwnerOf) -> dict[str, Any] | None:

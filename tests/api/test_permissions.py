@@ -153,3 +153,44 @@ def test_a_wrong_state_is_409_before_any_permission(held_api: Api) -> None:
 def test_the_table_covers_every_action() -> None:
     assert {r.action for r in ROWS} == {"hold", "release", "cancel", "pause", "resume", "requeue"}
     assert {r.set_by for r in ROWS} == {"owner", "staff", "machine"}
+
+
+def test_members_see_machines_without_other_peoples_jobs(held_api: Api) -> None:
+    from fabqueue.models import MachineRecord
+
+    held_api.token("owner", "member")
+    held_api.token("boss", "facilitator")
+    job_id = make_job(held_api, "owner", JobState.running, "machine")
+    with session_scope(held_api.ctx.sessions) as session:
+        record = session.get(MachineRecord, "printer")
+        assert record is not None
+        record.status = {
+            "state": "busy",
+            "message": "printing owner's part",
+            "at": "2026-12-07T05:00:00Z",
+            "temperatures": {"tool0": {"actual": 215.0, "target": 215.0}},
+            "job": {"ref": f"fq-{job_id}", "phase": "running", "progress": 0.3, "message": "x"},
+        }
+        session.add(record)
+
+    def seen(who: str, role: str) -> dict[str, Any]:
+        r = held_api.client.get("/api/v1/machines/printer", headers=held_api.headers(who, role))
+        listed = held_api.client.get("/api/v1/machines", headers=held_api.headers(who, role))
+        assert r.status_code == 200 and listed.json() == [r.json()]
+        return r.json()  # type: ignore[no-any-return]
+
+    staff = seen("boss", "facilitator")
+    assert staff["current_job_id"] == job_id and staff["status"]["job"]["ref"] == f"fq-{job_id}"
+    for who, role, current in (
+        ("max", "member", None),
+        ("shop", "client", None),
+        ("owner", "member", job_id),
+    ):
+        m = seen(who, role)
+        assert m["current_job_id"] == current, who
+        assert m["status"] == {
+            "state": "busy",
+            "at": "2026-12-07T05:00:00Z",
+            "temperatures": {"tool0": {"actual": 215.0, "target": 215.0}},
+            "job": {"phase": "running", "progress": 0.3},
+        }
