@@ -11,8 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlmodel import select
 
-from fabqueue import __version__
+from fabqueue import __version__, redaction
 from fabqueue.api import api_router
+from fabqueue.api.headers import SecurityHeadersMiddleware
 from fabqueue.api.limits import UploadLimitMiddleware
 from fabqueue.clock import Clock, RealClock
 from fabqueue.context import AppContext
@@ -126,7 +127,13 @@ def create_app(
         summary="Job queue, machines, estimates and quotes for a café numérique's fab machines",
         lifespan=lifespan,
     )
-    app.add_middleware(UploadLimitMiddleware, limit=settings.upload_limit_bytes)
+    redaction.install()
+    app.add_middleware(
+        UploadLimitMiddleware,
+        limit=settings.upload_limit_bytes,
+        spool_dir=settings.data_dir / "tmp",
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:

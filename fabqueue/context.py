@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from fabqueue.auth import TokenCache
+from fabqueue.auth import StreamTickets, TokenCache
 from fabqueue.clock import Clock
 from fabqueue.db import SessionFactory
 from fabqueue.dispatch.dispatcher import Dispatcher
@@ -29,6 +29,7 @@ class AppContext:
     store: FileStore
     dispatcher: Dispatcher | None = None
     tokens: TokenCache = field(default_factory=TokenCache)
+    tickets: StreamTickets = field(default_factory=StreamTickets)
     machines: MachineCatalog | None = None
 
     def __post_init__(self) -> None:

@@ -17,20 +17,21 @@ from fabqueue.api import (
     trainings,
     users,
 )
+from fabqueue.api.errors import COMMON, UPLOADS, WRITES
 
-api_router = APIRouter()
+api_router = APIRouter(responses=COMMON)
 api_router.include_router(health.router)
-api_router.include_router(machines.router)
-api_router.include_router(jobs.router)
+api_router.include_router(machines.router, responses=WRITES)
+api_router.include_router(jobs.router, responses=UPLOADS)
 api_router.include_router(events.router)
-api_router.include_router(users.router)
-api_router.include_router(clients.router)
-api_router.include_router(quotes.router)
-api_router.include_router(reports.router)
-api_router.include_router(trainings.router)
-api_router.include_router(bookings.router)
-api_router.include_router(availability.router)
+api_router.include_router(users.router, responses=WRITES)
+api_router.include_router(clients.router, responses=WRITES)
+api_router.include_router(quotes.router, responses=UPLOADS)
+api_router.include_router(reports.router, responses=WRITES)
+api_router.include_router(trainings.router, responses=WRITES)
+api_router.include_router(bookings.router, responses=WRITES)
+api_router.include_router(availability.router, responses=WRITES)
 api_router.include_router(calendars.router)
-api_router.include_router(privacy.router)
+api_router.include_router(privacy.router, responses=WRITES)
 
 __all__ = ["api_router"]

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep
+from fabqueue.api.deps import CtxDep, CurrentUser, OptionalIdQuery, ReadSessionDep
 from fabqueue.models import User
 from fabqueue.services import bookings
 from fabqueue.services.availability import Status, machine_availability
@@ -46,7 +46,7 @@ def availability(
     machine: str,
     start: Annotated[datetime, Query(alias="from")],
     end: Annotated[datetime, Query(alias="to")],
-    member: int | None = None,
+    member: OptionalIdQuery = None,
 ) -> AvailabilityPublic:
     """Free ranges and, for every other range, why: closed, blocked, booked, or beyond
     the booking window."""

@@ -8,7 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
-from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep, StaffUser
+from fabqueue.api.deps import (
+    CtxDep,
+    CurrentUser,
+    IdPath,
+    OptionalIdQuery,
+    ReadSessionDep,
+    SessionDep,
+    StaffUser,
+)
 from fabqueue.models import BlockedTime, BookingEvent
 from fabqueue.models.bookings import BlockCreate, BookingCreate, BookingMove, BookingPublic
 from fabqueue.services import bookings as service
@@ -26,7 +34,7 @@ def list_bookings(
     session: ReadSessionDep,
     user: CurrentUser,
     machine: str | None = None,
-    member: int | None = None,
+    member: OptionalIdQuery = None,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
     cancelled: bool = False,
@@ -56,21 +64,21 @@ def create_booking(
 
 @router.get("/bookings/{booking_id}", response_model=BookingPublic)
 def get_booking(
-    ctx: CtxDep, session: ReadSessionDep, user: CurrentUser, booking_id: int
+    ctx: CtxDep, session: ReadSessionDep, user: CurrentUser, booking_id: IdPath
 ) -> BookingPublic:
     return service.public(service.get(session, booking_id, user), user, service.tz_of(ctx.profiles))
 
 
 @router.get("/bookings/{booking_id}/events", response_model=list[BookingEvent])
 def booking_events(
-    session: ReadSessionDep, user: CurrentUser, booking_id: int
+    session: ReadSessionDep, user: CurrentUser, booking_id: IdPath
 ) -> list[BookingEvent]:
     return service.history(session, booking_id, user)
 
 
 @router.post("/bookings/{booking_id}/move", response_model=BookingPublic)
 def move_booking(
-    ctx: CtxDep, session: SessionDep, user: CurrentUser, booking_id: int, data: BookingMove
+    ctx: CtxDep, session: SessionDep, user: CurrentUser, booking_id: IdPath, data: BookingMove
 ) -> BookingPublic:
     b = service.move(
         session, ctx.profiles, booking_id, data.starts_at, data.ends_at, user, ctx.clock.now()
@@ -83,7 +91,7 @@ def cancel_booking(
     ctx: CtxDep,
     session: SessionDep,
     user: CurrentUser,
-    booking_id: int,
+    booking_id: IdPath,
     data: CancelRequest | None = None,
 ) -> BookingPublic:
     reason = data.reason if data else None
@@ -92,7 +100,7 @@ def cancel_booking(
 
 
 @router.post("/bookings/{booking_id}/no-show", response_model=BookingPublic)
-def no_show(ctx: CtxDep, session: SessionDep, user: StaffUser, booking_id: int) -> BookingPublic:
+def no_show(ctx: CtxDep, session: SessionDep, user: StaffUser, booking_id: IdPath) -> BookingPublic:
     b = service.no_show(session, booking_id, user, ctx.clock.now())
     return service.public(b, user, service.tz_of(ctx.profiles))
 
@@ -114,5 +122,5 @@ def list_blocks(
 
 
 @router.post("/blocked-times/{block_id}/cancel", response_model=BlockedTime)
-def unblock(ctx: CtxDep, session: SessionDep, user: StaffUser, block_id: int) -> BlockedTime:
+def unblock(ctx: CtxDep, session: SessionDep, user: StaffUser, block_id: IdPath) -> BlockedTime:
     return service.unblock(session, block_id, user, ctx.clock.now())

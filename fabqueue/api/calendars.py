@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep
+from fabqueue.api.deps import CtxDep, CurrentUser, IdPath, ReadSessionDep, SessionDep
+from fabqueue.models.types import MAX_ID
 from fabqueue.services import calendars as service
 from fabqueue.services.bookings import tz_of
 
@@ -15,7 +16,7 @@ router = APIRouter(tags=["calendars"])
 
 class FeedRequest(BaseModel):
     machine: str | None = None
-    member_id: int | None = None
+    member_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class FeedPublic(BaseModel):
@@ -36,7 +37,7 @@ def create_feed(
 
 
 @router.post("/calendars/{feed_id}/revoke", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_feed(ctx: CtxDep, session: SessionDep, user: CurrentUser, feed_id: int) -> None:
+def revoke_feed(ctx: CtxDep, session: SessionDep, user: CurrentUser, feed_id: IdPath) -> None:
     service.revoke_token(session, feed_id, user, ctx.clock.now())
 
 

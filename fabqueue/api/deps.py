@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Query, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from fabqueue.auth import user_for_token
 from fabqueue.context import AppContext
-from fabqueue.models import User
+from fabqueue.models import Role, User
+from fabqueue.models.types import MAX_ID as MAX_ID
 
 
 async def get_ctx(request: Request) -> AppContext:
@@ -39,12 +39,16 @@ ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 """A read-only session: never waits for writers."""
 
 
-def _token(authorization: str | None, x_api_key: str | None, query: str | None) -> str | None:
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+def bearer_token(authorization: str | None, x_api_key: str | None) -> str | None:
     if authorization:
         scheme, _, value = authorization.partition(" ")
-        if scheme.lower() == "bearer" and value:
+        if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    return x_api_key or query
+    return x_api_key or None
 
 
 def _lookup(ctx: AppContext, token: str) -> User | None:
@@ -55,29 +59,42 @@ def _lookup(ctx: AppContext, token: str) -> User | None:
         return user
 
 
-async def current_user(
+async def user_for(ctx: AppContext, token: str) -> User | None:
+    """The active user of an unrevoked ``token`` (cached for a few seconds), else None."""
+    now = ctx.clock.monotonic()
+    user = ctx.tokens.get(token, now)
+    if user is None:
+        user = await run_in_threadpool(_lookup, ctx, token)
+        if user is not None:
+            ctx.tokens.put(token, user, now)
+    return user
+
+
+async def optional_user(
     ctx: CtxDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
-    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
-) -> User:
-    """Bearer token (scripts), X-Api-Key (slicers' OctoPrint upload), or ?access_token=
-    (browsers' EventSource cannot send headers)."""
-    token = _token(authorization, x_api_key, access_token)
-    user = None
-    if token:
-        now = time.monotonic()
-        user = ctx.tokens.get(token, now)
-        if user is None:
-            user = await run_in_threadpool(_lookup, ctx, token)
-            if user is not None:
-                ctx.tokens.put(token, user, now)
+) -> User | None:
+    """Who is asking, or None: the one place a request's credentials become a user.
+
+    Bearer token (scripts) or X-Api-Key (slicers' OctoPrint upload); a browser's session
+    cookie is to be resolved here too, so every route sees it the same way.
+    """
+    token = bearer_token(authorization, x_api_key)
+    return await user_for(ctx, token) if token else None
+
+
+def unauthorized() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail="a valid API token is needed (Authorization: Bearer <token>)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="a valid API token is needed (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise unauthorized()
     return user
 
 
@@ -91,3 +108,12 @@ async def staff_user(user: CurrentUser) -> User:
 
 
 StaffUser = Annotated[User, Depends(staff_user)]
+
+
+async def admin_user(user: CurrentUser) -> User:
+    if user.role != Role.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="admins only")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]

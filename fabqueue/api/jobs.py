@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
-from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep
+from fabqueue.api.deps import (
+    MAX_ID,
+    CtxDep,
+    CurrentUser,
+    IdPath,
+    OptionalIdQuery,
+    ReadSessionDep,
+    SessionDep,
+)
 from fabqueue.models import JobEventPublic, JobPublic, JobsPublic
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import Forbidden, NotFound
@@ -70,9 +78,9 @@ def list_jobs(
     user: CurrentUser,
     state: Annotated[list[JobState] | None, Query()] = None,
     machine: str | None = None,
-    owner: int | None = None,
+    owner: OptionalIdQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> JobsPublic:
     """Newest first. Members and clients see their own jobs only."""
     rows, total = job_service.list_jobs(
@@ -84,14 +92,14 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic)
-def get_job(job_id: int, session: ReadSessionDep, user: CurrentUser) -> JobPublic:
+def get_job(job_id: IdPath, session: ReadSessionDep, user: CurrentUser) -> JobPublic:
     return JobPublic.model_validate(
         job_service.get_job(session, job_id, user), from_attributes=True
     )
 
 
 @router.get("/{job_id}/events", response_model=list[JobEventPublic])
-def job_events(job_id: int, session: ReadSessionDep, user: CurrentUser) -> list[JobEventPublic]:
+def job_events(job_id: IdPath, session: ReadSessionDep, user: CurrentUser) -> list[JobEventPublic]:
     return [
         JobEventPublic.model_validate(e, from_attributes=True)
         for e in job_service.job_events(session, job_id, user)
@@ -99,7 +107,9 @@ def job_events(job_id: int, session: ReadSessionDep, user: CurrentUser) -> list[
 
 
 @router.get("/{job_id}/file", response_class=FileResponse)
-def job_file(job_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser) -> FileResponse:
+def job_file(
+    job_id: IdPath, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser
+) -> FileResponse:
     """The file as it was submitted."""
     job = job_service.get_job(session, job_id, user)
     path = ctx.store.path_for(job.file_sha256)
@@ -110,7 +120,7 @@ def job_file(job_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUse
 
 @router.get("/{job_id}/preview", response_class=FileResponse)
 def job_preview(
-    job_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser
+    job_id: IdPath, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser
 ) -> FileResponse:
     """A picture of the job (SVG or PNG) for the tablet; 404 when there is none."""
     job = job_service.get_job(session, job_id, user)
@@ -124,7 +134,7 @@ def job_preview(
 
 
 def _action_route(action: str) -> None:
-    def handler(job_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> JobPublic:
+    def handler(job_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> JobPublic:
         job = job_service.act(
             session=session, job_id=job_id, action=action, user=user, at=ctx.clock.now()
         )

@@ -32,13 +32,16 @@ class MaterialChoice(BaseModel):
 
 
 @router.get("", response_model=list[MachinePublic])
-def list_machines(session: ReadSessionDep, _user: CurrentUser) -> list[MachinePublic]:
-    return [machine_service.to_public(session, r) for r in machine_service.list_machines(session)]
+def list_machines(session: ReadSessionDep, user: CurrentUser) -> list[MachinePublic]:
+    """Members and clients see machines' states without other people's jobs."""
+    return [
+        machine_service.to_public(session, r, user) for r in machine_service.list_machines(session)
+    ]
 
 
 @router.get("/{slug}", response_model=MachinePublic)
-def get_machine(slug: str, session: ReadSessionDep, _user: CurrentUser) -> MachinePublic:
-    return machine_service.to_public(session, machine_service.get_record(session, slug))
+def get_machine(slug: str, session: ReadSessionDep, user: CurrentUser) -> MachinePublic:
+    return machine_service.to_public(session, machine_service.get_record(session, slug), user)
 
 
 @router.post("/{slug}/confirm", response_model=ConfirmResult)

@@ -12,7 +12,15 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from sqlmodel import Session
 
-from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep
+from fabqueue.api.deps import (
+    MAX_ID,
+    CtxDep,
+    CurrentUser,
+    IdPath,
+    OptionalIdQuery,
+    ReadSessionDep,
+    SessionDep,
+)
 from fabqueue.context import AppContext
 from fabqueue.models import JobPublic, JobsPublic, Quote, QuoteState, User
 from fabqueue.models.quote_public import (
@@ -121,9 +129,9 @@ def list_quotes(
     session: ReadSessionDep,
     user: CurrentUser,
     state: Annotated[list[QuoteState] | None, Query()] = None,
-    organisation: int | None = None,
+    organisation: OptionalIdQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> QuotesPublic:
     """Newest first. Clients see their organisation's quotes only."""
     rows, total = svc.list_quotes(
@@ -133,13 +141,13 @@ def list_quotes(
 
 
 @router.get("/{quote_id}", response_model=QuotePublic)
-def get(quote_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser) -> QuotePublic:
+def get(quote_id: IdPath, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser) -> QuotePublic:
     return _public(ctx, session, svc.get_quote(session, quote_id, user), user)
 
 
 @router.patch("/{quote_id}", response_model=QuotePublic)
 def patch(
-    quote_id: int, body: QuotePatch, ctx: CtxDep, session: SessionDep, user: CurrentUser
+    quote_id: IdPath, body: QuotePatch, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
     quote = svc.update_quote(
         session=session, user=user, quote_id=quote_id, data=body, at=ctx.clock.now()
@@ -148,7 +156,7 @@ def patch(
 
 
 @router.get("/{quote_id}/events", response_model=list[QuoteEventPublic])
-def events(quote_id: int, session: ReadSessionDep, user: CurrentUser) -> list[QuoteEventPublic]:
+def events(quote_id: IdPath, session: ReadSessionDep, user: CurrentUser) -> list[QuoteEventPublic]:
     return [
         QuoteEventPublic.model_validate(e, from_attributes=True)
         for e in svc.events(session, quote_id, user)
@@ -156,7 +164,7 @@ def events(quote_id: int, session: ReadSessionDep, user: CurrentUser) -> list[Qu
 
 
 @router.get("/{quote_id}/pdf", response_class=Response)
-def pdf(quote_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser) -> Response:
+def pdf(quote_id: IdPath, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser) -> Response:
     """The devis. Staff may print a draft (marked as such, no number)."""
     quote = svc.get_quote(session, quote_id, user)
     if quote.number is None and not user.is_staff:
@@ -165,7 +173,7 @@ def pdf(quote_id: int, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser) 
 
 
 @router.get("/{quote_id}/jobs", response_model=JobsPublic)
-def quote_jobs(quote_id: int, session: ReadSessionDep, user: CurrentUser) -> JobsPublic:
+def quote_jobs(quote_id: IdPath, session: ReadSessionDep, user: CurrentUser) -> JobsPublic:
     """The jobs the quote became, for the client to follow."""
     rows = svc.jobs_of(session, quote_id, user)
     return JobsPublic(
@@ -175,7 +183,7 @@ def quote_jobs(quote_id: int, session: ReadSessionDep, user: CurrentUser) -> Job
 
 @router.post("/{quote_id}/designs", status_code=status.HTTP_201_CREATED, response_model=QuotePublic)
 def add_design(
-    quote_id: int,
+    quote_id: IdPath,
     ctx: CtxDep,
     user: CurrentUser,
     file: Annotated[UploadFile, File(description="the design (G-code, SVG, DST, PES…)")],
@@ -205,7 +213,7 @@ def add_design(
 
 @router.post("/{quote_id}/lines", status_code=status.HTTP_201_CREATED, response_model=QuotePublic)
 def add_line(
-    quote_id: int, body: LineIn, ctx: CtxDep, session: SessionDep, user: CurrentUser
+    quote_id: IdPath, body: LineIn, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
     """A free line priced by hand: design work, fitting, delivery…"""
     quote_lines.add_line(
@@ -221,8 +229,8 @@ def add_line(
 
 @router.patch("/{quote_id}/lines/{line_id}", response_model=QuotePublic)
 def patch_line(
-    quote_id: int,
-    line_id: int,
+    quote_id: IdPath,
+    line_id: IdPath,
     body: LinePatch,
     ctx: CtxDep,
     session: SessionDep,
@@ -242,7 +250,7 @@ def patch_line(
 
 @router.delete("/{quote_id}/lines/{line_id}", response_model=QuotePublic)
 def delete_line(
-    quote_id: int, line_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser
+    quote_id: IdPath, line_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
     quote_lines.remove_line(
         session=session, user=user, quote_id=quote_id, line_id=line_id, at=ctx.clock.now()
@@ -251,7 +259,9 @@ def delete_line(
 
 
 @router.post("/{quote_id}/draft", response_model=QuotePublic)
-def start_draft(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuotePublic:
+def start_draft(
+    quote_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUser
+) -> QuotePublic:
     """Staff take a request: each design is priced from its analysis."""
     quote = svc.start_draft(
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
@@ -260,7 +270,7 @@ def start_draft(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUs
 
 
 @router.post("/{quote_id}/reprice", response_model=QuotePublic)
-def reprice(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuotePublic:
+def reprice(quote_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuotePublic:
     quote = svc.reprice(
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
     )
@@ -268,7 +278,7 @@ def reprice(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) 
 
 
 @router.post("/{quote_id}/send", response_model=QuoteSent)
-def send(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuoteSent:
+def send(quote_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuoteSent:
     """Number (DEV-YYYY-NNNN), freeze and send. The answer carries the client's secret
     link once; give it with the PDF."""
     quote, token = quote_sending.send(
@@ -278,7 +288,7 @@ def send(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> 
 
 
 @router.post("/{quote_id}/link", response_model=QuoteSent)
-def new_link(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuoteSent:
+def new_link(quote_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuoteSent:
     """A new secret link for a sent quote; the previous one stops working."""
     quote, token = quote_sending.new_link(
         session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
@@ -288,7 +298,7 @@ def new_link(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser)
 
 @router.post("/{quote_id}/accept", response_model=QuotePublic)
 def accept(
-    quote_id: int, body: Acceptance, ctx: CtxDep, session: SessionDep, user: CurrentUser
+    quote_id: IdPath, body: Acceptance, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
     """« Bon pour accord »: by the client logged in, or by staff for a signed paper."""
     quote = quote_answers.accept_as(
@@ -304,7 +314,7 @@ def accept(
 
 @router.post("/{quote_id}/paper-acceptance", response_model=QuotePublic)
 def paper_acceptance(
-    quote_id: int, body: PaperAcceptance, ctx: CtxDep, session: SessionDep, user: CurrentUser
+    quote_id: IdPath, body: PaperAcceptance, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
     """Staff record a paper copy signed « bon pour accord » on ``signed_on``: it counts
     if signed within the quote's validity, even when it reached the café later."""
@@ -321,7 +331,7 @@ def paper_acceptance(
 
 @router.post("/{quote_id}/refuse", response_model=QuotePublic)
 def refuse(
-    quote_id: int, body: Refusal, ctx: CtxDep, session: SessionDep, user: CurrentUser
+    quote_id: IdPath, body: Refusal, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
     quote = quote_answers.refuse_as(
         session=session,
@@ -336,7 +346,7 @@ def refuse(
 
 @router.post("/{quote_id}/cancel", response_model=QuotePublic)
 def cancel(
-    quote_id: int, body: Refusal, ctx: CtxDep, session: SessionDep, user: CurrentUser
+    quote_id: IdPath, body: Refusal, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
     """Abandon a request or a draft (a sent quote is never removed)."""
     quote = svc.cancel(
@@ -346,14 +356,14 @@ def cancel(
 
 
 @router.post("/{quote_id}/revise", status_code=status.HTTP_201_CREATED, response_model=QuotePublic)
-def revise(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuotePublic:
+def revise(quote_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuotePublic:
     """A new draft version of a sent, refused or expired quote."""
     quote = svc.revise(session=session, user=user, quote_id=quote_id, at=ctx.clock.now())
     return _fresh(ctx, quote.id, user)
 
 
 @router.post("/{quote_id}/convert", response_model=QuotePublic)
-def convert(quote_id: int, body: ConvertIn, ctx: CtxDep, user: CurrentUser) -> QuotePublic:
+def convert(quote_id: IdPath, body: ConvertIn, ctx: CtxDep, user: CurrentUser) -> QuotePublic:
     """An accepted quote becomes jobs: one per copy of each design, queued (or held)."""
     quote_convert.convert(
         sessions=ctx.sessions,

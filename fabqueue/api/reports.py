@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter
 
-from fabqueue.api.deps import CtxDep, ReadSessionDep, SessionDep, StaffUser
+from fabqueue.api.deps import CtxDep, IdPath, ReadSessionDep, SessionDep, StaffUser
 from fabqueue.services import reports as svc
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -26,7 +26,7 @@ def estimates(
 
 @router.put("/actuals/{job_id}", response_model=svc.ActualPublic)
 def record_actual(
-    job_id: int, body: svc.ActualIn, ctx: CtxDep, session: SessionDep, user: StaffUser
+    job_id: IdPath, body: svc.ActualIn, ctx: CtxDep, session: SessionDep, user: StaffUser
 ) -> svc.ActualPublic:
     """What the job really took, entered by the operator (machines that cannot report
     it, material weighed or measured after the job)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep, StaffUser
+from fabqueue.api.deps import CtxDep, CurrentUser, IdPath, ReadSessionDep, SessionDep, StaffUser
 from fabqueue.models import Authorisation, Training, TrainingSession
 from fabqueue.models.trainings import (
     AuthorisationPublic,
@@ -17,6 +17,7 @@ from fabqueue.models.trainings import (
     TrainingCreate,
     TrainingPublic,
 )
+from fabqueue.models.types import MAX_ID
 from fabqueue.services import trainings as service
 from fabqueue.services.bookings import tz_of
 from fabqueue.services.errors import Forbidden
@@ -25,7 +26,7 @@ router = APIRouter(tags=["trainings"])
 
 
 class EnrolRequest(BaseModel):
-    member_id: int | None = None
+    member_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     """Staff enrol someone; a member leaves it out to enrol themself."""
 
 
@@ -37,7 +38,7 @@ class GrantRequest(BaseModel):
     machine: str
     """A machine slug, or a machine kind (every machine of it)."""
     expires_at: datetime | None = None
-    unused_months: int | None = None
+    unused_months: int | None = Field(default=None, ge=1, le=1200)
     reason: str | None = None
 
 
@@ -81,7 +82,7 @@ def create_training(
 
 @router.get("/trainings/{training_id}/sessions", response_model=list[SessionPublic])
 def list_sessions(
-    session: ReadSessionDep, _user: CurrentUser, training_id: int
+    session: ReadSessionDep, _user: CurrentUser, training_id: IdPath
 ) -> list[SessionPublic]:
     service.get_training(session, training_id)
     rows = session.exec(
@@ -98,7 +99,7 @@ def list_sessions(
     response_model=SessionPublic,
 )
 def create_session(
-    ctx: CtxDep, session: SessionDep, user: StaffUser, training_id: int, data: SessionCreate
+    ctx: CtxDep, session: SessionDep, user: StaffUser, training_id: IdPath, data: SessionCreate
 ) -> SessionPublic:
     ts = service.create_session(session, training_id, data, user, ctx.clock.now())
     return _session(session, ts)
@@ -106,7 +107,7 @@ def create_session(
 
 @router.post("/trainings/sessions/{session_id}/enrolments", status_code=status.HTTP_201_CREATED)
 def enrol(
-    ctx: CtxDep, session: SessionDep, user: CurrentUser, session_id: int, data: EnrolRequest
+    ctx: CtxDep, session: SessionDep, user: CurrentUser, session_id: IdPath, data: EnrolRequest
 ) -> dict[str, int]:
     assert user.id is not None
     e = service.enrol(session, session_id, data.member_id or user.id, user, ctx.clock.now())
@@ -116,7 +117,7 @@ def enrol(
 
 @router.post("/trainings/sessions/{session_id}/validate", response_model=list[AuthorisationPublic])
 def validate(
-    ctx: CtxDep, session: SessionDep, user: StaffUser, session_id: int, data: ValidateRequest
+    ctx: CtxDep, session: SessionDep, user: StaffUser, session_id: IdPath, data: ValidateRequest
 ) -> list[AuthorisationPublic]:
     granted = service.validate(session, session_id, data.member_ids, user, ctx.clock.now())
     return [_auth(ctx, session, a) for a in granted]
@@ -124,7 +125,7 @@ def validate(
 
 @router.get("/users/{user_id}/authorisations", response_model=list[AuthorisationPublic])
 def list_authorisations(
-    ctx: CtxDep, session: ReadSessionDep, user: CurrentUser, user_id: int
+    ctx: CtxDep, session: ReadSessionDep, user: CurrentUser, user_id: IdPath
 ) -> list[AuthorisationPublic]:
     if user_id != user.id and not user.is_staff:
         raise Forbidden("on ne voit que ses propres habilitations")
@@ -137,7 +138,7 @@ def list_authorisations(
     response_model=AuthorisationPublic,
 )
 def grant(
-    ctx: CtxDep, session: SessionDep, user: StaffUser, user_id: int, data: GrantRequest
+    ctx: CtxDep, session: SessionDep, user: StaffUser, user_id: IdPath, data: GrantRequest
 ) -> AuthorisationPublic:
     a = service.grant(
         session,
@@ -157,8 +158,8 @@ def revoke(
     ctx: CtxDep,
     session: SessionDep,
     user: StaffUser,
-    user_id: int,
-    auth_id: int,
+    user_id: IdPath,
+    auth_id: IdPath,
     data: RevokeRequest,
 ) -> AuthorisationPublic:
     a = service.revoke(session, auth_id, data.reason, user, ctx.clock.now(), member_id=user_id)

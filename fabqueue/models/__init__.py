@@ -28,11 +28,12 @@ from fabqueue.models.quotes import (
     QuoteState,
 )
 from fabqueue.models.trainings import Authorisation, Enrolment, Training, TrainingSession
-from fabqueue.models.users import STAFF_ROLES, ApiToken, Role, User, UserPublic
+from fabqueue.models.users import STAFF_ROLES, ApiToken, ApiTokenPublic, Role, User, UserPublic
 
 __all__ = [
     "STAFF_ROLES",
     "ApiToken",
+    "ApiTokenPublic",
     "Authorisation",
     "BlockedTime",
     "Booking",

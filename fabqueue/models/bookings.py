@@ -14,7 +14,7 @@ from enum import StrEnum
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from fabqueue.models.types import UTCDateTime, str_enum
+from fabqueue.models.types import MAX_ID, UTCDateTime, str_enum
 
 
 class Booking(SQLModel, table=True):
@@ -96,7 +96,7 @@ class BookingCreate(SQLModel):
     machine: str
     starts_at: datetime
     ends_at: datetime
-    member_id: int | None = None
+    member_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     """Staff book for a member; a member books for themself."""
     note: str | None = None
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field, SQLModel
 
-from fabqueue.models.types import UTCDateTime
+from fabqueue.models.types import MAX_ID, UTCDateTime
 
 
 class Organisation(SQLModel, table=True):
@@ -87,7 +87,7 @@ class ClientUserIn(SQLModel):
     """Give an organisation a client user: a new one by ``name``, or an existing one."""
 
     name: str | None = Field(default=None, min_length=1, max_length=120)
-    user_id: int | None = None
+    user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class ClientUserPublic(SQLModel):

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from fabqueue.models.quotes import AcceptanceVia, LineKind, PriceSource, QuoteState
+from fabqueue.models.types import MAX_ID
 from fabqueue.profiles.site import VatRegime
 from jobs.base import MachineKind
 
@@ -24,7 +25,7 @@ class QuoteIn(_In):
     title: str = Field(min_length=1, max_length=200)
     request_notes: str = Field(default="", max_length=4000)
     """What the client wants: sizes, colours, placement, deadline."""
-    organisation_id: int | None = None
+    organisation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     """Staff: the client it is for. Clients: omitted (their own)."""
 
 

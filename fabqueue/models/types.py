@@ -10,6 +10,9 @@ from sqlalchemy import DateTime, Dialect
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
 
+MAX_ID = 2**63 - 1
+"""Ids are 64-bit signed integers in the database: a larger one cannot exist."""
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes on every database.

@@ -47,8 +47,21 @@ class ApiToken(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     token_hash: str = Field(unique=True, max_length=64)
     label: str = Field(default="", max_length=120)
+    prefix: str | None = Field(default=None, max_length=16)
+    """The token's first characters (``fq_`` and 8 more), to recognise it in a list."""
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiTokenPublic(SQLModel):
+    """A token as listed: never its secret, nor its hash."""
+
+    id: int
+    user_id: int
+    label: str
+    prefix: str | None
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 class UserPublic(SQLModel):

@@ -157,7 +157,8 @@ def check_access(session: Session, quote: Quote, user: User) -> None:
         raise Forbidden("quotes are for client organisations; ask the café's staff")
     own = organisation_of(session, user)
     if own is None or own.id != quote.organisation_id:
-        raise Forbidden("this quote is for another organisation")
+        # The answer for a quote that does not exist: ids are not to be probed.
+        raise NotFound(f"no quote {quote.id}")
 
 
 def get_quote(session: Session, quote_id: int, user: User) -> Quote:

@@ -46,7 +46,8 @@ def get_organisation(session: Session, org_id: int, user: User) -> Organisation:
         return org
     own = organisation_of(session, user)
     if own is None or own.id != org.id:
-        raise Forbidden("this is not your organisation")
+        # The answer for an organisation that does not exist: ids are not to be probed.
+        raise NotFound(f"no client organisation {org_id}")
     return org
 
 
@@ -75,9 +76,26 @@ def _clean(data: OrganisationIn, profiles: ProfileSet) -> dict[str, object]:
     return values
 
 
+def _check_prices(by: User | None, data: OrganisationIn, org: Organisation | None) -> None:
+    """A client's prices (price group, adjustment) are set by admins; staff edit the rest."""
+    if by is None or by.role == Role.admin:
+        return
+    before_group = org.price_group if org else None
+    before_bp = org.adjustment_bp if org else None
+    pct = data.adjustment_percent
+    if data.price_group != before_group or (None if pct is None else int(pct * 100)) != before_bp:
+        raise Forbidden("only an admin sets a client's price group or price adjustment")
+
+
 def create_organisation(
-    *, session: Session, data: OrganisationIn, profiles: ProfileSet, at: datetime
+    *,
+    session: Session,
+    data: OrganisationIn,
+    profiles: ProfileSet,
+    at: datetime,
+    by: User | None = None,
 ) -> Organisation:
+    _check_prices(by, data, None)
     org = Organisation(**_clean(data, profiles), created_at=at, updated_at=at)  # type: ignore[arg-type]
     session.add(org)
     session.commit()
@@ -85,11 +103,18 @@ def create_organisation(
 
 
 def update_organisation(
-    *, session: Session, org_id: int, data: OrganisationIn, profiles: ProfileSet, at: datetime
+    *,
+    session: Session,
+    org_id: int,
+    data: OrganisationIn,
+    profiles: ProfileSet,
+    at: datetime,
+    by: User | None = None,
 ) -> Organisation:
     org = session.get(Organisation, org_id)
     if org is None:
         raise NotFound(f"no client organisation {org_id}")
+    _check_prices(by, data, org)
     for name, value in _clean(data, profiles).items():
         setattr(org, name, value)
     org.updated_at = at

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -38,7 +39,6 @@ from fabqueue.services.machines import (
 from fabqueue.states import (
     ACTIVE_STATES,
     TERMINAL_STATES,
-    WAITING_STATES,
     JobState,
     record_creation,
     requeue_values,
@@ -222,8 +222,12 @@ def submit_job(
     upload_limit: int,
     now: datetime,
     catalog: MachineCatalog | None = None,
+    submitted_by: User | None = None,
 ) -> Job:
-    """Validate, store, analyse and queue a job. Nothing is kept if any step refuses it."""
+    """Validate, store, analyse and queue a job. Nothing is kept if any step refuses it.
+
+    ``submitted_by`` is who acts when it is not the owner (staff converting a quote for
+    its client): the job's first event names them, so a hold they set is theirs."""
     if not 1 <= request.copies <= MAX_COPIES:
         raise Invalid(f"copies must be between 1 and {MAX_COPIES}")
     if request.priority not in PRIORITY_RANGE:
@@ -273,7 +277,7 @@ def submit_job(
         session.add(job)
         session.flush()
         assert job.id is not None
-        record_creation(session, job, actor=_actor(owner), at=now)
+        record_creation(session, job, actor=_actor(submitted_by or owner), at=now)
     return job
 
 
@@ -282,7 +286,8 @@ def get_job(session: Session, job_id: int, user: User) -> Job:
     if job is None:
         raise NotFound(f"no job {job_id}")
     if not user.is_staff and job.owner_id != user.id:
-        raise Forbidden("this job is not yours")
+        # The same answer as for a job that does not exist: ids are not to be probed.
+        raise NotFound(f"no job {job_id}")
     return job
 
 
@@ -321,6 +326,84 @@ def _conflict(job: Job, action: str) -> Conflict:
     return Conflict(f"cannot {action} job {job.id}: it is {job.state.value}", state=job.state.value)
 
 
+ACTIONS = ("cancel", "pause", "resume", "hold", "release", "requeue")
+
+VALID_FROM: dict[str, frozenset[JobState]] = {
+    "cancel": frozenset({JobState.draft, JobState.queued, JobState.held, JobState.interrupted})
+    | ACTIVE_STATES,
+    "pause": frozenset({JobState.running}),
+    "resume": frozenset({JobState.paused, JobState.running, JobState.interrupted}),
+    "hold": frozenset({JobState.queued, JobState.draft}),
+    "release": frozenset({JobState.held, JobState.draft}),
+    "requeue": (TERMINAL_STATES - {JobState.succeeded}) | {JobState.interrupted},
+}
+"""The states each action applies to; anything else is a 409 with the current state."""
+
+
+class SetBy(StrEnum):
+    """Who put a job in its current state (docs/permissions.md)."""
+
+    owner = "owner"
+    staff = "staff"
+    machine = "machine"
+    """A machine's runner or the service itself (a print failed, a node restarted)."""
+
+
+def set_by(session: Session, job: Job) -> SetBy:
+    """From the event that moved the job into its current state."""
+    actor = session.exec(
+        select(JobEvent.actor)
+        .where(JobEvent.job_id == job.id)
+        .where(JobEvent.to_state == job.state)
+        .order_by(col(JobEvent.id).desc())
+        .limit(1)
+    ).first()
+    if actor is None or not actor.startswith("user:"):
+        return SetBy.machine
+    user_id = actor.removeprefix("user:")
+    if user_id == str(job.owner_id):
+        return SetBy.owner
+    # Only staff act on other people's jobs; an unknown or removed user counts as staff
+    # so that a decision never becomes undoable by losing its author.
+    return SetBy.staff
+
+
+_MEMBER_REFUSALS: dict[tuple[str, JobState], str] = {
+    ("hold", JobState.draft): "staff review draft jobs",
+    ("release", JobState.draft): "staff review draft jobs",
+    ("cancel", JobState.interrupted): "staff decide what happens to an interrupted job",
+    ("resume", JobState.interrupted): "staff decide what happens to an interrupted job",
+    ("requeue", JobState.interrupted): "staff decide what happens to an interrupted job",
+}
+
+
+def member_may(action: str, state: JobState, by: SetBy) -> str | None:
+    """Why a member may not do ``action`` on their own job, or None when they may.
+
+    What staff decided (a hold, a cancel), only staff undo; a member acts on what they
+    or a machine did.
+    """
+    refusal = _MEMBER_REFUSALS.get((action, state))
+    if refusal is not None:
+        return refusal
+    undoes = action == "release" or (action == "requeue" and state == JobState.cancelled)
+    if undoes and by != SetBy.owner:
+        # A cancel carried out by a machine was asked for by someone not recorded.
+        return f"you did not make this job {state.value}; only staff can {action} it"
+    return None
+
+
+def check_action(session: Session, user: User, job: Job, action: str) -> None:
+    """403 unless ``user`` may do ``action`` on ``job`` in its current state."""
+    if user.is_staff:
+        return
+    if user.role != Role.member:
+        raise Forbidden("clients follow their jobs; ask the café to change them")
+    refusal = member_may(action, JobState(job.state), set_by(session, job))
+    if refusal is not None:
+        raise Forbidden(refusal)
+
+
 def _set_flag(session: Session, job: Job, action: str, at: datetime, **flags: bool) -> None:
     """Ask the machine's runner to act (flags are desired states it converges to)."""
     for name, value in flags.items():
@@ -334,21 +417,18 @@ def _set_flag(session: Session, job: Job, action: str, at: datetime, **flags: bo
 
 @dataclass(frozen=True)
 class _Act:
-    """One person's request on one job, as the action handlers below see it."""
-
     session: Session
     job: Job
-    job_id: int
     state: JobState
-    action: str
     who: str
     reason: str
     at: datetime
 
     def move(self, to: JobState, values: dict[str, Any] | None = None) -> None:
+        assert self.job.id is not None
         transition(
             self.session,
-            self.job_id,
+            self.job.id,
             to,
             expected=[self.state],
             actor=self.who,
@@ -357,86 +437,60 @@ class _Act:
             values=values,
         )
 
-    def refuse(self) -> Conflict:
-        return _conflict(self.job, self.action)
-
 
 def _cancel(a: _Act) -> None:
-    if a.state in WAITING_STATES | {JobState.interrupted}:
-        a.move(JobState.cancelled, {"finished_at": a.at})
-    elif a.state in ACTIVE_STATES:
+    if a.state in ACTIVE_STATES:
         if a.job.cancel_requested:
-            raise Conflict(f"job {a.job_id} is already being cancelled", state=a.state.value)
-        _set_flag(a.session, a.job, a.action, a.at, cancel_requested=True)
+            raise Conflict(f"job {a.job.id} is already being cancelled", state=a.state.value)
+        _set_flag(a.session, a.job, "cancel", a.at, cancel_requested=True)
     else:
-        raise a.refuse()
+        a.move(JobState.cancelled, {"finished_at": a.at})
 
 
 def _pause(a: _Act) -> None:
-    if a.state != JobState.running or a.job.pause_requested:
-        raise a.refuse()
+    if a.job.pause_requested:
+        raise _conflict(a.job, "pause")
     assert a.job.machine is not None
     if not capability(get_record(a.session, a.job.machine), "can_pause"):
         raise Conflict(f"{a.job.machine} cannot pause a job", state=a.state.value)
-    _set_flag(a.session, a.job, a.action, a.at, pause_requested=True)
+    _set_flag(a.session, a.job, "pause", a.at, pause_requested=True)
 
 
 def _resume(a: _Act) -> None:
-    if a.state in (JobState.paused, JobState.running) and a.job.pause_requested:
-        _set_flag(a.session, a.job, a.action, a.at, pause_requested=False)
-    elif a.state == JobState.interrupted:
+    if a.state == JobState.interrupted:
         _resume_interrupted(a.session, a.job, a.who, a.reason, a.at)
+    elif a.job.pause_requested:
+        _set_flag(a.session, a.job, "resume", a.at, pause_requested=False)
     else:
-        raise a.refuse()
-
-
-def _hold(a: _Act) -> None:
-    if a.state not in (JobState.queued, JobState.draft):
-        raise a.refuse()
-    a.move(JobState.held)
-
-
-def _release(a: _Act) -> None:
-    if a.state not in (JobState.held, JobState.draft):
-        raise a.refuse()
-    a.move(JobState.queued)
+        raise _conflict(a.job, "resume")
 
 
 def _requeue(a: _Act) -> None:
-    if a.state not in (TERMINAL_STATES - {JobState.succeeded}) | {JobState.interrupted}:
-        raise a.refuse()
     a.move(JobState.queued, requeue_values(a.job))
 
 
-_ACTIONS: dict[str, Callable[[_Act], None]] = {
+_PERFORM: dict[str, Callable[[_Act], None]] = {
     "cancel": _cancel,
     "pause": _pause,
     "resume": _resume,
-    "hold": _hold,
-    "release": _release,
+    "hold": lambda a: a.move(JobState.held),
+    "release": lambda a: a.move(JobState.queued),
     "requeue": _requeue,
 }
 
 
 def act(*, session: Session, job_id: int, action: str, user: User, at: datetime) -> Job:
-    """cancel | pause | resume | hold | release | requeue, each where it makes sense."""
+    """cancel | pause | resume | hold | release | requeue, each where it makes sense and
+    by whom docs/permissions.md says."""
+    if action not in VALID_FROM:
+        raise NotFound(f"no action {action!r}")
     job = get_job(session, job_id, user)
     assert job.id is not None
-    handler = _ACTIONS.get(action)
-    if handler is None:
-        raise NotFound(f"no action {action!r}")
-    handler(
-        _Act(
-            session=session,
-            job=job,
-            job_id=job.id,
-            state=JobState(job.state),
-            action=action,
-            who=_actor(user),
-            reason=f"{action} by {user.name}",
-            at=at,
-        )
-    )
+    state = JobState(job.state)
+    if state not in VALID_FROM[action]:
+        raise _conflict(job, action)
+    check_action(session, user, job, action)
+    _PERFORM[action](_Act(session, job, state, _actor(user), f"{action} by {user.name}", at))
     session.commit()
     session.refresh(job)
     return job

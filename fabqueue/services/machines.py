@@ -155,11 +155,30 @@ def occupying_job(session: Session, slug: str) -> Job | None:
     ).first()
 
 
-def to_public(session: Session, record: MachineRecord) -> MachinePublic:
+_STATUS_SHOWN = ("state", "temperatures", "at")
+_JOB_SHOWN = ("phase", "progress", "eta_s")
+
+
+def anonymous_status(status: dict[str, Any]) -> dict[str, Any]:
+    """A machine's status as members and clients see it: its state, progress and
+    temperatures, without the job's reference or the messages that may name someone."""
+    kept: dict[str, Any] = {k: status[k] for k in _STATUS_SHOWN if k in status}
+    job = status.get("job")
+    kept["job"] = {k: job[k] for k in _JOB_SHOWN if k in job} if isinstance(job, dict) else None
+    return kept
+
+
+def to_public(session: Session, record: MachineRecord, viewer: User | None = None) -> MachinePublic:
+    """``viewer``: who asks; members and clients see only their own job on a machine."""
     job = occupying_job(session, record.slug)
+    status = record.status
+    if viewer is not None and not viewer.is_staff:
+        status = anonymous_status(status)
+        if job is not None and job.owner_id != viewer.id:
+            job = None
     return MachinePublic(
         **record.model_dump(exclude={"status"}),
-        status=record.status,
+        status=status,
         current_job_id=job.id if job else None,
     )
 

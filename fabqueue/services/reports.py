@@ -92,6 +92,9 @@ def record_actual(
 
 
 def _stats(metric: str, pairs: list[tuple[int, float]]) -> RatioStats | None:
+    # Absurd entries (a duration of 1e-300 s, 1e308 g of filament) give ratios that
+    # underflow to 0 or overflow to infinity: they say nothing about the estimates.
+    pairs = [(job_id, r) for job_id, r in pairs if 0 < r < math.inf]
     if not pairs:
         return None
     ratios = [r for _, r in pairs]

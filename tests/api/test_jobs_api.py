@@ -156,7 +156,9 @@ def test_members_see_only_their_own_jobs(held_api: Api, tmp_path: Path) -> None:
     r = held_api.client.get(
         f"/api/v1/jobs/{other['id']}", headers=held_api.headers("mia", "member")
     )
-    assert r.status_code == 403
+    # As if it did not exist: a member cannot probe which ids are someone else's.
+    assert r.status_code == 404
+    assert r.json()["detail"] == f"no job {other['id']}"
     staff = held_api.client.get("/api/v1/jobs", headers=held_api.headers()).json()
     assert staff["count"] == 2
 

@@ -167,6 +167,11 @@ def staff(api: Api) -> dict[str, str]:
     return api.headers("staff", "facilitator")
 
 
+def admin(api: Api) -> dict[str, str]:
+    """Client accounts and client prices are set up by an admin."""
+    return api.headers("admin", "admin")
+
+
 def make_client(
     api: Api, name: str = "Boulangerie Céleste", user: str = "celeste", **extra: Any
 ) -> tuple[int, dict[str, str]]:
@@ -177,10 +182,10 @@ def make_client(
         "contact_name": "Mme Céleste Martin",
         **extra,
     }
-    r = api.client.post("/api/v1/clients", headers=staff(api), json=body)
+    r = api.client.post("/api/v1/clients", headers=admin(api), json=body)
     assert r.status_code == 201, r.text
     org = r.json()["id"]
-    r = api.client.post(f"/api/v1/clients/{org}/users", headers=staff(api), json={"name": user})
+    r = api.client.post(f"/api/v1/clients/{org}/users", headers=admin(api), json={"name": user})
     assert r.status_code == 201, r.text
     return org, {"Authorization": f"Bearer {r.json()['token']}"}
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from tests.conftest import Api
 from tests.support.quotes import (
+    admin,
     draft_for,
     free_line,
     make_client,
@@ -23,7 +24,10 @@ def test_organisation_lifecycle(qapi: Api) -> None:
         "email": "lila@example.org",
         "price_group": "commerce",
     }
+    # A client's prices are for admins to set; staff may edit the rest.
     r = qapi.client.post("/api/v1/clients", headers=staff(qapi), json=body)
+    assert r.status_code == 403 and "admin" in r.json()["detail"]
+    r = qapi.client.post("/api/v1/clients", headers=admin(qapi), json=body)
     assert r.status_code == 201, r.text
     org = r.json()
     assert (org["name"], org["siret"], org["adjustment_percent"]) == (
@@ -31,11 +35,14 @@ def test_organisation_lifecycle(qapi: Api) -> None:
         "81234567600017",
         None,
     )
+    changed = {**body, "adjustment_percent": "-12.5", "active": False}
+    r = qapi.client.put(f"/api/v1/clients/{org['id']}", headers=staff(qapi), json=changed)
+    assert r.status_code == 403
     r = qapi.client.put(
-        f"/api/v1/clients/{org['id']}",
-        headers=staff(qapi),
-        json={**body, "adjustment_percent": "-12.5", "active": False},
+        f"/api/v1/clients/{org['id']}", headers=staff(qapi), json={**body, "phone": "0491"}
     )
+    assert r.status_code == 200 and r.json()["phone"] == "0491"
+    r = qapi.client.put(f"/api/v1/clients/{org['id']}", headers=admin(qapi), json=changed)
     assert r.json()["adjustment_percent"] == "-12.5"
     assert qapi.client.get("/api/v1/clients", headers=staff(qapi)).json() == []
     listed = qapi.client.get(
@@ -67,27 +74,30 @@ def test_client_users(qapi: Api) -> None:
     # An existing client user can be linked; a member cannot; nor one of another shop.
     other_org, _ = make_client(qapi, name="Fleuriste Lila", user="lila")
     qapi.token("paul", "client")
-    ok = qapi.client.post(
-        f"/api/v1/clients/{org}/users", headers=staff(qapi), json={"user_id": qapi.user_ids["paul"]}
-    )
+    link = {"user_id": qapi.user_ids["paul"]}
+    # Accounts and their tokens are for admins to make.
+    for body in (link, {"name": "newcomer"}):
+        r = qapi.client.post(f"/api/v1/clients/{org}/users", headers=staff(qapi), json=body)
+        assert r.status_code == 403
+    ok = qapi.client.post(f"/api/v1/clients/{org}/users", headers=admin(qapi), json=link)
     assert ok.status_code == 201 and ok.json()["token"] is None
     qapi.token("maya", "member")
     bad: list[Any] = [
         qapi.client.post(
             f"/api/v1/clients/{org}/users",
-            headers=staff(qapi),
+            headers=admin(qapi),
             json={"user_id": qapi.user_ids["maya"]},
         ),
         qapi.client.post(
             f"/api/v1/clients/{other_org}/users",
-            headers=staff(qapi),
+            headers=admin(qapi),
             json={"user_id": qapi.user_ids["paul"]},
         ),
         qapi.client.post(
-            f"/api/v1/clients/{org}/users", headers=staff(qapi), json={"name": "x", "user_id": 1}
+            f"/api/v1/clients/{org}/users", headers=admin(qapi), json={"name": "x", "user_id": 1}
         ),
         qapi.client.post(
-            f"/api/v1/clients/{org}/users", headers=staff(qapi), json={"name": "celeste"}
+            f"/api/v1/clients/{org}/users", headers=admin(qapi), json={"name": "celeste"}
         ),
     ]
     assert [r.status_code for r in bad] == [422, 409, 422, 409]
@@ -117,7 +127,8 @@ def test_each_client_sees_only_its_own(qapi: Api) -> None:
         f"/api/v1/clients/{org_a}/jobs",
         f"/api/v1/clients/{org_a}",
     ):
-        assert qapi.client.get(path, headers=b).status_code == 403, path
+        # As if they did not exist: another shop's ids cannot be probed.
+        assert qapi.client.get(path, headers=b).status_code == 404, path
     assert qapi.client.get("/api/v1/clients", headers=a).status_code == 403
     r = qapi.client.post("/api/v1/quotes", headers=b, json={"title": "x", "organisation_id": org_a})
     assert r.status_code == 403

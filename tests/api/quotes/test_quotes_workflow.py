@@ -15,6 +15,7 @@ from tests.support.quotes import (
     BENCHY,
     SetClock,
     add_design,
+    admin,
     draft_for,
     free_line,
     make_client,
@@ -181,7 +182,7 @@ def test_client_discount_and_group_apply_to_auto_prices(qapi: Api) -> None:
         "price_group": "commerce",
         "adjustment_percent": "-20",
     }
-    assert qapi.client.put(f"/api/v1/clients/{org}", headers=staff(qapi), json=body).is_success
+    assert qapi.client.put(f"/api/v1/clients/{org}", headers=admin(qapi), json=body).is_success
     r = post(qapi, f"/{q['id']}/reprice", staff(qapi))
     design, _, discount = r.json()["lines"]
     assert (design["unit_price_ht"], discount["total_ht"]) == ("1.70", "-3.00")
