@@ -103,6 +103,9 @@ def _values(code: bytes) -> dict[str, float]:
     return out
 
 
+_AXES = {"X": 0, "Y": 1, "Z": 2, "E": 3}
+
+
 def apply_limits(
     limits: MotionLimits, cmd: str, code: bytes, scale: float, *, per_minute: bool = False
 ) -> None:
@@ -111,47 +114,56 @@ def apply_limits(
     ``per_minute``: RepRapFirmware gives M203 speeds in mm/min.
     """
     w = _values(code.split(None, 1)[1] if b" " in code.strip() else b"")
-    axes = {"X": 0, "Y": 1, "Z": 2, "E": 3}
     if cmd == "M201":
-        for k, idx in axes.items():
-            if k in w and w[k] > 0:
-                limits.max_accel[idx] = w[k] * (scale if idx < 3 else 1.0)
+        _per_axis(limits.max_accel, w, scale, 1.0)
     elif cmd == "M203":
-        factor = 1.0 / 60.0 if per_minute else 1.0
-        for k, idx in axes.items():
-            if k in w and w[k] > 0:
-                limits.max_feedrate[idx] = w[k] * factor * (scale if idx < 3 else 1.0)
+        _per_axis(limits.max_feedrate, w, scale, 1.0 / 60.0 if per_minute else 1.0)
     elif cmd == "M204":
-        if "S" in w:
-            # Legacy form (Marlin 1, Prusa MK3): S sets print and travel, T retract.
-            if w["S"] > 0:
-                limits.accel_print = limits.accel_travel = w["S"]
-            if "T" in w and w["T"] > 0:
-                limits.accel_retract = w["T"]
-        else:
-            if w.get("P", 0) > 0:
-                limits.accel_print = w["P"]
-            if w.get("R", 0) > 0:
-                limits.accel_retract = w["R"]
-            if w.get("T", 0) > 0:
-                limits.accel_travel = w["T"]
+        _accelerations(limits, w)
     elif cmd == "M205":
-        if "X" in w and w["X"] >= 0:
-            limits.jerk[0] = limits.jerk[1] = w["X"]
-        for k in ("Y", "Z", "E"):
-            if k in w and w[k] >= 0:
-                limits.jerk[axes[k]] = w[k]
-        if "S" in w and w["S"] >= 0:
-            limits.min_feedrate = w["S"]
-        if "T" in w and w["T"] >= 0:
-            limits.min_travel_feedrate = w["T"]
-        if "J" in w and w["J"] > 0:
-            # The firmware says it plans corners by junction deviation.
-            limits.junction_deviation_mm = w["J"]
+        _jerks(limits, w)
     elif cmd == "M566":
-        for k, idx in axes.items():
+        for k, idx in _AXES.items():
             if k in w and w[k] >= 0:
                 limits.jerk[idx] = w[k] / 60.0
+
+
+def _per_axis(values: list[float], w: dict[str, float], scale: float, factor: float) -> None:
+    """M201/M203: positive values per axis; X, Y and Z follow G20/G21, E does not."""
+    for k, idx in _AXES.items():
+        if k in w and w[k] > 0:
+            values[idx] = w[k] * factor * (scale if idx < 3 else 1.0)
+
+
+def _accelerations(limits: MotionLimits, w: dict[str, float]) -> None:
+    if "S" in w:
+        # Legacy form (Marlin 1, Prusa MK3): S sets print and travel, T retract.
+        if w["S"] > 0:
+            limits.accel_print = limits.accel_travel = w["S"]
+        if "T" in w and w["T"] > 0:
+            limits.accel_retract = w["T"]
+        return
+    if w.get("P", 0) > 0:
+        limits.accel_print = w["P"]
+    if w.get("R", 0) > 0:
+        limits.accel_retract = w["R"]
+    if w.get("T", 0) > 0:
+        limits.accel_travel = w["T"]
+
+
+def _jerks(limits: MotionLimits, w: dict[str, float]) -> None:
+    if "X" in w and w["X"] >= 0:
+        limits.jerk[0] = limits.jerk[1] = w["X"]
+    for k in ("Y", "Z", "E"):
+        if k in w and w[k] >= 0:
+            limits.jerk[_AXES[k]] = w[k]
+    if "S" in w and w["S"] >= 0:
+        limits.min_feedrate = w["S"]
+    if "T" in w and w["T"] >= 0:
+        limits.min_travel_feedrate = w["T"]
+    if "J" in w and w["J"] > 0:
+        # The firmware says it plans corners by junction deviation.
+        limits.junction_deviation_mm = w["J"]
 
 
 def limits_from(params: PrinterParams) -> MotionLimits:

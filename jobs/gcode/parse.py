@@ -238,68 +238,52 @@ class Interpreter:
         self._dispatch(cmd, params, code)
 
     def _dispatch(self, cmd: str, w: dict[str, float], code: bytes) -> None:
-        if cmd in ("G0", "G1"):
-            self._g1(w.get("X"), w.get("Y"), w.get("Z"), w.get("E"), w.get("F"))
-        elif cmd in ("G2", "G3"):
-            self._arc(w, clockwise=cmd == "G2")
-        elif cmd == "G4":
-            self._dwell(w)
-        elif cmd == "G28":
-            self._home(w, code)
-        elif cmd in ("G29", "G80"):
-            self._sync()
-            self.overhead_s += self.p.bed_levelling_s
-            self.counts["bed_levelling"] += 1
-        elif cmd == "G90":
-            self.relative = False
-        elif cmd == "G91":
-            self.relative = True
-        elif cmd == "M82":
-            self.e_relative = False
-        elif cmd == "M83":
-            self.e_relative = True
-        elif cmd == "G20":
-            self.scale = 25.4
-        elif cmd == "G21":
-            self.scale = 1.0
-        elif cmd == "G92":
-            self._set_position(w)
-        elif cmd in ("G10", "G11"):
-            self._fw_retract(cmd == "G10", w)
-        elif cmd in ("M104", "M109"):
-            self._nozzle(w, wait=cmd == "M109")
-        elif cmd in ("M140", "M190"):
-            self._bed(w, wait=cmd == "M190")
-        elif cmd in ("M201", "M203", "M204", "M205", "M566"):
-            self._limits(cmd, code)
-        elif cmd == "M220":
-            if "S" in w and w["S"] > 0:
-                self.feed_multiplier = w["S"] / 100.0
-        elif cmd == "M221":
-            if "S" in w and w["S"] > 0 and "T" not in w:
-                self.flow = w["S"] / 100.0
-                self.flows.add(round(w["S"], 2))
-                if abs(self.flow - 1.0) > 1e-6:
-                    self.warn(
-                        f"M221 S{w['S']:g} sets the flow to {w['S']:g} %: the printer pushes "
-                        "that share of the filament figures shown (slicers report the "
-                        "commanded length)",
-                        key="m221",
-                    )
-        elif cmd == "M400":
-            self._sync()
-        elif cmd in ("M0", "M1", "M25", "M226", "M600", "M601", "M125"):
-            self._sync()
-            self.counts["operator_stops"] += 1
-            self.warn(
-                f"{cmd} stops the print until someone acts (pause or filament change): "
-                "that waiting time is not in the estimate",
-                key=f"stop-{cmd}",
-            )
+        handler = _HANDLERS.get(cmd)
+        if handler is not None:
+            handler(self, w, code)
+        elif cmd in _OPERATOR_STOPS:
+            self._operator_stop(cmd)
         elif cmd.startswith("T") and cmd[1:].isdigit():
             self._tool(int(cmd[1:]))
         elif cmd not in IGNORED_COMMANDS:
             self._unknown(cmd)
+
+    def _bed_levelling(self) -> None:
+        self._sync()
+        self.overhead_s += self.p.bed_levelling_s
+        self.counts["bed_levelling"] += 1
+
+    def _set_modes(self, *, relative: bool | None = None, e_relative: bool | None = None) -> None:
+        if relative is not None:
+            self.relative = relative
+        if e_relative is not None:
+            self.e_relative = e_relative
+
+    def _feed_percent(self, w: dict[str, float]) -> None:
+        if "S" in w and w["S"] > 0:
+            self.feed_multiplier = w["S"] / 100.0
+
+    def _flow_percent(self, w: dict[str, float]) -> None:
+        if "S" not in w or w["S"] <= 0 or "T" in w:
+            return
+        self.flow = w["S"] / 100.0
+        self.flows.add(round(w["S"], 2))
+        if abs(self.flow - 1.0) > 1e-6:
+            self.warn(
+                f"M221 S{w['S']:g} sets the flow to {w['S']:g} %: the printer pushes "
+                "that share of the filament figures shown (slicers report the "
+                "commanded length)",
+                key="m221",
+            )
+
+    def _operator_stop(self, cmd: str) -> None:
+        self._sync()
+        self.counts["operator_stops"] += 1
+        self.warn(
+            f"{cmd} stops the print until someone acts (pause or filament change): "
+            "that waiting time is not in the estimate",
+            key=f"stop-{cmd}",
+        )
 
     def _unknown(self, name: str) -> None:
         # Distinct names are few in real files; garbage could make millions.
@@ -388,30 +372,34 @@ class Interpreter:
             if fil[0] > fil[1]:
                 fil[1] = fil[0]
             if de > 0.0 and (dx != 0.0 or dy != 0.0):
-                counts["extrusions"] += 1
-                if nz >= self._layer_z + 0.05:
-                    counts["z_levels"] += 1
-                    self._layer_z = nz
-                # The start point is the previous move's end, already in the box unless
-                # that move did not extrude.
-                if not self._extruding:
-                    self.extrusions.add(x0, y0, z0)
-                self.extrusions.add(nx, ny, nz)
-                if self.meta.layer_marks:
-                    # After the slicer's first layer mark: the objects, not the purge line.
-                    if not self._extruding or not self._in_part:
-                        self.part.add(x0, y0, z0)
-                    self.part.add(nx, ny, nz)
-                    self._in_part = True
-                self._extruding = True
-                if self.segment is not None:
-                    self.segment(x0, y0, nx, ny, nz)
+                self._extrusion(x0, y0, z0, nx, ny, nz)
             else:
                 self._extruding = False
         else:
             self._extruding = False
         if self.planner is not None:
             self.planner.move(dx, dy, dz, de * self.flow, feed * self.feed_multiplier)
+
+    def _extrusion(self, x0: float, y0: float, z0: float, nx: float, ny: float, nz: float) -> None:
+        """Layers, boxes and the preview's segment for a move that lays down plastic."""
+        self.counts["extrusions"] += 1
+        if nz >= self._layer_z + 0.05:
+            self.counts["z_levels"] += 1
+            self._layer_z = nz
+        # The start point is the previous move's end, already in the box unless
+        # that move did not extrude.
+        if not self._extruding:
+            self.extrusions.add(x0, y0, z0)
+        self.extrusions.add(nx, ny, nz)
+        if self.meta.layer_marks:
+            # After the slicer's first layer mark: the objects, not the purge line.
+            if not self._extruding or not self._in_part:
+                self.part.add(x0, y0, z0)
+            self.part.add(nx, ny, nz)
+            self._in_part = True
+        self._extruding = True
+        if self.segment is not None:
+            self.segment(x0, y0, nx, ny, nz)
 
     def _nonfinite(self, what: str) -> None:
         self.counts["nonfinite"] += 1
@@ -590,3 +578,48 @@ class Interpreter:
         Retractions that are undone later do not count, nor the final retraction.
         """
         return {tool: hw for tool, (_, hw) in sorted(self.filament.items()) if hw > 0.0}
+
+
+_Handler = Callable[[Interpreter, dict[str, float], bytes], None]
+
+
+def _set_scale(scale: float) -> _Handler:
+    def handler(it: Interpreter, w: dict[str, float], code: bytes) -> None:
+        it.scale = scale
+
+    return handler
+
+
+_HANDLERS: dict[str, _Handler] = {
+    "G0": lambda it, w, code: it._g1(w.get("X"), w.get("Y"), w.get("Z"), w.get("E"), w.get("F")),
+    "G2": lambda it, w, code: it._arc(w, clockwise=True),
+    "G3": lambda it, w, code: it._arc(w, clockwise=False),
+    "G4": lambda it, w, code: it._dwell(w),
+    "G28": lambda it, w, code: it._home(w, code),
+    "G29": lambda it, w, code: it._bed_levelling(),
+    "G80": lambda it, w, code: it._bed_levelling(),
+    "G90": lambda it, w, code: it._set_modes(relative=False),
+    "G91": lambda it, w, code: it._set_modes(relative=True),
+    "M82": lambda it, w, code: it._set_modes(e_relative=False),
+    "M83": lambda it, w, code: it._set_modes(e_relative=True),
+    "G20": _set_scale(25.4),
+    "G21": _set_scale(1.0),
+    "G92": lambda it, w, code: it._set_position(w),
+    "G10": lambda it, w, code: it._fw_retract(True, w),
+    "G11": lambda it, w, code: it._fw_retract(False, w),
+    "M104": lambda it, w, code: it._nozzle(w, wait=False),
+    "M109": lambda it, w, code: it._nozzle(w, wait=True),
+    "M140": lambda it, w, code: it._bed(w, wait=False),
+    "M190": lambda it, w, code: it._bed(w, wait=True),
+    "M201": lambda it, w, code: it._limits("M201", code),
+    "M203": lambda it, w, code: it._limits("M203", code),
+    "M204": lambda it, w, code: it._limits("M204", code),
+    "M205": lambda it, w, code: it._limits("M205", code),
+    "M566": lambda it, w, code: it._limits("M566", code),
+    "M220": lambda it, w, code: it._feed_percent(w),
+    "M221": lambda it, w, code: it._flow_percent(w),
+    "M400": lambda it, w, code: it._sync(),
+}
+"""What each understood command does (the rest is in IGNORED_COMMANDS, or unknown)."""
+_HANDLERS["G1"] = _HANDLERS["G0"]
+_OPERATOR_STOPS = frozenset({"M0", "M1", "M25", "M226", "M600", "M601", "M125"})
