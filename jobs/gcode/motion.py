@@ -18,6 +18,17 @@ _LIMIT_WORD = re.compile(rb"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))")
 
 Point = tuple[float, float]
 
+MAX_SEGMENTS_PER_ARC = 100_000
+"""A typo'd radius must not stall the analysis."""
+
+
+class ArcBudgetExceeded(Exception):
+    """The arc needs more segments than the file has left (see ``budget``)."""
+
+    def __init__(self, needed: int) -> None:
+        super().__init__(f"{needed} segments")
+        self.needed = needed
+
 
 def arc_segments(
     start: Point,
@@ -30,11 +41,14 @@ def arc_segments(
     turns: int,
     feed: float,
     params: PrinterParams,
+    budget: int | None = None,
 ) -> tuple[list[Point], str | None]:
     """The end points of the straight segments of an arc (the last one is ``end``).
 
     Returns ``([end], problem)`` when the arc cannot be drawn (no centre, zero radius,
     a radius too short for its end points): the caller moves straight and warns.
+    Raises :class:`ArcBudgetExceeded`, before making any point, when the arc needs more
+    than ``budget`` segments (what is left of the file's budget).
     """
     x0, y0 = start
     x1, y1 = end
@@ -78,7 +92,9 @@ def arc_segments(
     segment = min(math.sqrt(8.0 * radius * p.arc_tolerance_mm), feed / p.arc_segments_per_s)
     segment = min(max(segment, p.arc_min_segment_mm), p.arc_max_segment_mm)
     count = max(1, int(flat / segment + 0.8))
-    count = min(count, 100_000)  # a typo'd radius must not stall the analysis
+    count = min(count, MAX_SEGMENTS_PER_ARC)
+    if budget is not None and count > budget:
+        raise ArcBudgetExceeded(count)
     points: list[Point] = []
     step = angle / count
     for k in range(1, count):

@@ -9,25 +9,42 @@ keeps is bounded, whatever the file holds.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Callable
 from typing import BinaryIO
 
-from jobs.base import Bounds
+from jobs.base import Bounds, FileRejected
 from jobs.gcode.heat import Heaters
 from jobs.gcode.meta import SlicerMeta
-from jobs.gcode.motion import apply_limits, arc_segments
+from jobs.gcode.motion import ArcBudgetExceeded, apply_limits, arc_segments
 from jobs.gcode.planner import Planner
 from jobs.gcode.reader import IGNORED_COMMANDS, LineReader, command_words
 from jobs.params.printer import PrinterParams
 
 MAX_WARNINGS = 30
+ARC_SEGMENTS_MIN = 200_000
+ARC_SEGMENTS_PER_BYTE = 25
+"""The file's budget of arc segments: the larger of the two (see :func:`arc_budget`)."""
 MAX_UNKNOWN_NAMES = 50
 MAX_TOOL = 255
 
 SegmentFn = Callable[[float, float, float, float, float], None]
 """(x0, y0, x1, y1, z) of an extruding move, in machine coordinates."""
+
+
+def arc_budget(size_bytes: int) -> int:
+    """Arc segments a file of this size may make in all.
+
+    Arcs are the one place where a line of G-code makes more than one move: a short line
+    can ask for a full circle of a kilometre's radius, 100,000 segments. A budget per
+    arc is not enough (200 such circles fit in 7 KB and take minutes), so the budget is
+    per file and grows with its size: real arc-fitted files (Arc Welder, PrusaSlicer's
+    arc fitting) make a few segments per arc line, well under one per byte. Every other
+    line makes at most one move, so the file's size already bounds the rest of the work.
+    """
+    return max(ARC_SEGMENTS_MIN, ARC_SEGMENTS_PER_BYTE * size_bytes)
 
 
 def _finite(v: float) -> bool:
@@ -80,8 +97,11 @@ class Interpreter:
         *,
         planner: Planner | None = None,
         segment: SegmentFn | None = None,
+        arc_segments_budget: int | None = None,
     ) -> None:
         self.p = params
+        self.arc_budget = arc_segments_budget
+        """Arc segments the file may still make; None: from the file's size in ``run``."""
         self.planner = planner
         self.segment = segment
         self.meta = SlicerMeta()
@@ -156,6 +176,8 @@ class Interpreter:
     # -- the main loop --------------------------------------------------------------
 
     def run(self, handle: BinaryIO) -> None:
+        if self.arc_budget is None:
+            self.arc_budget = arc_budget(_size_of(handle))
         reader = self._reader = LineReader(handle)
         commands = 0
         meta_comment = self.meta.comment
@@ -428,17 +450,21 @@ class Interpreter:
             else:
                 de = w["E"] * scale - self.e
                 self.e = w["E"] * scale
-        points, problem = arc_segments(
-            (x0, y0),
-            (nx, ny),
-            i=w["I"] * scale if "I" in w else None,
-            j=w["J"] * scale if "J" in w else None,
-            r=w["R"] * scale if "R" in w else None,
-            clockwise=clockwise,
-            turns=int(w.get("P", 0.0)),
-            feed=self.feed * self.feed_multiplier,
-            params=self.p,
-        )
+        try:
+            points, problem = arc_segments(
+                (x0, y0),
+                (nx, ny),
+                i=w["I"] * scale if "I" in w else None,
+                j=w["J"] * scale if "J" in w else None,
+                r=w["R"] * scale if "R" in w else None,
+                clockwise=clockwise,
+                turns=int(w.get("P", 0.0)),
+                feed=self.feed * self.feed_multiplier,
+                params=self.p,
+                budget=self.arc_budget,
+            )
+        except ArcBudgetExceeded as exc:
+            raise self._over_budget(exc.needed) from None
         if problem:
             self.warn(
                 f"line {self.line_no}: {problem}; drawn as a straight move",
@@ -447,12 +473,23 @@ class Interpreter:
             self.counts["bad_arcs"] += 1
         n = len(points)
         self.counts["arc_segments"] += n
+        if self.arc_budget is not None:
+            self.arc_budget -= n
         px, py, pz = x0, y0, z0
         for k, (ax, ay) in enumerate(points, start=1):
             az = z0 + (nz - z0) * k / n
             self._move(px, py, pz, ax, ay, az, de / n, self.feed)
             px, py, pz = ax, ay, az
         self.x, self.y, self.z = nx, ny, nz
+
+    def _over_budget(self, needed: int) -> FileRejected:
+        made = self.counts["arc_segments"]
+        return FileRejected(
+            f"line {self.line_no}: this file's arcs (G2/G3) need more than "
+            f"{made + needed:,} straight segments in all ({made:,} so far, {needed:,} for this "
+            "arc), far more than a print of its size: refused, analysing it would take "
+            "minutes. Check the arcs' radii and turns (P), or export without arc fitting"
+        )
 
     def _dwell(self, w: dict[str, float]) -> None:
         seconds = w["S"] if "S" in w else (w["P"] / 1000.0 if "P" in w else 0.0)
@@ -623,3 +660,10 @@ _HANDLERS: dict[str, _Handler] = {
 """What each understood command does (the rest is in IGNORED_COMMANDS, or unknown)."""
 _HANDLERS["G1"] = _HANDLERS["G0"]
 _OPERATOR_STOPS = frozenset({"M0", "M1", "M25", "M226", "M600", "M601", "M125"})
+
+
+def _size_of(handle: BinaryIO) -> int:
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (OSError, AttributeError, ValueError):  # an in-memory stream
+        return 0
