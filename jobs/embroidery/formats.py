@@ -105,6 +105,13 @@ makes it ask for bytes past the end, so running out of bytes means the file is c
 MAX_FILE_BYTES = 32 * 1024 * 1024
 """Stitch files are small (a 200,000-stitch PES is 1.3 MB); anything this big is not one."""
 
+DEFAULT_MAX_RECORDS = 2_500_000
+"""Records (stitches, jumps, trims, colour changes) one file may make, counted while the
+worker reads it. The largest designs a café sees are a few hundred thousand stitches
+(a 2,000,000-stitch file still gets its figures, and a fit problem); a file of zeros
+read as EXP makes one stitch every two bytes (10 million from 20 MB). At 20 bytes a
+record, what comes back to the server stays under 50 MB."""
+
 
 COMMON = ("dst", "pes", "jef", "exp", "vp3", "xxx", "hus", "pec", "u01")
 """What digitizers hand out most; named first in messages."""

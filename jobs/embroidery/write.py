@@ -251,6 +251,7 @@ def write_native(
                 settings,
                 sides,
                 read_back_settings,
+                (limits or WorkerLimits()).max_records,
             ),
             limits or WorkerLimits(),
         )
