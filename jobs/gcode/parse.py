@@ -175,10 +175,14 @@ class Interpreter:
 
     # -- the main loop --------------------------------------------------------------
 
-    def run(self, handle: BinaryIO) -> None:
+    def _open(self, handle: BinaryIO) -> LineReader:
         if self.arc_budget is None:
             self.arc_budget = arc_budget(_size_of(handle))
-        reader = self._reader = LineReader(handle)
+        self._reader = LineReader(handle)
+        return self._reader
+
+    def run(self, handle: BinaryIO) -> None:
+        reader = self._open(handle)
         commands = 0
         meta_comment = self.meta.comment
         g1 = self._g1

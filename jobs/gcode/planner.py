@@ -114,8 +114,8 @@ def _jerk_factor(v_exit: float, v_entry: float, factor: float, max_jerk: float) 
 
 
 def _within(value: float, limits: list[float], ax: float, ay: float, az: float, ae: float) -> float:
-    """``value`` (a speed or an acceleration along the move) lowered until no axis, at
-    its share ``a*`` of the move, exceeds its limit (unrolled: hot path)."""
+    """``value`` (an acceleration along the move) lowered until no axis, at its share
+    ``a*`` of the move, exceeds its limit (unrolled: hot path)."""
     if value * ax > limits[0]:
         value = limits[0] / ax
     if value * ay > limits[1]:
@@ -188,9 +188,18 @@ class Planner:
         ay = uy if uy >= 0.0 else -uy
         az = uz if uz >= 0.0 else -uz
         ae = ue if ue >= 0.0 else -ue
-        # Nominal speed: no axis faster than its maximum feed rate; acceleration: no axis
-        # beyond its maximum acceleration.
-        nominal = _within(feed, lim.max_feedrate, ax, ay, az, ae)
+        # Nominal speed: no axis faster than its maximum feed rate (unrolled: hot path).
+        mf = lim.max_feedrate
+        nominal = feed
+        if nominal * ax > mf[0]:
+            nominal = mf[0] / ax
+        if nominal * ay > mf[1]:
+            nominal = mf[1] / ay
+        if nominal * az > mf[2]:
+            nominal = mf[2] / az
+        if nominal * ae > mf[3]:
+            nominal = mf[3] / ae
+        # Acceleration: no axis beyond its maximum acceleration.
         accel = _within(accel, lim.max_accel, ax, ay, az, ae)
         if accel <= 0.0:
             accel = 1.0
