@@ -91,12 +91,23 @@ WRITABLE: dict[str, WriterSpec] = {
         own_trim_code=False,
     ),
     "exp": WriterSpec("Melco/Bernina EXP", 127, 127, carries_colours=False),
-    "jef": WriterSpec("Janome JEF", 127, 127),
+    "jef": WriterSpec("Janome JEF", 127, 127, own_trim_code=False),
     "vp3": WriterSpec("Husqvarna/Pfaff VP3", 255, 3200),
     "xxx": WriterSpec("Singer XXX", 124, 124),
     "u01": WriterSpec("Barudan U01", 127, 127, carries_colours=False),
     "tbf": WriterSpec("Tajima TBF", 127, 127, label_max=16),
 }
+
+TRIMS_AS_JUMPS = frozenset({"dst", "jef"})
+"""Formats without a trim code: a run of jumps is a trim (pyembroidery writes a trim as
+``trim_at`` jumps of length zero). Read without the machine's rule, a JEF loses every
+trim followed by a short jump (all of them in fabqueue's own JEF files)."""
+
+
+def reader_settings(file_type: str, trim_at: int) -> dict[str, int]:
+    """What pyembroidery's reader needs to find the trims the machine will make."""
+    return {"trim_at": trim_at} if file_type in TRIMS_AS_JUMPS else {}
+
 
 STRICT_END = frozenset({"dst", "dsb", "tbf", "10o", "u01", "pes", "vp3", "xxx", "hus"})
 """Formats whose reader stops at an end mark or a known length: a complete file never
