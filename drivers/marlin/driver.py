@@ -383,6 +383,8 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
     def _set_temps(self, temps: dict[str, tuple[float, float | None]]) -> None:
         for name, (actual, target) in temps.items():
             self._temps[name] = Temperature(actual=actual, target=target)
+        if self.job is not None:
+            self.job.note_targets({name: target for name, (_, target) in temps.items()})
         self._dirty = True
 
     async def _on_action(self, action: str) -> None:
@@ -529,6 +531,7 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         if not self._ready or self.job is not None:
             raise DriverUnavailable("the printer went away while the file was read")
         self.job = PrintJob(ticket, prepared, self.scripts, state)
+        self.job.note_targets({name: t.target for name, t in self._temps.items()})
         self._push(
             state=MachineState.busy, job=self._progress(self.job, JobPhase.running), message=None
         )
