@@ -1,17 +1,32 @@
 """Marlin printers over USB serial: numbered, checksummed lines streamed from the host.
 
-One task owns the line: it opens the port (again and again while the printer is away),
-greets the firmware (``M110 N0``, ``M115``), then reads every reply and decides what to
-write next. The protocol bookkeeping is in ``marlin_stream`` (pure), the print's in
-``marlin_job`` (pure); this module joins them to the transport and to the dispatcher.
+One thread owns the line: it opens the port (again and again while the printer is
+away), greets the firmware (``M110 N0``, ``M115``), then reads every reply, does the
+ok/resend bookkeeping and writes what comes next, all with blocking calls of its own.
+The event loop never touches the port: its orders (start, pause, resume, cancel) go to
+the thread through a queue, and the thread's status snapshots come back to the loop with
+``call_soon_threadsafe``. So a loop busy with other work (an upload being analysed, fifty
+readers) cannot starve a printer of lines; before, the stream stalled 20-390 ms at a
+time on a busy server (docs/printers.md, "Streaming speed").
+
+The protocol bookkeeping is in :mod:`drivers.marlin.stream` (pure), the print's in
+:mod:`drivers.marlin.job` (pure); this module joins them to the line and to the
+dispatcher. The line's timing (timeouts, resend holds) is the real time of the port,
+``time.monotonic``, whatever clock the service injects for its own schedule.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
+import queue
 import re
-from typing import Any
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from drivers.base import (
     Driver,
@@ -32,11 +47,15 @@ from drivers.marlin.job import LineMeta, Marker, PrintJob, Scripts, Stage, resum
 from drivers.marlin.protocol import LineError, Reply, ReplyKind, frame, parse_reply
 from drivers.marlin.state import PrintState
 from drivers.marlin.stream import LineStream, StreamBroken
-from drivers.transports.serial import SerialTransport
+from drivers.transports.blocking_line import BlockingLine
 from fabqueue.clock import Clock
 
-_LOST = object()
 _UNNUMBERED_OK = re.compile(r"ok P\d+ B\d+")
+T = TypeVar("T")
+
+
+class _Stopping(Exception):
+    """close() was called: the line thread winds down."""
 
 
 class MarlinSerialDriver(Driver[MarlinSerialConfig]):
@@ -59,9 +78,11 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             self.cfg.recover_script,
             self.cfg.cancel_script,
         )
-        self._task: asyncio.Task[None] | None = None
-        self._transport: SerialTransport | None = None
-        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._line: BlockingLine | None = None
+        self._orders: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._settled = asyncio.Event()
         self.stream: LineStream | None = None
         self.job: PrintJob | None = None
@@ -86,29 +107,28 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         self.stray_commands = 0
         """Commands the firmware ran without a line number (see ``_check_stray``)."""
 
-    # --- life cycle ----------------------------------------------------------------------------
+    # --- life cycle (event loop) --------------------------------------------------------------
 
     async def connect(self) -> None:
-        if self._task is None or self._task.done():
+        if self._thread is None or not self._thread.is_alive():
+            self._loop = asyncio.get_running_loop()
             self._push(state=MachineState.connecting, message=None)
-            self._task = asyncio.create_task(self._supervise(), name=f"marlin-{self.machine}")
+            self._stopping.clear()
+            self._thread = threading.Thread(
+                target=self._supervise, name=f"marlin-{self.machine}", daemon=True
+            )
+            self._thread.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._close_transport()
-
-    async def _close_transport(self) -> None:
-        transport, self._transport = self._transport, None
-        if transport is not None:
-            await transport.close()
+        thread, self._thread = self._thread, None
+        self._stopping.set()
+        self._wake()
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 10.0)
 
     async def probe(self) -> MachineStatus:
         """The state once the greeting is over (the first answer takes a moment)."""
-        if self._task is not None and self.status.state == MachineState.connecting:
+        if self._thread is not None and self.status.state == MachineState.connecting:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.cfg.handshake_timeout_s + 0.5):
                     await self._settled.wait()
@@ -122,18 +142,71 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             self._settled.set()
         return status
 
-    async def _supervise(self) -> None:
-        while True:
+    def _post(self, **changes: Any) -> None:
+        """A status change seen by the line thread, applied on the event loop (in order)."""
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(functools.partial(self._push, **changes))
+
+    def _wake(self) -> None:
+        line = self._line
+        if line is not None:
+            line.wake()
+
+    async def _order(self, action: Callable[[], T]) -> T:
+        """Run ``action`` on the line thread (where the job and the stream live) and
+        return what it returns, or raise what it raises."""
+        if self._thread is None or not self._thread.is_alive():
+            raise DriverUnavailable("the printer is not connected")
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not done.set_running_or_notify_cancel():
+                return
             try:
-                await self._session()
+                done.set_result(action())
+            except BaseException as exc:  # handed to the caller
+                done.set_exception(exc)
+
+        self._orders.put(run)
+        self._wake()
+        return await asyncio.wrap_future(done)
+
+    # --- life cycle (line thread) --------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._session()
+            except _Stopping:
+                pass
             except DriverUnavailable as exc:
                 self._lose(str(exc))
             except Exception as exc:  # a bug must not leave the printer unwatched
                 self.log.exception("the Marlin session failed")
                 self._lose(f"internal error: {exc}")
             finally:
-                await self._close_transport()
-            await asyncio.sleep(self.cfg.reconnect_s)
+                self._close_line()
+            self._refuse_orders()
+            self._stopping.wait(self.cfg.reconnect_s)
+        self._refuse_orders()
+
+    def _close_line(self) -> None:
+        line, self._line = self._line, None
+        if line is not None:
+            line.dispose()
+
+    def _refuse_orders(self) -> None:
+        """Orders that arrived while no printer was there: run them now (they check
+        ``_ready`` and answer DriverUnavailable)."""
+        while True:
+            try:
+                order = self._orders.get_nowait()
+            except queue.Empty:
+                return
+            order()
 
     def _lose(self, why: str) -> None:
         """The printer went away (cable, power, reset): the job is lost, not failed."""
@@ -142,47 +215,31 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         changes: dict[str, Any] = {"state": MachineState.offline, "message": why}
         if job is not None:
             changes["job"] = self._progress(job, JobPhase.lost, f"connection lost: {why}")
-        self._push(**changes)
+        self._post(**changes)
 
-    # --- one connection ------------------------------------------------------------------------
+    # --- one connection (line thread) ---------------------------------------------------------
 
-    async def _session(self) -> None:
-        transport = SerialTransport(self.cfg.port, self.cfg.baud, low_latency=self.cfg.low_latency)
-        await transport.open()
-        self._transport = transport
-        self._inbox = asyncio.Queue()
-        reader = asyncio.create_task(self._read(transport), name=f"marlin-rx-{self.machine}")
-        try:
-            await self._handshake()
-            await self._serve()
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+    def _session(self) -> None:
+        line = BlockingLine(self.cfg.port, self.cfg.baud, low_latency=self.cfg.low_latency)
+        self._line = line
+        line.open()
+        self._handshake()
+        self._serve()
 
-    async def _read(self, transport: SerialTransport) -> None:
-        try:
-            while True:
-                line = await transport.readline()
-                if line is not None:
-                    self._inbox.put_nowait(line)
-        except DriverUnavailable as exc:
-            self._inbox.put_nowait((_LOST, str(exc)))
-
-    async def _next_line(self, timeout: float | None) -> Reply | None:
-        try:
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-            # that lands as the item arrives, and close() would wait forever.
-            async with asyncio.timeout(timeout):
-                item = await self._inbox.get()
-        except TimeoutError:
+    def _next_line(self, timeout: float | None) -> Reply | None:
+        """The next reply, or None after ``timeout`` or when an order arrives."""
+        if self._stopping.is_set():
+            raise _Stopping
+        line = self._line
+        if line is None:
+            raise DriverUnavailable("the port is closed")
+        raw = line.readline(timeout if timeout is not None else 1.0)
+        if raw is None:
             return None
-        if isinstance(item, tuple):
-            raise DriverUnavailable(item[1])
-        text = item.decode("latin-1").strip()
+        text = raw.decode("latin-1").strip()
         reply = parse_reply(text)
         if self._alive(reply):
-            self._last_rx = self.clock.monotonic()
+            self._last_rx = time.monotonic()
         if reply.kind not in (ReplyKind.ok, ReplyKind.temperature, ReplyKind.busy):
             self.log.debug("<< %s", text)
         return reply
@@ -207,27 +264,27 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
                 return True
         return False
 
-    async def _write(self, data: bytes) -> None:
-        if self._transport is None:
+    def _write(self, data: bytes) -> None:
+        if self._line is None:
             raise DriverUnavailable("the port is closed")
-        await self._transport.write(data)
+        self._line.write(data)
 
-    async def _handshake(self) -> None:
+    def _handshake(self) -> None:
         """``M110 N0`` until the firmware answers, then learn what it can do (``M115``)."""
         self._ready = self._halted = False
-        self._push(state=MachineState.connecting)
-        deadline = self.clock.monotonic() + self.cfg.handshake_timeout_s
+        self._post(state=MachineState.connecting)
+        deadline = time.monotonic() + self.cfg.handshake_timeout_s
         hello: Reply | None = None
         while hello is None:
-            if self.clock.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 raise DriverUnavailable(
                     f"no answer from {self.cfg.port} at {self.cfg.baud} baud "
                     "(is it a Marlin printer, and is the baud rate right?)"
                 )
-            await self._write(frame(0, b"M110 N0"))
-            until = self.clock.monotonic() + 1.0
-            while hello is None and self.clock.monotonic() < until:
-                reply = await self._next_line(max(0.01, until - self.clock.monotonic()))
+            self._write(frame(0, b"M110 N0"))
+            until = time.monotonic() + 1.0
+            while hello is None and time.monotonic() < until:
+                reply = self._next_line(max(0.01, until - time.monotonic()))
                 if reply is not None and reply.kind == ReplyKind.ok:
                     hello = reply
         advanced = hello.number is not None and hello.buffer_free is not None
@@ -244,12 +301,15 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         self._keepalive_seen = False
         self._timeouts = 0
         self._inject(b"M115")
-        await self._pump()
+        self._pump()
+        deadline = time.monotonic() + self.cfg.handshake_timeout_s
         while not self._ready:
-            reply = await self._next_line(self.cfg.handshake_timeout_s)
+            reply = self._next_line(max(0.0, deadline - time.monotonic()))
             if reply is None:
+                if time.monotonic() < deadline:
+                    continue  # woken by an order: it waits for the greeting to end
                 raise DriverUnavailable("the printer did not answer M115")
-            await self._handle(reply)
+            self._handle(reply)
             if self.stream.idle:
                 self._ready = True
         if self.capabilities_seen.get("AUTOREPORT_TEMP"):
@@ -260,7 +320,7 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             self.firmware_name or "unknown firmware",
             f"window {window}" if self.stream.windowed else "one line in flight",
         )
-        self._push(state=MachineState.idle, message=None)
+        self._post(state=MachineState.idle, message=None)
 
     def _inject(self, command: bytes) -> None:
         """A command of our own (not the file's), numbered like the rest."""
@@ -268,24 +328,32 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         meta = self.job.here() if self.job is not None else LineMeta(0, PrintState())
         self.stream.add(command, meta)
 
-    async def _serve(self) -> None:
+    def _serve(self) -> None:
         while True:
             if self._resync:
                 # The numbering can no longer be trusted: start it again from 0.
                 self._resync = False
-                await self._handshake()
-            timeout = self._wait_time()
-            reply = await self._next_line(timeout)
+                self._handshake()
+            reply = self._next_line(self._wait_time())
             if reply is not None:
-                await self._handle(reply)
-            await self._tick()
-            await self._pump()
+                self._handle(reply)
+            self._run_orders()
+            self._tick()
+            self._pump()
+
+    def _run_orders(self) -> None:
+        while True:
+            try:
+                order = self._orders.get_nowait()
+            except queue.Empty:
+                return
+            order()
 
     # --- reading the printer -------------------------------------------------------------------
 
-    async def _handle(self, reply: Reply) -> None:
+    def _handle(self, reply: Reply) -> None:
         try:
-            await self._dispatch(reply)
+            self._dispatch(reply)
         finally:
             self._prev = reply.kind
             self._prev_unknown = reply.text.startswith("echo:Unknown command")
@@ -315,51 +383,74 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             )
             self._dirty = True
 
-    async def _dispatch(self, reply: Reply) -> None:
-        stream = self.stream
-        assert stream is not None
-        kind = reply.kind
+    def _dispatch(self, reply: Reply) -> None:
         if reply.temperatures:
             self._set_temps(reply.temperatures)
-        if kind in (ReplyKind.ok, ReplyKind.resend):
-            if self._halted:
-                return
-            self._timeouts = 0
-            before = stream.acked
-            try:
-                moved = stream.on_reply(reply, self.clock.monotonic(), self._last_error)
-            except StreamBroken as exc:
-                self._fail(str(exc), MachineState.error)
-                self._resync = True
-                return
-            self._last_error = None
-            if kind == ReplyKind.ok:
-                self._check_stray(reply)
-            if moved and stream.acked > before:
-                self._on_acked(stream.acked)
-        elif kind == ReplyKind.error:
-            self._last_error = reply.line_error
-            if reply.line_error is None:
-                self._last_message = reply.text
-                self.log.warning("printer error: %s", reply.text)
-        elif kind == ReplyKind.fatal:
-            reason = self._last_message
-            message = f"{reason} — {reply.text}" if reason else reply.text
-            self._halted = True
-            self._fail(f"the printer stopped: {message}", MachineState.error)
-        elif kind == ReplyKind.busy:
-            self._keepalive_seen = True
-        elif kind == ReplyKind.start:
-            if self._ready or self.job is not None:
-                raise DriverUnavailable("the printer restarted")
-        elif kind == ReplyKind.capability:
-            self.capabilities_seen[reply.name] = reply.enabled
-        elif kind == ReplyKind.firmware:
-            self.firmware_name = reply.name
-        elif kind == ReplyKind.action:
-            await self._on_action(reply.name)
-        elif kind == ReplyKind.wait and stream.outstanding:
+        handler = self._HANDLERS.get(reply.kind)
+        if handler is not None:
+            handler(self, reply)
+
+    def _on_line_reply(self, reply: Reply) -> None:
+        """``ok`` and ``Resend:``: the stream's bookkeeping, then what the line acknowledged."""
+        stream = self.stream
+        assert stream is not None
+        if self._halted:
+            return
+        self._timeouts = 0
+        before = stream.acked
+        try:
+            moved = stream.on_reply(reply, time.monotonic(), self._last_error)
+        except StreamBroken as exc:
+            self._fail(str(exc), MachineState.error)
+            self._resync = True
+            return
+        self._last_error = None
+        if reply.kind == ReplyKind.ok:
+            self._check_stray(reply)
+        if moved and stream.acked > before:
+            self._on_acked(stream.acked)
+
+    def _on_error(self, reply: Reply) -> None:
+        self._last_error = reply.line_error
+        if reply.line_error is None:
+            self._last_message = reply.text
+            self.log.warning("printer error: %s", reply.text)
+
+    def _on_fatal(self, reply: Reply) -> None:
+        reason = self._last_message
+        message = f"{reason} — {reply.text}" if reason else reply.text
+        self._halted = True
+        self._fail(f"the printer stopped: {message}", MachineState.error)
+
+    def _on_busy(self, reply: Reply) -> None:
+        self._keepalive_seen = True
+
+    def _on_start(self, reply: Reply) -> None:
+        if self._ready or self.job is not None:
+            raise DriverUnavailable("the printer restarted")
+
+    def _on_capability(self, reply: Reply) -> None:
+        self.capabilities_seen[reply.name] = reply.enabled
+
+    def _on_firmware(self, reply: Reply) -> None:
+        self.firmware_name = reply.name
+
+    def _on_wait(self, reply: Reply) -> None:
+        if self.stream is not None and self.stream.outstanding:
             self._prod()
+
+    _HANDLERS: ClassVar[dict[ReplyKind, Callable[[MarlinSerialDriver, Reply], None]]] = {
+        ReplyKind.ok: _on_line_reply,
+        ReplyKind.resend: _on_line_reply,
+        ReplyKind.error: _on_error,
+        ReplyKind.fatal: _on_fatal,
+        ReplyKind.busy: _on_busy,
+        ReplyKind.start: _on_start,
+        ReplyKind.capability: _on_capability,
+        ReplyKind.firmware: _on_firmware,
+        ReplyKind.action: lambda self, reply: self._on_action(reply.name),
+        ReplyKind.wait: _on_wait,
+    }
 
     def _on_acked(self, number: int) -> None:
         assert self.stream is not None
@@ -373,7 +464,7 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         elif marker == Marker.cancelled:
             self._end(job, JobPhase.cancelled, job.message)
         elif marker == Marker.paused:
-            self._push(
+            self._post(
                 state=MachineState.paused,
                 job=self._progress(job, JobPhase.paused, job.message),
             )
@@ -387,14 +478,14 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             self.job.note_targets({name: target for name, (_, target) in temps.items()})
         self._dirty = True
 
-    async def _on_action(self, action: str) -> None:
+    def _on_action(self, action: str) -> None:
         """Buttons pressed on the printer itself during a print from the host."""
         if self.job is None:
             return
         if action == "pause" and self.job.pause():
             self.job.message = "paused at the printer"
         elif action == "resume" and self.job.resume():
-            self._push(state=MachineState.busy, job=self._progress(self.job, JobPhase.running))
+            self._post(state=MachineState.busy, job=self._progress(self.job, JobPhase.running))
         elif action == "cancel":
             self.job.message = "cancelled at the printer"
             self.job.cancel()
@@ -416,7 +507,7 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         return self.cfg.timeout_s + motion * self.cfg.motion_timeout_factor
 
     def _wait_time(self) -> float:
-        now = self.clock.monotonic()
+        now = time.monotonic()
         stream = self.stream
         assert stream is not None
         deadlines = [now + self.cfg.report_interval_s]
@@ -429,10 +520,10 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             deadlines.append(extra)
         return max(0.0, min(deadlines) - now)
 
-    async def _tick(self) -> None:
+    def _tick(self) -> None:
         stream = self.stream
         assert stream is not None
-        now = self.clock.monotonic()
+        now = time.monotonic()
         stream.tick(now)
         if stream.outstanding and not self._halted and now - self._last_rx > self._silence_limit():
             self._timeouts += 1
@@ -460,7 +551,7 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         assert self.stream is not None
         self.stream.timeout()
 
-    async def _pump(self) -> None:
+    def _pump(self) -> None:
         stream = self.stream
         assert stream is not None
         if self._halted:
@@ -474,7 +565,7 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             frames = stream.take()
             if not frames:
                 return
-            await self._write(b"".join(frames))
+            self._write(b"".join(frames))
 
     # --- status --------------------------------------------------------------------------------
 
@@ -491,25 +582,25 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
 
     def _report(self) -> None:
         self._dirty = False
-        self._last_report = self.clock.monotonic()
+        self._last_report = time.monotonic()
         changes: dict[str, Any] = {"temperatures": dict(self._temps)}
         job = self.job
         if job is not None and job.stage in (Stage.running, Stage.finishing, Stage.pausing):
             changes["job"] = self._progress(job, JobPhase.running, job.message)
-        self._push(**changes)
+        self._post(**changes)
 
     def _end(self, job: PrintJob, phase: JobPhase, message: str | None) -> None:
         self.job = None
-        self._push(state=MachineState.idle, job=self._progress(job, phase, message))
+        self._post(state=MachineState.idle, job=self._progress(job, phase, message))
 
     def _fail(self, message: str, state: MachineState) -> None:
         job, self.job = self.job, None
         changes: dict[str, Any] = {"state": state, "message": message}
         if job is not None:
             changes["job"] = self._progress(job, JobPhase.failed, message)
-        self._push(**changes)
+        self._post(**changes)
 
-    # --- orders from the dispatcher ------------------------------------------------------------
+    # --- orders from the dispatcher (event loop; acted on by the line thread) -----------------
 
     async def start(self, ticket: JobTicket) -> None:
         reason = self.supports(ticket)
@@ -528,46 +619,61 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             prepared = await asyncio.to_thread(prepare, ticket.file_path, offset)
         except FileProblem as exc:
             raise JobRejected(str(exc)) from exc
-        if not self._ready or self.job is not None:
-            raise DriverUnavailable("the printer went away while the file was read")
-        self.job = PrintJob(ticket, prepared, self.scripts, state)
-        self.job.note_targets({name: t.target for name, t in self._temps.items()})
-        self._push(
-            state=MachineState.busy, job=self._progress(self.job, JobPhase.running), message=None
-        )
-        await self._kick()
 
-    async def _kick(self) -> None:
-        """Orders arrive from other tasks: let the line task act on them now."""
-        if self._ready and self.stream is not None:
-            try:
-                await self._pump()
-            except DriverUnavailable as exc:
-                self.log.warning("write failed: %s", exc)
+        def begin() -> None:
+            if not self._ready or self.job is not None:
+                raise DriverUnavailable("the printer went away while the file was read")
+            job = PrintJob(ticket, prepared, self.scripts, state)
+            job.note_targets({name: t.target for name, t in self._temps.items()})
+            self.job = job
+            self._post(
+                state=MachineState.busy, job=self._progress(job, JobPhase.running), message=None
+            )
+            self._pump()
+
+        await self._order(begin)
 
     async def pause(self) -> None:
-        job = self.job
-        if job is None or not job.pause():
-            raise DriverUnavailable("nothing is printing that could pause")
-        await self._kick()
+        def pause() -> None:
+            job = self.job
+            if job is None or not job.pause():
+                raise DriverUnavailable("nothing is printing that could pause")
+            self._pump()
+
+        await self._order(pause)
 
     async def resume(self) -> None:
-        job = self.job
-        if job is None or not job.resume():
-            raise DriverUnavailable("nothing is paused")
-        job.message = None
-        self._push(state=MachineState.busy, job=self._progress(job, JobPhase.running))
-        await self._kick()
+        def resume() -> None:
+            job = self.job
+            if job is None or not job.resume():
+                raise DriverUnavailable("nothing is paused")
+            job.message = None
+            self._post(state=MachineState.busy, job=self._progress(job, JobPhase.running))
+            self._pump()
+
+        await self._order(resume)
 
     async def cancel(self) -> None:
-        job = self.job
-        if job is None:
+        def cancel() -> None:
+            job = self.job
+            if job is None:
+                return
+            if self._halted or not self._ready:
+                self._end(job, JobPhase.cancelled, "cancelled; the printer was not answering")
+                return
+            job.cancel()
+            self._pump()
+
+        if self.job is None:
             return
-        if self._halted or not self._ready:
-            self._end(job, JobPhase.cancelled, "cancelled; the printer was not answering")
+        if self._thread is None or not self._thread.is_alive():
+            job, self.job = self.job, None
+            self._push(
+                state=MachineState.idle,
+                job=self._progress(job, JobPhase.cancelled, "cancelled; the printer was away"),
+            )
             return
-        job.cancel()
-        await self._kick()
+        await self._order(cancel)
 
     async def release(self) -> None:
         if self.job is not None:
@@ -577,10 +683,16 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
     async def emergency_stop(self) -> None:
         """``M112`` at once, outside the numbered stream: Marlin's emergency parser acts on
         it as the bytes arrive. The printer halts and must be reset by hand."""
-        if self._transport is None:
+        line = self._line
+        if line is None or not self._ready:
             raise DriverUnavailable("the printer is not connected")
-        await self._transport.write(b"M112\n")
-        self._halted = True
-        self._fail(
-            "emergency stop (M112): reset the printer before printing again", MachineState.error
-        )
+        await asyncio.to_thread(line.write, b"M112\n")
+
+        def halt() -> None:
+            self._halted = True
+            self._fail(
+                "emergency stop (M112): reset the printer before printing again",
+                MachineState.error,
+            )
+
+        await self._order(halt)
