@@ -22,6 +22,7 @@ import serial
 
 from drivers.base import DriverUnavailable
 
+_WRITE_TIMEOUT_S = 10.0
 _POLL_S = 0.01
 """Read timeout for ports without a file descriptor to wait on (``loop://`` and such)."""
 
@@ -88,20 +89,29 @@ class BlockingLine:
         ser = self._serial
         if ser is None:
             raise DriverUnavailable(f"{self.port} is not open")
+        fd = self._fd
         try:
-            if self._fd is not None:
-                ready, _, _ = select.select([self._fd, self._wake_r], [], [], timeout)
+            if fd is None:
+                data = ser.read(max(1, ser.in_waiting))
+            else:
+                # One wait and one read of the descriptor itself: each call that lets go
+                # of the interpreter lock must take it back, a wait of up to the switch
+                # interval when other threads compute (pyserial's read adds a second
+                # select and an ioctl).
+                ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
                 if self._wake_r in ready:
                     self._drain_wakes()
                     return False
                 if not ready:
                     return False
-            data = ser.read(max(1, ser.in_waiting))
+                data = os.read(fd, 4096)
+                if not data:
+                    # Readable and nothing there: the other end hung up.
+                    raise DriverUnavailable(f"{self.port} went away: end of file")
+        except BlockingIOError:
+            return True
         except (serial.SerialException, OSError, TypeError, ValueError) as exc:
             raise DriverUnavailable(f"{self.port} went away: {exc or type(exc).__name__}") from exc
-        if self._fd is not None and not data:
-            # select said readable and there is nothing: the other end hung up.
-            raise DriverUnavailable(f"{self.port} went away: end of file")
         self._buffer.extend(data)
         return True
 
@@ -115,9 +125,26 @@ class BlockingLine:
         if ser is None:
             raise DriverUnavailable(f"{self.port} is not open")
         try:
-            ser.write(data)
+            if self._fd is None:
+                ser.write(data)
+            else:
+                self._write_fd(self._fd, data)
         except (serial.SerialException, OSError) as exc:
             raise DriverUnavailable(f"writing to {self.port} failed: {exc}") from exc
+
+    def _write_fd(self, fd: int, data: bytes) -> None:
+        """All of ``data`` to the (non-blocking) descriptor: usually one call."""
+        view = memoryview(data)
+        deadline = time.monotonic() + _WRITE_TIMEOUT_S
+        while view:
+            with contextlib.suppress(BlockingIOError):
+                view = view[os.write(fd, view) :]
+            if not view:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0.0:
+                raise OSError(f"nothing could be written for {_WRITE_TIMEOUT_S:.0f} s")
+            select.select([], [fd], [], left)
 
     def close(self) -> None:
         ser, self._serial = self._serial, None
