@@ -20,8 +20,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from jobs.base import Analysis, Artifact, Bounds, FileRejected, MachineKind, Preview, Quantity
-from jobs.embroidery.figures import Figures, compute
 from jobs.embroidery import formats
+from jobs.embroidery.figures import Figures, compute
 from jobs.embroidery.formats import READABLE, WRITABLE
 from jobs.embroidery.hoop import describe
 from jobs.embroidery.read import Design, read_design
