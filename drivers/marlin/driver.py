@@ -141,6 +141,8 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         self._wake()
         if thread is not None:
             await asyncio.to_thread(thread.join, 10.0)
+        if thread is None or not thread.is_alive():
+            self._refuse_orders()  # one that raced with the thread's end must not hang
 
     async def probe(self) -> MachineStatus:
         """The state once the greeting is over (the first answer takes a moment)."""
@@ -197,7 +199,7 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
             try:
                 self._session()
             except _Stopping:
-                pass
+                self._ready = False
             except DriverUnavailable as exc:
                 self._lose(str(exc))
             except Exception as exc:  # a bug must not leave the printer unwatched
