@@ -20,6 +20,22 @@ Point = tuple[float, float]
 
 MAX_SEGMENTS_PER_ARC = 100_000
 """A typo'd radius must not stall the analysis."""
+ARC_SEGMENTS_MIN = 200_000
+ARC_SEGMENTS_PER_BYTE = 25
+"""The file's budget of arc segments: the larger of the two (see :func:`arc_budget`)."""
+
+
+def arc_budget(size_bytes: int) -> int:
+    """Arc segments a file of this size may make in all.
+
+    Arcs are the one place where a line of G-code makes more than one move: a short line
+    can ask for a full circle of a kilometre's radius, 100,000 segments. A budget per
+    arc is not enough (200 such circles fit in 7 KB and take minutes), so the budget is
+    per file and grows with its size: real arc-fitted files (Arc Welder, PrusaSlicer's
+    arc fitting) make a few segments per arc line, well under one per byte. Every other
+    line makes at most one move, so the file's size already bounds the rest of the work.
+    """
+    return max(ARC_SEGMENTS_MIN, ARC_SEGMENTS_PER_BYTE * size_bytes)
 
 
 class ArcBudgetExceeded(Exception):

@@ -9,24 +9,22 @@ keeps is bounded, whatever the file holds.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections import Counter
 from collections.abc import Callable
 from typing import BinaryIO
 
-from jobs.base import Bounds, FileRejected
+from jobs.base import FileRejected
+from jobs.gcode.bounds import Box
+from jobs.gcode.commands import HANDLERS, OPERATOR_STOPS
 from jobs.gcode.heat import Heaters
 from jobs.gcode.meta import SlicerMeta
-from jobs.gcode.motion import ArcBudgetExceeded, apply_limits, arc_segments
+from jobs.gcode.motion import ArcBudgetExceeded, apply_limits, arc_budget, arc_segments
 from jobs.gcode.planner import Planner
-from jobs.gcode.reader import IGNORED_COMMANDS, LineReader, command_words
+from jobs.gcode.reader import IGNORED_COMMANDS, LineReader, command_words, size_of
 from jobs.params.printer import PrinterParams
 
 MAX_WARNINGS = 30
-ARC_SEGMENTS_MIN = 200_000
-ARC_SEGMENTS_PER_BYTE = 25
-"""The file's budget of arc segments: the larger of the two (see :func:`arc_budget`)."""
 MAX_UNKNOWN_NAMES = 50
 MAX_TOOL = 255
 
@@ -34,54 +32,8 @@ SegmentFn = Callable[[float, float, float, float, float], None]
 """(x0, y0, x1, y1, z) of an extruding move, in machine coordinates."""
 
 
-def arc_budget(size_bytes: int) -> int:
-    """Arc segments a file of this size may make in all.
-
-    Arcs are the one place where a line of G-code makes more than one move: a short line
-    can ask for a full circle of a kilometre's radius, 100,000 segments. A budget per
-    arc is not enough (200 such circles fit in 7 KB and take minutes), so the budget is
-    per file and grows with its size: real arc-fitted files (Arc Welder, PrusaSlicer's
-    arc fitting) make a few segments per arc line, well under one per byte. Every other
-    line makes at most one move, so the file's size already bounds the rest of the work.
-    """
-    return max(ARC_SEGMENTS_MIN, ARC_SEGMENTS_PER_BYTE * size_bytes)
-
-
 def _finite(v: float) -> bool:
     return v - v == 0.0  # False for NaN and ±inf, without a function call
-
-
-class Box:
-    def __init__(self) -> None:
-        self.lo = [math.inf, math.inf, math.inf]
-        self.hi = [-math.inf, -math.inf, -math.inf]
-
-    def add(self, x: float, y: float, z: float) -> None:
-        lo, hi = self.lo, self.hi
-        if x < lo[0]:
-            lo[0] = x
-        if x > hi[0]:
-            hi[0] = x
-        if y < lo[1]:
-            lo[1] = y
-        if y > hi[1]:
-            hi[1] = y
-        if z < lo[2]:
-            lo[2] = z
-        if z > hi[2]:
-            hi[2] = z
-
-    def bounds(self) -> Bounds | None:
-        if self.lo[0] == math.inf:
-            return None
-        return Bounds(
-            min_x=self.lo[0],
-            min_y=self.lo[1],
-            min_z=self.lo[2],
-            max_x=self.hi[0],
-            max_y=self.hi[1],
-            max_z=self.hi[2],
-        )
 
 
 class Interpreter:
@@ -177,7 +129,7 @@ class Interpreter:
 
     def _open(self, handle: BinaryIO) -> LineReader:
         if self.arc_budget is None:
-            self.arc_budget = arc_budget(_size_of(handle))
+            self.arc_budget = arc_budget(size_of(handle))
         self._reader = LineReader(handle)
         return self._reader
 
@@ -264,10 +216,10 @@ class Interpreter:
         self._dispatch(cmd, params, code)
 
     def _dispatch(self, cmd: str, w: dict[str, float], code: bytes) -> None:
-        handler = _HANDLERS.get(cmd)
+        handler = HANDLERS.get(cmd)
         if handler is not None:
             handler(self, w, code)
-        elif cmd in _OPERATOR_STOPS:
+        elif cmd in OPERATOR_STOPS:
             self._operator_stop(cmd)
         elif cmd.startswith("T") and cmd[1:].isdigit():
             self._tool(int(cmd[1:]))
@@ -619,55 +571,3 @@ class Interpreter:
         Retractions that are undone later do not count, nor the final retraction.
         """
         return {tool: hw for tool, (_, hw) in sorted(self.filament.items()) if hw > 0.0}
-
-
-_Handler = Callable[[Interpreter, dict[str, float], bytes], None]
-
-
-def _set_scale(scale: float) -> _Handler:
-    def handler(it: Interpreter, w: dict[str, float], code: bytes) -> None:
-        it.scale = scale
-
-    return handler
-
-
-_HANDLERS: dict[str, _Handler] = {
-    "G0": lambda it, w, code: it._g1(w.get("X"), w.get("Y"), w.get("Z"), w.get("E"), w.get("F")),
-    "G2": lambda it, w, code: it._arc(w, clockwise=True),
-    "G3": lambda it, w, code: it._arc(w, clockwise=False),
-    "G4": lambda it, w, code: it._dwell(w),
-    "G28": lambda it, w, code: it._home(w, code),
-    "G29": lambda it, w, code: it._bed_levelling(),
-    "G80": lambda it, w, code: it._bed_levelling(),
-    "G90": lambda it, w, code: it._set_modes(relative=False),
-    "G91": lambda it, w, code: it._set_modes(relative=True),
-    "M82": lambda it, w, code: it._set_modes(e_relative=False),
-    "M83": lambda it, w, code: it._set_modes(e_relative=True),
-    "G20": _set_scale(25.4),
-    "G21": _set_scale(1.0),
-    "G92": lambda it, w, code: it._set_position(w),
-    "G10": lambda it, w, code: it._fw_retract(True, w),
-    "G11": lambda it, w, code: it._fw_retract(False, w),
-    "M104": lambda it, w, code: it._nozzle(w, wait=False),
-    "M109": lambda it, w, code: it._nozzle(w, wait=True),
-    "M140": lambda it, w, code: it._bed(w, wait=False),
-    "M190": lambda it, w, code: it._bed(w, wait=True),
-    "M201": lambda it, w, code: it._limits("M201", code),
-    "M203": lambda it, w, code: it._limits("M203", code),
-    "M204": lambda it, w, code: it._limits("M204", code),
-    "M205": lambda it, w, code: it._limits("M205", code),
-    "M566": lambda it, w, code: it._limits("M566", code),
-    "M220": lambda it, w, code: it._feed_percent(w),
-    "M221": lambda it, w, code: it._flow_percent(w),
-    "M400": lambda it, w, code: it._sync(),
-}
-"""What each understood command does (the rest is in IGNORED_COMMANDS, or unknown)."""
-_HANDLERS["G1"] = _HANDLERS["G0"]
-_OPERATOR_STOPS = frozenset({"M0", "M1", "M25", "M226", "M600", "M601", "M125"})
-
-
-def _size_of(handle: BinaryIO) -> int:
-    try:
-        return os.fstat(handle.fileno()).st_size
-    except (OSError, AttributeError, ValueError):  # an in-memory stream
-        return 0

@@ -13,7 +13,7 @@ import pytest
 
 from jobs.base import AnalysisError, FileRejected
 from jobs.gcode.analysis import analyze, preview
-from jobs.gcode.parse import ARC_SEGMENTS_MIN, ARC_SEGMENTS_PER_BYTE, arc_budget
+from jobs.gcode.motion import ARC_SEGMENTS_MIN, ARC_SEGMENTS_PER_BYTE, arc_budget
 from jobs.gcode.reader import MAX_LINE_BYTES
 from tests.support.factories import CORPUS
 from tests.support.gcode import gcode_file, run
