@@ -2,7 +2,8 @@
 and other threads are hard at work (issue 11: runs stalled 20-390 ms on a busy server).
 
 The emulator runs in its own process, paced at the baud rate, so the serial line is the
-bottleneck and its pacing does not share this process' interpreter lock. The load is
+bottleneck and its pacing does not share this process' interpreter lock. The pace is
+timed from 10 % to 90 % of the file on the driver's line thread. The load is
 what a server does while it prints: G-code analyses in worker threads, and an event loop
 that gets back control only every 50 ms (a slow request handler).
 """
