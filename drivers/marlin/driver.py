@@ -131,7 +131,7 @@ class MarlinSerialDriver(Driver[MarlinSerialConfig]):
         if thread is not None:
             await asyncio.to_thread(thread.join, 10.0)
         if thread is None or not thread.is_alive():
-            self.line.refuse_orders()  # one that raced with the thread's end must not hang
+            self.line.run_orders()  # one that raced with the thread's end must not hang
 
     async def probe(self) -> MachineStatus:
         """The state once the greeting is over (the first answer takes a moment)."""

@@ -107,18 +107,18 @@ class MarlinLine:
                 self._lose(f"internal error: {exc}")
             finally:
                 self._close_line()
-            self.refuse_orders()
+            self.run_orders()
             self.stopping.wait(self.cfg.reconnect_s)
-        self.refuse_orders()
+        self.run_orders()
 
     def _close_line(self) -> None:
         line, self._line = self._line, None
         if line is not None:
             line.dispose()
 
-    def refuse_orders(self) -> None:
-        """Orders that arrived while no printer was there: run them now (they check
-        ``_ready`` and answer DriverUnavailable)."""
+    def run_orders(self) -> None:
+        """The event loop's orders, in order. Between sessions too: with no printer there
+        they check ``_ready`` and answer DriverUnavailable."""
         while True:
             try:
                 order = self.orders.get_nowait()
@@ -255,17 +255,9 @@ class MarlinLine:
             reply = self._next_line(self._wait_time())
             if reply is not None:
                 self._handle(reply)
-            self._run_orders()
+            self.run_orders()
             self._tick()
             self._pump()
-
-    def _run_orders(self) -> None:
-        while True:
-            try:
-                order = self.orders.get_nowait()
-            except queue.Empty:
-                return
-            order()
 
     # --- reading the printer -------------------------------------------------------------------
 
