@@ -8,6 +8,7 @@ G-code lines per second, and the share of the link's capacity that is (capacity 
 / 10 bits / the mean bytes of a line as that host frames it).
 
     .venv/bin/python bench/serial_stream.py [--file F] [--baud 115200 250000] [--speed S]
+        [--runs N] [--skip-octoprint]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -205,6 +207,17 @@ def run_octoprint(file: Path, baud: int, speed: float, tmp: Path) -> Run:
     )
 
 
+def summary(runs: list[Run]) -> str:
+    """Median lines/s and link share over the runs, with their spread (min-max)."""
+    rates = sorted(r.rate for r in runs)
+    shares = sorted(r.share * 100 for r in runs)
+    return (
+        f"{statistics.median(rates):>8.0f} {statistics.median(shares):>6.1f}% "
+        f"({shares[0]:.1f}-{shares[-1]:.1f}) "
+        f"{statistics.median(r.bytes_per_line for r in runs):>7.1f}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", type=Path, default=CORPUS / "prusaslicer-vase.gcode")
@@ -212,34 +225,39 @@ def main() -> int:
     parser.add_argument(
         "--speed", type=float, default=2000.0, help="emulated seconds per real second"
     )
+    parser.add_argument("--runs", type=int, default=5, help="runs per host and baud rate")
     parser.add_argument("--skip-octoprint", action="store_true")
     args = parser.parse_args()
-    runs: list[Run] = []
+    runs: dict[tuple[int, str], list[Run]] = {}
     with tempfile.TemporaryDirectory(prefix="fabqueue-bench-") as tmp:
         for baud in args.baud:
-            runs.append(asyncio.run(run_ours(args.file, baud, args.speed, True, Path(tmp))))
-            print(f"  {runs[-1]}", file=sys.stderr)
-            runs.append(asyncio.run(run_ours(args.file, baud, args.speed, False, Path(tmp))))
-            print(f"  {runs[-1]}", file=sys.stderr)
-            if not args.skip_octoprint:
-                runs.append(run_octoprint(args.file, baud, args.speed, Path(tmp)))
-                print(f"  {runs[-1]}", file=sys.stderr)
+            for k in range(args.runs):
+                # Interleaved, so a neighbour's load on the machine falls on every host.
+                got = [
+                    asyncio.run(run_ours(args.file, baud, args.speed, True, Path(tmp))),
+                    asyncio.run(run_ours(args.file, baud, args.speed, False, Path(tmp))),
+                ]
+                if not args.skip_octoprint:
+                    got.append(run_octoprint(args.file, baud, args.speed, Path(tmp)))
+                for run in got:
+                    runs.setdefault((baud, run.host), []).append(run)
+                    print(f"  run {k + 1}: {run}", file=sys.stderr)
     lines = len(prepare(args.file))
     print(
-        f"\n{args.file.name}: {lines} G-code lines; "
-        f"emulator clock x{args.speed:g}, 16-block planner"
+        f"\n{args.file.name}: {lines} G-code lines; emulator clock x{args.speed:g}, "
+        f"16-block planner; median of {args.runs} runs (link % spread min-max)"
     )
-    print(f"{'baud':>7}  {'host':<30} {'lines/s':>8} {'link %':>7} {'B/line':>7}  notes")
-    for r in runs:
-        print(
-            f"{r.baud:>7}  {r.host:<30} {r.rate:>8.0f} {r.share * 100:>6.1f}% "
-            f"{r.bytes_per_line:>7.1f}  {r.seconds:.1f} s; {r.note}"
-        )
+    print(f"{'baud':>7}  {'host':<30} {'lines/s':>8} {'link %':>7} {'spread':>11} {'B/line':>7}")
+    for (baud, host), group in runs.items():
+        print(f"{baud:>7}  {host:<30} {summary(group)}  {group[-1].note}")
     for baud in args.baud:
-        ours = next(r for r in runs if r.baud == baud and "window" in r.host)
-        octo = next((r for r in runs if r.baud == baud and r.host.startswith("OctoPrint")), None)
+        ours = runs[(baud, "fabqueue, ADVANCED_OK window")]
+        octo = runs.get((baud, "OctoPrint 1.11.8"))
         if octo:
-            print(f"{baud:>7}  windowed / OctoPrint: {ours.rate / octo.rate:.2f}x")
+            ratio = statistics.median(r.rate for r in ours) / statistics.median(
+                r.rate for r in octo
+            )
+            print(f"{baud:>7}  windowed / OctoPrint: {ratio:.2f}x")
     return 0
 
 

@@ -10,7 +10,7 @@ acknowledgement of any line — file or script — says how far the file has got
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +25,7 @@ from drivers.marlin.state import (
 )
 
 CHECKPOINT_VERSION = 1
+RESUME_HEATERS = ("hotend", "bed")
 
 
 class Marker(StrEnum):
@@ -79,6 +80,9 @@ class PrintJob:
         self.acked = LineMeta(file.start_offset, self.tracker.state)
         self.paused_state: PrintState | None = None
         self.message: str | None = None
+        self.printer_targets: dict[str, float] = {}
+        """The last non-zero heater targets the printer reported (``hotend``, ``bed``):
+        what a resume reheats to when the file had set none before its checkpoint."""
         if state is not None:
             # Resuming an interrupted print: bring the printer back to where the file was.
             self._inject(render_script(scripts.recover, state) + restore_modes(state))
@@ -152,6 +156,12 @@ class PrintJob:
 
     # --- what the printer has done --------------------------------------------------------------
 
+    def note_targets(self, targets: dict[str, float | None]) -> None:
+        for name in RESUME_HEATERS:
+            target = targets.get(name)
+            if target is not None and target > 0.0:
+                self.printer_targets[name] = target
+
     def on_ack(self, meta: LineMeta) -> Marker | None:
         if meta.offset >= self.acked.offset:
             self.acked = meta
@@ -184,6 +194,7 @@ class PrintJob:
             "file_size": self.file.size,
             "progress": round(self.progress, 6),
             **self.acked.state.to_checkpoint(),
+            "printer_targets": dict(self.printer_targets),
         }
 
 
@@ -200,4 +211,28 @@ def resume_point(checkpoint: dict[str, Any], file_size: int) -> tuple[int, Print
     offset = checkpoint["offset"]
     if not isinstance(offset, int) or not 0 <= offset <= file_size:
         raise ValueError(f"bad offset in the checkpoint: {offset!r}")
-    return offset, PrintState.from_checkpoint(checkpoint)
+    return offset, _with_known_temperatures(PrintState.from_checkpoint(checkpoint), checkpoint)
+
+
+def _with_known_temperatures(state: PrintState, checkpoint: dict[str, Any]) -> PrintState:
+    """The file's own targets where it had set them before the checkpoint, else the last
+    the printer reported. The recover script reheats to these: a 0 would wait for a cold
+    nozzle and then push filament through it."""
+    reported = checkpoint.get("printer_targets")
+    reported = reported if isinstance(reported, dict) else {}
+    state = replace(
+        state,
+        hotend=state.hotend if state.hotend > 0.0 else _reported(reported, "hotend"),
+        bed=state.bed if state.bed > 0.0 else _reported(reported, "bed"),
+    )
+    if state.hotend <= 0.0:
+        raise ValueError(
+            "no nozzle temperature is known for this print (the file had set none before "
+            "the point reached, and the printer reported none): it cannot be reheated safely"
+        )
+    return state
+
+
+def _reported(targets: dict[str, Any], name: str) -> float:
+    value = targets.get(name)
+    return float(value) if isinstance(value, int | float) and value > 0.0 else 0.0

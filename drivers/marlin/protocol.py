@@ -177,17 +177,9 @@ def parse_reply(line: str) -> Reply:
     if not text:
         return Reply(ReplyKind.other, text)
     if text.startswith("ok"):
-        m = _OK.match(text)
-        if m is not None:
-            rest = text[m.end() :]
-            return Reply(
-                ReplyKind.ok,
-                text,
-                number=int(m.group("n")) if m.group("n") else None,
-                planner_free=int(m.group("p")) if m.group("p") else None,
-                buffer_free=int(m.group("b")) if m.group("b") else None,
-                temperatures=parse_temperatures(rest) if "T:" in rest else {},
-            )
+        ok = _parse_ok(text)
+        if ok is not None:
+            return ok
     low = text.lower()
     m = _RESEND.match(text)
     if m is not None:
@@ -195,10 +187,7 @@ def parse_reply(line: str) -> Reply:
     if low.startswith(("busy:", "echo:busy:")):
         return Reply(ReplyKind.busy, text)
     if low.startswith(("error:", "!!")):
-        message = text.split(":", 1)[1].strip() if ":" in text else text[2:].strip()
-        if any(mark in low for mark in _FATAL_MARKS):
-            return Reply(ReplyKind.fatal, message)
-        return Reply(ReplyKind.error, message, line_error=classify_line_error(message))
+        return _parse_error(text, low)
     if text == "start":
         return Reply(ReplyKind.start, text)
     if text == "wait":
@@ -220,3 +209,25 @@ def parse_reply(line: str) -> Reply:
     if low.startswith("echo:"):
         return Reply(ReplyKind.echo, text)
     return Reply(ReplyKind.other, text)
+
+
+def _parse_ok(text: str) -> Reply | None:
+    m = _OK.match(text)
+    if m is None:
+        return None
+    rest = text[m.end() :]
+    return Reply(
+        ReplyKind.ok,
+        text,
+        number=int(m.group("n")) if m.group("n") else None,
+        planner_free=int(m.group("p")) if m.group("p") else None,
+        buffer_free=int(m.group("b")) if m.group("b") else None,
+        temperatures=parse_temperatures(rest) if "T:" in rest else {},
+    )
+
+
+def _parse_error(text: str, low: str) -> Reply:
+    message = text.split(":", 1)[1].strip() if ":" in text else text[2:].strip()
+    if any(mark in low for mark in _FATAL_MARKS):
+        return Reply(ReplyKind.fatal, message)
+    return Reply(ReplyKind.error, message, line_error=classify_line_error(message))

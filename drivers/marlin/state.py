@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -95,84 +96,103 @@ class StateTracker:
     def apply(self, code: bytes) -> float:
         """Follow one cleaned command; return the seconds its motion should take (0 if none)."""
         cmd = command_of(code)
-        s = self.state
         if cmd in (b"G0", b"G1", b"G2", b"G3"):
-            w = words(code)
-            scale = 25.4 if s.inches else 1.0
-            f = w["F"] * scale if "F" in w else s.f
-
-            def target(axis: str, current: float, absolute: bool) -> float:
-                if axis not in w:
-                    return current
-                v = w[axis] * scale
-                return v if absolute else current + v
-
-            x = target("X", s.x, s.absolute)
-            y = target("Y", s.y, s.absolute)
-            z = target("Z", s.z, s.absolute)
-            e = target("E", s.e, s.absolute_e)
-            dist = math.dist((s.x, s.y, s.z), (x, y, z))
-            if cmd in (b"G2", b"G3") and ("I" in w or "J" in w):
-                dist = _arc_length(s.x, s.y, x, y, w.get("I", 0.0), w.get("J", 0.0), cmd == b"G2")
-            if dist == 0.0:
-                dist = abs(e - s.e)
-            self.state = replace(s, x=x, y=y, z=z, e=e, f=f)
-            return dist / (f / 60.0) if f and f > 0 else 0.0
-        if cmd == b"G90":
-            self.state = replace(s, absolute=True, absolute_e=True)
-        elif cmd == b"G91":
-            self.state = replace(s, absolute=False, absolute_e=False)
-        elif cmd == b"M82":
-            self.state = replace(s, absolute_e=True)
-        elif cmd == b"M83":
-            self.state = replace(s, absolute_e=False)
-        elif cmd == b"G20":
-            self.state = replace(s, inches=True)
-        elif cmd == b"G21":
-            self.state = replace(s, inches=False)
-        elif cmd == b"G92":
-            w = words(code)
-            if not w:
-                self.state = replace(s, x=0.0, y=0.0, z=0.0, e=0.0)
-            else:
-                self.state = replace(
-                    s,
-                    x=w.get("X", s.x),
-                    y=w.get("Y", s.y),
-                    z=w.get("Z", s.z),
-                    e=w.get("E", s.e),
-                )
-        elif cmd == b"G28":
-            named = code.upper()[3:]
-            homed = [a for a in "XYZ" if a.encode() in named] or ["X", "Y", "Z"]
-            self.state = replace(
-                s,
-                x=0.0 if "X" in homed else s.x,
-                y=0.0 if "Y" in homed else s.y,
-                z=0.0 if "Z" in homed else s.z,
-            )
-        elif cmd in (b"M104", b"M109"):
-            w = words(code)
-            temp = w.get("S", w.get("R"))
-            if temp is not None and w.get("T", 0.0) == 0.0:
-                self.state = replace(s, hotend=temp)
-        elif cmd in (b"M140", b"M190"):
-            w = words(code)
-            temp = w.get("S", w.get("R"))
-            if temp is not None:
-                self.state = replace(s, bed=temp)
-        elif cmd == b"M106":
-            self.state = replace(s, fan=int(max(0, min(255, words(code).get("S", 255)))))
-        elif cmd == b"M107":
-            self.state = replace(s, fan=0)
-        elif cmd == b"M73":
-            w = words(code)
-            if "R" in w:
-                self.state = replace(s, remaining_min=w["R"])
-        elif cmd == b"G4":
+            return self._move(cmd, code)
+        if cmd == b"G4":
             w = words(code)
             return w.get("S", 0.0) + w.get("P", 0.0) / 1000.0
+        modes = _MODES.get(cmd)
+        if modes is not None:
+            self.state = replace(self.state, **modes)
+            return 0.0
+        change = _CHANGES.get(cmd)
+        if change is not None:
+            self.state = change(self.state, code)
         return 0.0
+
+    def _move(self, cmd: bytes, code: bytes) -> float:
+        s = self.state
+        w = words(code)
+        scale = 25.4 if s.inches else 1.0
+        f = w["F"] * scale if "F" in w else s.f
+
+        def target(axis: str, current: float, absolute: bool) -> float:
+            if axis not in w:
+                return current
+            v = w[axis] * scale
+            return v if absolute else current + v
+
+        x = target("X", s.x, s.absolute)
+        y = target("Y", s.y, s.absolute)
+        z = target("Z", s.z, s.absolute)
+        e = target("E", s.e, s.absolute_e)
+        dist = math.dist((s.x, s.y, s.z), (x, y, z))
+        if cmd in (b"G2", b"G3") and ("I" in w or "J" in w):
+            dist = _arc_length(s.x, s.y, x, y, w.get("I", 0.0), w.get("J", 0.0), cmd == b"G2")
+        if dist == 0.0:
+            dist = abs(e - s.e)
+        self.state = replace(s, x=x, y=y, z=z, e=e, f=f)
+        return dist / (f / 60.0) if f and f > 0 else 0.0
+
+
+_MODES: dict[bytes, dict[str, bool]] = {
+    b"G90": {"absolute": True, "absolute_e": True},
+    b"G91": {"absolute": False, "absolute_e": False},
+    b"M82": {"absolute_e": True},
+    b"M83": {"absolute_e": False},
+    b"G20": {"inches": True},
+    b"G21": {"inches": False},
+}
+
+
+def _set_position(s: PrintState, code: bytes) -> PrintState:
+    w = words(code)
+    if not w:
+        return replace(s, x=0.0, y=0.0, z=0.0, e=0.0)
+    return replace(s, x=w.get("X", s.x), y=w.get("Y", s.y), z=w.get("Z", s.z), e=w.get("E", s.e))
+
+
+def _home(s: PrintState, code: bytes) -> PrintState:
+    named = code.upper()[3:]
+    homed = [a for a in "XYZ" if a.encode() in named] or ["X", "Y", "Z"]
+    return replace(
+        s,
+        x=0.0 if "X" in homed else s.x,
+        y=0.0 if "Y" in homed else s.y,
+        z=0.0 if "Z" in homed else s.z,
+    )
+
+
+def _hotend(s: PrintState, code: bytes) -> PrintState:
+    w = words(code)
+    temp = w.get("S", w.get("R"))
+    if temp is not None and w.get("T", 0.0) == 0.0:
+        return replace(s, hotend=temp)
+    return s
+
+
+def _bed(s: PrintState, code: bytes) -> PrintState:
+    temp = (w := words(code)).get("S", w.get("R"))
+    return replace(s, bed=temp) if temp is not None else s
+
+
+def _remaining(s: PrintState, code: bytes) -> PrintState:
+    w = words(code)
+    return replace(s, remaining_min=w["R"]) if "R" in w else s
+
+
+_CHANGES: dict[bytes, Callable[[PrintState, bytes], PrintState]] = {
+    b"G92": _set_position,
+    b"G28": _home,
+    b"M104": _hotend,
+    b"M109": _hotend,
+    b"M140": _bed,
+    b"M190": _bed,
+    b"M106": lambda s, code: replace(s, fan=int(max(0, min(255, words(code).get("S", 255))))),
+    b"M107": lambda s, code: replace(s, fan=0),
+    b"M73": _remaining,
+}
+"""Commands that change what a resume must restore, and how."""
 
 
 def _arc_length(x0: float, y0: float, x1: float, y1: float, i: float, j: float, cw: bool) -> float:

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from jobs.base import Analysis, Artifact, Bounds, FileRejected, MachineKind, Preview, Quantity
+from jobs.embroidery import formats
 from jobs.embroidery.figures import Figures, compute
 from jobs.embroidery.formats import READABLE, WRITABLE
 from jobs.embroidery.hoop import describe
@@ -40,8 +41,8 @@ def params_of(params: BaseModel | None) -> EmbroideryParams:
 
 
 def reader_settings(file_type: str, params: EmbroideryParams) -> dict[str, Any]:
-    """DST has no trim code: the machine's own rule says how many jumps make one."""
-    return {"trim_at": params.trim_at} if file_type == "dst" else {}
+    """DST and JEF have no trim code: the machine's own rule says how many jumps make one."""
+    return dict(formats.reader_settings(file_type, params.trim_at))
 
 
 _CACHE_SIZE = 2

@@ -91,12 +91,23 @@ WRITABLE: dict[str, WriterSpec] = {
         own_trim_code=False,
     ),
     "exp": WriterSpec("Melco/Bernina EXP", 127, 127, carries_colours=False),
-    "jef": WriterSpec("Janome JEF", 127, 127),
+    "jef": WriterSpec("Janome JEF", 127, 127, own_trim_code=False),
     "vp3": WriterSpec("Husqvarna/Pfaff VP3", 255, 3200),
     "xxx": WriterSpec("Singer XXX", 124, 124),
     "u01": WriterSpec("Barudan U01", 127, 127, carries_colours=False),
     "tbf": WriterSpec("Tajima TBF", 127, 127, label_max=16),
 }
+
+TRIMS_AS_JUMPS = frozenset({"dst", "jef"})
+"""Formats without a trim code: a run of jumps is a trim (pyembroidery writes a trim as
+``trim_at`` jumps of length zero). Read without the machine's rule, a JEF loses every
+trim followed by a short jump (all of them in fabqueue's own JEF files)."""
+
+
+def reader_settings(file_type: str, trim_at: int) -> dict[str, int]:
+    """What pyembroidery's reader needs to find the trims the machine will make."""
+    return {"trim_at": trim_at} if file_type in TRIMS_AS_JUMPS else {}
+
 
 STRICT_END = frozenset({"dst", "dsb", "tbf", "10o", "u01", "pes", "vp3", "xxx", "hus"})
 """Formats whose reader stops at an end mark or a known length: a complete file never
@@ -104,6 +115,13 @@ makes it ask for bytes past the end, so running out of bytes means the file is c
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 """Stitch files are small (a 200,000-stitch PES is 1.3 MB); anything this big is not one."""
+
+DEFAULT_MAX_RECORDS = 2_500_000
+"""Records (stitches, jumps, trims, colour changes) one file may make, counted while the
+worker reads it. The largest designs a café sees are a few hundred thousand stitches
+(a 2,000,000-stitch file still gets its figures, and a fit problem); a file of zeros
+read as EXP makes one stitch every two bytes (10 million from 20 MB). At 20 bytes a
+record, what comes back to the server stays under 50 MB."""
 
 
 COMMON = ("dst", "pes", "jef", "exp", "vp3", "xxx", "hus", "pec", "u01")

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from jobs.base import AnalysisError
 from jobs.embroidery.formats import (
+    DEFAULT_MAX_RECORDS,
     MAX_FILE_BYTES,
     READABLE,
     STRICT_END,
@@ -103,6 +104,9 @@ class WorkerLimits:
     """Wall-clock time for one read or write (a 200,000-stitch file reads in 0.5 s)."""
     memory_mb: int = 1536
     """Address space of the worker: pyembroidery holds ~150 bytes per stitch."""
+    max_records: int = DEFAULT_MAX_RECORDS
+    """Records one file may make, counted by the worker as it reads: what comes back
+    to this process (20 bytes a record, plus the checks' arrays) stays bounded."""
 
 
 class WorkerFailed(Exception):
@@ -219,13 +223,15 @@ def read_design(
         raise _refuse(
             file_type, f"is {size / 1e6:.0f} MB; stitch files are under {MAX_FILE_BYTES >> 20} MB"
         )
+    limits = limits or WorkerLimits()
+    _check_record_budget(file_type, size, limits.max_records)
     with path.open("rb") as fh:
         head = fh.read(1024)
     if file_type == "dst":
         _check_dst_header(head)
     try:
         payload = run_worker(
-            "read", (str(path), file_type, settings or {}), limits or WorkerLimits()
+            "read", (str(path), file_type, settings or {}, limits.max_records), limits
         )
     except WorkerFailed as exc:
         raise _refuse(file_type, _failure_text(exc)) from exc
@@ -240,6 +246,21 @@ def read_design(
     return design
 
 
+_MAX_BYTES_PER_RECORD = {"exp": 4}
+"""Formats read to their last byte whose every record takes at most this many bytes (an
+EXP stitch is 2 bytes, a command 4): the file's size alone shows it is over budget."""
+
+
+def _check_record_budget(file_type: str, size: int, max_records: int) -> None:
+    per_record = _MAX_BYTES_PER_RECORD.get(file_type)
+    if per_record is not None and size // per_record > max_records:
+        raise _refuse(
+            file_type,
+            f"is refused: at {size / 1e6:.1f} MB it makes at least {size // per_record:,} "
+            f"records, more than the {max_records:,} a design may have",
+        )
+
+
 def _failure_text(exc: WorkerFailed) -> str:
     if exc.kind == "timeout":
         return f"could not be read in time ({exc.detail}): damaged, or far too large"
@@ -247,6 +268,8 @@ def _failure_text(exc: WorkerFailed) -> str:
         return f"is too large to read safely ({exc.detail})"
     if exc.kind == "crash":
         return f"made the reader crash ({exc.detail})"
+    if exc.detail.startswith("TooManyRecords:"):
+        return "is refused: " + exc.detail.split(":", 1)[1].strip()
     if exc.detail.startswith("RanOutOfData:"):
         where = exc.detail.split(":", 1)[1].strip()
         return f"is cut short: {where}, before its end; ask for the file again"

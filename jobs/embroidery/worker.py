@@ -20,6 +20,8 @@ from typing import Any
 
 from pyembroidery import EmbPattern, EmbThread, supported_formats
 
+from jobs.embroidery.formats import DEFAULT_MAX_RECORDS
+
 Payload = dict[str, Any]
 
 _SHORT_READS_KEPT = 8
@@ -47,6 +49,37 @@ class TrackingStream(io.BytesIO):
 
 class RanOutOfData(Exception):
     pass
+
+
+class TooManyRecords(Exception):
+    """The file makes more records than the budget: refused while it is being read."""
+
+
+class BoundedStitches(list[list[Any]]):
+    """pyembroidery's stitch list, refusing to grow past ``limit`` as the reader adds to
+    it: the budget bites while the file streams in, not after the worker has built a
+    ten-million-entry pattern and the parent has unpickled it."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def append(self, item: list[Any]) -> None:
+        if len(self) >= self.limit:
+            raise TooManyRecords(too_many(self.limit))
+        super().append(item)
+
+    def insert(self, index: Any, item: list[Any]) -> None:
+        if len(self) >= self.limit:
+            raise TooManyRecords(too_many(self.limit))
+        super().insert(index, item)
+
+
+def too_many(limit: int) -> str:
+    return (
+        f"it makes more than {limit:,} records (stitches, jumps, trims, colour changes), "
+        "more than any design a machine sews"
+    )
 
 
 def _formats(key: str) -> dict[str, Any]:
@@ -88,23 +121,30 @@ def pattern_payload(pattern: EmbPattern) -> Payload:
     }
 
 
-def read_file(path: str, file_type: str, settings: dict[str, Any]) -> Payload:
+def read_file(
+    path: str, file_type: str, settings: dict[str, Any], max_records: int = DEFAULT_MAX_RECORDS
+) -> Payload:
     reader = _formats("reader").get(file_type)
     if reader is None:
         raise ValueError(f"no reader for {file_type}")
     with open(path, "rb") as fh:  # noqa: PTH123  (a str path from the parent)
         stream = TrackingStream(fh.read())
     if file_type == "dst":
-        return _read_dst(stream, settings)
+        return _read_dst(stream, settings, max_records)
     pattern = EmbPattern()
+    pattern.stitches = BoundedStitches(max_records)
     try:
         reader.read(stream, pattern, settings)
+    except TooManyRecords:
+        raise
     except Exception as exc:
         if stream.short_reads:
             # The reader broke on the missing end of the file, not on its content.
             at = stream.short_reads[0][0]
             raise RanOutOfData(f"the data stops at byte {at}") from exc
         raise
+    if len(pattern.stitches) > max_records:  # a reader that replaced the list
+        raise TooManyRecords(too_many(max_records))
     payload = pattern_payload(pattern)
     payload["short_reads"] = stream.short_reads
     payload["size"] = len(stream.getbuffer())
@@ -112,19 +152,23 @@ def read_file(path: str, file_type: str, settings: dict[str, Any]) -> Payload:
     return payload
 
 
-def _read_dst(stream: TrackingStream, settings: dict[str, Any]) -> Payload:
+def _read_dst(stream: TrackingStream, settings: dict[str, Any], max_records: int) -> Payload:
     """pyembroidery for the header (name, extended colours), numpy for the records."""
     from pyembroidery.DstReader import dst_read_header
 
     from jobs.embroidery.dst import data_end, decode
 
     data = stream.getvalue()
+    consumed, ended = data_end(data)
+    if (consumed - 512) // 3 > max_records:
+        raise TooManyRecords(too_many(max_records))
     pattern = EmbPattern()
     dst_read_header(stream, pattern)
     payload = pattern_payload(pattern)
     x, y, cmd = decode(data, settings.get("trim_at", 3), settings.get("trim_distance"))
+    if x.shape[0] > max_records:
+        raise TooManyRecords(too_many(max_records))
     payload.update(x=x.tobytes(), y=y.tobytes(), cmd=cmd.astype("int32").tobytes())
-    consumed, ended = data_end(data)
     payload["short_reads"] = [] if ended else [(len(data), 3, 0)]
     payload["size"] = len(data)
     payload["furthest"] = consumed
@@ -160,6 +204,7 @@ def write_file(
     settings: dict[str, Any],
     side_files: list[tuple[str, str]],
     read_back_settings: dict[str, Any],
+    max_records: int = DEFAULT_MAX_RECORDS,
 ) -> Payload:
     """Write the design, its colour side files, then read the stitch file back."""
     writers = _formats("writer")
@@ -168,7 +213,7 @@ def write_file(
     for side_type, side_path in side_files:
         EmbPattern.write_embroidery(writers[side_type], pattern, side_path, {})
     del pattern
-    return read_file(out_path, file_type, read_back_settings)
+    return read_file(out_path, file_type, read_back_settings, max_records)
 
 
 OPS: dict[str, Callable[..., Payload]] = {"read": read_file, "write": write_file}

@@ -29,13 +29,14 @@ import numpy as np
 
 from jobs.base import Artifact, FileRejected
 from jobs.embroidery.figures import block_spans, compute, thread_for
-from jobs.embroidery.formats import WRITABLE
+from jobs.embroidery.formats import WRITABLE, reader_settings
 from jobs.embroidery.hoop import fit_problem
 from jobs.embroidery.read import (
     COLOR_CHANGE,
     JUMP,
     STITCH,
     STOP,
+    TRIM,
     Design,
     Floats,
     Ints,
@@ -240,7 +241,7 @@ def write_native(
     out_dir.mkdir(parents=True, exist_ok=True)
     out_path = out_dir / f"{stem}.{fmt}"
     sides = [(side, str(out_dir / f"{stem}.{side}")) for side in params.side_files]
-    read_back_settings = {"trim_at": params.trim_at} if fmt == "dst" else {}
+    read_back_settings = reader_settings(fmt, params.trim_at)
     try:
         payload = run_worker(
             "write",
@@ -251,6 +252,7 @@ def write_native(
                 settings,
                 sides,
                 read_back_settings,
+                (limits or WorkerLimits()).max_records,
             ),
             limits or WorkerLimits(),
         )
@@ -332,12 +334,29 @@ def compare(source: Design, written: Design, fmt: str, params: EmbroideryParams)
         problems.append(f"its outline moved by {drift:.2f} mm")
     if not fewest <= blocks1 <= blocks0:
         problems.append(f"{blocks1} colour blocks instead of {blocks0}")
+    trims0, trims1 = _trims(source), _trims(written)
+    if fmt == "jef" and not params.write_trims:
+        trims0 = 0  # the profile asked for a JEF without trims
+    # Some formats read extra trims back (PEC marks long jumps as trims): more is the
+    # format's way; fewer is a thread the machine leaves uncut.
+    if trims1 < trims0:
+        problems.append(f"{trims1} trims instead of {trims0}")
     if problems:
         raise FileRejected(
             f"the {WRITABLE[fmt].description} file written for this machine does not read "
             f"back as the design ({'; '.join(problems)}); it was not delivered"
         )
-    return {"stitches": n1, "source_stitches": n0, "drift_mm": round(drift, 3)}
+    return {
+        "stitches": n1,
+        "source_stitches": n0,
+        "trims": trims1,
+        "source_trims": trims0,
+        "drift_mm": round(drift, 3),
+    }
+
+
+def _trims(d: Design) -> int:
+    return int(np.count_nonzero(d.commands == TRIM))
 
 
 def _block_colours(d: Design) -> list[str]:

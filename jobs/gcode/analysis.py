@@ -11,12 +11,13 @@ and ``details.machine_time_s`` adds them all up. The slicer's own figures go to
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from jobs.base import Analysis, AnalysisError, MachineKind, Preview, Quantity
+from jobs.base import Analysis, AnalysisError, Bounds, MachineKind, Preview, Quantity
 from jobs.gcode.motion import limits_from
 from jobs.gcode.parse import Interpreter
 from jobs.gcode.planner import KIND_NAMES, Planner
@@ -49,7 +50,37 @@ def analyze(path: Path, params: BaseModel | None = None) -> Analysis:
         raise AnalysisError(f"cannot read the file: {exc.strerror}") from exc
     with handle:
         interp.run(handle)
-    counts = interp.counts
+    _check_is_gcode(interp.counts)
+    motion_s = planner.finish()
+    meta = interp.meta.values
+    warnings = list(interp.warnings) + interp.meta.warnings
+    if interp.unknown:
+        names = ", ".join(f"{n} ×{c}" for n, c in interp.unknown.most_common(8))
+        warnings.append(
+            f"{sum(interp.unknown.values())} commands not understood ({names}): "
+            "counted, but their time is not estimated"
+        )
+    if interp.counts["extrusions"] == 0:
+        warnings.append("the file extrudes nothing: it prints no part")
+    filament = _Filament(interp, printer, warnings)
+    duration_s = motion_s + interp.dwell_s
+    if meta.get("slicer_duration_s") is None:
+        warnings.append("the file carries no slicer time estimate to compare with")
+    part_box, all_box = _boxes(interp)
+    return Analysis(
+        kind=MachineKind.fdm_printer,
+        file_type="gcode",
+        analyzer=ANALYZER,
+        duration_s=round(duration_s, 3),
+        material=filament.material(),
+        bounds=part_box or all_box,
+        counts=_counts(interp, planner),
+        warnings=warnings,
+        details=_details(interp, planner, printer, filament, motion_s),
+    )
+
+
+def _check_is_gcode(counts: Counter[str]) -> None:
     if counts["lines"] == 0:
         raise AnalysisError("the file is empty")
     unparsed = counts["unparsed"]
@@ -64,61 +95,105 @@ def analyze(path: Path, params: BaseModel | None = None) -> Analysis:
             f"this does not look like G-code: {unparsed} of its {counts['lines']} lines "
             "are not G-code commands"
         )
-    motion_s = planner.finish()
+
+
+class _Filament:
+    """Filament per tool, with the file's diameters and densities where it gives them."""
+
+    def __init__(self, interp: Interpreter, printer: PrinterParams, warnings: list[str]) -> None:
+        meta = interp.meta.values
+        self.per_tool_mm = interp.filament_mm()
+        self.per_tool_g: dict[str, float] = {}
+        density_known = True
+        for tool, length in self.per_tool_mm.items():
+            diameter = (
+                _per_tool(meta.get("filament_diameter_mm"), tool) or printer.filament_diameter_mm
+            )
+            density = _per_tool(meta.get("filament_density_g_cm3"), tool)
+            if density is None:
+                density_known = False
+                density = DEFAULT_DENSITY_G_CM3
+            self.per_tool_g[str(tool)] = grams(length, diameter, density)
+        if self.per_tool_mm and not density_known:
+            warnings.append(
+                f"the file gives no filament density: {DEFAULT_DENSITY_G_CM3} g/cm³ (PLA) is "
+                "assumed until a material is chosen"
+            )
+        file_diameter = _per_tool(meta.get("filament_diameter_mm"), 0)
+        if file_diameter is not None and abs(file_diameter - printer.filament_diameter_mm) > 0.1:
+            warnings.append(
+                f"the file was sliced for {file_diameter:g} mm filament; this printer takes "
+                f"{printer.filament_diameter_mm:g} mm"
+            )
+
+    def material(self) -> dict[str, float]:
+        if not self.per_tool_mm:
+            return {}
+        return {
+            Quantity.FILAMENT_MM: round(sum(self.per_tool_mm.values()), 2),
+            Quantity.FILAMENT_G: round(sum(self.per_tool_g.values()), 3),
+        }
+
+
+def _boxes(interp: Interpreter) -> tuple[Bounds | None, Bounds | None]:
+    """(the part's box, every move's box)."""
+    extrusion_box = interp.extrusions.bounds()
+    part_box = interp.part.bounds() or extrusion_box
+    if part_box is not None and 0.0 < part_box.min_z <= 2.0:
+        # The lowest extrusion is the top of the first layer: the part starts on the bed.
+        part_box = part_box.model_copy(update={"min_z": 0.0})
+    return part_box, interp.all_moves.bounds()
+
+
+def _counts(interp: Interpreter, planner: Planner) -> dict[str, int]:
+    counts = interp.counts
+    return {
+        "lines": counts["lines"],
+        "commands": counts["commands"],
+        "moves": counts["moves"],
+        "extrusions": counts["extrusions"],
+        "arcs": counts["arcs"],
+        "arc_segments": counts["arc_segments"],
+        "layers": interp.meta.layer_marks or counts["z_levels"],
+        "tool_changes": counts["tool_changes"],
+        "heat_waits": counts["heat_waits"],
+        "homings": counts["homings"],
+        "dwells": counts["dwells"],
+        "unknown_commands": sum(interp.unknown.values()),
+        "unparsed_lines": counts["unparsed"],
+        "nonfinite_values": counts["nonfinite"],
+        "thumbnails": len(interp.meta.thumbnails),
+        "planner_blocks": planner.blocks,
+    }
+
+
+_COPIED_META = (
+    "filament_type",
+    "nozzle_diameter_mm",
+    "layer_height_mm",
+    "printer_model",
+    "printer_settings",
+    "flavor",
+    "layer_count",
+)
+
+
+def _details(
+    interp: Interpreter,
+    planner: Planner,
+    printer: PrinterParams,
+    filament: _Filament,
+    motion_s: float,
+) -> dict[str, Any]:
     meta = interp.meta.values
-    warnings = list(interp.warnings) + interp.meta.warnings
-    if interp.unknown:
-        names = ", ".join(f"{n} ×{c}" for n, c in interp.unknown.most_common(8))
-        warnings.append(
-            f"{sum(interp.unknown.values())} commands not understood ({names}): "
-            "counted, but their time is not estimated"
-        )
-    if counts["extrusions"] == 0:
-        warnings.append("the file extrudes nothing: it prints no part")
-
-    # Filament, per tool, with the file's diameters and densities where it gives them.
-    per_tool_mm = interp.filament_mm()
-    per_tool_g: dict[str, float] = {}
-    density_known = True
-    for tool, length in per_tool_mm.items():
-        diameter = _per_tool(meta.get("filament_diameter_mm"), tool) or printer.filament_diameter_mm
-        density = _per_tool(meta.get("filament_density_g_cm3"), tool)
-        if density is None:
-            density_known = False
-            density = DEFAULT_DENSITY_G_CM3
-        per_tool_g[str(tool)] = grams(length, diameter, density)
-    if per_tool_mm and not density_known:
-        warnings.append(
-            f"the file gives no filament density: {DEFAULT_DENSITY_G_CM3} g/cm³ (PLA) is "
-            "assumed until a material is chosen"
-        )
-    file_diameter = _per_tool(meta.get("filament_diameter_mm"), 0)
-    if file_diameter is not None and abs(file_diameter - printer.filament_diameter_mm) > 0.1:
-        warnings.append(
-            f"the file was sliced for {file_diameter:g} mm filament; this printer takes "
-            f"{printer.filament_diameter_mm:g} mm"
-        )
-    material: dict[str, float] = {}
-    if per_tool_mm:
-        material[Quantity.FILAMENT_MM] = round(sum(per_tool_mm.values()), 2)
-        material[Quantity.FILAMENT_G] = round(sum(per_tool_g.values()), 3)
-
     dwell_s = interp.dwell_s
     duration_s = motion_s + dwell_s
     heatup_s = interp.heaters.waited_s
     homing_s = interp.overhead_s
     overhead_s = homing_s + printer.job_overhead_s
     slicer_s = meta.get("slicer_duration_s")
-    if slicer_s is None:
-        warnings.append("the file carries no slicer time estimate to compare with")
-
     extrusion_box = interp.extrusions.bounds()
-    part_box = interp.part.bounds() or extrusion_box
-    if part_box is not None and 0.0 < part_box.min_z <= 2.0:
-        # The lowest extrusion is the top of the first layer: the part starts on the bed.
-        part_box = part_box.model_copy(update={"min_z": 0.0})
     all_box = interp.all_moves.bounds()
-    layers = interp.meta.layer_marks or counts["z_levels"]
     thumbnails = [t for t in interp.meta.thumbnails if t.complete]
     best = max(thumbnails, key=lambda t: t.width * t.height, default=None)
     details: dict[str, Any] = {
@@ -134,9 +209,9 @@ def analyze(path: Path, params: BaseModel | None = None) -> Analysis:
         "junction": (
             "junction_deviation" if planner.limits.junction_deviation_mm is not None else "jerk"
         ),
-        "limits_from_file": counts["limit_commands"] > 0,
-        "filament_mm_per_tool": {str(t): round(v, 2) for t, v in per_tool_mm.items()},
-        "filament_g_per_tool": {t: round(v, 3) for t, v in per_tool_g.items()},
+        "limits_from_file": interp.counts["limit_commands"] > 0,
+        "filament_mm_per_tool": {str(t): round(v, 2) for t, v in filament.per_tool_mm.items()},
+        "filament_g_per_tool": {t: round(v, 3) for t, v in filament.per_tool_g.items()},
         "filament_density_g_cm3": meta.get("filament_density_g_cm3"),
         "filament_diameter_mm": meta.get("filament_diameter_mm") or [printer.filament_diameter_mm],
         "flow_percents": sorted(interp.flows),
@@ -152,45 +227,8 @@ def analyze(path: Path, params: BaseModel | None = None) -> Analysis:
         "thumbnails": [t.as_dict() for t in interp.meta.thumbnails],
         "thumbnail": best.as_dict() if best else None,
     }
-    for key in (
-        "filament_type",
-        "nozzle_diameter_mm",
-        "layer_height_mm",
-        "printer_model",
-        "printer_settings",
-        "flavor",
-        "layer_count",
-    ):
-        if key in meta:
-            details[key] = meta[key]
-    return Analysis(
-        kind=MachineKind.fdm_printer,
-        file_type="gcode",
-        analyzer=ANALYZER,
-        duration_s=round(duration_s, 3),
-        material=material,
-        bounds=part_box or all_box,
-        counts={
-            "lines": counts["lines"],
-            "commands": counts["commands"],
-            "moves": counts["moves"],
-            "extrusions": counts["extrusions"],
-            "arcs": counts["arcs"],
-            "arc_segments": counts["arc_segments"],
-            "layers": layers,
-            "tool_changes": counts["tool_changes"],
-            "heat_waits": counts["heat_waits"],
-            "homings": counts["homings"],
-            "dwells": counts["dwells"],
-            "unknown_commands": sum(interp.unknown.values()),
-            "unparsed_lines": unparsed,
-            "nonfinite_values": counts["nonfinite"],
-            "thumbnails": len(interp.meta.thumbnails),
-            "planner_blocks": planner.blocks,
-        },
-        warnings=warnings,
-        details=details,
-    )
+    details.update({key: meta[key] for key in _COPIED_META if key in meta})
+    return details
 
 
 def _round(value: Any, digits: int) -> float | None:

@@ -18,6 +18,33 @@ _LIMIT_WORD = re.compile(rb"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))")
 
 Point = tuple[float, float]
 
+MAX_SEGMENTS_PER_ARC = 100_000
+"""A typo'd radius must not stall the analysis."""
+ARC_SEGMENTS_MIN = 200_000
+ARC_SEGMENTS_PER_BYTE = 25
+"""The file's budget of arc segments: the larger of the two (see :func:`arc_budget`)."""
+
+
+def arc_budget(size_bytes: int) -> int:
+    """Arc segments a file of this size may make in all.
+
+    Arcs are the one place where a line of G-code makes more than one move: a short line
+    can ask for a full circle of a kilometre's radius, 100,000 segments. A budget per
+    arc is not enough (200 such circles fit in 7 KB and take minutes), so the budget is
+    per file and grows with its size: real arc-fitted files (Arc Welder, PrusaSlicer's
+    arc fitting) make a few segments per arc line, well under one per byte. Every other
+    line makes at most one move, so the file's size already bounds the rest of the work.
+    """
+    return max(ARC_SEGMENTS_MIN, ARC_SEGMENTS_PER_BYTE * size_bytes)
+
+
+class ArcBudgetExceeded(Exception):
+    """The arc needs more segments than the file has left (see ``budget``)."""
+
+    def __init__(self, needed: int) -> None:
+        super().__init__(f"{needed} segments")
+        self.needed = needed
+
 
 def arc_segments(
     start: Point,
@@ -30,11 +57,14 @@ def arc_segments(
     turns: int,
     feed: float,
     params: PrinterParams,
+    budget: int | None = None,
 ) -> tuple[list[Point], str | None]:
     """The end points of the straight segments of an arc (the last one is ``end``).
 
     Returns ``([end], problem)`` when the arc cannot be drawn (no centre, zero radius,
     a radius too short for its end points): the caller moves straight and warns.
+    Raises :class:`ArcBudgetExceeded`, before making any point, when the arc needs more
+    than ``budget`` segments (what is left of the file's budget).
     """
     x0, y0 = start
     x1, y1 = end
@@ -78,7 +108,9 @@ def arc_segments(
     segment = min(math.sqrt(8.0 * radius * p.arc_tolerance_mm), feed / p.arc_segments_per_s)
     segment = min(max(segment, p.arc_min_segment_mm), p.arc_max_segment_mm)
     count = max(1, int(flat / segment + 0.8))
-    count = min(count, 100_000)  # a typo'd radius must not stall the analysis
+    count = min(count, MAX_SEGMENTS_PER_ARC)
+    if budget is not None and count > budget:
+        raise ArcBudgetExceeded(count)
     points: list[Point] = []
     step = angle / count
     for k in range(1, count):
@@ -103,6 +135,9 @@ def _values(code: bytes) -> dict[str, float]:
     return out
 
 
+_AXES = {"X": 0, "Y": 1, "Z": 2, "E": 3}
+
+
 def apply_limits(
     limits: MotionLimits, cmd: str, code: bytes, scale: float, *, per_minute: bool = False
 ) -> None:
@@ -111,47 +146,56 @@ def apply_limits(
     ``per_minute``: RepRapFirmware gives M203 speeds in mm/min.
     """
     w = _values(code.split(None, 1)[1] if b" " in code.strip() else b"")
-    axes = {"X": 0, "Y": 1, "Z": 2, "E": 3}
     if cmd == "M201":
-        for k, idx in axes.items():
-            if k in w and w[k] > 0:
-                limits.max_accel[idx] = w[k] * (scale if idx < 3 else 1.0)
+        _per_axis(limits.max_accel, w, scale, 1.0)
     elif cmd == "M203":
-        factor = 1.0 / 60.0 if per_minute else 1.0
-        for k, idx in axes.items():
-            if k in w and w[k] > 0:
-                limits.max_feedrate[idx] = w[k] * factor * (scale if idx < 3 else 1.0)
+        _per_axis(limits.max_feedrate, w, scale, 1.0 / 60.0 if per_minute else 1.0)
     elif cmd == "M204":
-        if "S" in w:
-            # Legacy form (Marlin 1, Prusa MK3): S sets print and travel, T retract.
-            if w["S"] > 0:
-                limits.accel_print = limits.accel_travel = w["S"]
-            if "T" in w and w["T"] > 0:
-                limits.accel_retract = w["T"]
-        else:
-            if w.get("P", 0) > 0:
-                limits.accel_print = w["P"]
-            if w.get("R", 0) > 0:
-                limits.accel_retract = w["R"]
-            if w.get("T", 0) > 0:
-                limits.accel_travel = w["T"]
+        _accelerations(limits, w)
     elif cmd == "M205":
-        if "X" in w and w["X"] >= 0:
-            limits.jerk[0] = limits.jerk[1] = w["X"]
-        for k in ("Y", "Z", "E"):
-            if k in w and w[k] >= 0:
-                limits.jerk[axes[k]] = w[k]
-        if "S" in w and w["S"] >= 0:
-            limits.min_feedrate = w["S"]
-        if "T" in w and w["T"] >= 0:
-            limits.min_travel_feedrate = w["T"]
-        if "J" in w and w["J"] > 0:
-            # The firmware says it plans corners by junction deviation.
-            limits.junction_deviation_mm = w["J"]
+        _jerks(limits, w)
     elif cmd == "M566":
-        for k, idx in axes.items():
+        for k, idx in _AXES.items():
             if k in w and w[k] >= 0:
                 limits.jerk[idx] = w[k] / 60.0
+
+
+def _per_axis(values: list[float], w: dict[str, float], scale: float, factor: float) -> None:
+    """M201/M203: positive values per axis; X, Y and Z follow G20/G21, E does not."""
+    for k, idx in _AXES.items():
+        if k in w and w[k] > 0:
+            values[idx] = w[k] * factor * (scale if idx < 3 else 1.0)
+
+
+def _accelerations(limits: MotionLimits, w: dict[str, float]) -> None:
+    if "S" in w:
+        # Legacy form (Marlin 1, Prusa MK3): S sets print and travel, T retract.
+        if w["S"] > 0:
+            limits.accel_print = limits.accel_travel = w["S"]
+        if "T" in w and w["T"] > 0:
+            limits.accel_retract = w["T"]
+        return
+    if w.get("P", 0) > 0:
+        limits.accel_print = w["P"]
+    if w.get("R", 0) > 0:
+        limits.accel_retract = w["R"]
+    if w.get("T", 0) > 0:
+        limits.accel_travel = w["T"]
+
+
+def _jerks(limits: MotionLimits, w: dict[str, float]) -> None:
+    if "X" in w and w["X"] >= 0:
+        limits.jerk[0] = limits.jerk[1] = w["X"]
+    for k in ("Y", "Z", "E"):
+        if k in w and w[k] >= 0:
+            limits.jerk[_AXES[k]] = w[k]
+    if "S" in w and w["S"] >= 0:
+        limits.min_feedrate = w["S"]
+    if "T" in w and w["T"] >= 0:
+        limits.min_travel_feedrate = w["T"]
+    if "J" in w and w["J"] > 0:
+        # The firmware says it plans corners by junction deviation.
+        limits.junction_deviation_mm = w["J"]
 
 
 def limits_from(params: PrinterParams) -> MotionLimits:

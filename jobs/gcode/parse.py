@@ -14,12 +14,14 @@ from collections import Counter
 from collections.abc import Callable
 from typing import BinaryIO
 
-from jobs.base import Bounds
+from jobs.base import FileRejected
+from jobs.gcode.bounds import Box
+from jobs.gcode.commands import HANDLERS, OPERATOR_STOPS
 from jobs.gcode.heat import Heaters
 from jobs.gcode.meta import SlicerMeta
-from jobs.gcode.motion import apply_limits, arc_segments
+from jobs.gcode.motion import ArcBudgetExceeded, apply_limits, arc_budget, arc_segments
 from jobs.gcode.planner import Planner
-from jobs.gcode.reader import IGNORED_COMMANDS, LineReader, command_words
+from jobs.gcode.reader import IGNORED_COMMANDS, LineReader, command_words, size_of
 from jobs.params.printer import PrinterParams
 
 MAX_WARNINGS = 30
@@ -32,39 +34,6 @@ SegmentFn = Callable[[float, float, float, float, float], None]
 
 def _finite(v: float) -> bool:
     return v - v == 0.0  # False for NaN and ±inf, without a function call
-
-
-class Box:
-    def __init__(self) -> None:
-        self.lo = [math.inf, math.inf, math.inf]
-        self.hi = [-math.inf, -math.inf, -math.inf]
-
-    def add(self, x: float, y: float, z: float) -> None:
-        lo, hi = self.lo, self.hi
-        if x < lo[0]:
-            lo[0] = x
-        if x > hi[0]:
-            hi[0] = x
-        if y < lo[1]:
-            lo[1] = y
-        if y > hi[1]:
-            hi[1] = y
-        if z < lo[2]:
-            lo[2] = z
-        if z > hi[2]:
-            hi[2] = z
-
-    def bounds(self) -> Bounds | None:
-        if self.lo[0] == math.inf:
-            return None
-        return Bounds(
-            min_x=self.lo[0],
-            min_y=self.lo[1],
-            min_z=self.lo[2],
-            max_x=self.hi[0],
-            max_y=self.hi[1],
-            max_z=self.hi[2],
-        )
 
 
 class Interpreter:
@@ -80,8 +49,11 @@ class Interpreter:
         *,
         planner: Planner | None = None,
         segment: SegmentFn | None = None,
+        arc_segments_budget: int | None = None,
     ) -> None:
         self.p = params
+        self.arc_budget = arc_segments_budget
+        """Arc segments the file may still make; None: from the file's size in ``run``."""
         self.planner = planner
         self.segment = segment
         self.meta = SlicerMeta()
@@ -155,8 +127,14 @@ class Interpreter:
 
     # -- the main loop --------------------------------------------------------------
 
+    def _open(self, handle: BinaryIO) -> LineReader:
+        if self.arc_budget is None:
+            self.arc_budget = arc_budget(size_of(handle))
+        self._reader = LineReader(handle)
+        return self._reader
+
     def run(self, handle: BinaryIO) -> None:
-        reader = self._reader = LineReader(handle)
+        reader = self._open(handle)
         commands = 0
         meta_comment = self.meta.comment
         g1 = self._g1
@@ -238,68 +216,52 @@ class Interpreter:
         self._dispatch(cmd, params, code)
 
     def _dispatch(self, cmd: str, w: dict[str, float], code: bytes) -> None:
-        if cmd in ("G0", "G1"):
-            self._g1(w.get("X"), w.get("Y"), w.get("Z"), w.get("E"), w.get("F"))
-        elif cmd in ("G2", "G3"):
-            self._arc(w, clockwise=cmd == "G2")
-        elif cmd == "G4":
-            self._dwell(w)
-        elif cmd == "G28":
-            self._home(w, code)
-        elif cmd in ("G29", "G80"):
-            self._sync()
-            self.overhead_s += self.p.bed_levelling_s
-            self.counts["bed_levelling"] += 1
-        elif cmd == "G90":
-            self.relative = False
-        elif cmd == "G91":
-            self.relative = True
-        elif cmd == "M82":
-            self.e_relative = False
-        elif cmd == "M83":
-            self.e_relative = True
-        elif cmd == "G20":
-            self.scale = 25.4
-        elif cmd == "G21":
-            self.scale = 1.0
-        elif cmd == "G92":
-            self._set_position(w)
-        elif cmd in ("G10", "G11"):
-            self._fw_retract(cmd == "G10", w)
-        elif cmd in ("M104", "M109"):
-            self._nozzle(w, wait=cmd == "M109")
-        elif cmd in ("M140", "M190"):
-            self._bed(w, wait=cmd == "M190")
-        elif cmd in ("M201", "M203", "M204", "M205", "M566"):
-            self._limits(cmd, code)
-        elif cmd == "M220":
-            if "S" in w and w["S"] > 0:
-                self.feed_multiplier = w["S"] / 100.0
-        elif cmd == "M221":
-            if "S" in w and w["S"] > 0 and "T" not in w:
-                self.flow = w["S"] / 100.0
-                self.flows.add(round(w["S"], 2))
-                if abs(self.flow - 1.0) > 1e-6:
-                    self.warn(
-                        f"M221 S{w['S']:g} sets the flow to {w['S']:g} %: the printer pushes "
-                        "that share of the filament figures shown (slicers report the "
-                        "commanded length)",
-                        key="m221",
-                    )
-        elif cmd == "M400":
-            self._sync()
-        elif cmd in ("M0", "M1", "M25", "M226", "M600", "M601", "M125"):
-            self._sync()
-            self.counts["operator_stops"] += 1
-            self.warn(
-                f"{cmd} stops the print until someone acts (pause or filament change): "
-                "that waiting time is not in the estimate",
-                key=f"stop-{cmd}",
-            )
+        handler = HANDLERS.get(cmd)
+        if handler is not None:
+            handler(self, w, code)
+        elif cmd in OPERATOR_STOPS:
+            self._operator_stop(cmd)
         elif cmd.startswith("T") and cmd[1:].isdigit():
             self._tool(int(cmd[1:]))
         elif cmd not in IGNORED_COMMANDS:
             self._unknown(cmd)
+
+    def _bed_levelling(self) -> None:
+        self._sync()
+        self.overhead_s += self.p.bed_levelling_s
+        self.counts["bed_levelling"] += 1
+
+    def _set_modes(self, *, relative: bool | None = None, e_relative: bool | None = None) -> None:
+        if relative is not None:
+            self.relative = relative
+        if e_relative is not None:
+            self.e_relative = e_relative
+
+    def _feed_percent(self, w: dict[str, float]) -> None:
+        if "S" in w and w["S"] > 0:
+            self.feed_multiplier = w["S"] / 100.0
+
+    def _flow_percent(self, w: dict[str, float]) -> None:
+        if "S" not in w or w["S"] <= 0 or "T" in w:
+            return
+        self.flow = w["S"] / 100.0
+        self.flows.add(round(w["S"], 2))
+        if abs(self.flow - 1.0) > 1e-6:
+            self.warn(
+                f"M221 S{w['S']:g} sets the flow to {w['S']:g} %: the printer pushes "
+                "that share of the filament figures shown (slicers report the "
+                "commanded length)",
+                key="m221",
+            )
+
+    def _operator_stop(self, cmd: str) -> None:
+        self._sync()
+        self.counts["operator_stops"] += 1
+        self.warn(
+            f"{cmd} stops the print until someone acts (pause or filament change): "
+            "that waiting time is not in the estimate",
+            key=f"stop-{cmd}",
+        )
 
     def _unknown(self, name: str) -> None:
         # Distinct names are few in real files; garbage could make millions.
@@ -388,30 +350,34 @@ class Interpreter:
             if fil[0] > fil[1]:
                 fil[1] = fil[0]
             if de > 0.0 and (dx != 0.0 or dy != 0.0):
-                counts["extrusions"] += 1
-                if nz >= self._layer_z + 0.05:
-                    counts["z_levels"] += 1
-                    self._layer_z = nz
-                # The start point is the previous move's end, already in the box unless
-                # that move did not extrude.
-                if not self._extruding:
-                    self.extrusions.add(x0, y0, z0)
-                self.extrusions.add(nx, ny, nz)
-                if self.meta.layer_marks:
-                    # After the slicer's first layer mark: the objects, not the purge line.
-                    if not self._extruding or not self._in_part:
-                        self.part.add(x0, y0, z0)
-                    self.part.add(nx, ny, nz)
-                    self._in_part = True
-                self._extruding = True
-                if self.segment is not None:
-                    self.segment(x0, y0, nx, ny, nz)
+                self._extrusion(x0, y0, z0, nx, ny, nz)
             else:
                 self._extruding = False
         else:
             self._extruding = False
         if self.planner is not None:
             self.planner.move(dx, dy, dz, de * self.flow, feed * self.feed_multiplier)
+
+    def _extrusion(self, x0: float, y0: float, z0: float, nx: float, ny: float, nz: float) -> None:
+        """Layers, boxes and the preview's segment for a move that lays down plastic."""
+        self.counts["extrusions"] += 1
+        if nz >= self._layer_z + 0.05:
+            self.counts["z_levels"] += 1
+            self._layer_z = nz
+        # The start point is the previous move's end, already in the box unless
+        # that move did not extrude.
+        if not self._extruding:
+            self.extrusions.add(x0, y0, z0)
+        self.extrusions.add(nx, ny, nz)
+        if self.meta.layer_marks:
+            # After the slicer's first layer mark: the objects, not the purge line.
+            if not self._extruding or not self._in_part:
+                self.part.add(x0, y0, z0)
+            self.part.add(nx, ny, nz)
+            self._in_part = True
+        self._extruding = True
+        if self.segment is not None:
+            self.segment(x0, y0, nx, ny, nz)
 
     def _nonfinite(self, what: str) -> None:
         self.counts["nonfinite"] += 1
@@ -440,17 +406,21 @@ class Interpreter:
             else:
                 de = w["E"] * scale - self.e
                 self.e = w["E"] * scale
-        points, problem = arc_segments(
-            (x0, y0),
-            (nx, ny),
-            i=w["I"] * scale if "I" in w else None,
-            j=w["J"] * scale if "J" in w else None,
-            r=w["R"] * scale if "R" in w else None,
-            clockwise=clockwise,
-            turns=int(w.get("P", 0.0)),
-            feed=self.feed * self.feed_multiplier,
-            params=self.p,
-        )
+        try:
+            points, problem = arc_segments(
+                (x0, y0),
+                (nx, ny),
+                i=w["I"] * scale if "I" in w else None,
+                j=w["J"] * scale if "J" in w else None,
+                r=w["R"] * scale if "R" in w else None,
+                clockwise=clockwise,
+                turns=int(w.get("P", 0.0)),
+                feed=self.feed * self.feed_multiplier,
+                params=self.p,
+                budget=self.arc_budget,
+            )
+        except ArcBudgetExceeded as exc:
+            raise self._over_budget(exc.needed) from None
         if problem:
             self.warn(
                 f"line {self.line_no}: {problem}; drawn as a straight move",
@@ -459,12 +429,23 @@ class Interpreter:
             self.counts["bad_arcs"] += 1
         n = len(points)
         self.counts["arc_segments"] += n
+        if self.arc_budget is not None:
+            self.arc_budget -= n
         px, py, pz = x0, y0, z0
         for k, (ax, ay) in enumerate(points, start=1):
             az = z0 + (nz - z0) * k / n
             self._move(px, py, pz, ax, ay, az, de / n, self.feed)
             px, py, pz = ax, ay, az
         self.x, self.y, self.z = nx, ny, nz
+
+    def _over_budget(self, needed: int) -> FileRejected:
+        made = self.counts["arc_segments"]
+        return FileRejected(
+            f"line {self.line_no}: this file's arcs (G2/G3) need more than "
+            f"{made + needed:,} straight segments in all ({made:,} so far, {needed:,} for this "
+            "arc), far more than a print of its size: refused, analysing it would take "
+            "minutes. Check the arcs' radii and turns (P), or export without arc fitting"
+        )
 
     def _dwell(self, w: dict[str, float]) -> None:
         seconds = w["S"] if "S" in w else (w["P"] / 1000.0 if "P" in w else 0.0)

@@ -113,6 +113,20 @@ def _jerk_factor(v_exit: float, v_entry: float, factor: float, max_jerk: float) 
     return factor * max_jerk / j if j > max_jerk else factor
 
 
+def _within(value: float, limits: list[float], ax: float, ay: float, az: float, ae: float) -> float:
+    """``value`` (an acceleration along the move) lowered until no axis, at its share
+    ``a*`` of the move, exceeds its limit (unrolled: hot path)."""
+    if value * ax > limits[0]:
+        value = limits[0] / ax
+    if value * ay > limits[1]:
+        value = limits[1] / ay
+    if value * az > limits[2]:
+        value = limits[2] / az
+    if value * ae > limits[3]:
+        value = limits[3] / ae
+    return value
+
+
 class Planner:
     """Feed it moves in order; read :attr:`time` after :meth:`finish`.
 
@@ -186,15 +200,7 @@ class Planner:
         if nominal * ae > mf[3]:
             nominal = mf[3] / ae
         # Acceleration: no axis beyond its maximum acceleration.
-        ma = lim.max_accel
-        if accel * ax > ma[0]:
-            accel = ma[0] / ax
-        if accel * ay > ma[1]:
-            accel = ma[1] / ay
-        if accel * az > ma[2]:
-            accel = ma[2] / az
-        if accel * ae > ma[3]:
-            accel = ma[3] / ae
+        accel = _within(accel, lim.max_accel, ax, ay, az, ae)
         if accel <= 0.0:
             accel = 1.0
         vx = nominal * ux
@@ -204,50 +210,7 @@ class Planner:
 
         jd = lim.junction_deviation_mm
         if jd is None:
-            # Marlin's classic jerk, inlined (the hottest code of the analysis). Safe speed:
-            # the speed from which the block can start or stop at once, no axis changing
-            # speed by more than its jerk. Marlin's iterative form reduces to this minimum.
-            jx, jy, jz, je = lim.jerk
-            safe = nominal
-            if ax * safe > jx:
-                safe = jx / ax
-            if ay * safe > jy:
-                safe = jy / ay
-            if az * safe > jz:
-                safe = jz / az
-            if ae * safe > je:
-                safe = je / ae
-            prev_nominal = self._prev_nominal
-            if not self._has_prev or prev_nominal <= 1e-4:
-                vmax = safe
-            else:
-                # The junction speed shared by both blocks: the lower nominal speed,
-                # scaled down until no axis' speed change exceeds its jerk.
-                if nominal < prev_nominal:
-                    vmax = nominal
-                    smaller = nominal / prev_nominal
-                else:
-                    vmax = prev_nominal
-                    smaller = 1.0
-                px, py, pz, pe = self._prev_speed
-                factor = 1.0
-                a, b = px * smaller, vx
-                if a != b:
-                    factor = _jerk_factor(a, b, factor, jx)
-                a, b = py * smaller, vy
-                if a != b:
-                    factor = _jerk_factor(a, b, factor, jy)
-                a, b = pz * smaller, vz
-                if a != b:
-                    factor = _jerk_factor(a, b, factor, jz)
-                a, b = pe * smaller, ve
-                if a != b:
-                    factor = _jerk_factor(a, b, factor, je)
-                vmax *= factor
-                # When both blocks could stop from their safe speeds anyway, use them.
-                threshold = vmax * 0.99
-                if self._prev_safe > threshold and safe > threshold:
-                    vmax = safe
+            vmax, safe = self._jerk_junction(nominal, ax, ay, az, ae, vx, vy, vz, ve)
             stop = safe
         else:
             safe = nominal
@@ -271,6 +234,65 @@ class Planner:
         if self._since_plan >= _PLAN_EVERY:
             self._since_plan = 0
             self._plan(final=False)
+
+    def _jerk_junction(
+        self,
+        nominal: float,
+        ax: float,
+        ay: float,
+        az: float,
+        ae: float,
+        vx: float,
+        vy: float,
+        vz: float,
+        ve: float,
+    ) -> tuple[float, float]:
+        """Marlin's classic jerk: (the maximum junction speed, the block's safe speed).
+
+        Safe speed: the speed from which the block can start or stop at once, no axis
+        changing speed by more than its jerk. Marlin's iterative form reduces to this
+        minimum. Unrolled: this is the hottest code of the analysis."""
+        jx, jy, jz, je = self.limits.jerk
+        safe = nominal
+        if ax * safe > jx:
+            safe = jx / ax
+        if ay * safe > jy:
+            safe = jy / ay
+        if az * safe > jz:
+            safe = jz / az
+        if ae * safe > je:
+            safe = je / ae
+        prev_nominal = self._prev_nominal
+        if not self._has_prev or prev_nominal <= 1e-4:
+            return safe, safe
+        # The junction speed shared by both blocks: the lower nominal speed, scaled down
+        # until no axis' speed change exceeds its jerk.
+        if nominal < prev_nominal:
+            vmax = nominal
+            smaller = nominal / prev_nominal
+        else:
+            vmax = prev_nominal
+            smaller = 1.0
+        px, py, pz, pe = self._prev_speed
+        factor = 1.0
+        a, b = px * smaller, vx
+        if a != b:
+            factor = _jerk_factor(a, b, factor, jx)
+        a, b = py * smaller, vy
+        if a != b:
+            factor = _jerk_factor(a, b, factor, jy)
+        a, b = pz * smaller, vz
+        if a != b:
+            factor = _jerk_factor(a, b, factor, jz)
+        a, b = pe * smaller, ve
+        if a != b:
+            factor = _jerk_factor(a, b, factor, je)
+        vmax *= factor
+        # When both blocks could stop from their safe speeds anyway, use them.
+        threshold = vmax * 0.99
+        if self._prev_safe > threshold and safe > threshold:
+            vmax = safe
+        return vmax, safe
 
     def _deviation_junction(
         self,

@@ -8,6 +8,7 @@ UTF-16 text.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -188,3 +189,11 @@ class LineReader:
             f"line {line} is longer than {self._max // 1024} KiB: this is not G-code "
             "(or the file is damaged)"
         )
+
+
+def size_of(handle: BinaryIO) -> int:
+    """The size of the file behind ``handle`` (0 for an in-memory stream)."""
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (OSError, AttributeError, ValueError):  # an in-memory stream
+        return 0

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +18,7 @@ from drivers.marlin.config import MarlinSerialConfig
 from drivers.marlin.driver import MarlinSerialDriver
 from drivers.marlin.file import prepare
 from fabqueue.clock import RealClock
-from tests.support.factories import CORPUS
+from tests.support.factories import CORPUS, REPO
 
 VASE = CORPUS / "gcode" / "prusaslicer-vase.gcode"
 
@@ -103,3 +107,58 @@ class Watched:
 
     async def final(self, within: float = 120.0) -> MachineStatus:
         return await self.wait(lambda s: s.job is not None and s.job.phase in FINAL_PHASES, within)
+
+
+@contextmanager
+def emulator_process(baud: int, *options: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``fabqueue simulate marlin`` in its own process, like a printer on a cable: its
+    pacing does not share this process' interpreter lock. Yields (its pty path, the
+    stats it prints when stopped — filled in on exit)."""
+    args = [sys.executable, "-m", "fabqueue", "simulate", "marlin", "--baud", str(baud)]
+    for option in options:
+        args += ["-o", option]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    stats: dict[str, Any] = {}
+    try:
+        path = proc.stdout.readline().strip()
+        assert path, "the emulator did not start"
+        yield path, stats
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+        lines = out.strip().splitlines()
+        if lines:
+            stats.update(json.loads(lines[-1]))
+
+
+async def stream_seconds(port: str, baud: int, path: Path, **config: Any) -> float:
+    """Seconds the printer on ``port`` took to go from 10 % to 90 % of ``path``, timed on
+    the driver's line thread as it reports progress (what the event loop is doing when
+    it receives those reports does not enter the figure)."""
+    values: dict[str, Any] = {"report_interval_s": 0.05, **config}
+    w = Watched(MarlinSerialConfig(port=port, baud=baud, **values))
+    marks: list[tuple[float, float]] = []
+    post = w.driver.line.post
+
+    def timed_post(**changes: Any) -> None:
+        job = changes.get("job")
+        if job is not None and job.progress is not None:
+            marks.append((time.monotonic(), job.progress))
+        post(**changes)
+
+    w.driver.line.post = timed_post
+    await w.driver.connect()
+    try:
+        await w.idle(within=20)
+        mark = len(w.seen)
+        await w.driver.start(ticket(path))
+        final = await w.wait(
+            lambda s: s.job is not None and s.job.phase in FINAL_PHASES, within=300, since=mark
+        )
+        assert final.job is not None and final.job.phase.value == "done", final
+    finally:
+        await w.driver.close()
+    start = next(t for t, progress in marks if progress >= 0.1)
+    end = next(t for t, progress in marks if progress >= 0.9)
+    return end - start

@@ -162,7 +162,7 @@ async def test_busy_keepalive_keeps_the_line_alive(tmp_path: Path) -> None:
     path.write_text("G28\nG1 X10 F3000\n")
     emu, w, final = await print_file(path, 250000, {"speed": 10.0, "home_s": 20.0}, timeout_s=1.0)
     assert final.job is not None and final.job.phase == JobPhase.done
-    assert w.driver._keepalive_seen
+    assert w.driver.line.keepalive_seen
     assert w.driver.stats_timeouts == 0
     assert numbered(emu) == ["G28", "G1 X10 F3000"]
 
@@ -174,7 +174,7 @@ async def test_long_command_without_keepalive_is_not_a_timeout(tmp_path: Path) -
         path, 250000, {"speed": 10.0, "home_s": 20.0, "keepalive_s": 0.0}
     )
     assert final.job is not None and final.job.phase == JobPhase.done
-    assert not w.driver._keepalive_seen
+    assert not w.driver.line.keepalive_seen
     assert w.driver.stats_timeouts == 0
 
 

@@ -61,7 +61,7 @@ def test_long_running_commands() -> None:
 
 
 def test_checkpoint_round_trip() -> None:
-    state, _ = follow(b"M83", b"M140 S60", b"G1 X1.23456 Y2 Z0.3 E0.5 F1800")
+    state, _ = follow(b"M83", b"M140 S60", b"M104 S210", b"G1 X1.23456 Y2 Z0.3 E0.5 F1800")
     data = {"version": 1, "offset": 120, "file_size": 500, **state.to_checkpoint()}
     offset, back = resume_point(data, 500)
     assert offset == 120

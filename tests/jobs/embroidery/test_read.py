@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -183,6 +184,54 @@ def test_the_worker_has_a_memory_limit(tmp_path: Path) -> None:
     path = synthetic_dst(tmp_path / "big.dst", 1_000_000)
     with pytest.raises(AnalysisError, match="too large to read safely"):
         read_design(path, "dst", limits=WorkerLimits(memory_mb=120))
+
+
+def zeros(path: Path, megabytes: float) -> Path:
+    with path.open("wb") as fh:
+        fh.truncate(int(megabytes * 1024 * 1024))
+    return path
+
+
+def analysis_peak(path: Path, match: str) -> tuple[int, str]:
+    """(this process' peak traced memory, the refusal) while ``path`` is analysed."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(AnalysisError, match=match) as err:
+            analyze(path, file_type_of(path.name))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, str(err.value)
+
+
+def test_twenty_megabytes_of_zeros_named_exp_cost_the_server_nothing(tmp_path: Path) -> None:
+    """Read as EXP, zeros are ten million stitches (the server grew by 1.5 GB taking them
+    back from the worker). Every EXP record takes at most 4 bytes: the size says it."""
+    started = time.monotonic()
+    peak, error = analysis_peak(
+        zeros(tmp_path / "zeros.exp", 20), r"makes at least 5,242,880 records, more than"
+    )
+    assert "Melco/Bernina EXP" in error
+    assert peak < 1024 * 1024
+    assert time.monotonic() - started < 1.0  # no worker was started
+
+
+@pytest.mark.slow
+def test_zeros_past_the_size_check_stop_at_the_budget_inside_the_worker(tmp_path: Path) -> None:
+    """Under the size check (2.5 million records at most from 9 MB of EXP, at least 2.4)
+    the worker counts while it reads and stops at the budget: nothing comes back."""
+    peak, _ = analysis_peak(
+        zeros(tmp_path / "zeros.exp", 9.5), r"makes more than 2,500,000 records"
+    )
+    assert peak < 8 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", ["Cake_3.pes", "Cake_3.dst", "Cake_3.jef"])
+def test_the_record_budget_is_counted_while_reading(name: str) -> None:
+    path = CAT / name
+    assert len(read_design(path, file_type_of(name))) > 1000  # fine within the default
+    with pytest.raises(AnalysisError, match=r"makes more than 1,000 records"):
+        read_design(path, file_type_of(name), limits=WorkerLimits(max_records=1000))
 
 
 @pytest.mark.slow

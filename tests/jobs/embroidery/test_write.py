@@ -14,8 +14,8 @@ from jobs.embroidery.figures import PALETTE, compute
 from jobs.embroidery.read import Design, read_design
 from jobs.embroidery.write import compare, design_label, write_native
 from jobs.params.embroidery import EmbroideryParams, Hoop
-from jobs.registry import convert, file_type_of
-from tests.support.embroidery import CAT, COLOR_CHANGE, EMM, STITCH, STOP, design
+from jobs.registry import analyze, convert, file_type_of
+from tests.support.embroidery import CAT, COLOR_CHANGE, EMM, END, JUMP, STITCH, STOP, TRIM, design
 
 BIG = [
     Hoop(name="200", width_mm=200, height_mm=200),
@@ -198,6 +198,61 @@ def test_a_file_that_does_not_read_back_is_refused() -> None:
     merged[(merged & 0xFF) == COLOR_CHANGE] = STITCH
     with pytest.raises(FileRejected, match="colour blocks instead of"):
         compare(d, Design(file_type="dst", x=d.x, y=d.y, cmd=merged), "dst", params("dst"))
+
+
+def test_a_file_that_loses_trims_is_refused() -> None:
+    d = read_design(CAT / "Cake_3.dst", "dst")
+    untrimmed = d.cmd.copy()
+    untrimmed[(untrimmed & 0xFF) == TRIM] = JUMP
+    assert compare(d, d, "jef", params("jef"))["trims"] == 25
+    with pytest.raises(FileRejected, match="0 trims instead of 25"):
+        compare(d, Design(file_type="jef", x=d.x, y=d.y, cmd=untrimmed), "jef", params("jef"))
+    # A JEF the profile wants without trims is what it asked for.
+    assert compare(d, Design("jef", d.x, d.y, untrimmed), "jef", params("jef", write_trims=False))
+
+
+def trimmed_squares() -> Design:
+    """Four 9 × 3 mm blocks, each trimmed then joined by a 3 mm jump (too short for
+    pyembroidery's distance rule to see a trim there)."""
+    records: list[tuple[float, float, int]] = []
+    x = 0.0
+    for block in range(4):
+        records += [(x + k % 10, float(k // 10), STITCH) for k in range(40)]
+        if block < 3:
+            records.append((x + 9, 3.0, TRIM))
+            x += 12
+            records.append((x, 0.0, JUMP))
+    return design([*records, (x, 0.0, END)], ["#ff0000"])
+
+
+@pytest.mark.parametrize("fmt", ["jef", "dst", "pes", "exp"])
+def test_our_own_files_keep_their_trims(tmp_path: Path, fmt: str) -> None:
+    """The same design in every format: 3 trims, 30 s of trimming (JEF read 0 and 0 s)."""
+    p = params(fmt)
+    artifact = write_native(trimmed_squares(), p, tmp_path)
+    assert artifact.details["read_back"]["trims"] == 3
+    analysis = analyze(artifact.path, fmt, p)
+    assert analysis.counts["trims"] == 3
+    assert analysis.details["time_s"]["trims"] == 3 * p.trim_s
+
+
+@pytest.mark.parametrize(
+    "source", [CAT / "Cake_3.dst", CAT / "Cake_3.pes", EMM / "Embroidermodder.DST"]
+)
+def test_corpus_designs_keep_their_trims_in_jef(tmp_path: Path, source: Path) -> None:
+    p = params("jef")
+    before = analyze(source, file_type_of(source.name), p)
+    artifact = convert(source, file_type_of(source.name), p, tmp_path)
+    assert artifact.details["read_back"]["trims"] == before.counts["trims"] > 0
+    after = analyze(artifact.path, "jef", p)
+    assert after.counts["trims"] == before.counts["trims"]
+    assert after.details["time_s"]["trims"] == before.details["time_s"]["trims"]
+
+
+def test_the_corpus_jef_reads_the_trims_of_its_pes() -> None:
+    """Cake 3's JEF and PES (the same digitizer's export) agree: 24 trims."""
+    assert analyze(CAT / "Cake_3.jef", "jef").counts["trims"] == 24
+    assert analyze(CAT / "Cake_3.pes", "pes").counts["trims"] == 24
 
 
 # --- placement and encoder settings -----------------------------------------------------

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.base import AnalysisError
+from jobs.base import AnalysisError, FileRejected
 from jobs.gcode.analysis import analyze, preview
+from jobs.gcode.motion import ARC_SEGMENTS_MIN, ARC_SEGMENTS_PER_BYTE, arc_budget
 from jobs.gcode.reader import MAX_LINE_BYTES
 from tests.support.factories import CORPUS
 from tests.support.gcode import gcode_file, run
@@ -197,6 +198,48 @@ def test_absurd_arc_does_not_hang(tmp_path: Path) -> None:
     a = run(tmp_path, "G1 X10 Y10 F6000\nG2 X10 Y10 I-100000 J0 P100000000\n")
     assert time.monotonic() - started < 10
     assert a.counts["arc_segments"] <= 100_000
+
+
+def arc_bomb(tmp_path: Path, circles: int = 200) -> Path:
+    """Full circles of a kilometre's radius: 100,000 segments each, ~34 bytes a line."""
+    lines = ["M83", "G1 X10 Y10 F6000"]
+    lines += [f"G2 X10 Y10 I-{900_000 + k} J0 E0.1" for k in range(circles)]
+    path = tmp_path / "arcs.gcode"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_arc_bomb_is_refused_early(tmp_path: Path) -> None:
+    path = arc_bomb(tmp_path)
+    assert path.stat().st_size < 8_000
+    started = time.process_time()
+    with pytest.raises(FileRejected, match=r"line \d+: this file's arcs \(G2/G3\) need more"):
+        analyze(path)
+    # Before the budget it took 70 s of CPU; now the refusal comes within the first arcs.
+    assert time.process_time() - started < 5.0
+
+
+def test_arc_bomb_preview_is_refused_too(tmp_path: Path) -> None:
+    from jobs.gcode.render import top_view
+    from jobs.params.printer import PrinterParams
+
+    path = arc_bomb(tmp_path)
+    fake = run(tmp_path, "M83\nG1 X10 Y10 E1 F600\n")
+    started = time.process_time()
+    with pytest.raises(FileRejected, match="arcs"):
+        top_view(path, PrinterParams(), fake)
+    assert time.process_time() - started < 5.0
+
+
+def test_arc_budget_grows_with_the_file() -> None:
+    assert arc_budget(100) == ARC_SEGMENTS_MIN
+    assert arc_budget(10_000_000) == 10_000_000 * ARC_SEGMENTS_PER_BYTE
+
+
+def test_a_few_large_arcs_stay_within_the_budget(tmp_path: Path) -> None:
+    # Two of the largest arcs a file may hold (100,000 segments each) are still drawn.
+    a = analyze(arc_bomb(tmp_path, circles=2))
+    assert a.counts["arc_segments"] == 200_000
 
 
 def test_preview_of_a_file_without_extrusion(tmp_path: Path) -> None:
