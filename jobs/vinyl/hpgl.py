@@ -91,20 +91,23 @@ def write(strokes: list[Steps], dialect: HpglDialect, speed_mm_s: float) -> byte
             cmd(word + pairs)
     if relative:
         cmd("PA")
-    if dialect.end_move == "origin":
-        cmd("PU0,0" if not separate else "PU")
-        if separate:
-            cmd("PA0,0")
-    elif dialect.end_move == "past_job":
-        past = max_x + round(10 * dialect.steps_per_mm * dialect.calibration_x)
-        cmd(f"PU{past},0" if not separate else "PU")
-        if separate:
-            cmd(f"PA{past},0")
-    else:
-        cmd("PU")
+    for text in _end_moves(dialect, max_x):
+        cmd(text)
     if dialect.end:
         out.append(dialect.end + ("\n" if dialect.newline else ""))
     return "".join(out).encode("ascii")
+
+
+def _end_moves(dialect: HpglDialect, max_x: int) -> list[str]:
+    """The head's last move, blade up. A bare ``PU`` is left out when the end sequence
+    lifts the blade itself (``PU;PU;SP0;`` is what the writer sent before)."""
+    separate = dialect.pen_moves == "separate"
+    if dialect.end_move == "stay":
+        return [] if dialect.end.lstrip().upper().startswith("PU") else ["PU"]
+    x = 0
+    if dialect.end_move == "past_job":
+        x = max_x + round(10 * dialect.steps_per_mm * dialect.calibration_x)
+    return ["PU", f"PA{x},0"] if separate else [f"PU{x},0"]
 
 
 # --- the device frame ----------------------------------------------------------------
@@ -266,8 +269,3 @@ def _numbers(params: bytes) -> list[float]:
         return [float(v) for v in re.split(rb"[,\s]+", text) if v]
     except ValueError:
         raise HpglError(f"cannot read the parameters {text[:40]!r}") from None
-
-
-def command_boundaries(data: bytes) -> list[int]:
-    """Offsets just after each command terminator: where a send may be cut."""
-    return [m.end() for m in re.finditer(rb";\n?|\n", data)]
