@@ -336,3 +336,36 @@ def test_stencil_visible_layer_only() -> None:
     assert d.details["px_per_inch"] == 90.0
     x0, y0, x1, y1 = bounds(d.paths) or (0, 0, 0, 0)
     assert x0 > 0 and x1 < 210 and y0 > 0 and y1 < 297  # on its A4 page, in mm
+
+
+@pytest.mark.parametrize(
+    "invisible",
+    [
+        '<rect opacity="0" width="90" height="90"/>',
+        '<rect style="opacity:0" width="90" height="90"/>',
+        '<rect opacity="0%" width="90" height="90"/>',
+        '<g opacity="0"><rect width="90" height="90" opacity="1"/></g>',
+        '<g opacity="0.5"><rect width="90" height="90" opacity="0"/></g>',
+        '<rect fill-opacity="0" width="90" height="90"/>',
+        '<g fill-opacity="0"><rect width="90" height="90"/></g>',
+        '<rect fill="red" fill-opacity="0" stroke="blue" stroke-opacity="0" '
+        'width="90" height="90"/>',
+        '<style>.bg{fill-opacity:0}</style><rect class="bg" width="90" height="90"/>',
+    ],
+)
+def test_transparent_shapes_are_not_cut(tmp_path: Path, invisible: str) -> None:
+    d = read_svg(svg(tmp_path, invisible + '<rect x="50" y="50" width="1" height="1"/>'))
+    assert [bounds([p]) for p in d.paths] == [pytest.approx((50.0, 50.0, 51.0, 51.0))]
+    assert any("invisible" in w for w in d.warnings)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        '<rect fill-opacity="0" stroke="black" width="9" height="9"/>',
+        '<rect opacity="0.01" width="9" height="9"/>',
+        '<g fill-opacity="0"><rect fill-opacity="1" width="9" height="9"/></g>',
+    ],
+)
+def test_faint_or_stroked_shapes_are_cut(tmp_path: Path, shape: str) -> None:
+    assert len(read_svg(svg(tmp_path, shape)).paths) == 1
