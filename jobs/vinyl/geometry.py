@@ -114,22 +114,20 @@ def _probes(points: Points) -> Points:
     return points[idx]
 
 
-def nesting(paths: list[CutPath]) -> tuple[list[int], list[int]]:
-    """(parent, depth) of every path: the parent is the smallest closed path that
-    contains it (-1 for none); depth counts the closed paths around it."""
+def enclosing(paths: list[CutPath]) -> list[list[int]]:
+    """For every path, every closed path that contains it (largest first). Overlapping
+    shapes can both contain a contour without either containing the other: the cut
+    order must know about both, not only the smallest."""
     n = len(paths)
-    parent = [-1] * n
+    around: list[list[int]] = [[] for _ in range(n)]
     if n == 0:
-        return parent, []
+        return around
     boxes = np.array([bbox(p.points) for p in paths])
-    areas = np.array(
-        [abs(signed_area(p.points)) if p.closed else 0.0 for p in paths], dtype=np.float64
-    )
+    closed = np.array([p.closed for p in paths], dtype=bool)
+    areas = np.array([abs(signed_area(p.points)) if p.closed else 0.0 for p in paths])
     box_area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     eps = 1e-9
-    # Containers from the largest down: a later (smaller) container overwrites the parent.
-    order = sorted((i for i in range(n) if paths[i].closed), key=lambda i: -areas[i])
-    for a in order:
+    for a in sorted(np.flatnonzero(closed).tolist(), key=lambda i: -areas[i]):
         ax0, ay0, ax1, ay1 = boxes[a]
         cand = np.nonzero(
             (boxes[:, 0] >= ax0 - eps)
@@ -138,14 +136,26 @@ def nesting(paths: list[CutPath]) -> tuple[list[int], list[int]]:
             & (boxes[:, 3] <= ay1 + eps)
             & (box_area <= box_area[a])
         )[0]
-        cand = cand[(cand != a) & ((areas[cand] < areas[a]) | ~_closed_mask(paths, cand))]
-        if len(cand) == 0:
-            continue
+        cand = cand[(cand != a) & ((areas[cand] < areas[a]) | ~closed[cand])]
         poly = paths[a].points
-        for c in cand:
+        for c in cand.tolist():
             probes = _probes(paths[c].points)
             if inside(probes, poly).sum() * 2 > len(probes):
-                parent[c] = a
+                around[c].append(a)
+    return around
+
+
+def nesting(
+    paths: list[CutPath], around: list[list[int]] | None = None
+) -> tuple[list[int], list[int]]:
+    """(parent, depth) of every path: the parent is the smallest closed path that
+    contains it (-1 for none); depth counts the parents around it. ``around`` is
+    :func:`enclosing`'s answer when the caller already has it."""
+    if around is None:
+        around = enclosing(paths)
+    # ``around`` lists containers largest first: the last is the smallest.
+    parent = [a[-1] if a else -1 for a in around]
+    n = len(paths)
     depth = [0] * n
     for i in range(n):
         d, p = 0, parent[i]
@@ -154,10 +164,6 @@ def nesting(paths: list[CutPath]) -> tuple[list[int], list[int]]:
             p = parent[p]
         depth[i] = d
     return parent, depth
-
-
-def _closed_mask(paths: list[CutPath], idx: NDArray[np.intp]) -> NDArray[np.bool_]:
-    return np.array([paths[i].closed for i in idx], dtype=bool)
 
 
 def distance_to_polyline(pts: Points, poly: Points) -> NDArray[np.float64]:

@@ -52,18 +52,23 @@ def order(
     parent: list[int],
     start: tuple[float, float] = (0.0, 0.0),
     work: int = WORK_LIMIT,
+    around: list[list[int]] | None = None,
 ) -> list[CutPath]:
     """``paths`` in cutting order (see the module doc). ``parent[i]`` is the closed path
-    directly around path ``i`` (-1 for none). ``work`` caps the 2-opt effort (pairs of
-    positions looked at): a count, not a clock, so the same file always gives the same
-    order and the same bytes."""
+    directly around path ``i`` (-1 for none); ``around[i]``, when given, is every closed
+    path around it (overlapping shapes can both hold a contour, and neither is the
+    other's parent). ``work`` caps the 2-opt effort (pairs of positions looked at): a
+    count, not a clock, so the same file always gives the same order and the same
+    bytes."""
     n = len(paths)
     if n == 0:
         return []
+    if around is None:
+        around = chains(parent)
     budget = [work]
     loops = [p.points[:-1] if p.closed else p.points for p in paths]
-    seq, entry, flipped = _greedy(paths, loops, parent, np.array(start, dtype=float))
-    anc_d, anc_a = _ancestor_pairs(parent)
+    seq, entry, flipped = _greedy(paths, loops, around, np.array(start, dtype=float))
+    anc_d, anc_a = _ancestor_pairs(around)
     for _ in range(20):
         gained = _reenter(paths, loops, seq, entry, flipped, start)
         gained += _two_opt(paths, loops, seq, entry, flipped, anc_d, anc_a, start, budget)
@@ -82,8 +87,20 @@ def order(
     return out
 
 
+def chains(parent: list[int]) -> list[list[int]]:
+    """Every path around each path, from the parent links."""
+    out: list[list[int]] = []
+    for i in range(len(parent)):
+        up, p = [], parent[i]
+        while p >= 0 and len(up) <= len(parent):
+            up.append(p)
+            p = parent[p]
+        out.append(up)
+    return out
+
+
 def _greedy(
-    paths: list[CutPath], loops: list[Points], parent: list[int], start: NDArray[np.float64]
+    paths: list[CutPath], loops: list[Points], around: list[list[int]], start: NDArray[np.float64]
 ) -> tuple[list[int], list[int], list[bool]]:
     # Imported here: scipy costs ~30 MB, and every process that imports the analyzer
     # registry (embroidery workers too) would pay for it.
@@ -91,8 +108,8 @@ def _greedy(
 
     n = len(paths)
     waiting = np.zeros(n, dtype=np.int64)  # paths still to cut inside each path
-    for up in parent:
-        if up >= 0:
+    for ups in around:
+        for up in ups:
             waiting[up] += 1
     owner_parts, vertex_parts = [], []
     for i, p in enumerate(paths):
@@ -138,8 +155,8 @@ def _greedy(
         i = int(owner[choice])
         done[i] = True
         dead_points += len(loops[i]) if paths[i].closed else 2
-        if parent[i] >= 0:
-            waiting[parent[i]] -= 1
+        for up in around[i]:
+            waiting[up] -= 1
         seq.append(i)
         if paths[i].closed:
             v = int(vertex[choice])
@@ -154,14 +171,9 @@ def _greedy(
     return seq, entry, flipped
 
 
-def _ancestor_pairs(parent: list[int]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    d, a = [], []
-    for i in range(len(parent)):
-        p = parent[i]
-        while p >= 0:
-            d.append(i)
-            a.append(p)
-            p = parent[p]
+def _ancestor_pairs(around: list[list[int]]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    d = [i for i, ups in enumerate(around) for _ in ups]
+    a = [up for ups in around for up in ups]
     return np.array(d, dtype=np.intp), np.array(a, dtype=np.intp)
 
 

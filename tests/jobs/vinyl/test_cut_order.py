@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jobs.vinyl.geometry import CutPath, nesting
+from jobs.params.cutter import CutterParams
+from jobs.vinyl.geometry import CutPath, Drawing, bbox, enclosing, nesting
 from jobs.vinyl.order import order, travel
+from jobs.vinyl.plan import plan
 from jobs.vinyl.svg.read import read_svg
 from tests.support.vinyl import STENCIL
 
@@ -120,3 +122,54 @@ def test_every_point_is_kept() -> None:
     for p in paths:
         q = next(r for r in result if r.source == p.source)
         assert sorted(map(tuple, body(q).tolist())) == sorted(map(tuple, body(p).tolist()))
+
+
+def rect(x0: float, y0: float, x1: float, y1: float, name: str) -> CutPath:
+    pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], dtype=float)
+    return CutPath(pts, True, name)
+
+
+def test_a_contour_inside_two_overlapping_shapes_is_cut_before_both() -> None:
+    # The bar sticks out of the square, so neither holds the other; the dot is inside
+    # both. Its smallest container is the bar, and the square, nearest the start, was
+    # cut first when only the smallest container counted.
+    paths = [rect(0, 0, 100, 100, "square"), rect(50, 40, 150, 60, "bar"),
+             rect(60, 45, 65, 50, "dot")]  # fmt: skip
+    around = enclosing(paths)
+    assert around == [[], [], [0, 1]]
+    parent, _ = nesting(paths, around)
+    result = names(order(paths, parent, around=around))
+    assert result.index("dot") < result.index("square")
+    assert result.index("dot") < result.index("bar")
+
+
+def test_every_contour_precedes_all_that_contain_it_on_random_overlaps() -> None:
+    rng = np.random.default_rng(11)
+    pairs = overlaps = 0
+    for _ in range(10):
+        paths = []
+        for k in range(40):
+            x0, y0 = rng.uniform(0, 300, 2)
+            w, h = rng.uniform(5, 120, 2)
+            paths.append(rect(x0, y0, x0 + w, y0 + h, f"r{k}"))
+        around = enclosing(paths)
+        parent, _ = nesting(paths, around)
+        index = {p.source: i for i, p in enumerate(order(paths, parent, around=around))}
+        overlaps += sum(len(a) > 1 for a in around)
+        for i, p in enumerate(paths):
+            for j, q in enumerate(paths):
+                x0, y0, x1, y1 = bbox(p.points)
+                a0, b0, a1, b1 = bbox(q.points)
+                if i != j and a0 <= x0 and b0 <= y0 and x1 <= a1 and y1 <= b1:
+                    pairs += 1
+                    assert index[p.source] < index[q.source]
+    assert pairs > 30 and overlaps >= 3  # the case above, several times over
+
+
+def test_plan_cuts_a_dot_in_two_overlapping_shapes_first() -> None:
+    drawing = Drawing(paths=[rect(0, 0, 100, 100, "square"), rect(50, 40, 150, 60, "bar"),
+                             rect(60, 45, 65, 50, "dot")])  # fmt: skip
+    tips = plan(drawing, CutterParams(lead_in_mm=0, weeding_border=True)).tip_paths
+    result = names(tips)
+    assert result.index("dot") < min(result.index("square"), result.index("bar"))
+    assert result[-1] == "weeding border"
