@@ -138,9 +138,10 @@ class DeviceFrame:
         mm = self._axes(points[:, 0], points[:, 1])
         sx = d.steps_per_mm * d.calibration_x
         sy = d.steps_per_mm * d.calibration_y
+        # Never clamped: the plan keeps every holder position at ≥ 0 (a point exactly on
+        # the edge rounds to 0), and the writer refuses anything that is not.
         steps: Steps = np.rint(mm * np.array([sx, sy])).astype(np.int64)
-        # Rounding of a point sitting exactly on the frame edge can give -0 or -1e-12.
-        return np.maximum(steps, 0).astype(np.int64)
+        return steps
 
     def to_layout(self, steps: NDArray[np.float64]) -> NDArray[np.float64]:
         """The inverse of :meth:`to_steps` (for checks and previews of HP-GL)."""

@@ -324,7 +324,27 @@ def plan(
             p.points, params.blade_offset_mm, params.swivel_threshold_deg, heading
         )
         holder.append(h)
+    tips, holder = _keep_on_the_sheet(tips, holder, lay)
     return CutPlan(stats, lay, tips, holder, travel, travel_doc, warnings)
+
+
+def _keep_on_the_sheet(
+    tips: list[CutPath], holder: list[Points], lay: Layout
+) -> tuple[list[CutPath], list[Points]]:
+    """Swivels swing the holder up to the blade offset outside the design: move the job
+    so that none needs a coordinate below 0, and grow the layout to what the holder
+    reaches (the device frame flips axes, so both edges matter). A clamped swivel
+    leaves the tip 0.12 mm off the corner."""
+    if not holder:
+        return tips, holder
+    reach = np.concatenate(holder)
+    shift = -np.minimum(reach.min(axis=0), 0.0)
+    top = reach.max(axis=0) + shift
+    lay.extent_u = max(lay.extent_u, float(top[0]))
+    lay.extent_v = max(lay.extent_v, float(top[1]))
+    if not shift.any():
+        return tips, holder
+    return [replace(p, points=p.points + shift) for p in tips], [h + shift for h in holder]
 
 
 def estimate_seconds(plan_: CutPlan, params: CutterParams) -> float:
