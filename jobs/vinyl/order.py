@@ -257,12 +257,24 @@ class _Tour:
 
     def improve(self) -> None:
         for _ in range(30):
-            gained = self.reenter()
+            gained = self.settle()
             gained += self.two_opt()
+            gained += self.settle()
             gained += self.or_opt()
             if gained < 1e-6 or self.budget <= 0:
                 break
-        self.reenter()
+        self.settle()
+
+    def settle(self) -> float:
+        """Start vertices and directions again until they stop gaining (cheap: no
+        budget, each pass is linear in the vertices)."""
+        total = 0.0
+        for _ in range(20):
+            gained = self.reenter()
+            total += gained
+            if gained < 1e-6:
+                break
+        return total
 
     def reenter(self) -> float:
         """Pick each closed path's start vertex and each open path's direction again,
@@ -440,7 +452,6 @@ class _Tour:
     def _move_run(self, i: int, length: int) -> float:
         n = self.n
         last = i + length - 1
-        self.budget -= n + 50
         nxt = self.sc[last + 1] if last + 1 < n else None
         removed = self._arrive(i) + (float(self.gap[last]) if nxt is not None else 0.0)
         closing = float(self._arrive_at(i, nxt)) if nxt is not None else 0.0
@@ -478,6 +489,7 @@ class _Tour:
         n = self.n
         p = np.arange(max(lo, -1), min(hi, n))
         p = p[(p < i - 1) | (p > last)]
+        self.budget -= len(p) + 50
         if len(p) == 0:
             return 0.0, -2
         after = p + 1
