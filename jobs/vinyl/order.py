@@ -30,6 +30,12 @@ from numpy.typing import NDArray
 
 from jobs.vinyl.geometry import CutPath, Points
 
+MOVE_VERTICES = 32
+"""Entry vertices looked at when a closed path is moved (evenly spaced; the exact one
+is chosen again once it is in place)."""
+TRIAL_SLACK = 0.5
+"""A move that loses less than this share of what it frees is tried for real, with
+the neighbours' entry vertices chosen again."""
 WORK_LIMIT = 4_000_000
 """About half a second of 2-opt on a small computer; real lettering converges sooner."""
 
@@ -459,53 +465,98 @@ class _Tour:
         # Where the run may go: after every path inside it, before every path around it.
         lo = int(self.last_inside[i : last + 1].max())
         hi = int(self.next_around[i : last + 1].min())
-        nested_inside = hi <= last  # the run holds a path and one around it
-        best = (1e-9, -2, False)
-        for turned in (False, True):
-            if turned and nested_inside:
-                continue
-            head = self.ec[last] if turned else self.sc[i]
-            tail = self.sc[i] if turned else self.ec[last]
-            if turned and length == 1:
-                head, tail = self._turned_ends(i)
-            cost, where = self._insertion(head, tail, i, last, lo, hi)
-            if where >= -1 and saved - cost > best[0]:
-                best = (saved - cost, where, turned)
-        if best[1] < -1:
+        heads, tails, turned = self._run_options(i, last, nested=hi <= last)
+        cost, where, option = self._insertion(heads, tails, i, last, lo, hi)
+        if where < -1:
             return 0.0
-        self._relocate(i, last, best[1], best[2])
-        return best[0]
+        if saved - cost > 1e-9:
+            self._apply_move(i, last, where, option, bool(turned[option]))
+            return saved - cost
+        if saved - cost < -TRIAL_SLACK * removed:
+            return 0.0
+        # Nearly worth it with every entry vertex kept: try it with the neighbours'
+        # entries chosen again, and undo it unless the whole order is shorter.
+        return self._trial(i, last, where, option, bool(turned[option]))
 
-    def _turned_ends(self, k: int) -> tuple[complex, complex]:
-        """A single path turned round: an open one runs the other way; a closed one
-        starts and ends where it did (its entry is chosen again later)."""
-        return complex(self.ec[k]), complex(self.sc[k])
+    def _apply_move(self, i: int, last: int, where: int, option: int, turned: bool) -> None:
+        if i == last and self.paths[self.seq[i]].closed:
+            self._enter(i, option * self._vertex_step(i))
+        self._relocate(i, last, where, turned)
+
+    def _trial(self, i: int, last: int, where: int, option: int, turned: bool) -> float:
+        self.budget -= self.n
+        before = self.total()
+        saved = self._snapshot()
+        self._apply_move(i, last, where, option, turned)
+        at = where + 1 if where < i else where - (last - i)
+        for k in sorted({i - 1, i, at - 1, at, at + last - i, at + last - i + 1}):
+            if 0 <= k < self.n:
+                self._reenter_one(k)
+        after = self.total()
+        if after < before - 1e-9:
+            return before - after
+        self._restore(saved)
+        return 0.0
+
+    def _snapshot(self) -> tuple[object, ...]:
+        return (
+            list(self.seq), list(self.entry), list(self.flipped),
+            self.sc.copy(), self.ec.copy(), self.gap.copy(),
+            self.next_around, self.last_inside,
+        )  # fmt: skip
+
+    def _restore(self, saved: tuple[object, ...]) -> None:
+        (self.seq, self.entry, self.flipped, self.sc, self.ec, self.gap,
+         self.next_around, self.last_inside) = saved  # type: ignore[assignment]  # fmt: skip
+
+    def _vertex_step(self, k: int) -> int:
+        return max(1, len(self.loops[self.seq[k]]) // MOVE_VERTICES)
+
+    def _run_options(
+        self, i: int, last: int, nested: bool
+    ) -> tuple[NDArray[np.complex128], NDArray[np.complex128], NDArray[np.bool_]]:
+        """Ways to cut the run once moved: (entry, exit, turned round). A closed path
+        alone may be entered at any of its vertices (up to MOVE_VERTICES of them, evenly
+        spaced); a run turned round must not hold a path and one around it."""
+        if i == last and self.paths[self.seq[i]].closed:
+            z = self._loop(i)[:: self._vertex_step(i)]
+            return z, z, np.zeros(len(z), dtype=bool)
+        heads = [self.sc[i]]
+        tails = [self.ec[last]]
+        if not nested:
+            heads.append(self.ec[last])
+            tails.append(self.sc[i])
+        return np.array(heads), np.array(tails), np.array([False, True][: len(heads)])
 
     def _insertion(
-        self, head: complex, tail: complex, i: int, last: int, lo: int, hi: int
-    ) -> tuple[float, int]:
-        """Cheapest place for the run (entered at ``head``, left at ``tail``): between
-        positions p and p+1, p in [lo, hi - 1] outside the run; -1 is the very front."""
+        self,
+        heads: NDArray[np.complex128],
+        tails: NDArray[np.complex128],
+        i: int,
+        last: int,
+        lo: int,
+        hi: int,
+    ) -> tuple[float, int, int]:
+        """Cheapest place and way for the run: between positions p and p+1, p in
+        [lo, hi - 1] outside the run (-1 is the very front), entered at ``heads[o]`` and
+        left at ``tails[o]``. Returns (added cost, p, o); p = -2 when there is none."""
         n = self.n
         p = np.arange(max(lo, -1), min(hi, n))
         p = p[(p < i - 1) | (p > last)]
-        self.budget -= len(p) + 50
+        self.budget -= len(p) * len(heads) + 50
         if len(p) == 0:
-            return 0.0, -2
-        after = p + 1
-        has_next = after < n
-        frm = np.where(p >= 0, self.ec[np.maximum(p, 0)], 0)
-        into = np.where(p >= 0, np.abs(frm - head), self.lead(np.full(len(p), head)))
-        nxt = self.sc[np.minimum(after, n - 1)]
-        out = np.where(has_next, np.abs(tail - nxt), 0.0)
-        was = np.where(
-            has_next,
-            np.where(p >= 0, np.abs(frm - nxt), self.lead(nxt)),
-            0.0,
-        )
+            return 0.0, -2, 0
+        has_next = (p + 1 < n)[:, None]
+        frm = self.ec[np.maximum(p, 0)][:, None]
+        nxt = self.sc[np.minimum(p + 1, n - 1)][:, None]
+        front = (p < 0)[:, None]
+        into = np.where(front, self.lead(heads[None, :]), np.abs(frm - heads[None, :]))
+        out = np.where(has_next, np.abs(tails[None, :] - nxt), 0.0)
+        was = np.where(has_next, np.where(front, self.lead(nxt), np.abs(frm - nxt)), 0.0)
         cost = into + out - was
         k = int(np.argmin(cost))
-        return float(cost[k]), int(p[k])
+        row, col = divmod(k, len(heads))
+        return float(cost[row, col]), int(p[row]), col
 
     def _relocate(self, i: int, last: int, where: int, turned: bool) -> None:
         run = np.arange(i, last + 1)

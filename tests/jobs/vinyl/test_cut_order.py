@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 import pytest
 
@@ -173,3 +176,64 @@ def test_plan_cuts_a_dot_in_two_overlapping_shapes_first() -> None:
     result = names(tips)
     assert result.index("dot") < min(result.index("square"), result.index("bar"))
     assert result[-1] == "weeding border"
+
+
+def best_travel(paths: list[CutPath], around: list[list[int]], start: tuple[float, float]) -> float:
+    """The shortest blade-up travel (lead included) over every order that keeps holes
+    first, every direction and every entry vertex: exhaustive, for a handful of paths."""
+    best = float("inf")
+    for perm in itertools.permutations(range(len(paths))):
+        pos = {p: k for k, p in enumerate(perm)}
+        if any(pos[a] < pos[i] for i in range(len(paths)) for a in around[i]):
+            continue
+        costs = {start: 0.0}  # where the blade is -> least travel to get there
+        for i in perm:
+            p = paths[i]
+            first, last = tuple(p.points[0]), tuple(p.points[-1])
+            if p.closed:
+                ways = [(v, v) for v in map(tuple, p.points[:-1].tolist())]
+            else:
+                ways = [(first, last), (last, first)]
+            nxt: dict[tuple[float, ...], float] = {}
+            for enter, leave in ways:
+                c = min(c0 + math.dist(at, enter) for at, c0 in costs.items())
+                nxt[leave] = min(c, nxt.get(leave, float("inf")))
+            costs = nxt  # type: ignore[assignment]
+        best = min(best, min(costs.values()))
+    return best
+
+
+def test_small_lettering_orders_are_near_the_best_possible() -> None:
+    # Three letters with a hole each and a stroke, placed at random: the order is
+    # compared with the exhaustive optimum under the same holes-first rule. Before the
+    # or-opt moves and the joint choice of directions and entries, fewer than half
+    # were optimal and the worst was 32 % over.
+    rng = np.random.default_rng(3)
+    optimal, worst = 0, 1.0
+    for _ in range(40):
+        paths = []
+        for k in range(3):
+            x, y = rng.uniform(0, 60, 2)
+            dx, dy = rng.uniform(2, 12, 2)
+            paths += [square(x, y, 20, f"o{k}"), square(x + dx, y + dy, 5, f"h{k}")]
+        paths.append(CutPath(rng.uniform(0, 80, (2, 2)), False, "stroke"))
+        around = enclosing(paths)
+        parent, _ = nesting(paths, around)
+        stats = travel(order(paths, parent, (0.0, 0.0), around=around), (0.0, 0.0))
+        ours = stats.travel_mm + stats.lead_mm
+        best = best_travel(paths, around, (0.0, 0.0))
+        assert ours >= best - 1e-6  # the oracle is right
+        optimal += ours <= best + 1e-6
+        worst = max(worst, ours / best)
+    assert optimal >= 20
+    assert worst < 1.2
+
+
+def test_a_free_start_turns_a_stroke_towards_the_frame_corner() -> None:
+    # From the stroke's first end, the frame's nearest corner is 25 mm away; turned
+    # round, the stroke ends 15.6 mm from the frame's other corner. Choosing the
+    # stroke's direction and the frame's entry one at a time never found it.
+    paths = [line(10, 12, 80, 85, "stroke"), square(0, 0, 100, "frame")]
+    result = order(paths, [1, -1], None)
+    assert names(result) == ["stroke", "frame"]
+    assert travel(result).travel_mm == pytest.approx(math.hypot(10, 12))
