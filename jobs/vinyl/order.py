@@ -106,7 +106,8 @@ def chains(parent: list[int]) -> list[list[int]]:
     """Every path around each path, from the parent links."""
     out: list[list[int]] = []
     for i in range(len(parent)):
-        up, p = [], parent[i]
+        up: list[int] = []
+        p = parent[i]
         while p >= 0 and len(up) <= len(parent):
             up.append(p)
             p = parent[p]
