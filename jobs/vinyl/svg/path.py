@@ -17,6 +17,7 @@ through the strict reader here, which stops at the error and says what it was.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import warnings
@@ -30,9 +31,8 @@ from numpy.typing import NDArray
 _TOKEN = re.compile(r"[A-Za-z]|[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[^\s,]")
 _ARGS = {"m": 2, "l": 2, "h": 1, "v": 1, "c": 6, "s": 4, "q": 4, "t": 2, "a": 7, "z": 0}
 MAX_ARC_STEP = math.pi / 4
-_OUTSIDE_GRAMMAR = re.compile(
-    r"[^MmZzLlHhVvCcSsQqTtAa0-9.eE+\-,\s]|(?<![0-9.])[eE]|[eE](?![+-]?[0-9])"
-)
+_OUTSIDE_GRAMMAR = re.compile(r"[^MmZzLlHhVvCcSsQqTtAa0-9.eE+\-,\s]")
+_LOOSE_EXPONENT = re.compile(r"(?<![0-9.])[eE]|[eE](?![+-]?[0-9])")
 _SUBPATH_START = re.compile(r"[Mm]|[Zz](?=[\s,]*[LlHhVvCcSsQqTtAa])")
 """Where a subpath begins: every moveto, and a drawing command right after a closepath."""
 
@@ -120,7 +120,7 @@ class _Builder:
 
 def parse_path(d: str, budget: Budget) -> tuple[list[Subpath], str | None]:
     """The subpaths of ``d`` and the first error met (None when the data is clean)."""
-    budget.take_subpaths(len(_SUBPATH_START.findall(d)))
+    budget.take_subpaths(_count_subpaths(d))
     subpaths = _read_with_svgpathtools(d)
     if subpaths is not None:
         budget.take_segments(sum(len(sp.ctrl) for sp in subpaths))
@@ -130,9 +130,18 @@ def parse_path(d: str, budget: Budget) -> tuple[list[Subpath], str | None]:
     return reader.b.done, error
 
 
+def _count_subpaths(d: str) -> int:
+    moves = d.count("M") + d.count("m")
+    if "z" not in d and "Z" not in d:
+        return moves
+    return len(_SUBPATH_START.findall(d))
+
+
 def _read_with_svgpathtools(d: str) -> list[Subpath] | None:
     """None when the strict reader must decide (anything svgpathtools would misread)."""
     if _OUTSIDE_GRAMMAR.search(d) or d.lstrip()[:1] not in ("M", "m"):
+        return None
+    if ("e" in d or "E" in d) and _LOOSE_EXPONENT.search(d):
         return None
     try:
         with warnings.catch_warnings():
@@ -147,9 +156,51 @@ def _read_with_svgpathtools(d: str) -> list[Subpath] | None:
 
 
 def _cubics(segments: Any) -> list[Subpath]:
-    """svgpathtools segments as cubics. svgpathtools keeps no subpath boundaries: one
+    """svgpathtools segments as cubics, converted with numpy (one segment at a time,
+    the conversion cost more than the parse). Arcs go through :func:`arc_to`."""
+    segs = list(segments)
+    if not segs:
+        return []
+    kinds = [_KINDS.get(type(seg), -1) for seg in segs]
+    if -1 in kinds:
+        return _cubics_one_by_one(segs)
+    kind = np.array(kinds)
+    z = np.empty((len(segs), 4), dtype=complex)
+    z[:, 0] = [seg.start for seg in segs]
+    z[:, 3] = [seg.end for seg in segs]
+    curve = np.flatnonzero(kind == 1)
+    z[curve, 1] = [segs[k].control1 for k in curve.tolist()]
+    z[curve, 2] = [segs[k].control2 for k in curve.tolist()]
+    p0, p3 = z[:, 0], z[:, 3]
+    q = np.flatnonzero(kind == 2)
+    control = np.array([segs[k].control for k in q.tolist()], dtype=complex)
+    z[q, 1] = p0[q] + 2 / 3 * (control - p0[q])
+    z[q, 2] = p3[q] + 2 / 3 * (control - p3[q])
+    line = np.flatnonzero(kind == 0)
+    z[line, 1] = p0[line] + (p3[line] - p0[line]) / 3
+    z[line, 2] = p3[line] - (p3[line] - p0[line]) / 3
+    return _split(z)
+
+
+_KINDS = {svgpathtools.Line: 0, svgpathtools.CubicBezier: 1, svgpathtools.QuadraticBezier: 2}
+
+
+def _split(z: NDArray[np.complex128]) -> list[Subpath]:
+    """Subpaths of consecutive cubics. svgpathtools keeps no subpath boundaries: one
     starts where a segment does not begin at the previous end, or after a segment that
-    comes back to the subpath's start (a closepath)."""
+    comes back to the subpath's start (a closepath; the next one starts there too)."""
+    starts, ends = z[:, 0], z[:, 3]
+    chain = np.concatenate([[True], starts[1:] != ends[:-1]])
+    first = starts[chain][np.cumsum(chain) - 1]
+    closes = ends == first
+    cut = np.flatnonzero(chain[1:] | closes[:-1]) + 1
+    ctrl = np.stack([z.real, z.imag], axis=-1)
+    bounds = [0, *cut.tolist(), len(z)]
+    return [Subpath(ctrl[a:b].copy(), bool(closes[b - 1])) for a, b in itertools.pairwise(bounds)]
+
+
+def _cubics_one_by_one(segments: Any) -> list[Subpath]:
+    """The same, segment by segment, for paths with arcs."""
     b = _Builder()
     end: complex | None = None
     first = 0j
