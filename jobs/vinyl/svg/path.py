@@ -147,7 +147,8 @@ def _read_with_svgpathtools(d: str) -> list[Subpath] | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # it warns about zero-radius arcs it mends
             segments = svgpathtools.parse_path(d)
-        subpaths = _cubics(segments)
+        with np.errstate(all="ignore"):  # 1e999 and its kind are caught just below
+            subpaths = _cubics(segments)
     except (ValueError, ArithmeticError, IndexError):
         return None
     if not all(np.isfinite(sp.ctrl).all() for sp in subpaths):
