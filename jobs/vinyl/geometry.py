@@ -205,40 +205,56 @@ def visible_contours(
     closed = [p for p, c in contours if c]
     if len(closed) < 2:
         return contours
-    boxes = [(*p.min(axis=0), *p.max(axis=0)) for p in closed]
-    arr = np.array(boxes)
+    boxes = _Boxes(np.array([(*p.min(axis=0), *p.max(axis=0)) for p in closed]))
     kept: list[tuple[NDArray[np.float64], bool]] = []
     for pts, is_closed in contours:
         if not is_closed:
             kept.append((pts, is_closed))
             continue
-        x0, y0 = pts.min(axis=0)
-        x1, y1 = pts.max(axis=0)
-        overlaps = (arr[:, 0] <= x1) & (arr[:, 2] >= x0) & (arr[:, 1] <= y1) & (arr[:, 3] >= y0)
-        if overlaps.sum() <= 1:  # only itself: nothing can hide any of it
-            kept.append((pts, is_closed))
-            continue
-        # Probe both sides of several edges: overlapping contours hide only part of
-        # each other, and any visible stretch means the contour must be cut.
-        seg = np.diff(pts, axis=0)
-        lens = np.hypot(seg[:, 0], seg[:, 1])
-        idx = np.unique(np.linspace(0, len(seg) - 1, min(len(seg), 12)).astype(int))
-        idx = idx[lens[idx] > 1e-6]
-        if len(idx) == 0:
-            continue
-        mid = pts[idx] + seg[idx] / 2
-        normal = np.stack([-seg[idx, 1], seg[idx, 0]], axis=1) / lens[idx, None]
-        eps = np.minimum(1e-3, lens[idx] / 4)[:, None]
-        probes = np.vstack([mid + normal * eps, mid - normal * eps])
-        w = np.zeros(len(probes), dtype=np.int64)
-        lo, hi = probes.min(axis=0), probes.max(axis=0)
-        for poly, (bx0, by0, bx1, by1) in zip(closed, boxes, strict=True):
-            # A contour whose box misses every probe winds zero times around them.
-            if bx1 < lo[0] or bx0 > hi[0] or by1 < lo[1] or by0 > hi[1]:
-                continue
-            w += winding(probes, poly)
-        fill = (w % 2 == 1) if rule == "evenodd" else (w != 0)
-        half = len(idx)
-        if np.any(fill[:half] != fill[half:]):
+        near = boxes.overlapping(*pts.min(axis=0), *pts.max(axis=0), margin=2e-3)
+        # Alone (only itself near), nothing can hide any of it.
+        if len(near) <= 1 or _fill_changes_across(pts, [closed[k] for k in near], rule):
             kept.append((pts, is_closed))
     return kept
+
+
+class _Boxes:
+    """Bounding boxes sorted by their left edge, to find the ones overlapping a box
+    without looking at all of them (a path of 45,000 subpaths took 37 s that way)."""
+
+    def __init__(self, boxes: NDArray[np.float64]) -> None:
+        self.order = np.argsort(boxes[:, 0], kind="stable")
+        self.boxes = boxes[self.order]
+        self.widest = float((boxes[:, 2] - boxes[:, 0]).max())
+
+    def overlapping(
+        self, x0: float, y0: float, x1: float, y1: float, margin: float
+    ) -> NDArray[np.intp]:
+        b = self.boxes
+        lo = int(np.searchsorted(b[:, 0], x0 - margin - self.widest, side="left"))
+        hi = int(np.searchsorted(b[:, 0], x1 + margin, side="right"))
+        w = b[lo:hi]
+        hit = (w[:, 2] >= x0 - margin) & (w[:, 1] <= y1 + margin) & (w[:, 3] >= y0 - margin)
+        found: NDArray[np.intp] = np.sort(self.order[lo:hi][hit])
+        return found
+
+
+def _fill_changes_across(pts: Points, near: list[Points], rule: str) -> bool:
+    """Probe both sides of several edges: overlapping contours hide only part of each
+    other, and any visible stretch means the contour must be cut."""
+    seg = np.diff(pts, axis=0)
+    lens = np.hypot(seg[:, 0], seg[:, 1])
+    idx = np.unique(np.linspace(0, len(seg) - 1, min(len(seg), 12)).astype(int))
+    idx = idx[lens[idx] > 1e-6]
+    if len(idx) == 0:
+        return False
+    mid = pts[idx] + seg[idx] / 2
+    normal = np.stack([-seg[idx, 1], seg[idx, 0]], axis=1) / lens[idx, None]
+    eps = np.minimum(1e-3, lens[idx] / 4)[:, None]
+    probes = np.vstack([mid + normal * eps, mid - normal * eps])
+    w = np.zeros(len(probes), dtype=np.int64)
+    for poly in near:
+        w += winding(probes, poly)
+    fill = (w % 2 == 1) if rule == "evenodd" else (w != 0)
+    half = len(idx)
+    return bool(np.any(fill[:half] != fill[half:]))
