@@ -65,8 +65,8 @@ class Budget:
         self.subpaths_left -= count
         if self.subpaths_left < 0:
             raise OverBudget(
-                f"the drawing holds more than {self.limits[0]:,} shapes (every subpath of a "
-                "path counts); that is not a cutting file"
+                f"the drawing holds more than {self.limits[0]:,} contours (every subpath of "
+                "a path counts); that is not a cutting file: simplify it before cutting"
             )
 
     def take_segments(self, count: int) -> None:
