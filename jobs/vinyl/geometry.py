@@ -211,7 +211,8 @@ def visible_contours(
         if not is_closed:
             kept.append((pts, is_closed))
             continue
-        near = boxes.overlapping(*pts.min(axis=0), *pts.max(axis=0), margin=2e-3)
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        near = boxes.overlapping(float(x0), float(y0), float(x1), float(y1), margin=2e-3)
         # Alone (only itself near), nothing can hide any of it.
         if len(near) <= 1 or _fill_changes_across(pts, [closed[k] for k in near], rule):
             kept.append((pts, is_closed))

@@ -214,8 +214,10 @@ class _Tour:
     ) -> None:
         self.paths = paths
         self.loops = loops
-        self.zloops = [p[:, 0] + 1j * p[:, 1] if c.closed else p[:0, 0] + 0j
-                       for p, c in zip(loops, paths, strict=True)]  # fmt: skip
+        self.zloops: list[NDArray[np.complex128]] = [
+            (p[:, 0] + 1j * p[:, 1]).astype(np.complex128) if c.closed else np.empty(0, complex)
+            for p, c in zip(loops, paths, strict=True)
+        ]
         self.seq = seq
         self.entry = entry
         self.flipped = flipped
