@@ -33,6 +33,16 @@ _ARGS = {"m": 2, "l": 2, "h": 1, "v": 1, "c": 6, "s": 4, "q": 4, "t": 2, "a": 7,
 MAX_ARC_STEP = math.pi / 4
 _OUTSIDE_GRAMMAR = re.compile(r"[^MmZzLlHhVvCcSsQqTtAa0-9.eE+\-,\s]")
 _LOOSE_EXPONENT = re.compile(r"(?<![0-9.])[eE]|[eE](?![+-]?[0-9])")
+_MOVETO = re.compile(r"(?=[Mm])")
+_NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_ARC_ARGS = re.compile(r"[Aa]([^A-DF-Za-df-z]*)")
+_ARC_GROUPS = re.compile(
+    rf"(?:[\s,]*{_NUM}[\s,]*{_NUM}[\s,]*{_NUM}[\s,]*[01][\s,]*[01][\s,]*{_NUM}[\s,]*{_NUM})+[\s,]*"
+)
+"""Arc arguments, flags included: svgpathtools takes any number as a flag (``-1`` or
+``7`` become True) where the spec says the data is in error there."""
+_REOPENED = re.compile(r"[Zz][\s,]*[LlHhVvCcSsQqTtAa0-9.+-]")
+"""Drawing right after a closepath, without a moveto: a new subpath from the start."""
 _SUBPATH_START = re.compile(r"[Mm]|[Zz](?=[\s,]*[LlHhVvCcSsQqTtAa])")
 """Where a subpath begins: every moveto, and a drawing command right after a closepath."""
 
@@ -143,12 +153,26 @@ def _read_with_svgpathtools(d: str) -> list[Subpath] | None:
         return None
     if ("e" in d or "E" in d) and _LOOSE_EXPONENT.search(d):
         return None
+    if ("a" in d or "A" in d) and not all(
+        _ARC_GROUPS.fullmatch(m.group(1)) for m in _ARC_ARGS.finditer(d)
+    ):
+        return None
+    subpaths: list[Subpath] = []
+    at = 0j
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # it warns about zero-radius arcs it mends
-            segments = svgpathtools.parse_path(d)
-        with np.errstate(all="ignore"):  # 1e999 and its kind are caught just below
-            subpaths = _cubics(segments)
+        # svgpathtools keeps no subpath boundaries: each moveto is read on its own, from
+        # the current point (a relative ``m`` starts from where the last one ended).
+        for piece in _MOVETO.split(d):
+            if not piece.strip():
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # it warns about zero-radius arcs it mends
+                segments = svgpathtools.parse_path(piece, current_pos=at)
+            if not len(segments):
+                return None  # a lone moveto moves the current point: the strict reader
+            with np.errstate(all="ignore"):  # 1e999 and its kind are caught just below
+                subpaths += _cubics(segments, _REOPENED.search(piece) is not None)
+            at = segments[-1].end
     except (ValueError, ArithmeticError, IndexError):
         return None
     if not all(np.isfinite(sp.ctrl).all() for sp in subpaths):
@@ -156,7 +180,7 @@ def _read_with_svgpathtools(d: str) -> list[Subpath] | None:
     return subpaths
 
 
-def _cubics(segments: Any) -> list[Subpath]:
+def _cubics(segments: Any, reopened: bool) -> list[Subpath]:
     """svgpathtools segments as cubics, converted with numpy (one segment at a time,
     the conversion cost more than the parse). Arcs go through :func:`arc_to`."""
     segs = list(segments)
@@ -164,7 +188,7 @@ def _cubics(segments: Any) -> list[Subpath]:
         return []
     kinds = [_KINDS.get(type(seg), -1) for seg in segs]
     if -1 in kinds:
-        return _cubics_one_by_one(segs)
+        return _cubics_one_by_one(segs, reopened)
     kind = np.array(kinds)
     z = np.empty((len(segs), 4), dtype=complex)
     z[:, 0] = [seg.start for seg in segs]
@@ -180,34 +204,34 @@ def _cubics(segments: Any) -> list[Subpath]:
     line = np.flatnonzero(kind == 0)
     z[line, 1] = p0[line] + (p3[line] - p0[line]) / 3
     z[line, 2] = p3[line] - (p3[line] - p0[line]) / 3
-    return _split(z)
+    return _split(z, reopened)
 
 
 _KINDS = {svgpathtools.Line: 0, svgpathtools.CubicBezier: 1, svgpathtools.QuadraticBezier: 2}
 
 
-def _split(z: NDArray[np.complex128]) -> list[Subpath]:
-    """Subpaths of consecutive cubics. svgpathtools keeps no subpath boundaries: one
-    starts where a segment does not begin at the previous end, or after a segment that
-    comes back to the subpath's start (a closepath; the next one starts there too)."""
+def _split(z: NDArray[np.complex128], reopened: bool) -> list[Subpath]:
+    """The subpaths of one moveto's cubics: one, unless the data draws on after a
+    closepath (``reopened``); then a new one starts after each segment that comes back
+    to the start (the closepath; the next subpath starts there too)."""
     starts, ends = z[:, 0], z[:, 3]
     chain = np.concatenate([[True], starts[1:] != ends[:-1]])
     first = starts[chain][np.cumsum(chain) - 1]
     closes = ends == first
-    cut = np.flatnonzero(chain[1:] | closes[:-1]) + 1
+    cut = np.flatnonzero(chain[1:] | (closes[:-1] & reopened)) + 1
     ctrl = np.stack([z.real, z.imag], axis=-1)
     bounds = [0, *cut.tolist(), len(z)]
     return [Subpath(ctrl[a:b].copy(), bool(closes[b - 1])) for a, b in itertools.pairwise(bounds)]
 
 
-def _cubics_one_by_one(segments: Any) -> list[Subpath]:
+def _cubics_one_by_one(segments: Any, reopened: bool) -> list[Subpath]:
     """The same, segment by segment, for paths with arcs."""
     b = _Builder()
     end: complex | None = None
     first = 0j
     for seg in segments:
         start = seg.start
-        if end is None or start != end or end == first:
+        if end is None or start != end or (reopened and end == first):
             b.finish(end is not None and end == first)
             b.start = b.cur = (start.real, start.imag)
             first = start
@@ -228,8 +252,6 @@ def _segment(b: _Builder, seg: Any) -> None:
     elif kind is svgpathtools.QuadraticBezier:
         b.quadratic(seg.control.real, seg.control.imag, e.real, e.imag)
     elif kind is svgpathtools.Arc:
-        if seg.large_arc not in (0, 1) or seg.sweep not in (0, 1):
-            raise ValueError("arc flag neither 0 nor 1")
         r = seg.radius
         arc_to(b, abs(r.real), abs(r.imag), seg.rotation, bool(seg.large_arc),
                bool(seg.sweep), e.real, e.imag)  # fmt: skip
