@@ -157,22 +157,12 @@ def _read_with_svgpathtools(d: str) -> list[Subpath] | None:
         _ARC_GROUPS.fullmatch(m.group(1)) for m in _ARC_ARGS.finditer(d)
     ):
         return None
-    subpaths: list[Subpath] = []
-    at = 0j
     try:
-        # svgpathtools keeps no subpath boundaries: each moveto is read on its own, from
-        # the current point (a relative ``m`` starts from where the last one ended).
-        for piece in _MOVETO.split(d):
-            if not piece.strip():
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # it warns about zero-radius arcs it mends
-                segments = svgpathtools.parse_path(piece, current_pos=at)
-            if not len(segments):
-                return None  # a lone moveto moves the current point: the strict reader
-            with np.errstate(all="ignore"):  # 1e999 and its kind are caught just below
-                subpaths += _cubics(segments, _REOPENED.search(piece) is not None)
-            at = segments[-1].end
+        pieces = _pieces(d)
+        if pieces is None:
+            return None
+        with np.errstate(all="ignore"):  # 1e999 and its kind are caught just below
+            subpaths = _cubics(*pieces)
     except (ValueError, ArithmeticError, IndexError):
         return None
     if not all(np.isfinite(sp.ctrl).all() for sp in subpaths):
@@ -180,15 +170,39 @@ def _read_with_svgpathtools(d: str) -> list[Subpath] | None:
     return subpaths
 
 
-def _cubics(segments: Any, reopened: bool) -> list[Subpath]:
-    """svgpathtools segments as cubics, converted with numpy (one segment at a time,
-    the conversion cost more than the parse). Arcs go through :func:`arc_to`."""
-    segs = list(segments)
+def _pieces(d: str) -> tuple[list[Any], list[int], list[bool]] | None:
+    """svgpathtools keeps no subpath boundaries: each moveto is read on its own, from
+    the current point (a relative ``m`` starts where the last subpath ended). Returns
+    every segment, where each moveto's begin, and whether it draws on after a
+    closepath; None for a lone moveto (it moves the current point unseen)."""
+    segs: list[Any] = []
+    firsts: list[int] = []
+    reopened: list[bool] = []
+    at = 0j
+    for piece in _MOVETO.split(d):
+        if not piece.strip():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # it warns about zero-radius arcs it mends
+            segments = svgpathtools.parse_path(piece, current_pos=at)
+        if not len(segments):
+            return None
+        firsts.append(len(segs))
+        reopened.append(_REOPENED.search(piece) is not None)
+        segs.extend(segments)
+        at = segments[-1].end
+    return segs, firsts, reopened
+
+
+def _cubics(segs: list[Any], firsts: list[int], reopened: list[bool]) -> list[Subpath]:
+    """svgpathtools segments as cubics, converted with numpy all at once (one segment
+    at a time, the conversion cost more than the parse). Arcs go through
+    :func:`arc_to`, one segment at a time."""
     if not segs:
         return []
     kinds = [_KINDS.get(type(seg), -1) for seg in segs]
     if -1 in kinds:
-        return _cubics_one_by_one(segs, reopened)
+        return _cubics_one_by_one(segs, firsts, reopened)
     kind = np.array(kinds)
     z = np.empty((len(segs), 4), dtype=complex)
     z[:, 0] = [seg.start for seg in segs]
@@ -204,40 +218,43 @@ def _cubics(segments: Any, reopened: bool) -> list[Subpath]:
     line = np.flatnonzero(kind == 0)
     z[line, 1] = p0[line] + (p3[line] - p0[line]) / 3
     z[line, 2] = p3[line] - (p3[line] - p0[line]) / 3
-    return _split(z, reopened)
+    return _split(z, firsts, reopened)
 
 
 _KINDS = {svgpathtools.Line: 0, svgpathtools.CubicBezier: 1, svgpathtools.QuadraticBezier: 2}
 
 
-def _split(z: NDArray[np.complex128], reopened: bool) -> list[Subpath]:
-    """The subpaths of one moveto's cubics: one, unless the data draws on after a
-    closepath (``reopened``); then a new one starts after each segment that comes back
-    to the start (the closepath; the next subpath starts there too)."""
+def _split(z: NDArray[np.complex128], firsts: list[int], reopened: list[bool]) -> list[Subpath]:
+    """Subpaths: one per moveto (``firsts``: where each begins), and where a moveto's
+    data draws on after a closepath (``reopened``), a new one after each segment that
+    comes back to the start (the closepath; the next subpath starts there too)."""
     starts, ends = z[:, 0], z[:, 3]
-    chain = np.concatenate([[True], starts[1:] != ends[:-1]])
-    first = starts[chain][np.cumsum(chain) - 1]
+    begins = np.zeros(len(z), dtype=bool)
+    begins[firsts] = True
+    piece = np.cumsum(begins) - 1
+    first = starts[begins][piece]
     closes = ends == first
-    cut = np.flatnonzero(chain[1:] | (closes[:-1] & reopened)) + 1
+    again = np.array(reopened)[piece]
+    cut = np.flatnonzero(begins[1:] | (closes[:-1] & again[:-1])) + 1
     ctrl = np.stack([z.real, z.imag], axis=-1)
     bounds = [0, *cut.tolist(), len(z)]
     return [Subpath(ctrl[a:b].copy(), bool(closes[b - 1])) for a, b in itertools.pairwise(bounds)]
 
 
-def _cubics_one_by_one(segments: Any, reopened: bool) -> list[Subpath]:
+def _cubics_one_by_one(segs: list[Any], firsts: list[int], reopened: list[bool]) -> list[Subpath]:
     """The same, segment by segment, for paths with arcs."""
     b = _Builder()
-    end: complex | None = None
     first = 0j
-    for seg in segments:
-        start = seg.start
-        if end is None or start != end or (reopened and end == first):
-            b.finish(end is not None and end == first)
-            b.start = b.cur = (start.real, start.imag)
-            first = start
+    begins = dict(zip(firsts, reopened, strict=True))
+    again = False
+    for k, seg in enumerate(segs):
+        if k in begins or (again and segs[k - 1].end == first):
+            b.finish(k > 0 and segs[k - 1].end == first)
+            first = seg.start
+            b.start = b.cur = (first.real, first.imag)
+            again = begins.get(k, again)
         _segment(b, seg)
-        end = seg.end
-    b.finish(end is not None and end == first)
+    b.finish(segs[-1].end == first)
     return b.done
 
 
