@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import svgpathtools
 from numpy.typing import NDArray
 
 _TOKEN = re.compile(r"[A-Za-z]|[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[^\s,]")
@@ -178,6 +177,10 @@ def _pieces(d: str) -> tuple[list[Any], list[int], list[bool]] | None:
     the current point (a relative ``m`` starts where the last subpath ended). Returns
     every segment, where each moveto's begin, and whether it draws on after a
     closepath; None for a lone moveto (it moves the current point unseen)."""
+    # Imported here: svgpathtools brings scipy (~30 MB), and every process that imports
+    # the analyzer registry (embroidery workers too) would pay for it.
+    import svgpathtools
+
     segs: list[Any] = []
     firsts: list[int] = []
     reopened: list[bool] = []
@@ -203,7 +206,8 @@ def _cubics(segs: list[Any], firsts: list[int], reopened: list[bool]) -> list[Su
     :func:`arc_to`, one segment at a time."""
     if not segs:
         return []
-    kinds = [_KINDS.get(type(seg), -1) for seg in segs]
+    table = _kinds()
+    kinds = [table.get(type(seg), -1) for seg in segs]
     if -1 in kinds:
         return _cubics_one_by_one(segs, firsts, reopened)
     kind = np.array(kinds)
@@ -224,7 +228,10 @@ def _cubics(segs: list[Any], firsts: list[int], reopened: list[bool]) -> list[Su
     return _split(z, firsts, reopened)
 
 
-_KINDS = {svgpathtools.Line: 0, svgpathtools.CubicBezier: 1, svgpathtools.QuadraticBezier: 2}
+def _kinds() -> dict[type, int]:
+    import svgpathtools
+
+    return {svgpathtools.Line: 0, svgpathtools.CubicBezier: 1, svgpathtools.QuadraticBezier: 2}
 
 
 def _split(z: NDArray[np.complex128], firsts: list[int], reopened: list[bool]) -> list[Subpath]:
@@ -262,6 +269,8 @@ def _cubics_one_by_one(segs: list[Any], firsts: list[int], reopened: list[bool])
 
 
 def _segment(b: _Builder, seg: Any) -> None:
+    import svgpathtools
+
     kind = type(seg)
     e = seg.end
     if kind is svgpathtools.Line:
