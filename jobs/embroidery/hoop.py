@@ -7,6 +7,7 @@ silently: it is a suggestion, unless the machine's profile allows turning.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,7 +80,12 @@ def _closest(
 
 
 def describe(hoop: HoopLike) -> str:
-    return f"{hoop.name} ({hoop.width_mm:g} × {hoop.height_mm:g} mm)"
+    size = f"{hoop.width_mm:g} × {hoop.height_mm:g}"
+    # Profiles often name a hoop by its size already ("SA432 (130 × 180)"): say it once.
+    named = re.sub(r"\s*[x×]\s*", " × ", hoop.name)
+    if size in named:
+        return hoop.name
+    return f"{hoop.name} ({size} mm)"
 
 
 def fit_problem(fit: HoopFit, width: float, height: float, margin_mm: float) -> str | None:

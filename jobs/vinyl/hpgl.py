@@ -40,71 +40,74 @@ def write(strokes: list[Steps], dialect: HpglDialect, speed_mm_s: float) -> byte
     end move, end sequence. Coordinates must be ≥ 0 (checked)."""
     term = ";\n" if dialect.newline else ";"
     out: list[str] = []
-
-    def cmd(text: str) -> None:
-        out.append(text + term)
-
     if dialect.init:
         out.append(dialect.init + ("\n" if dialect.newline else ""))
-    if dialect.pen is not None:
-        cmd(f"SP{dialect.pen}")
-    if dialect.takes_vs:
-        cmd(f"VS{velocity_value(dialect, speed_mm_s)}")
-    if dialect.takes_fs and dialect.force_g is not None:
-        cmd(f"FS{dialect.force_g}")
-    relative = dialect.coordinates == "relative"
-    separate = dialect.pen_moves == "separate"
-    n = dialect.pairs_per_command
+    out.extend(c + term for c in _settings(dialect, speed_mm_s))
     max_x = 0
     for stroke in strokes:
-        if len(stroke) < 2:
+        kept = _distinct(stroke)
+        if len(kept) < 2:
             continue
-        # Rounding to steps makes neighbours coincide: a repeated point is a wasted command.
-        moved = np.any(stroke[1:] != stroke[:-1], axis=1)
-        stroke = stroke[np.concatenate([[True], moved])]
-        if len(stroke) < 2:
-            continue
-        if int(stroke.min()) < 0:
+        if int(kept.min()) < 0:
             raise HpglError("a coordinate is negative: the layout must keep the job at ≥ 0")
-        max_x = max(max_x, int(stroke[:, 0].max()))
-        x0, y0 = int(stroke[0, 0]), int(stroke[0, 1])
-        if relative:
-            cmd("PA")
-        if separate:
-            cmd("PU")
-            cmd(f"PA{x0},{y0}")
-            cmd("PD")
-        else:
-            cmd(f"PU{x0},{y0}")
-        if relative:
-            cmd("PR")
-            pts = np.diff(stroke, axis=0)
-        else:
-            pts = stroke[1:]
-        word = ("PR" if relative else "PA") if separate else "PD"
-        flat = pts.tolist()
-        if n == 1:
-            out.append(term.join([f"{word}{x},{y}" for x, y in flat]) + term)
-            continue
-        for k in range(0, len(flat), n):
-            pairs = ",".join(f"{x},{y}" for x, y in flat[k : k + n])
-            cmd(word + pairs)
-    if relative:
-        cmd("PA")
-    if dialect.end_move == "origin":
-        cmd("PU0,0" if not separate else "PU")
-        if separate:
-            cmd("PA0,0")
-    elif dialect.end_move == "past_job":
-        past = max_x + round(10 * dialect.steps_per_mm * dialect.calibration_x)
-        cmd(f"PU{past},0" if not separate else "PU")
-        if separate:
-            cmd(f"PA{past},0")
-    else:
-        cmd("PU")
+        max_x = max(max_x, int(kept[:, 0].max()))
+        out.extend(c + term for c in _stroke(kept, dialect))
+    if dialect.coordinates == "relative":
+        out.append("PA" + term)
+    out.extend(c + term for c in _end_moves(dialect, max_x))
     if dialect.end:
         out.append(dialect.end + ("\n" if dialect.newline else ""))
     return "".join(out).encode("ascii")
+
+
+def _settings(dialect: HpglDialect, speed_mm_s: float) -> list[str]:
+    out = []
+    if dialect.pen is not None:
+        out.append(f"SP{dialect.pen}")
+    if dialect.takes_vs:
+        out.append(f"VS{velocity_value(dialect, speed_mm_s)}")
+    if dialect.takes_fs and dialect.force_g is not None:
+        out.append(f"FS{dialect.force_g}")
+    return out
+
+
+def _distinct(stroke: Steps) -> Steps:
+    """Rounding to steps makes neighbours coincide: a repeated point is a wasted command."""
+    if len(stroke) < 2:
+        return stroke
+    moved = np.any(stroke[1:] != stroke[:-1], axis=1)
+    kept: Steps = stroke[np.concatenate([[True], moved])]
+    return kept
+
+
+def _stroke(stroke: Steps, dialect: HpglDialect) -> list[str]:
+    """Blade up to the stroke's start, then down along it, in the dialect's words."""
+    relative = dialect.coordinates == "relative"
+    separate = dialect.pen_moves == "separate"
+    x0, y0 = int(stroke[0, 0]), int(stroke[0, 1])
+    out = ["PA"] if relative else []
+    out += ["PU", f"PA{x0},{y0}", "PD"] if separate else [f"PU{x0},{y0}"]
+    if relative:
+        out.append("PR")
+    pts = np.diff(stroke, axis=0) if relative else stroke[1:]
+    word = ("PR" if relative else "PA") if separate else "PD"
+    flat = pts.tolist()
+    n = dialect.pairs_per_command
+    for k in range(0, len(flat), n):
+        out.append(word + ",".join(f"{x},{y}" for x, y in flat[k : k + n]))
+    return out
+
+
+def _end_moves(dialect: HpglDialect, max_x: int) -> list[str]:
+    """The head's last move, blade up. A bare ``PU`` is left out when the end sequence
+    lifts the blade itself (``PU;PU;SP0;`` is what the writer sent before)."""
+    separate = dialect.pen_moves == "separate"
+    if dialect.end_move == "stay":
+        return [] if dialect.end.lstrip().upper().startswith("PU") else ["PU"]
+    x = 0
+    if dialect.end_move == "past_job":
+        x = max_x + round(10 * dialect.steps_per_mm * dialect.calibration_x)
+    return ["PU", f"PA{x},0"] if separate else [f"PU{x},0"]
 
 
 # --- the device frame ----------------------------------------------------------------
@@ -135,9 +138,10 @@ class DeviceFrame:
         mm = self._axes(points[:, 0], points[:, 1])
         sx = d.steps_per_mm * d.calibration_x
         sy = d.steps_per_mm * d.calibration_y
+        # Never clamped: the plan keeps every holder position at ≥ 0 (a point exactly on
+        # the edge rounds to 0), and the writer refuses anything that is not.
         steps: Steps = np.rint(mm * np.array([sx, sy])).astype(np.int64)
-        # Rounding of a point sitting exactly on the frame edge can give -0 or -1e-12.
-        return np.maximum(steps, 0).astype(np.int64)
+        return steps
 
     def to_layout(self, steps: NDArray[np.float64]) -> NDArray[np.float64]:
         """The inverse of :meth:`to_steps` (for checks and previews of HP-GL)."""
@@ -187,75 +191,82 @@ class HpglDocument:
 def read(data: bytes) -> HpglDocument:
     if len(data) > MAX_HPGL_BYTES:
         raise HpglError(f"the file is over {MAX_HPGL_BYTES // 2**20} MB")
-    doc = HpglDocument()
-    absolute = True
-    down = False
-    x = y = 0.0
-    stroke: list[tuple[float, float]] = []
-    points = 0
-    motion_seen = False
-
-    def flush() -> None:
-        nonlocal stroke
-        if len(stroke) >= 2:
-            doc.strokes.append(np.array(stroke))
-        stroke = []
-
+    reader = _Reader()
     for m in _TOKEN.finditer(data):
         if m.group(1) or m.group(5):
             continue
         if m.group(2):
-            doc.unsupported["LB"] += 1
-            continue
-        if m.group(6):
-            doc.garbage += 1
-            continue
-        name = m.group(3).upper()
+            reader.doc.unsupported["LB"] += 1
+        elif m.group(6):
+            reader.doc.garbage += 1
+        else:
+            reader.command(m.group(3).upper(), m.group(4), m.start())
+    reader.flush()
+    return reader.doc
+
+
+class _Reader:
+    """The plotter's state while reading: pen, absolute or relative, position."""
+
+    def __init__(self) -> None:
+        self.doc = HpglDocument()
+        self.absolute = True
+        self.down = False
+        self.x = self.y = 0.0
+        self.stroke: list[tuple[float, float]] = []
+        self.points = 0
+        self.motion_seen = False
+
+    def flush(self) -> None:
+        if len(self.stroke) >= 2:
+            self.doc.strokes.append(np.array(self.stroke))
+        self.stroke = []
+
+    def command(self, name: bytes, params: bytes, at: int) -> None:
         key = name.decode()
-        doc.commands[key] += 1
-        params = m.group(4)
+        self.doc.commands[key] += 1
         values = _numbers(params)
         if name in (b"PU", b"PD", b"PA", b"PR"):
-            if not motion_seen:
-                motion_seen = True
-                doc.preamble_end = m.start()
-            if name == b"PA":
-                absolute = True
-            elif name == b"PR":
-                absolute = False
-            elif name == b"PU":
-                down = False
-                flush()
-            else:
-                if not down:
-                    stroke = [(x, y)]
-                down = True
-            if len(values) % 2:
-                raise HpglError(f"{key} has an odd number of coordinates at byte {m.start()}")
-            points += len(values) // 2
-            if points > MAX_HPGL_POINTS:
-                raise HpglError(f"more than {MAX_HPGL_POINTS:,} coordinates")
-            for k in range(0, len(values), 2):
-                nx, ny = (
-                    (values[k], values[k + 1]) if absolute else (x + values[k], y + values[k + 1])
-                )
-                if down:
-                    stroke.append((nx, ny))
-                else:
-                    doc.ups.append(np.array([(x, y), (nx, ny)]))
-                x, y = nx, ny
+            self.motion(name, values, at)
         elif name in (b"IN", b"DF"):
-            flush()
-            down = False
-            absolute = True
+            self.flush()
+            self.down = False
+            self.absolute = True
             if name == b"IN":
-                x = y = 0.0
+                self.x = self.y = 0.0
         elif name in _DRAWING_UNSUPPORTED:
-            doc.unsupported[key] += 1
+            self.doc.unsupported[key] += 1
         else:
-            doc.settings[key] = values
-    flush()
-    return doc
+            self.doc.settings[key] = values
+
+    def motion(self, name: bytes, values: list[float], at: int) -> None:
+        if not self.motion_seen:
+            self.motion_seen = True
+            self.doc.preamble_end = at
+        if name in (b"PA", b"PR"):
+            self.absolute = name == b"PA"
+        elif name == b"PU":
+            self.down = False
+            self.flush()
+        else:
+            if not self.down:
+                self.stroke = [(self.x, self.y)]
+            self.down = True
+        if len(values) % 2:
+            raise HpglError(f"{name.decode()} has an odd number of coordinates at byte {at}")
+        self.points += len(values) // 2
+        if self.points > MAX_HPGL_POINTS:
+            raise HpglError(f"more than {MAX_HPGL_POINTS:,} coordinates")
+        for k in range(0, len(values), 2):
+            self.move_to(values[k], values[k + 1])
+
+    def move_to(self, u: float, v: float) -> None:
+        nx, ny = (u, v) if self.absolute else (self.x + u, self.y + v)
+        if self.down:
+            self.stroke.append((nx, ny))
+        else:
+            self.doc.ups.append(np.array([(self.x, self.y), (nx, ny)]))
+        self.x, self.y = nx, ny
 
 
 def _numbers(params: bytes) -> list[float]:
@@ -266,8 +277,3 @@ def _numbers(params: bytes) -> list[float]:
         return [float(v) for v in re.split(rb"[,\s]+", text) if v]
     except ValueError:
         raise HpglError(f"cannot read the parameters {text[:40]!r}") from None
-
-
-def command_boundaries(data: bytes) -> list[int]:
-    """Offsets just after each command terminator: where a send may be cut."""
-    return [m.end() for m in re.finditer(rb";\n?|\n", data)]

@@ -18,7 +18,17 @@ from jobs.base import FileRejected
 from jobs.params.cutter import CutterParams
 from jobs.vinyl import blade
 from jobs.vinyl import order as cut_order
-from jobs.vinyl.geometry import CutPath, Drawing, Points, bbox, bounds, length, nesting, signed_area
+from jobs.vinyl.geometry import (
+    CutPath,
+    Drawing,
+    Points,
+    bbox,
+    bounds,
+    enclosing,
+    length,
+    nesting,
+    signed_area,
+)
 
 LEAD_IN_GAP_MM = 1.0
 WEEDING_LINE_GAP_MM = 0.5
@@ -36,6 +46,8 @@ class DesignStats:
     depths: dict[int, int]
     """Closed contours by nesting depth (0 = outermost)."""
     parent: list[int]
+    around: list[list[int]]
+    """Every closed path around each path (the cut order keeps all of them after it)."""
     tiny_islands: list[dict[str, float]]
     small_features: int
     open_paths: int
@@ -71,7 +83,8 @@ class CutPlan:
 def design_stats(drawing: Drawing, params: CutterParams) -> DesignStats:
     paths = drawing.paths
     box = bounds(paths) or (0.0, 0.0, 0.0, 0.0)
-    parent, depth = nesting(paths)
+    around = enclosing(paths)
+    parent, depth = nesting(paths, around)
     depths: dict[int, int] = {}
     pieces = counters = small = 0
     islands: list[dict[str, float]] = []
@@ -104,6 +117,7 @@ def design_stats(drawing: Drawing, params: CutterParams) -> DesignStats:
         counters=counters,
         depths=dict(sorted(depths.items())),
         parent=parent,
+        around=around,
         tiny_islands=islands,
         small_features=small,
         open_paths=sum(1 for p in paths if not p.closed),
@@ -262,6 +276,7 @@ def plan(
     design = drawing.paths
     all_paths: list[CutPath] = []
     parent: list[int] = []
+    around: list[list[int]] = []
     doc_order: list[CutPath] = []
     for k in range(copies):
         row, col = k % lay.per_row, k // lay.per_row
@@ -278,13 +293,17 @@ def plan(
             border = CutPath(_rect(*cell), True, "weeding border", kind="border")
         all_paths.extend(placed)
         top = border_index if params.weeding_border else -1
+        outer = [top] if params.weeding_border else []
         parent.extend(base + q if q >= 0 else top for q in stats.parent)
+        around.extend(outer + [base + q for q in ups] for ups in stats.around)
         doc_order.extend(placed)
         if params.weeding_border:
             all_paths.append(border)
             parent.append(-1)
+            around.append([])
             all_paths.extend(extra)
             parent.extend([border_index] * len(extra))
+            around.extend([border_index] for _ in extra)
             doc_order.extend([*extra, border])
     lead_path = None
     if params.lead_in_mm > 0:
@@ -292,7 +311,7 @@ def plan(
             np.array([[0.0, 0.0], [params.lead_in_mm, 0.0]]), False, "alignment cut", kind="lead_in"
         )
         start = (params.lead_in_mm, 0.0)
-    ordered = cut_order.order(all_paths, parent, start)
+    ordered = cut_order.order(all_paths, parent, start, around=around)
     travel = cut_order.travel(ordered).travel_mm
     travel_doc = cut_order.travel(doc_order).travel_mm
     tips = [overcut(p, params.overcut_mm) for p in ordered]
@@ -305,7 +324,27 @@ def plan(
             p.points, params.blade_offset_mm, params.swivel_threshold_deg, heading
         )
         holder.append(h)
+    tips, holder = _keep_on_the_sheet(tips, holder, lay)
     return CutPlan(stats, lay, tips, holder, travel, travel_doc, warnings)
+
+
+def _keep_on_the_sheet(
+    tips: list[CutPath], holder: list[Points], lay: Layout
+) -> tuple[list[CutPath], list[Points]]:
+    """Swivels swing the holder up to the blade offset outside the design: move the job
+    so that none needs a coordinate below 0, and grow the layout to what the holder
+    reaches (the device frame flips axes, so both edges matter). A clamped swivel
+    leaves the tip 0.12 mm off the corner."""
+    if not holder:
+        return tips, holder
+    reach = np.concatenate(holder)
+    shift = -np.minimum(reach.min(axis=0), 0.0)
+    top = reach.max(axis=0) + shift
+    lay.extent_u = max(lay.extent_u, float(top[0]))
+    lay.extent_v = max(lay.extent_v, float(top[1]))
+    if not shift.any():
+        return tips, holder
+    return [replace(p, points=p.points + shift) for p in tips], [h + shift for h in holder]
 
 
 def estimate_seconds(plan_: CutPlan, params: CutterParams) -> float:

@@ -15,21 +15,42 @@ MAX_PATH_CHARS = 4_000_000
 
 
 def shape_subpaths(
+    el: ET.Element,
+    tag: str,
+    vp: Viewport,
+    source: str,
+    warnings: list[str],
+    budget: svg_path.Budget,
+) -> list[svg_path.Subpath]:
+    """The subpaths of one shape element, in its user units; ``budget`` counts them
+    (:class:`jobs.vinyl.svg.path.OverBudget` when the document holds too many)."""
+    if tag == "path":
+        return _path(el, source, warnings, budget)
+    subpaths = _basic_shape(el, tag, vp, source, warnings)
+    budget.take_subpaths(len(subpaths))
+    budget.take_segments(sum(len(sp.ctrl) for sp in subpaths))
+    return subpaths
+
+
+def _path(
+    el: ET.Element, source: str, warnings: list[str], budget: svg_path.Budget
+) -> list[svg_path.Subpath]:
+    data = el.get("d") or ""
+    if len(data) > MAX_PATH_CHARS:
+        raise FileRejected(
+            f"path {source} holds {len(data) / 1e6:.1f} million characters of data; "
+            f"the limit is {MAX_PATH_CHARS / 1e6:.0f} million (simplify it before cutting)"
+        )
+    subs, error = svg_path.parse_path(data, budget)
+    if error:
+        warnings.append(f"path {source}: {error}; cut up to there")
+    return subs
+
+
+def _basic_shape(
     el: ET.Element, tag: str, vp: Viewport, source: str, warnings: list[str]
 ) -> list[svg_path.Subpath]:
-    """The subpaths of one shape element, in its user units."""
     g = el.get
-    if tag == "path":
-        data = g("d") or ""
-        if len(data) > MAX_PATH_CHARS:
-            raise FileRejected(
-                f"path {source} holds {len(data) / 1e6:.1f} million characters of data; "
-                f"the limit is {MAX_PATH_CHARS / 1e6:.0f} million (simplify it before cutting)"
-            )
-        subs, error = svg_path.parse_path(data, MAX_SEGMENTS)
-        if error:
-            warnings.append(f"path {source}: {error}; cut up to there")
-        return subs
     if tag in ("polyline", "polygon"):
         pts, error = svg_path.parse_points(g("points") or "")
         if error:

@@ -1,5 +1,5 @@
 """Just enough CSS to know what an SVG shows: ``display``, ``visibility``, ``fill``,
-``stroke`` and ``fill-rule``, from presentation attributes, ``<style>`` sheets (type,
+``stroke``, ``fill-rule`` and the opacities, from presentation attributes, ``<style>`` sheets (type,
 class and id selectors, descendant and child combinators) and ``style`` attributes.
 
 External style sheets are never fetched: a cutter service must not reach out.
@@ -10,8 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-PROPERTIES = ("display", "visibility", "fill", "stroke", "fill-rule", "transform")
-INHERITED = frozenset({"visibility", "fill", "stroke", "fill-rule"})
+PROPERTIES = (
+    "display", "visibility", "fill", "stroke", "fill-rule", "transform",
+    "opacity", "fill-opacity", "stroke-opacity",
+)  # fmt: skip
+INHERITED = frozenset(
+    {"visibility", "fill", "stroke", "fill-rule", "fill-opacity", "stroke-opacity"}
+)
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _COMPOUND = re.compile(r"^(\*|[a-zA-Z][\w-]*)?((?:[#.][\w-]+)*)$")
@@ -167,18 +172,39 @@ class Computed:
     fill_rule: str = "nonzero"
     transform: str | None = None
     """A CSS ``transform`` (SVG 2); it replaces the ``transform`` attribute."""
+    opacity: float = 1.0
+    """The product of the element's and its ancestors' ``opacity`` (a group at 0 hides
+    everything in it, whatever the children say)."""
+    fill_opacity: float = 1.0
+    stroke_opacity: float = 1.0
 
     @property
     def paints(self) -> bool:
-        return not _is_none(self.fill) or not _is_none(self.stroke)
+        return self.filled or self.stroked
 
     @property
     def filled(self) -> bool:
-        return not _is_none(self.fill)
+        return not _is_none(self.fill) and self.fill_opacity > 0 and self.opacity > 0
+
+    @property
+    def stroked(self) -> bool:
+        return not _is_none(self.stroke) and self.stroke_opacity > 0 and self.opacity > 0
 
 
 def _is_none(paint: str) -> bool:
     return paint.strip().lower() in ("none", "transparent")
+
+
+def _alpha(text: str | None, default: float) -> float:
+    """An opacity value (``0.5`` or ``50%``), clamped to 0…1; unreadable: ``default``."""
+    if text is None:
+        return default
+    text = text.strip()
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        return default
+    return min(1.0, max(0.0, value)) if value == value else default
 
 
 def compute(
@@ -196,6 +222,8 @@ def compute(
         "fill": parent.fill,
         "stroke": parent.stroke,
         "fill-rule": parent.fill_rule,
+        "fill-opacity": str(parent.fill_opacity),
+        "stroke-opacity": str(parent.stroke_opacity),
     }
     for name, value in decl.items():
         value = value.strip()
@@ -210,4 +238,7 @@ def compute(
         stroke=values["stroke"],
         fill_rule="evenodd" if values["fill-rule"].lower() == "evenodd" else "nonzero",
         transform=decl.get("transform"),
+        opacity=parent.opacity * _alpha(decl.get("opacity"), 1.0),
+        fill_opacity=_alpha(values["fill-opacity"], parent.fill_opacity),
+        stroke_opacity=_alpha(values["stroke-opacity"], parent.stroke_opacity),
     )

@@ -113,3 +113,19 @@ def test_profile_validation() -> None:
         {"needles": 1, "hoops": [{"name": "a", "width_mm": 100, "height_mm": 100}]}
     )
     assert old.native_format == "pes" and old.spm == 700
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("SA432 (130 × 180)", "SA432 (130 × 180)"),  # the size is in the name: once
+        ("SA432 130x180", "SA432 130x180"),
+        ("SA432", "SA432 (130 × 180 mm)"),
+    ],
+)
+def test_hoop_named_by_its_size_is_not_sized_twice(name: str, said: str) -> None:
+    big = Hoop(name=name, width_mm=130, height_mm=180)
+    problem = fit_problem(choose_hoop([big], 3, 170, 120, False), 170, 120, 3)
+    assert problem is not None
+    assert f"fits {said} only turned" in problem
+    assert "(130 × 180) (130 × 180 mm)" not in problem

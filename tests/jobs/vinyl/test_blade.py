@@ -9,14 +9,17 @@ carried from one path to the next across the blade-up moves as on a real cutter.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from jobs.params.cutter import CutterParams
+from jobs.vinyl import hpgl
 from jobs.vinyl import plan as cut_plan
 from jobs.vinyl.blade import compensate, trail
+from jobs.vinyl.geometry import CutPath, Drawing
 from jobs.vinyl.svg.read import read_svg
 from tests.support.vinyl import STENCIL, as_array, svg, tip_errors, trace_errors
 
@@ -117,3 +120,35 @@ def test_zero_offset_commands_the_design() -> None:
     path = as_array([(0, 0), (10, 0), (10, 10)])
     holder, _ = compensate(path, 0.0, 5.0, None)
     assert np.array_equal(holder, path)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"lead_in_mm": 0}, {"weeding_border": True}, {"hpgl": {"y_axis_up": False}}],
+    ids=["default", "no-alignment-cut", "weeding-border", "y-down"],
+)
+def test_swivels_at_the_job_edges_are_sent_as_planned(tmp_path: Path, settings: dict) -> None:
+    # The design touches every edge of the job: its corners swivel outside it. What the
+    # cutter gets, read back from the HP-GL, must be the planned holder path (a swivel
+    # clamped to 0 put the tip 0.12 mm off the corner) and the tip must stay on it.
+    plan = planned(tmp_path, "M 0 0 L 40 0 L 40 20 L 0 20 Z", **settings)
+    params = CutterParams.model_validate({"blade_offset_mm": R, **settings})
+    frame = hpgl.DeviceFrame(params.hpgl, plan.layout.extent_u, plan.layout.extent_v)
+    data = hpgl.write([frame.to_steps(h) for h in plan.holder], params.hpgl, 100.0)
+    back = [frame.to_layout(s) for s in hpgl.read(data).strokes]
+    assert len(back) == len(plan.holder)
+    for sent, planned_holder in zip(back, plan.holder, strict=True):
+        assert np.abs(sent - planned_holder).max() <= 0.5 / params.hpgl.steps_per_mm + 1e-9
+    sent_plan = replace(plan, holder=back)
+    for kind, stray, miss in simulated_errors(sent_plan, R):
+        if kind != "lead_in":
+            assert stray < 0.03 and miss < 0.03, (kind, stray, miss)
+
+
+def test_the_layout_holds_every_swivel() -> None:
+    drawing = Drawing(paths=[CutPath(as_array([(0, 0), (10, 0), (10, 10), (0, 0)]), True)])
+    plan = cut_plan.plan(drawing, CutterParams(blade_offset_mm=0.5, lead_in_mm=0))
+    reach = np.concatenate(plan.holder)
+    assert reach.min() >= 0
+    assert reach[:, 0].max() <= plan.layout.extent_u + 1e-9
+    assert reach[:, 1].max() <= plan.layout.extent_v + 1e-9

@@ -34,18 +34,18 @@ def text(strokes: list[np.ndarray], **dialect: object) -> str:
 @pytest.mark.parametrize(
     ("dialect", "expected"),
     [
-        ({}, "IN;SP1;VS10;PU40,40;PD440,40;PD440,440;PD40,440;PD40,40;PU;PU;SP0;"),
+        ({}, "IN;SP1;VS10;PU40,40;PD440,40;PD440,440;PD40,440;PD40,40;PU;SP0;"),
         (
             {"pen_moves": "separate"},
-            "IN;SP1;VS10;PU;PA40,40;PD;PA440,40;PA440,440;PA40,440;PA40,40;PU;PU;SP0;",
+            "IN;SP1;VS10;PU;PA40,40;PD;PA440,40;PA440,440;PA40,440;PA40,40;PU;SP0;",
         ),
         (
             {"coordinates": "relative"},
-            "IN;SP1;VS10;PA;PU40,40;PR;PD400,0;PD0,400;PD-400,0;PD0,-400;PA;PU;PU;SP0;",
+            "IN;SP1;VS10;PA;PU40,40;PR;PD400,0;PD0,400;PD-400,0;PD0,-400;PA;PU;SP0;",
         ),
         (
             {"pairs_per_command": 3},
-            "IN;SP1;VS10;PU40,40;PD440,40,440,440,40,440;PD40,40;PU;PU;SP0;",
+            "IN;SP1;VS10;PU40,40;PD440,40,440,440,40,440;PD40,40;PU;SP0;",
         ),
         (
             {"takes_vs": False, "pen": None, "init": "", "end": ""},
@@ -62,6 +62,8 @@ def test_dialects(dialect: dict[str, object], expected: str) -> None:
     assert expected in out
     if "end" not in dialect:
         assert out.endswith("SP0;" + ("\n" if dialect.get("newline") else ""))
+    # One lift at the end is enough: the end sequence's own PU does it.
+    assert "PU;PU;" not in out.replace("\n", "")
 
 
 def test_repeated_points_are_not_sent_twice() -> None:

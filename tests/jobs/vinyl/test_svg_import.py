@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import defusedxml
+import defusedxml.ElementTree as SafeET
 import numpy as np
 import pytest
 from svgpathtools import parse_path as reference_path
@@ -13,7 +15,7 @@ from jobs.base import FileRejected
 from jobs.vinyl.geometry import bounds, distance_to_polyline, length
 from jobs.vinyl.svg.read import read_svg
 from jobs.vinyl.svg.units import apply, parse_transform
-from tests.support.vinyl import SCALE_FILES, STENCIL, svg
+from tests.support.vinyl import SCALE_FILES, STENCIL, SVG_DIR, svg
 
 
 def box(path: Path, **kw: float) -> tuple[float, ...]:
@@ -336,3 +338,87 @@ def test_stencil_visible_layer_only() -> None:
     assert d.details["px_per_inch"] == 90.0
     x0, y0, x1, y1 = bounds(d.paths) or (0, 0, 0, 0)
     assert x0 > 0 and x1 < 210 and y0 > 0 and y1 < 297  # on its A4 page, in mm
+
+
+@pytest.mark.parametrize(
+    "invisible",
+    [
+        '<rect opacity="0" width="90" height="90"/>',
+        '<rect style="opacity:0" width="90" height="90"/>',
+        '<rect opacity="0%" width="90" height="90"/>',
+        '<g opacity="0"><rect width="90" height="90" opacity="1"/></g>',
+        '<g opacity="0.5"><rect width="90" height="90" opacity="0"/></g>',
+        '<rect fill-opacity="0" width="90" height="90"/>',
+        '<g fill-opacity="0"><rect width="90" height="90"/></g>',
+        '<rect fill="red" fill-opacity="0" stroke="blue" stroke-opacity="0" '
+        'width="90" height="90"/>',
+        '<style>.bg{fill-opacity:0}</style><rect class="bg" width="90" height="90"/>',
+    ],
+)
+def test_transparent_shapes_are_not_cut(tmp_path: Path, invisible: str) -> None:
+    d = read_svg(svg(tmp_path, invisible + '<rect x="50" y="50" width="1" height="1"/>'))
+    assert [bounds([p]) for p in d.paths] == [pytest.approx((50.0, 50.0, 51.0, 51.0))]
+    assert any("invisible" in w for w in d.warnings)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        '<rect fill-opacity="0" stroke="black" width="9" height="9"/>',
+        '<rect opacity="0.01" width="9" height="9"/>',
+        '<g fill-opacity="0"><rect fill-opacity="1" width="9" height="9"/></g>',
+    ],
+)
+def test_faint_or_stroked_shapes_are_cut(tmp_path: Path, shape: str) -> None:
+    assert len(read_svg(svg(tmp_path, shape)).paths) == 1
+
+
+def test_svgpathtools_and_the_strict_reader_agree_on_every_corpus_path() -> None:
+    # The strict reader stays for malformed data only: on what svgpathtools takes, both
+    # must give the same subpaths (boundaries, closedness, control points).
+    from jobs.vinyl.svg import path as svg_path
+
+    taken = 0
+    for file in sorted(SVG_DIR.rglob("*.svg")):
+        try:
+            root = SafeET.parse(str(file)).getroot()
+        except (SafeET.ParseError, ValueError, defusedxml.DefusedXmlException):
+            continue
+        for el in root.iter():
+            d = el.get("d") if isinstance(el.tag, str) and el.tag.endswith("path") else None
+            fast = svg_path._read_with_svgpathtools(d) if d else None
+            if fast is None:
+                continue
+            taken += 1
+            strict = svg_path._StrictReader(d or "", svg_path.Budget(10**9, 10**9))
+            assert strict.run() is None, (file.name, d[:60] if d else "")
+            slow = strict.b.done
+            assert len(fast) == len(slow), (file.name, d[:60] if d else "")
+            for a, b in zip(fast, slow, strict=True):
+                assert a.ctrl.shape == b.ctrl.shape
+                assert np.allclose(a.ctrl, b.ctrl, atol=1e-9)
+                assert a.closed == b.closed or np.array_equal(a.ctrl[0, 0], a.ctrl[-1, 3])
+    assert taken > 1000
+
+
+@pytest.mark.parametrize(
+    "d",
+    [
+        "M 100 100 h -25 a 25 25 0 -1 0 25 -25 z",  # a flag of -1
+        "M 100 100 h 25 a25 25 0 6 0 -25 25 z",  # a flag of 6
+        "M 10 10 L 20 10 L 30 x 40 L 50 50",  # svgpathtools would draw to (30, 40)
+        "M 10 10 L 20 10 1e 5",
+    ],
+)
+def test_data_svgpathtools_would_misread_goes_to_the_strict_reader(tmp_path: Path, d: str) -> None:
+    drawing = read_svg(svg(tmp_path, f'<path id="p" d="{d}" fill="none" stroke="black"/>'))
+    assert any("path p" in w and "cut up to there" in w for w in drawing.warnings)
+
+
+def test_a_relative_moveto_after_a_closepath_starts_from_the_subpath_start(tmp_path: Path) -> None:
+    d = "M 10 10 h 10 v 10 h -10 z m 30 0 h 10 v 10 h -10 z"
+    drawing = read_svg(svg(tmp_path, f'<path d="{d}"/>'))
+    assert [bounds([p]) for p in drawing.paths] == [
+        pytest.approx((10.0, 10.0, 20.0, 20.0)),
+        pytest.approx((40.0, 10.0, 50.0, 20.0)),
+    ]

@@ -3,6 +3,7 @@ quickly, never a crash, a hang or a memory blow-up."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -118,3 +119,64 @@ def test_deep_nesting_is_refused(tmp_path: Path) -> None:
 
 def test_an_empty_drawing_reads_as_nothing(tmp_path: Path) -> None:
     assert read_svg(svg(tmp_path, "")).paths == []
+
+
+@pytest.mark.parametrize(
+    "d",
+    [
+        "M 0 0" + " m 2 0 h 1 v 1 h -1 z" * 100_000,  # a moveto per subpath
+        "M 0 0" + " h 1 v 1 h -1 z" * 100_000,  # subpaths that follow a closepath
+    ],
+)
+def test_one_path_of_100000_subpaths_is_refused_early(tmp_path: Path, d: str) -> None:
+    path = svg(tmp_path, f'<path d="{d}"/>')
+    started = time.monotonic()
+    with pytest.raises(FileRejected, match="more than 20,000 contours"):
+        read_svg(path)
+    assert time.monotonic() - started < 5.0  # a guard against minutes, not a speed test
+
+
+def test_subpaths_of_many_paths_add_up(tmp_path: Path) -> None:
+    one = "M 0 0" + " m 2 0 h 1 v 1 h -1 z" * 4_001
+    with pytest.raises(FileRejected, match="more than 20,000 contours"):
+        read_svg(svg(tmp_path, f'<path d="{one}"/>' * 5))
+    rects = '<rect width="1" height="1"/>' * 10_000
+    assert len(read_svg(svg(tmp_path, f'<path d="{one}"/>' * 2 + rects)).paths) > 10_000
+
+
+def test_text_is_refused_before_any_path_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.vinyl.svg import path as svg_path
+
+    calls: list[str] = []
+    real = svg_path.parse_path
+
+    def counting(d: str, budget: svg_path.Budget) -> tuple[list[svg_path.Subpath], str | None]:
+        calls.append(d)
+        return real(d, budget)
+
+    monkeypatch.setattr(svg_path, "parse_path", counting)
+    logo = '<path d="M 0 0 C 10 0 10 10 0 10 Z"/>' * 2000
+    with pytest.raises(FileRejected, match="contains text"):
+        read_svg(svg(tmp_path, logo + "<text>Boulangerie</text>"))
+    assert calls == []
+
+
+def test_a_picture_only_file_says_so(tmp_path: Path) -> None:
+    body = '<image width="50" height="50" href="data:image/png;base64,iVBORw0KGgo="/>'
+    with pytest.raises(FileRejected, match=r"this file is a picture: .*vector file"):
+        read_svg(svg(tmp_path, body))
+
+
+def test_a_picture_beside_outlines_is_only_a_warning(tmp_path: Path) -> None:
+    body = '<image width="50" height="50" href="x.png"/><rect width="5" height="5"/>'
+    d = read_svg(svg(tmp_path, body))
+    assert len(d.paths) == 1
+    assert any("bitmap" in w for w in d.warnings)
+
+
+def test_an_absurd_size_is_said_without_300_digits(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected, match=r"spans about 10\^305 m") as err:
+        read_svg(svg(tmp_path, '<path d="M 0 0 L 1e308 0 L 0 1"/>'))
+    assert max(len(run) for run in re.findall(r"[\d,]+", str(err.value))) < 10
