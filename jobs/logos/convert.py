@@ -41,13 +41,7 @@ def logo_to_svg(source: Path, file_type: str, options: LogoOptions, out_dir: Pat
         return LogoResult(svg, {"from": file_type, "page": page, "traced": False})
     # A scanned logo saved as PDF: the page is a picture, so it is traced like a photo.
     png = pdf_page_to_png(source, page, out_dir / "page", RASTER_PDF_DPI)
-    at_page_size = options.trace
-    if at_page_size.width_mm is None:
-        from PIL import Image
-
-        with Image.open(png) as img:
-            at_page_size = replace(at_page_size, width_mm=img.width / RASTER_PDF_DPI * 25.4)
-    traced = trace(png, at_page_size, out_dir / "traced.svg")
+    traced = trace(png, replace(options.trace, dpi=RASTER_PDF_DPI), out_dir / "traced.svg")
     details = {"from": file_type, "page": page, "traced": True, **_trace_details(options)}
     return LogoResult(traced, details)
 

@@ -73,15 +73,28 @@ def pdf_page_to_png(pdf: Path, page: int, out_stem: Path, dpi: int) -> Path:
     return out_stem.with_suffix(".png")
 
 
-def _drawn(el: ET.Element) -> int:
-    tag = el.tag.rsplit("}", 1)[-1]
+def _tag(el: ET.Element) -> str:
+    return str(el.tag).rsplit("}", 1)[-1]
+
+
+def _href(el: ET.Element) -> str:
+    for key, value in el.attrib.items():
+        if key.rsplit("}", 1)[-1] == "href":
+            return str(value).lstrip("#")
+    return ""
+
+
+def _drawn(el: ET.Element, images: set[str]) -> int:
+    """Shapes drawn on the page (a <use> of a picture is a picture, not a shape)."""
+    tag = _tag(el)
     if tag in _NOT_DRAWN:
         return 0
-    return int(tag in _DRAWN) + sum(_drawn(child) for child in el)
+    here = tag in _DRAWN and not (tag == "use" and _href(el) in images)
+    return int(here) + sum(_drawn(child, images) for child in el)
 
 
 def is_raster_only(svg: Path) -> bool:
     """True when the page holds pictures and nothing drawn: it must be traced to cut."""
     root = ET.parse(svg).getroot()
-    has_image = any(el.tag.rsplit("}", 1)[-1] == "image" for el in root.iter())
-    return has_image and _drawn(root) == 0
+    images = {str(el.get("id", "")) for el in root.iter() if _tag(el) == "image"}
+    return bool(images) and _drawn(root, images) == 0

@@ -33,7 +33,9 @@ class TraceOptions:
     corner: float = 1.0
     """potrace ``--alphamax``: 0 sharp corners … 1.33 no corners."""
     width_mm: float | None = None
-    """The traced logo's width; None keeps the picture's own DPI (96 if it has none)."""
+    """The traced logo's width (its ink, margins cropped); None keeps the picture's DPI."""
+    dpi: float | None = None
+    """Used when ``width_mm`` is None; None reads the picture's own (96 if it has none)."""
     invert: bool = False
     """Light ink on a dark background (a shop sign photographed at night)."""
 
@@ -72,8 +74,15 @@ def _bitmap(image: Path, options: TraceOptions, out: Path) -> tuple[int, int, fl
         ink = grey.point(lambda v: 0 if v >= threshold else 255, mode="1")
     else:
         ink = grey.point(lambda v: 0 if v < threshold else 255, mode="1")
+    # Cropped to the ink, so a width asked for is the logo's, not the photo's.
+    box = ImageOps.invert(ink.convert("L")).getbbox()
+    if box is None:
+        raise FileRejected(
+            f"nothing in the picture is darker than the threshold ({threshold}): raise it"
+        )
+    ink = ink.crop(box)
     ink.save(out, format="PPM")
-    return grey.width, grey.height, dpi
+    return ink.width, ink.height, options.dpi or dpi
 
 
 def trace(image: Path, options: TraceOptions, out: Path) -> Path:
