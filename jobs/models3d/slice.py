@@ -137,10 +137,19 @@ def mesh_report(model: Path, req: SliceRequest) -> dict[str, str]:
     return {k: v for k, v in _INFO.findall(done.stdout) if not k.startswith("vertex")}
 
 
-def _failure(done: subprocess.CompletedProcess[str]) -> str:
+_OUT_OF_MEMORY = ("bad_alloc", "failed to map segment", "Cannot allocate memory", "out of memory")
+
+
+def _failure(done: subprocess.CompletedProcess[str], req: SliceRequest) -> str:
+    said = done.stderr + done.stdout
+    if any(sign in said for sign in _OUT_OF_MEMORY):
+        return (
+            f"PrusaSlicer went over its memory limit ({req.memory_bytes // 2**20} MB) and "
+            "was stopped; simplify the model"
+        )
     if done.returncode < 0:
-        return "PrusaSlicer was stopped (it went over its memory limit, or crashed)"
-    found = [a or b for a, b in _ERROR.findall(done.stderr + done.stdout)]
+        return f"PrusaSlicer stopped on signal {-done.returncode} (it crashed on this model)"
+    found = [a or b for a, b in _ERROR.findall(said)]
     tail = "; ".join(m for m in found if m) or (done.stderr.strip().splitlines() or ["?"])[-1]
     return f"PrusaSlicer could not slice this model: {tail}"
 
@@ -179,7 +188,7 @@ def slice_model(model: Path, file_type: str, req: SliceRequest, cache_dir: Path)
         done = _run([*args, f"--output={out}", str(source)], req)
         elapsed = time.perf_counter() - started
         if done.returncode != 0 or not out.exists() or out.stat().st_size == 0:
-            raise AnalysisError(_failure(done))
+            raise AnalysisError(_failure(done, req))
         out.replace(target)  # atomic: a reader never sees half a file
     finally:
         shutil.rmtree(work, ignore_errors=True)

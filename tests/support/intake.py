@@ -196,3 +196,13 @@ def hausdorff(a: np.ndarray, b: np.ndarray) -> float:
 
 def width_mm(points: np.ndarray) -> float:
     return float(points[:, 0].max() - points[:, 0].min())
+
+
+def with_slicing(profiles_dir: Path) -> Path:
+    """A test profile folder with the repository's PrusaSlicer profiles beside it."""
+    import shutil
+
+    from tests.support.factories import REPO
+
+    shutil.copytree(REPO / "profiles" / "slicing", profiles_dir / "slicing", dirs_exist_ok=True)
+    return profiles_dir
