@@ -206,3 +206,57 @@ def with_slicing(profiles_dir: Path) -> Path:
 
     shutil.copytree(REPO / "profiles" / "slicing", profiles_dir / "slicing", dirs_exist_ok=True)
     return profiles_dir
+
+
+class LiveServer:
+    """The app served by uvicorn on a loopback port, in a thread: for clients that need a
+    real socket (octorest, curl, raw byte-for-byte requests)."""
+
+    def __init__(self, app: object) -> None:
+        import threading
+
+        import uvicorn
+
+        from tests.support.service import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        from tests.support.waiting import wait_for
+
+        self.thread.start()
+        wait_for(lambda: self.server.started, timeout=30, what="uvicorn to start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+def raw_request(port: int, head: bytes, body: bytes, expect_continue: bool) -> tuple[int, bytes]:
+    """Send ``head`` and ``body`` exactly as given; with ``Expect: 100-continue`` wait for
+    the interim answer first, as libcurl does. Returns (status, response body)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        if expect_continue:
+            interim = sock.recv(1024)
+            assert interim.startswith(b"HTTP/1.1 100"), interim
+        sock.sendall(body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        header, _, rest = data.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in header.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(rest) < length:
+            rest += sock.recv(65536)
+    return int(header.split(b" ", 2)[1]), rest
