@@ -35,7 +35,7 @@ def _multipart(boundary: bytes, parts: list[tuple[bytes, bytes]]) -> bytes:
 
 
 def test_version_answers_as_octoprint_and_a_bad_key_gets_403(live: tuple[Api, LiveServer]) -> None:
-    api, server = live
+    api, _ = live
     key = api.token()
     for base in ("", "/octoprint/any", "/octoprint/printer"):
         answer = api.client.get(f"{base}/api/version", headers={"X-Api-Key": key})
@@ -176,12 +176,11 @@ def test_curl_as_in_octoprint_docs(live: tuple[Api, LiveServer], tmp_path: Path)
     part = tiny_gcode(tmp_path, "whistle_v2.gcode")
 
     def curl(key: str) -> tuple[int, dict[str, object]]:
+        args = ["-s", "-w", "\n%{http_code}", "-H", f"X-Api-Key: {key}", "-F", "select=false"]
+        args += ["-F", "print=true", "-F", f"file=@{part}", f"{server.url}/api/files/local"]
         done = subprocess.run(
-            ["curl", "-s", "-w", "\n%{http_code}", "-H", f"X-Api-Key: {key}",
-             "-F", "select=false", "-F", "print=true", "-F", f"file=@{part}",
-             f"{server.url}/api/files/local"],  # fmt: skip
-            capture_output=True, text=True, check=True, timeout=60,
-        )  # fmt: skip
+            ["curl", *args], capture_output=True, text=True, check=True, timeout=60
+        )
         body, _, code = done.stdout.rpartition("\n")
         return int(code), json.loads(body)
 
