@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from fabqueue.api import clients, events, health, jobs, machines, quotes, reports, users
+from fabqueue.api import (
+    clients,
+    events,
+    health,
+    intake,
+    jobs,
+    machines,
+    quotes,
+    reports,
+    users,
+)
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -13,5 +23,6 @@ api_router.include_router(users.router)
 api_router.include_router(clients.router)
 api_router.include_router(quotes.router)
 api_router.include_router(reports.router)
+api_router.include_router(intake.router)
 
 __all__ = ["api_router"]

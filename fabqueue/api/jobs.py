@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
 from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep
+from fabqueue.api.intake import IntakeForm
 from fabqueue.models import JobEventPublic, JobPublic, JobsPublic
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import Forbidden, NotFound
@@ -23,6 +24,7 @@ ACTIONS = ("cancel", "pause", "resume", "hold", "release", "requeue")
 def submit(
     ctx: CtxDep,
     user: CurrentUser,
+    intake: IntakeForm,
     file: Annotated[UploadFile, File(description="the job file (G-code, SVG, DST, PES…)")],
     machine: Annotated[str | None, Form(description="a machine slug")] = None,
     kind: Annotated[MachineKind | None, Form(description="any machine of this kind")] = None,
@@ -51,6 +53,7 @@ def submit(
             priority=priority,
             hold=hold,
             title=title,
+            intake=intake,
         ),
         upload_limit=ctx.settings.upload_limit_bytes,
         now=ctx.clock.now(),

@@ -13,19 +13,19 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fabqueue.models import MachineRecord
 from fabqueue.profiles import ProfileSet
-from fabqueue.services.errors import Invalid
+from fabqueue.services.errors import Invalid, TooLarge, UnsupportedFileType
 from fabqueue.services.machines import params_of
 from fabqueue.storage import FileStore, Stored
 from jobs.base import AnalysisError, FileRejected
-from jobs.logos import LogoOptions, TraceOptions, logo_to_svg
+from jobs.logos import LOGO_TYPES, LogoOptions, TraceOptions, logo_to_svg
 from jobs.models3d import SliceRequest, check_mesh, read_mesh, slice_model
 from jobs.params import MachineParams
 from jobs.params.printer import PrinterParams
-from jobs.registry import SOURCES, SourceSpec
+from jobs.registry import SOURCES, SourceSpec, file_type_of
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +188,35 @@ def _make(
     )
     result = logo_to_svg(path, file_type, LogoOptions(page=options.page, trace=trace), work)
     return result.svg, result.details
+
+
+def logo_preview(
+    *, store: FileStore, stream: BinaryIO, filename: str, options: IntakeOptions, upload_limit: int
+) -> bytes:
+    """The SVG a logo would become with ``options``, nothing kept (a live preview)."""
+    file_type = file_type_of(filename)
+    spec = SOURCES.get(file_type)
+    if spec is None or spec.becomes != "svg":
+        raise UnsupportedFileType(
+            f"only logos can be previewed here: {', '.join(sorted(LOGO_TYPES))}",
+            accepted=sorted(LOGO_TYPES),
+        )
+    if not spec.available():
+        raise Invalid(f"{file_type.upper()} logos cannot be taken: {spec.tool} is not installed")
+    store.ensure()
+    work = Path(tempfile.mkdtemp(dir=store.root / "tmp", prefix="preview-"))
+    try:
+        source = work / f"logo.{file_type}"
+        size = 0
+        with source.open("wb") as out:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > upload_limit:
+                    raise TooLarge(f"the file is over {upload_limit} bytes", limit=upload_limit)
+                out.write(chunk)
+        made = _make(source, file_type, spec, store, ProfileSet(), [], None, options, work)
+        return made[0].read_bytes()
+    except (AnalysisError, FileRejected) as exc:
+        raise Invalid(str(exc)) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
