@@ -54,7 +54,7 @@ class SliceResult:
     gcode: Path
     cached: bool
     slicer_s: float
-    """Wall time PrusaSlicer itself took (0 when the result came from the cache)."""
+    """Wall time PrusaSlicer itself took, mesh report included (0 from the cache)."""
     mesh_report: dict[str, str] = field(default_factory=dict)
     """PrusaSlicer's ``--info`` figures (manifold, open_edges, edges_fixed…)."""
 
@@ -179,12 +179,12 @@ def slice_model(model: Path, file_type: str, req: SliceRequest, cache_dir: Path)
             os.link(model, source)
         else:
             shutil.copyfile(model, source)
+        started = time.perf_counter()
         report = mesh_report(source, req)
         if target.exists():
             return SliceResult(target, cached=True, slicer_s=0.0, mesh_report=report)
         out = work / "out.gcode"
         args = ["--export-gcode", *(f"--load={p}" for p in files), *_options(req)]
-        started = time.perf_counter()
         done = _run([*args, f"--output={out}", str(source)], req)
         elapsed = time.perf_counter() - started
         if done.returncode != 0 or not out.exists() or out.stat().st_size == 0:
