@@ -133,4 +133,14 @@ def machines(args: argparse.Namespace) -> int:
         state = m["status"].get("state", "?")
         job = f"job {m['current_job_id']}" if m["current_job_id"] else ""
         print(f"{m['slug']:<20} {m['kind']:<13} {state:<9} {m['runner_state']:<18} {job}")
+    _slicer_urls(args.url.rstrip("/"), [m["slug"] for m in rows if m["kind"] == "fdm_printer"])
     return 0
+
+
+def _slicer_urls(base: str, printers: list[str]) -> None:
+    """What to type in a slicer's "OctoPrint" physical printer (docs/slicers.md)."""
+    if not printers:
+        return
+    print("\nSlicers (PrusaSlicer/Cura, host type OctoPrint, API key = your fabqueue token):")
+    for slug in [*printers, "any"]:
+        print(f"  {base}/octoprint/{slug}")
