@@ -14,6 +14,7 @@ import re
 import resource
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,8 +172,8 @@ def slice_model(model: Path, file_type: str, req: SliceRequest, cache_dir: Path)
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / f"{cache_key(model, req, files)}.gcode"
     # PrusaSlicer picks its reader by the name's extension; stored files have none.
-    work = cache_dir / f".{target.stem}.{os.getpid()}"
-    work.mkdir(exist_ok=True)
+    # Its own folder per call: two uploads of one model may be sliced at the same time.
+    work = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".slicing-"))
     try:
         source = work / f"model.{file_type}"
         if _same_fs(model, work):
