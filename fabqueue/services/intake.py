@@ -85,6 +85,8 @@ def _slice(
     printer = _params(profiles, target)
     assert isinstance(printer, PrinterParams)
     bed = (printer.build_x_mm, printer.build_y_mm, printer.build_z_mm)
+    if not 0 < options.scale <= 100:
+        raise Invalid("scale must be above 0 and at most 100")
     problems = check_mesh(read_mesh(source, file_type), bed, options.scale)
     if problems:
         raise Invalid("; ".join(problems))
@@ -101,14 +103,16 @@ def _slice(
         scale=options.scale,
     )
     result = slice_model(source, file_type, request, store.root / "cache" / "slices")
+    mesh = _mesh_words(result.mesh_report)
     details = {
+        "warnings": [] if mesh["manifold"] else [mesh["said"]],
         "sliced_for": target.slug,
         "preset": options.preset,
         "material_type": request.material_type,
         "scale": options.scale,
         "slicer_s": round(result.slicer_s, 2),
         "cached": result.cached,
-        "mesh": _mesh_words(result.mesh_report),
+        "mesh": mesh,
     }
     return result.gcode, details
 
@@ -142,7 +146,8 @@ def make_from_source(
     options: IntakeOptions,
     upload_limit: int,
 ) -> tuple[Stored, dict[str, Any]]:
-    """Slice or convert the stored ``source``; store the result and say how it was made."""
+    """Slice or convert the stored ``source``; store the result and say how it was made
+    (``details["warnings"]`` are for the job's analysis: what the counter must know)."""
     spec = SOURCES[file_type]
     if not spec.available():
         raise Invalid(

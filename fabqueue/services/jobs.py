@@ -260,6 +260,7 @@ def submit_job(
     analysis = analyse_file(stored.path, file_type, profiles, targets)
     analysis = _refine(read_sessions, profiles, request, targets, analysis)
     if made_from is not None:
+        analysis.warnings.extend(made_from.pop("warnings", []))
         analysis.details["made_from"] = made_from
 
     with session_scope(sessions) as session:

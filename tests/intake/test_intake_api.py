@@ -121,3 +121,19 @@ def test_the_trace_preview_follows_the_threshold(api: Api, tmp_path: Path) -> No
     assert made.status_code == 201, made.text
     details = made.json()["analysis"]["details"]["made_from"]
     assert details["traced"] is True and details["threshold"] == 128
+
+
+@pytest.mark.skipif(shutil.which("prusa-slicer") is None, reason="needs prusa-slicer")
+def test_an_open_mesh_is_sliced_and_the_counter_is_told_what_prusaslicer_found(
+    api: Api, tmp_path: Path
+) -> None:
+    holed = binary_stl(tmp_path / "holed.stl", box_triangles(20, 20, 10)[:-1])
+    made = submit(api, holed, hold="true")
+    assert made.status_code == 201, made.text
+    analysis = made.json()["analysis"]
+    said = analysis["details"]["made_from"]["mesh"]
+    assert said["manifold"] is False and said["repaired"]["edges_fixed"] > 0
+    assert (
+        "the mesh is not closed (1 open edge(s) left); PrusaSlicer repaired it"
+        in (analysis["warnings"][-1])
+    )

@@ -230,6 +230,7 @@ def test_an_stl_sent_like_a_gcode_is_sliced_priced_and_queued(
     assert analysis["duration_s"] > 60 and analysis["material"]["filament_g"] > 1
     source = analysis["details"]["made_from"]
     assert source["file_type"] == "stl" and source["preset"] == "brouillon"
-    assert source["mesh"]["manifold"] is True
+    assert source["mesh"]["manifold"] is True and "warnings" not in source
+    assert not any("mesh" in w for w in analysis["warnings"])
     original = api.ctx.store.path_for(source["sha256"])
     assert original.read_bytes() == stl  # the model as brought is kept
