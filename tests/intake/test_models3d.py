@@ -101,6 +101,7 @@ def test_the_sliced_gcode_prints_the_model_height_and_matches_the_slicer_time(
     assert result.slicer_s > 0 and not result.cached
 
 
+@pytest.mark.slow
 @needs_slicer
 def test_slicing_is_cached_by_content_and_a_profile_change_slices_again(
     cylinder: Path, tmp_path: Path
