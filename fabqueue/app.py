@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlmodel import select
 
 from fabqueue import __version__, redaction
-from fabqueue.api import api_router
+from fabqueue.api import api_router, octoprint_compat
 from fabqueue.api.headers import SecurityHeadersMiddleware
 from fabqueue.api.limits import UploadLimitMiddleware
 from fabqueue.clock import Clock, RealClock
@@ -29,6 +29,7 @@ from fabqueue.events import EventBus
 from fabqueue.models import StoredFile
 from fabqueue.profiles import ProfileSet, load_profiles
 from fabqueue.services.errors import ServiceError
+from fabqueue.services.intake import unavailable as intake_unavailable
 from fabqueue.services.machines import register_local
 from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
@@ -100,6 +101,8 @@ def create_app(
         await asyncio.to_thread(check_schema, ctx)
         await asyncio.to_thread(register_machines, ctx)
         await asyncio.to_thread(collect_file_garbage, ctx)
+        for missing in intake_unavailable():
+            log.warning("%s (see README, optional Debian packages)", missing)
         app.state.ctx = ctx
         if settings.start_dispatcher:
             ctx.dispatcher = Dispatcher(
@@ -142,6 +145,7 @@ def create_app(
         )
 
     app.include_router(api_router, prefix="/api/v1")
+    octoprint_compat.install(app)
 
     @app.get("/", include_in_schema=False)
     async def _root() -> RedirectResponse:

@@ -12,6 +12,9 @@ from jobs import gcode, vinyl
 from jobs.base import Analysis, AnalysisError, Artifact, MachineKind, Preview
 from jobs.embroidery import analysis as embroidery
 from jobs.embroidery.formats import READABLE
+from jobs.logos import pdf_available, trace_available
+from jobs.logos.convert import PDF_TYPES, RASTER_TYPES
+from jobs.models3d import MODEL_TYPES, slicer_available
 
 AnalyzeFn = Callable[[Path, BaseModel | None], Analysis]
 """(file, the machine profile's kind section or None) -> Analysis"""
@@ -69,6 +72,28 @@ ANALYZERS: dict[str, AnalyzerSpec] = {
         for ext in READABLE
     },
 }
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A file type made into another before it is analysed: a model sliced into G-code,
+    a logo turned into SVG. The made file is the job's; the source is kept beside it."""
+
+    kind: MachineKind
+    becomes: str
+    tool: str
+    """The Debian package that does it, named in the error when it is missing."""
+    available: Callable[[], bool]
+
+
+SOURCES: dict[str, SourceSpec] = {
+    **{t: SourceSpec(MachineKind.fdm_printer, "gcode", "prusa-slicer", slicer_available)
+       for t in MODEL_TYPES},
+    **{t: SourceSpec(MachineKind.vinyl_cutter, "svg", "poppler-utils", pdf_available)
+       for t in PDF_TYPES},
+    **{t: SourceSpec(MachineKind.vinyl_cutter, "svg", "potrace", trace_available)
+       for t in RASTER_TYPES},
+}  # fmt: skip
 
 
 def file_type_of(filename: str) -> str:

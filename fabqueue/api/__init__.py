@@ -9,6 +9,7 @@ from fabqueue.api import (
     clients,
     events,
     health,
+    intake,
     jobs,
     machines,
     privacy,
@@ -33,5 +34,6 @@ api_router.include_router(bookings.router, responses=WRITES)
 api_router.include_router(availability.router, responses=WRITES)
 api_router.include_router(calendars.router)
 api_router.include_router(privacy.router, responses=WRITES)
+api_router.include_router(intake.router, responses=UPLOADS)
 
 __all__ = ["api_router"]

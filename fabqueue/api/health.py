@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from fabqueue import __version__
 from fabqueue.api.deps import CtxDep, ReadSessionDep
+from fabqueue.services.intake import unavailable as intake_unavailable
 
 router = APIRouter(tags=["health"])
 
@@ -21,4 +22,5 @@ def health(ctx: CtxDep, session: ReadSessionDep) -> dict[str, Any]:
         "node": ctx.settings.node,
         "machines": sorted(ctx.profiles.machines),
         "dispatcher": ctx.dispatcher is not None,
+        "unavailable": intake_unavailable(),
     }

@@ -16,6 +16,7 @@ from fabqueue.api.deps import (
     ReadSessionDep,
     SessionDep,
 )
+from fabqueue.api.intake import IntakeForm
 from fabqueue.models import JobEventPublic, JobPublic, JobsPublic
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import Forbidden, NotFound
@@ -31,6 +32,7 @@ ACTIONS = ("cancel", "pause", "resume", "hold", "release", "requeue")
 def submit(
     ctx: CtxDep,
     user: CurrentUser,
+    intake: IntakeForm,
     file: Annotated[UploadFile, File(description="the job file (G-code, SVG, DST, PES…)")],
     machine: Annotated[str | None, Form(description="a machine slug")] = None,
     kind: Annotated[MachineKind | None, Form(description="any machine of this kind")] = None,
@@ -59,6 +61,7 @@ def submit(
             priority=priority,
             hold=hold,
             title=title,
+            intake=intake,
         ),
         upload_limit=ctx.settings.upload_limit_bytes,
         now=ctx.clock.now(),

@@ -33,6 +33,13 @@ def register(sub: Any) -> None:
     p.add_argument("--copies", type=int, default=1)
     p.add_argument("--priority", type=int, default=0)
     p.add_argument("--hold", action="store_true")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="models: preset=fin, scale=0.5, supports=true…; logos: page=2, threshold=150…",
+    )
     _add_conn(p)
     p.set_defaults(func=submit)
 
@@ -80,6 +87,11 @@ def submit(args: argparse.Namespace) -> int:
             data[key] = getattr(args, key)
     if args.hold:
         data["hold"] = "true"
+    for option in args.option:
+        name, sep, value = option.partition("=")
+        if not sep:
+            fail(f"--option takes NAME=VALUE, not {option!r}")
+        data[name.strip()] = value.strip()
     try:
         with _client(args) as client, args.file.open("rb") as fh:
             job = _check(client.post("/jobs", data=data, files={"file": (args.file.name, fh)}))
@@ -133,4 +145,14 @@ def machines(args: argparse.Namespace) -> int:
         state = m["status"].get("state", "?")
         job = f"job {m['current_job_id']}" if m["current_job_id"] else ""
         print(f"{m['slug']:<20} {m['kind']:<13} {state:<9} {m['runner_state']:<18} {job}")
+    _slicer_urls(args.url.rstrip("/"), [m["slug"] for m in rows if m["kind"] == "fdm_printer"])
     return 0
+
+
+def _slicer_urls(base: str, printers: list[str]) -> None:
+    """What to type in a slicer's "OctoPrint" physical printer (docs/slicers.md)."""
+    if not printers:
+        return
+    print("\nSlicers (PrusaSlicer/Cura, host type OctoPrint, API key = your fabqueue token):")
+    for slug in [*printers, "any"]:
+        print(f"  {base}/octoprint/{slug}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +28,7 @@ from fabqueue.services.errors import (
     UnsupportedFileType,
 )
 from fabqueue.services.estimates import UNLEARNABLE_DRIVERS, apply_correction, correction_factor
+from fabqueue.services.intake import IntakeOptions, make_from_source, source_spec
 from fabqueue.services.machines import (
     MachineCatalog,
     all_machines,
@@ -67,6 +68,8 @@ class SubmitRequest:
     priority: int = 0
     hold: bool = False
     title: str | None = None
+    intake: IntakeOptions = field(default_factory=IntakeOptions)
+    """Slicing preset, trace threshold…: used when the file is a model or a logo."""
 
 
 def _actor(user: User) -> str:
@@ -236,6 +239,8 @@ def submit_job(
         raise Forbidden("only staff can set a priority")
     assert owner.id is not None
     file_type = file_type_of(request.filename)
+    source = source_spec(file_type)
+    source_type, file_type = (file_type, source.becomes) if source else (None, file_type)
     # Reads, file I/O and analysis happen outside any write transaction.
     if catalog is not None:
         known = catalog.records()
@@ -252,11 +257,24 @@ def submit_job(
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
+    made_from = None
+    if source_type is not None:
+        original = stored
+        stored, made_from = make_from_source(
+            store=store, profiles=profiles, source=stored, file_type=source_type,
+            targets=targets, material=request.material, options=request.intake,
+            upload_limit=upload_limit,
+        )  # fmt: skip
     analysis = analyse_file(stored.path, file_type, profiles, targets)
     analysis = _refine(read_sessions, profiles, request, targets, analysis)
+    if made_from is not None:
+        analysis.warnings.extend(made_from.pop("warnings", []))
+        analysis.details["made_from"] = made_from
 
     with session_scope(sessions) as session:
         index_file(session, stored.sha256, stored.size, now)
+        if made_from is not None:  # the model or logo as brought is kept with its job
+            index_file(session, original.sha256, original.size, now)
         job = Job(
             kind=targets[0].kind,
             target_machine=request.machine,
@@ -266,7 +284,7 @@ def submit_job(
             owner_id=owner.id,
             title=(request.title or request.filename)[:200],
             file_sha256=stored.sha256,
-            file_name=request.filename[:255],
+            file_name=_made_name(request.filename, file_type)[:255],
             file_type=file_type,
             file_size=stored.size,
             analysis=analysis.model_dump(mode="json"),
@@ -279,6 +297,11 @@ def submit_job(
         assert job.id is not None
         record_creation(session, job, actor=_actor(submitted_by or owner), at=now)
     return job
+
+
+def _made_name(filename: str, file_type: str) -> str:
+    """``benchy.stl`` sliced is ``benchy.gcode``: the name says what the file is."""
+    return filename if file_type_of(filename) == file_type else f"{Path(filename).stem}.{file_type}"
 
 
 def get_job(session: Session, job_id: int, user: User) -> Job:

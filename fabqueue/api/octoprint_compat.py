@@ -1,0 +1,202 @@
+"""The part of OctoPrint's API that slicers use to "send to printer", on fabqueue's queue.
+
+PrusaSlicer's and Cura's OctoPrint hosts, the octorest client and plain ``curl`` call
+``GET /api/version`` to test the connection and ``POST /api/files/local`` (multipart
+``file``, ``print``, ``select``, ``path``) to upload, with ``X-Api-Key``. Here the key is
+a fabqueue API token and the upload becomes a job of the token's owner, with that
+owner's rights: ``print=true`` queues it, otherwise it is held for the facilitator.
+
+Base URLs: ``/octoprint/<machine slug>`` pins the job to one machine;
+``/octoprint/any`` and the bare ``/api/...`` let the dispatcher choose. Answers follow
+OctoPrint 1.x's shapes, errors included (``{"error": …}``, 403 for a bad key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    Header,
+    Request,
+    UploadFile,
+)
+from fastapi.responses import JSONResponse
+
+from fabqueue import __version__
+from fabqueue.api.deps import CtxDep, bearer_token, user_for
+from fabqueue.context import AppContext
+from fabqueue.models import Job, User
+from fabqueue.services import jobs as job_service
+from fabqueue.services.errors import ServiceError
+from fabqueue.services.intake import IntakeOptions
+
+router = APIRouter(tags=["octoprint-compatible upload"])
+
+ANY = "any"
+OCTOPRINT_API = "0.1"
+SERVER = "1.11.8"
+"""The OctoPrint version whose upload API this reproduces (the one the tests run)."""
+FORBIDDEN = (
+    "You don't have the permission to access the requested resource. "
+    "It is either read-protected or not readable by the server."
+)
+"""OctoPrint's own words for a bad key, so slicers show what their users search for."""
+
+
+class OctoPrintError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def key_owner(
+    ctx: CtxDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> User:
+    """The token's owner; 403 (not 401) for a missing or unknown key, as OctoPrint."""
+    token = bearer_token(authorization, x_api_key)
+    user = await user_for(ctx, token) if token else None
+    if user is None:
+        raise OctoPrintError(403, FORBIDDEN)
+    return user
+
+
+KeyOwner = Annotated[User, Depends(key_owner)]
+
+
+def _machine(slug: str | None, ctx: AppContext) -> str | None:
+    if slug is None or slug == ANY:
+        return None
+    assert ctx.machines is not None
+    if slug not in {r.slug for r in ctx.machines.records()}:
+        raise OctoPrintError(404, f"no machine {slug!r} here; use /octoprint/any for any printer")
+    return slug
+
+
+def version(user: KeyOwner) -> dict[str, str]:
+    # PrusaSlicer accepts a host only when this text starts with "OctoPrint".
+    text = f"OctoPrint {SERVER} (fabqueue {__version__})"
+    return {"api": OCTOPRINT_API, "server": SERVER, "text": text}
+
+
+@dataclass(frozen=True)
+class UploadForm:
+    file: UploadFile | None
+    print_: str | None
+    select: str | None
+    path: str | None
+    material: str | None
+    preset: str | None
+
+
+def upload_form(
+    file: Annotated[UploadFile | None, File()] = None,
+    print_: Annotated[str | None, Form(alias="print")] = None,
+    select: Annotated[str | None, Form()] = None,
+    path: Annotated[str | None, Form()] = None,
+    material: Annotated[str | None, Form()] = None,
+    preset: Annotated[str | None, Form()] = None,
+) -> UploadForm:
+    return UploadForm(file, print_, select, path, material, preset)
+
+
+UploadFormDep = Annotated[UploadForm, Depends(upload_form)]
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "1", "yes", "on")
+
+
+def _submit(ctx: AppContext, user: User, form: UploadForm, slug: str | None) -> Job:
+    file = form.file
+    if file is None or not file.filename:
+        raise OctoPrintError(400, "No file to upload and no folder to create")
+    if user.role == "client":
+        raise OctoPrintError(403, "clients ask for a quote; staff turn it into jobs")
+    intake = IntakeOptions(preset=form.preset or "normal")
+    try:
+        return job_service.submit_job(
+            sessions=ctx.sessions,
+            read_sessions=ctx.read_sessions,
+            store=ctx.store,
+            profiles=ctx.profiles,
+            owner=user,
+            stream=file.file,
+            request=job_service.SubmitRequest(
+                filename=file.filename,
+                machine=_machine(slug, ctx),
+                material=form.material or None,
+                hold=not _truthy(form.print_),
+                intake=intake,
+            ),
+            upload_limit=ctx.settings.upload_limit_bytes,
+            now=ctx.clock.now(),
+            catalog=ctx.machines,
+        )
+    except ServiceError as exc:
+        raise OctoPrintError(exc.status_code, exc.message) from exc
+
+
+def _created(request: Request, job: Job, form: UploadForm) -> JSONResponse:
+    """OctoPrint's 201 answer, its refs pointing at the job."""
+    resource = f"{str(request.base_url).rstrip('/')}/api/v1/jobs/{job.id}"
+    body = {
+        "files": {
+            "local": {
+                "name": job.file_name,
+                "path": job.file_name,
+                "origin": "local",
+                "refs": {"resource": resource, "download": f"{resource}/file"},
+            }
+        },
+        "done": True,
+        # No "selected file" in a queue: every job is its own.
+        "effectiveSelect": False,
+        "effectivePrint": job.state.value == "queued",
+        "fabqueue": {"job": job.id, "state": job.state.value, "folder_ignored": bool(form.path)},
+    }
+    return JSONResponse(body, status_code=201, headers={"Location": resource})
+
+
+def upload(request: Request, ctx: CtxDep, user: KeyOwner, form: UploadFormDep) -> JSONResponse:
+    """Any printer: queued when ``print`` is true, held for the facilitator otherwise."""
+    return _created(request, _submit(ctx, user, form, None), form)
+
+
+def pinned_version(slug: str, ctx: CtxDep, user: KeyOwner) -> dict[str, str]:
+    _machine(slug, ctx)
+    return version(user)
+
+
+def pinned_upload(
+    slug: str, request: Request, ctx: CtxDep, user: KeyOwner, form: UploadFormDep
+) -> JSONResponse:
+    """One machine (or ``any``): the job waits for that machine."""
+    return _created(request, _submit(ctx, user, form, slug), form)
+
+
+router.add_api_route("/api/version", version, methods=["GET"])
+router.add_api_route("/api/files/local", upload, methods=["POST"], status_code=201)
+router.add_api_route("/octoprint/{slug}/api/version", pinned_version, methods=["GET"])
+router.add_api_route(
+    "/octoprint/{slug}/api/files/local", pinned_upload, methods=["POST"], status_code=201
+)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the routes at the root (where slicers look) with OctoPrint's error shape."""
+
+    async def _error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, OctoPrintError)
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    app.add_exception_handler(OctoPrintError, _error)
+    app.include_router(router)
