@@ -39,6 +39,8 @@ class MachineRecord(SQLModel, table=True):
     status: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """Last status snapshot the driver pushed."""
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    service_note: str | None = Field(default=None, max_length=300)
+    """Why staff took the machine out of service (shown on its card until it is back)."""
 
 
 class MachinePublic(SQLModel):
