@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from fabqueue.cli import passwords
 from fabqueue.cli.common import fail
 
 
@@ -21,6 +22,7 @@ def register(sub: Any) -> None:
     tok.set_defaults(func=new_token)
     ls = usub.add_parser("list", help="list users")
     ls.set_defaults(func=list_users)
+    passwords.register(usub)
 
 
 def _session() -> Any:
