@@ -7,6 +7,7 @@ The pages call these; so could the API and the CLI. No template does arithmetic.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -218,6 +219,42 @@ class Understood:
     analysis: Analysis
     price: Price
     mirrored: bool
+    resized: float | None = None
+    """The factor the design was scaled by to reach the wanted size (None: as drawn)."""
+
+
+@dataclass(frozen=True)
+class WantedSize:
+    """The design's wanted width or height in mm (the other follows: aspect kept)."""
+
+    width_mm: float | None = None
+    height_mm: float | None = None
+
+    def factor(self, analysis: Analysis) -> float | None:
+        b = analysis.bounds
+        if b is None or (self.width_mm is None and self.height_mm is None):
+            return None
+        if self.width_mm is not None:
+            if not 1 <= self.width_mm <= 10_000:
+                raise Invalid("the wanted width must be between 1 mm and 10 m")
+            return self.width_mm / max(b.max_x - b.min_x, 1e-9)
+        assert self.height_mm is not None
+        if not 1 <= self.height_mm <= 10_000:
+            raise Invalid("the wanted height must be between 1 mm and 10 m")
+        return self.height_mm / max(b.max_y - b.min_y, 1e-9)
+
+
+def _resize(store: FileStore, path: Path, file_type: str, factor: float, upload_limit: int) -> Path:
+    from jobs.base import AnalysisError
+    from jobs.vinyl.resize import scaled
+
+    if file_type != "svg":
+        raise Invalid("only an SVG drawing can be resized here")
+    try:
+        data = scaled(path.read_bytes(), factor)
+    except AnalysisError as exc:
+        raise Invalid(str(exc)) from exc
+    return store.save(io.BytesIO(data), limit=upload_limit).path
 
 
 def understand(
@@ -229,8 +266,10 @@ def understand(
     request: SubmitRequest,
     upload_limit: int,
     catalog: MachineCatalog | None = None,
+    size: WantedSize | None = None,
 ) -> Understood:
-    """Store and analyse a file as a submission would, and price it; queue nothing.
+    """Store and analyse a file as a submission would, resized if asked, and price it;
+    queue nothing.
 
     The stored file is kept by its sha256 for the submission that follows; if none
     does, the store's garbage collection removes it at the next start.
@@ -250,7 +289,20 @@ def understand(
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    analysis = analyse_file(stored.path, file_type, profiles, targets)
+    path = stored.path
+    analysis = analyse_file(path, file_type, profiles, targets)
+    factor = size.factor(analysis) if size is not None else None
+    if factor is not None and size is not None:
+        original = path
+        # The drawing program's idea of a px (90 or 96 per inch) may differ from the
+        # page size's: one correction from the measured result makes the size exact.
+        for _ in range(2):
+            path = _resize(store, original, file_type, factor, upload_limit)
+            analysis = analyse_file(path, file_type, profiles, targets)
+            correction = size.factor(analysis)
+            if correction is None or abs(correction - 1) < 1e-3:
+                break
+            factor *= correction
     analysis = _refine(read_sessions, profiles, request, targets, analysis)
     material = profiles.materials.get(request.material) if request.material else None
     price = price_of(
@@ -262,7 +314,7 @@ def understand(
         copies=request.copies,
     )
     return Understood(
-        sha256=stored.sha256,
+        sha256=path.name,
         filename=request.filename,
         file_type=file_type,
         kind=targets[0].kind,
@@ -270,6 +322,7 @@ def understand(
         analysis=analysis,
         price=price,
         mirrored=bool(material is not None and material.cut_mirrored),
+        resized=factor,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse
@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from fabqueue.services import counter
 from fabqueue.services import jobs as job_service
-from fabqueue.services.errors import NotFound, ServiceError
+from fabqueue.models import Job, User
+from fabqueue.services.errors import Invalid, NotFound, ServiceError
 from fabqueue.web.page import Page, StaffPage, once
 from jobs.base import MachineKind
 from jobs.registry import accepted_types
@@ -44,6 +45,24 @@ def _request(
     )
 
 
+def _mm(text: str) -> float | None:
+    text = text.strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise Invalid("a size is a number of millimetres, e.g. 80") from None
+
+
+def _size(width: str, height: str) -> counter.WantedSize | None:
+    w, h = _mm(width), _mm(height)
+    if w is None and h is None:
+        return None
+    # Aspect is kept: a width, when given, decides.
+    return counter.WantedSize(width_mm=w, height_mm=None if w is not None else h)
+
+
 @router.get("/jobs/new")
 def new_job(page: StaffPage) -> Response:
     return page.render("pages/new_job.html", {**_choices(page), "understood": None, "error": None})
@@ -57,6 +76,8 @@ def understand(
     machine: Annotated[str, Form()] = "",
     material: Annotated[str, Form()] = "",
     copies: Annotated[int, Form(ge=1, le=1000)] = 1,
+    width_mm: Annotated[str, Form()] = "",
+    height_mm: Annotated[str, Form()] = "",
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
     """What fabqueue made of the file: preview, figures, price, problems. Queues nothing."""
@@ -71,6 +92,7 @@ def understand(
             request=_request(file.filename or "", kind, machine, material, copies),
             upload_limit=page.ctx.settings.upload_limit_bytes,
             catalog=page.ctx.machines,
+            size=_size(width_mm, height_mm),
         )
     except ServiceError as exc:
         context["error"] = exc.message
@@ -93,6 +115,8 @@ def submit(
     machine: Annotated[str, Form()] = "",
     material: Annotated[str, Form()] = "",
     copies: Annotated[int, Form(ge=1, le=1000)] = 1,
+    width_mm: Annotated[str, Form()] = "",
+    height_mm: Annotated[str, Form()] = "",
     hold: Annotated[str, Form()] = "",
     customer_name: Annotated[str, Form()] = "",
     customer_contact: Annotated[str, Form()] = "",
@@ -104,19 +128,9 @@ def submit(
     owner = page.user
 
     def run() -> Response:
+        request = _request(file.filename or "", kind, machine, material, copies, hold == "1")
         try:
-            job = job_service.submit_job(
-                sessions=page.ctx.sessions,
-                read_sessions=page.ctx.read_sessions,
-                store=page.ctx.store,
-                profiles=page.ctx.profiles,
-                owner=owner,
-                stream=file.file,
-                request=_request(file.filename or "", kind, machine, material, copies, hold == "1"),
-                upload_limit=page.ctx.settings.upload_limit_bytes,
-                now=page.ctx.clock.now(),
-                catalog=page.ctx.machines,
-            )
+            job = _submit(page, owner, file, request, _size(width_mm, height_mm))
         except ServiceError as exc:
             context = {**_choices(page), "understood": None, "error": exc.message}
             return page.render("pages/new_job.html", context, status=422)
@@ -133,6 +147,45 @@ def submit(
         return page.redirect(f"/jobs/{job.id}")
 
     return once(page, idem, run)
+
+
+def _submit(
+    page: Page,
+    owner: User,
+    file: UploadFile,
+    request: job_service.SubmitRequest,
+    size: counter.WantedSize | None,
+) -> Job:
+    """The job as the page showed it: resized first when a size was asked."""
+    stream: BinaryIO = file.file
+    if size is not None:
+        understood = counter.understand(
+            read_sessions=page.ctx.read_sessions,
+            store=page.ctx.store,
+            profiles=page.ctx.profiles,
+            stream=stream,
+            request=request,
+            upload_limit=page.ctx.settings.upload_limit_bytes,
+            catalog=page.ctx.machines,
+            size=size,
+        )
+        stream = counter.stored_upload(page.ctx.store, understood.sha256).open("rb")
+    try:
+        return job_service.submit_job(
+            sessions=page.ctx.sessions,
+            read_sessions=page.ctx.read_sessions,
+            store=page.ctx.store,
+            profiles=page.ctx.profiles,
+            owner=owner,
+            stream=stream,
+            request=request,
+            upload_limit=page.ctx.settings.upload_limit_bytes,
+            now=page.ctx.clock.now(),
+            catalog=page.ctx.machines,
+        )
+    finally:
+        if stream is not file.file:
+            stream.close()
 
 
 @router.get("/jobs/{job_id}")
