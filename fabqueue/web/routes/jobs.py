@@ -9,9 +9,9 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 
+from fabqueue.models import Job, User
 from fabqueue.services import counter
 from fabqueue.services import jobs as job_service
-from fabqueue.models import Job, User
 from fabqueue.services.errors import Invalid, NotFound, ServiceError
 from fabqueue.web.page import Page, StaffPage, once
 from jobs.base import MachineKind
