@@ -37,6 +37,7 @@ class WebState:
     root: Path
     assets: Assets
     envs: dict[str, Environment]
+    translations: dict[str, gettext.NullTranslations]
     idempotency: Idempotency = field(default_factory=Idempotency)
     name_attempts: AttemptLimiter = field(
         default_factory=lambda: AttemptLimiter(limit=5, window_s=15 * 60)
@@ -55,4 +56,4 @@ def build_web_state(root: Path = WEB_DIR) -> WebState:
     assets = Assets(root / "static")
     translations = load_translations(root / "translations")
     envs = {lang: make_env(root / "templates", translations[lang], assets) for lang in LOCALES}
-    return WebState(root=root, assets=assets, envs=envs)
+    return WebState(root=root, assets=assets, envs=envs, translations=translations)

@@ -22,6 +22,19 @@
   document.addEventListener("htmx:afterRequest", function (e) {
     if (e.detail && e.detail.successful) banner(false);
   });
+  // A refused action (the job moved on meanwhile…): the server's words, above the page.
+  document.addEventListener("htmx:responseError", function (e) {
+    var flash = document.getElementById("flash");
+    if (!flash) return;
+    var doc = new DOMParser().parseFromString(e.detail.xhr.responseText, "text/html");
+    var main = doc.querySelector("main section");
+    flash.textContent = main ? main.innerText.trim() : String(e.detail.xhr.status);
+    flash.hidden = false;
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    var flash = document.getElementById("flash");
+    if (flash) flash.hidden = true;
+  });
   // A signed-out or locked session answers the stream with an error: go where it says.
   document.addEventListener("htmx:sseClose", function () { banner(true); });
 
