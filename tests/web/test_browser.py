@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import SMALL_CONTROLS_JS, VIEWPORTS, Counter, chromium, sign_in
-from tests.support.web import STICKER
+from tests.support.web import PIN, STICKER
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -144,7 +144,7 @@ def test_the_board_recovers_after_the_server_restarts(page: Any, counter: Counte
     counter.service.start()
     expect(page.get_by_text("Connexion perdue — nouvelle tentative…")).to_be_hidden(timeout=LIVE_S)
     counter.submit(STICKER, material="vinyle-noir", hold="true", title="après redémarrage")
-    expect(page.get_by_text("après redémarrage")).to_be_visible(timeout=LIVE_S)
+    expect(page.get_by_role("link", name="après redémarrage")).to_be_visible(timeout=LIVE_S)
     assert page.evaluate("window.__sameDocument") is True
 
 
@@ -190,6 +190,20 @@ def _every_page(page: Any, counter: Counter) -> list[str]:
     ]
 
 
+def _visit(page: Any, base: str, path: str) -> None:
+    page.goto(f"{base}{path}")
+    if path == "/jobs/new":
+        _understood(page)
+
+
+def _leave(page: Any, path: str) -> None:
+    """The lock page locks the tablet: unlock it, as the facilitator would."""
+    if path == "/lock":
+        page.get_by_label("Code").fill(PIN)
+        page.get_by_role("button", name="Déverrouiller").click()
+        page.wait_for_load_state()
+
+
 def test_axe_finds_no_serious_or_critical_violation_on_any_page(
     browser: Any, counter: Counter
 ) -> None:
@@ -212,10 +226,10 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(
                 target.goto(f"{counter.url}/")
             else:
                 target = page
-                target.goto(f"{counter.url}{path}")
-                if path == "/jobs/new":
-                    _understood(target)
+                _visit(target, counter.url, path)
             result = axe.run(target)
+            assert result.response["testEngine"]["name"] == "axe-core"
+            assert result.response["url"].startswith(counter.url)
             bad = [
                 f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
                 for v in result.response["violations"]
@@ -225,6 +239,8 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(
                 found[f"{scheme} {path}"] = bad
             if path == "/login-as-member":
                 target.context.close()
+            else:
+                _leave(target, path)
         context.close()
     # The sign-in page, signed out.
     context = browser.new_context(locale="fr-FR")
@@ -249,14 +265,13 @@ def test_every_control_is_at_least_48_px_at_three_sizes(browser: Any, counter: C
     for name, (width, height) in VIEWPORTS.items():
         page.set_viewport_size({"width": width, "height": height})
         for path in paths:
-            page.goto(f"{counter.url}{path}")
-            if path == "/jobs/new":
-                _understood(page)
+            _visit(page, counter.url, path)
             # Open the menus and confirmations too: their buttons are tapped as well.
             page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
             found = page.evaluate(SMALL_CONTROLS_JS)
             if found:
                 small[f"{name} {path}"] = found
+            _leave(page, path)
     page.goto(f"{counter.url}/login")
     context.close()
     assert small == {}
