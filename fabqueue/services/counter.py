@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from fabqueue.db import SessionFactory
 from fabqueue.models import Job, MachineRecord, User
@@ -63,6 +63,9 @@ class MachineCard:
 class Board:
     machines: list[MachineCard]
     queue: list[Job]
+    """The next jobs, in the order they run."""
+    waiting: int = 0
+    """All waiting jobs (the board shows the first ones: a glance, not a ledger)."""
     owners: dict[int, str] = field(default_factory=dict)
     prices: dict[int, Price] = field(default_factory=dict)
 
@@ -151,7 +154,7 @@ def board(
     *,
     now: datetime,
     prices: PriceCache | None = None,
-    queue_limit: int = 500,
+    queue_limit: int = 30,
 ) -> Board:
     """One card per machine with the job on it, then the waiting jobs in the order the
     scheduler takes them (priority, then age)."""
@@ -166,14 +169,20 @@ def board(
         MachineCard(r, on_machines.get(r.slug), _ends_at(on_machines.get(r.slug), now))
         for r in records
     ]
+    waiting_states = [s.value for s in BOARD_WAITING]
     queue = list(
         session.exec(
             select(Job)
-            .where(col(Job.state).in_([s.value for s in BOARD_WAITING]))
+            .where(col(Job.state).in_(waiting_states))
             .order_by(col(Job.priority).desc(), col(Job.created_at), col(Job.id))
             .limit(queue_limit)
         )
     )
+    waiting = len(queue)
+    if waiting == queue_limit:
+        waiting = session.exec(
+            select(func.count()).select_from(Job).where(col(Job.state).in_(waiting_states))
+        ).one()
     owner_ids = {j.owner_id for j in queue} | {j.owner_id for j in on_machines.values()}
     owners = {
         u.id: u.name
@@ -182,7 +191,9 @@ def board(
     }
     cache = prices or PriceCache()
     priced = {j.id: cache.get(profiles, j) for j in queue if j.id is not None}
-    return Board(cards, queue, owners, {k: v for k, v in priced.items() if v is not None})
+    return Board(
+        cards, queue, int(waiting), owners, {k: v for k, v in priced.items() if v is not None}
+    )
 
 
 def machine_jobs_today(

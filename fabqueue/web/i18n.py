@@ -6,6 +6,7 @@ from __future__ import annotations
 import gettext
 import io
 from datetime import datetime
+from functools import lru_cache
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,6 +19,12 @@ from babel.numbers import format_currency, format_decimal
 
 LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "fr"
+
+
+@lru_cache(maxsize=4096)
+def _money(amount: Decimal, lang: str) -> str:
+    # Babel looks its currency data up on every call: a board prices tens of jobs.
+    return format_currency(amount, "EUR", locale="fr_FR" if lang == "fr" else "en_GB")
 
 
 def load_translations(folder: Path) -> dict[str, gettext.NullTranslations]:
@@ -61,7 +68,7 @@ class Formats:
     def money(self, amount: Decimal | None) -> str:
         if amount is None:
             return "—"
-        return format_currency(amount, "EUR", locale=self.locale)
+        return _money(amount, self.lang)
 
     def number(self, value: float | Decimal | None, places: int = 1) -> str:
         if value is None:
