@@ -104,48 +104,46 @@ def page_weight(client: httpx.Client, html: str) -> tuple[int, dict[str, int]]:
 
 
 async def fan_out(url: str, cookies: httpx.Cookies, token: str, job_id: int) -> list[float]:
-    arrivals: list[list[float]] = [[] for _ in range(SSE_CLIENTS)]
-    ready = 0
-    got_one = asyncio.Event()
+    """Each round: change the job's state once, note when each client hears of it."""
+    heard: list[float | None] = [None] * SSE_CLIENTS
+    connected = 0
+    all_connected = asyncio.Event()
+    all_heard = asyncio.Event()
     limits = httpx.Limits(max_connections=SSE_CLIENTS + 10)
     async with httpx.AsyncClient(
         base_url=url, cookies=cookies, limits=limits, timeout=None
     ) as client:
 
         async def listen(i: int) -> None:
-            nonlocal ready
+            nonlocal connected
             async with client.stream("GET", "/live") as r:
                 async for line in r.aiter_lines():
                     if line.startswith("retry:"):
-                        ready += 1
-                    elif line == "event: changed":
-                        arrivals[i].append(time.perf_counter())
-                        got_one.set()
+                        connected += 1
+                        if connected == SSE_CLIENTS:
+                            all_connected.set()
+                    elif line == "event: changed" and heard[i] is None:
+                        heard[i] = time.perf_counter()
+                        if all(h is not None for h in heard):
+                            all_heard.set()
 
         listeners = [asyncio.create_task(listen(i)) for i in range(SSE_CLIENTS)]
-        while ready < SSE_CLIENTS:
-            await asyncio.sleep(0.05)
-        api = httpx.AsyncClient(
+        await asyncio.wait_for(all_connected.wait(), 60)
+        delays: list[float] = []
+        async with httpx.AsyncClient(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
-        starts = []
-        for n in range(CHANGES):
-            action = "hold" if n % 2 else "release"
-            marks = [len(a) for a in arrivals]
-            t0 = time.perf_counter()
-            (await api.post(f"/api/v1/jobs/{job_id}/{action}")).raise_for_status()
-            starts.append((t0, marks))
-            while any(len(arrivals[i]) <= marks[i] for i in range(SSE_CLIENTS)):
-                await asyncio.sleep(0.005)
-            await asyncio.sleep(0.2)
-        await api.aclose()
+        ) as api:
+            for n in range(CHANGES):
+                heard[:] = [None] * SSE_CLIENTS
+                all_heard.clear()
+                t0 = time.perf_counter()
+                action = "hold" if n % 2 else "release"
+                (await api.post(f"/api/v1/jobs/{job_id}/{action}")).raise_for_status()
+                await asyncio.wait_for(all_heard.wait(), 30)
+                delays.extend(h - t0 for h in heard if h is not None)
         for task in listeners:
             task.cancel()
         await asyncio.gather(*listeners, return_exceptions=True)
-    delays = []
-    for t0, marks in starts:
-        for i in range(SSE_CLIENTS):
-            delays.append(arrivals[i][marks[i]] - t0)
     return delays
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import gettext
 import io
 from datetime import datetime
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
