@@ -54,7 +54,8 @@ class Settings(BaseSettings):
 
     cookie_secure: bool | None = None
     """Session cookies only over HTTPS. Unset: when the request came over HTTPS (behind
-    Caddy, with ``--proxy-headers``); set true when only HTTPS is ever used."""
+    Caddy on the same computer, uvicorn trusts its X-Forwarded-Proto); set true when
+    only HTTPS is ever used."""
 
     start_dispatcher: bool = True
     """Tests of the API alone turn the dispatcher off."""
