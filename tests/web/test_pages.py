@@ -357,3 +357,35 @@ def _path() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def test_problems_are_said_in_french_with_the_fix_to_try(staff: TestClient, web: Api) -> None:
+    form = _form(staff)
+    hx = {"HX-Request": "true", "HX-Target": "understood"}
+    text_svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="80mm" height="20mm" '
+        b'viewBox="0 0 80 20"><text x="2" y="15">BOULANGERIE</text></svg>'
+    )
+    r = staff.post(
+        "/jobs/new/understand",
+        headers=hx,
+        data={"csrf": form["csrf"], "material": "vinyle-noir"},
+        files={"file": ("enseigne.svg", text_svg, "image/svg+xml")},
+    )
+    words = text_of(r.text)
+    assert "Le dessin contient du texte" in words and "BOULANGERIE" in words
+    assert "Objet en chemin" in words
+    wide = staff.post(
+        "/jobs/new/understand",
+        headers=hx,
+        **_sticker(csrf=form["csrf"], width_mm="1500"),
+    )
+    words = text_of(wide.text)
+    assert "de plus que le rouleau de 610 mm" in words and "largeur plus petite" in words
+    english = staff.post(
+        "/jobs/new/understand",
+        headers={**hx, "Accept-Language": "en"},
+        **_sticker(csrf=form["csrf"], width_mm="1500"),
+    )
+    assert "more than the 610 mm roll: ask for a smaller width" in text_of(english.text)
+    assert _jobs(web) == []

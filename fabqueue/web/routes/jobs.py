@@ -14,6 +14,7 @@ from fabqueue.services import counter
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import Invalid, NotFound, ServiceError
 from fabqueue.web.page import Page, StaffPage, once
+from fabqueue.web.problems import in_words
 from jobs.base import MachineKind
 from jobs.registry import accepted_types
 
@@ -95,7 +96,7 @@ def understand(
             size=_size(width_mm, height_mm),
         )
     except ServiceError as exc:
-        context["error"] = exc.message
+        context["error"] = in_words(exc.message, page.gettext, page.lang)
         return page.render("pages/new_job.html", context)
     picture = counter.preview_upload(
         store=page.ctx.store, profiles=page.ctx.profiles, understood=understood
@@ -132,7 +133,11 @@ def submit(
         try:
             job = _submit(page, owner, file, request, _size(width_mm, height_mm))
         except ServiceError as exc:
-            context = {**_choices(page), "understood": None, "error": exc.message}
+            context = {
+                **_choices(page),
+                "understood": None,
+                "error": in_words(exc.message, page.gettext, page.lang),
+            }
             return page.render("pages/new_job.html", context, status=422)
         assert job.id is not None
         if customer_name.strip() or customer_contact.strip():
