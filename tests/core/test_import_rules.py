@@ -48,6 +48,8 @@ def test_drivers_know_no_database_or_api() -> None:
 
 def test_api_never_calls_a_driver() -> None:
     assert offenders("fabqueue/api", ("drivers",)) == []
+    # Pages neither: they call services, like the API.
+    assert offenders("fabqueue/web", ("drivers", "fabqueue.dispatch")) == []
     assert (
         offenders(
             "fabqueue/services",

@@ -275,3 +275,26 @@ def test_every_control_is_at_least_48_px_at_three_sizes(browser: Any, counter: C
     page.goto(f"{counter.url}/login")
     context.close()
     assert small == {}
+
+
+def test_queue_moves_on_the_board(page: Any, counter: Counter) -> None:
+    expect = _expect()
+    first = counter.submit(STICKER, material="vinyle-noir", hold="true", title="premier")
+    second = counter.submit(STICKER, material="vinyle-noir", hold="true", title="second")
+    sign_in(page, counter.url)
+    page.evaluate("window.__sameDocument = true")
+    rows = page.locator("li.row")
+    expect(rows.first).to_contain_text("premier")
+    rows.nth(1).get_by_role("button", name="Monter").click()
+    expect(rows.first).to_contain_text("second")
+    row = page.locator("li.row", has_text="premier")
+    row.get_by_text("Annuler", exact=True).click()
+    row.get_by_role("button", name="Oui, annuler « premier »").click()
+    expect(page.get_by_role("heading", name="File d'attente (1)")).to_be_visible()
+    page.locator("li.row", has_text="second").get_by_role("button", name="Libérer").click()
+    card = page.locator("article.machine", has=page.get_by_role("heading", name="Plotter"))
+    expect(card).to_contain_text("second", timeout=LIVE_S)
+    states = {j["id"]: j["state"] for j in counter.jobs()}
+    assert states[first["id"]] == "cancelled"
+    assert states[second["id"]] != "held"
+    assert page.evaluate("window.__sameDocument") is True
