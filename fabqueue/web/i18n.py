@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import gettext
 import io
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -81,6 +81,12 @@ class Formats:
         if moment is None:
             return "—"
         return format_datetime(moment, "EEE d MMM y, HH:mm", tzinfo=self.tz, locale=self.locale)
+
+    def day(self, day: date | None) -> str:
+        """``6 janvier 2027``."""
+        if day is None:
+            return "—"
+        return format_date(day, "d MMMM y", locale=self.locale)
 
     def clock(self, moment: datetime | None) -> str:
         """``14:05``, for today's ends and starts."""

@@ -186,6 +186,7 @@ def _every_page(page: Any, counter: Counter) -> list[str]:
         f"/jobs/{done['id']}",
         f"/jobs/{waiting['id']}",
         "/machines/plotter",
+        "/quotes",
         "/lock",
     ]
 
