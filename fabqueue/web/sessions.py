@@ -120,6 +120,8 @@ class SessionMiddleware:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and session.dirty:
+                # A copy: a replayed answer (idempotency) must not keep an old cookie.
+                message = {**message, "headers": list(message.get("headers", []))}
                 headers = MutableHeaders(scope=message)
                 headers.append("Set-Cookie", self._cookie(scope, session))
             await send(message)
