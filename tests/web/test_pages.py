@@ -198,7 +198,8 @@ def test_queue_moves_from_the_board(staff: TestClient, web: Api) -> None:
         return r.text
 
     board = act(second, "up")
-    assert board.lstrip().startswith('<div id="board"'), "the board block alone"
+    assert board.lstrip().startswith('<section class="machines"'), "the board's block alone"
+    assert "<html" not in board and 'id="board"' not in board
     titles = re.findall(r'<a href="/jobs/(\d+)">', board.split('id="queue-title"')[1])
     assert titles[:2] == [str(second.id), str(first.id)]
     act(second, "down")

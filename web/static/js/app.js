@@ -22,6 +22,20 @@
   document.addEventListener("htmx:afterRequest", function (e) {
     if (e.detail && e.detail.successful) banner(false);
   });
+  // A live refresh must not close the confirmation someone is about to tap.
+  var open = [];
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    open = Array.prototype.map.call(
+      e.detail.target.querySelectorAll("details[open][id]"), function (d) { return d.id; });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    open.forEach(function (id) {
+      var d = document.getElementById(id);
+      if (d) d.open = true;
+    });
+    open = [];
+  });
+
   // A refused action (the job moved on meanwhile…): the server's words, above the page.
   document.addEventListener("htmx:responseError", function (e) {
     var flash = document.getElementById("flash");
