@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml
 var:
 	mkdir -p var/data
 
+# The service prints the address to open (and a QR code for tablets) and, while no one
+# has a password, how to create the first admin.
 run: $(STAMP) var
 	$(BIN)/fabqueue db upgrade
 	$(BIN)/fabqueue serve

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
 
 from fabqueue import __version__, redaction
@@ -33,6 +33,8 @@ from fabqueue.services.intake import unavailable as intake_unavailable
 from fabqueue.services.machines import register_local
 from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
+from fabqueue.web import install as install_web
+from fabqueue.web import page_service_error
 
 log = logging.getLogger("fabqueue")
 
@@ -129,6 +131,8 @@ def create_app(
         version=__version__,
         summary="Job queue, machines, estimates and quotes for a café numérique's fab machines",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     redaction.install()
     app.add_middleware(
@@ -139,16 +143,14 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware)
 
     @app.exception_handler(ServiceError)
-    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+    async def _service_error(request: Request, exc: ServiceError) -> Response:
+        if not request.url.path.startswith("/api/"):
+            return page_service_error(request, exc)
         return JSONResponse(
             status_code=exc.status_code, content={"detail": exc.message, **exc.extra}
         )
 
     app.include_router(api_router, prefix="/api/v1")
     octoprint_compat.install(app)
-
-    @app.get("/", include_in_schema=False)
-    async def _root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    install_web(app, settings)
     return app

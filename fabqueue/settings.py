@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     offline_grace_s: float = 30.0
     """A machine unreachable this long while running a job interrupts the job."""
 
+    secret_key: str | None = None
+    """Signs the pages' session cookies. Unset: a random key kept in the data folder."""
+
+    cookie_secure: bool | None = None
+    """Session cookies only over HTTPS. Unset: when the request came over HTTPS (behind
+    Caddy on the same computer, uvicorn trusts its X-Forwarded-Proto); set true when
+    only HTTPS is ever used."""
+
     start_dispatcher: bool = True
     """Tests of the API alone turn the dispatcher off."""
 

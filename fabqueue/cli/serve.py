@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fabqueue.app import SchemaOutOfDate, build_context, check_schema, create_app
+    from fabqueue.cli.address import banner
     from fabqueue.profiles import ProfileErrors, load_profiles
     from fabqueue.settings import Settings
 
@@ -39,10 +40,12 @@ def run(args: argparse.Namespace) -> int:
     ctx = build_context(settings, profiles=profiles)
     try:
         check_schema(ctx)
+        signable = anyone_can_sign_in(ctx)
     except SchemaOutOfDate as exc:
         fail(str(exc))
     finally:
         ctx.engine.dispose()
+    print(banner(settings.host, settings.port, signable), flush=True)
     uvicorn.run(
         create_app(settings, profiles=profiles, on_started=tune_process),
         host=settings.host,
@@ -68,3 +71,15 @@ def tune_process(settings: Settings) -> None:
     # Handlers run in threads that share one interpreter lock: past a few, more
     # threads only make every answer later (measured by bench/api_submit.py).
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+
+
+def anyone_can_sign_in(ctx: Any) -> bool:
+    from sqlmodel import col, select
+
+    from fabqueue.models import User
+
+    with ctx.read_sessions() as session:
+        found = session.exec(
+            select(User.id).where(col(User.password_hash).is_not(None)).where(User.active)
+        ).first()
+    return found is not None

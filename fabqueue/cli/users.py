@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from fabqueue.cli import passwords
 from fabqueue.cli.common import fail
 
 
@@ -28,6 +29,7 @@ def register(sub: Any) -> None:
     from fabqueue.cli.bookings import register_user_actions
 
     register_user_actions(usub)
+    passwords.register(usub)
 
 
 def _register_tokens(usub: Any) -> None:

@@ -107,6 +107,10 @@ class Job(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    customer_name: str | None = Field(default=None, max_length=120)
+    """A walk-in customer the job is made for (the counter calls them when it is ready)."""
+    customer_contact: str | None = Field(default=None, max_length=200)
+    """Their phone number or e-mail address, as they gave it."""
 
 
 class JobEvent(SQLModel, table=True):

@@ -43,6 +43,8 @@ class MachineRecord(SQLModel, table=True):
     out (kept in the database so that the node driving the machine hears it, whichever
     node the request came through)."""
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    service_note: str | None = Field(default=None, max_length=300)
+    """Why staff took the machine out of service (shown on its card until it is back)."""
 
 
 Machine = MachineRecord

@@ -32,6 +32,12 @@ class User(SQLModel, table=True):
     role: Role = Field(sa_type=str_enum(Role))
     active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
+    password_hash: str | None = Field(default=None, max_length=255)
+    """argon2id, for signing in to the pages; None: this person cannot sign in there."""
+    pin_hash: str | None = Field(default=None, max_length=255)
+    """argon2id of the short PIN that unlocks a counter tablet locked after inactivity."""
+    locale: str | None = Field(default=None, max_length=16)
+    """The pages' language (fr, en); None: the browser's choice, else French."""
 
     @property
     def is_staff(self) -> bool:

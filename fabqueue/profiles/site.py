@@ -91,6 +91,8 @@ class SiteProfile(BaseModel):
 
     locale: Literal["fr_FR"] = "fr_FR"
     timezone: str = "Europe/Paris"
+    lock_after_minutes: int = Field(10, ge=1, le=720)
+    """A counter tablet left alone this long locks; the facilitator's PIN unlocks it."""
 
     booking: BookingPolicy = Field(default_factory=BookingPolicy)
     """Opening hours, closures and the booking rules (``[booking]``)."""

@@ -53,6 +53,11 @@ def test_only_dispatch_and_the_profile_loader_reach_drivers() -> None:
     assert reaching == []
 
 
+def test_pages_never_reach_the_dispatcher() -> None:
+    """Pages call services, like the API: the dispatcher is woken through the event bus."""
+    assert offenders("fabqueue/web", ("drivers", "fabqueue.dispatch")) == []
+
+
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(REPO).with_suffix("").parts)
     if parts[-1] == "__init__":

@@ -1,0 +1,31 @@
+"""Why a page cannot be shown, and what the person sees instead."""
+
+from __future__ import annotations
+
+
+class PageRedirect(Exception):
+    """Go elsewhere first (sign in, unlock the tablet)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+class SignInNeeded(PageRedirect):
+    pass
+
+
+class TabletLocked(PageRedirect):
+    pass
+
+
+class NotAllowed(Exception):
+    """Signed in, but this page needs another role: the 403 page."""
+
+    def __init__(self, needed: str) -> None:
+        super().__init__(needed)
+        self.needed = needed
+
+
+class BadForm(Exception):
+    """A form came without its CSRF token or with a stale one."""

@@ -1,0 +1,1 @@
+"""Page routes: each calls a service and renders a template."""

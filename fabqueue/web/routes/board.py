@@ -1,0 +1,123 @@
+"""The counter board, its live stream, and the actions taken from it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import StreamingResponse
+from starlette.responses import Response
+
+from fabqueue.models import Outcome
+from fabqueue.services import counter
+from fabqueue.services import jobs as job_service
+from fabqueue.services import machines as machine_service
+from fabqueue.web.page import SignedInPage, StaffPage, once
+
+router = APIRouter()
+
+HEARTBEAT_S = 15.0
+LIVE_TOPICS = ("job", "machine")
+JOB_ACTIONS = frozenset({"hold", "release", "cancel", "resume", "requeue", "pause"})
+
+
+@router.get("/")
+def board_page(page: StaffPage) -> Response:
+    with page.ctx.read_sessions() as session:
+        data = counter.board(
+            session, page.ctx.profiles, now=page.ctx.clock.now(), prices=page.web.prices
+        )
+        return page.render("pages/board.html", {"board": data, "profiles": page.ctx.profiles})
+
+
+@router.get("/live")
+async def live(request: Request, page: SignedInPage) -> StreamingResponse:
+    """``changed`` whenever a job or a machine changes: each page then fetches its own
+    block again (the HTML has one source: the page's template)."""
+    bus = page.ctx.bus
+
+    async def stream() -> AsyncIterator[str]:
+        async with bus.subscribe(LIVE_TOPICS) as queue:
+            yield "retry: 2000\n\n"
+            while not await request.is_disconnected():
+                try:
+                    message = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"id: {message.id}\nevent: changed\ndata: {message.topic}\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _back(page: StaffPage, next_url: str | None) -> str:
+    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
+        return next_url
+    return "/"
+
+
+@router.post("/jobs/{job_id}/do/{action}")
+def job_action(
+    job_id: int,
+    action: str,
+    page: StaffPage,
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+    next: Annotated[str | None, Form()] = None,
+) -> Response:
+    page.check_csrf(csrf)
+    assert page.user is not None
+    user = page.user
+
+    def run() -> Response:
+        with page.ctx.sessions() as session:
+            if action in ("up", "down"):
+                counter.nudge_priority(
+                    session=session,
+                    job_id=job_id,
+                    user=user,
+                    delta=1 if action == "up" else -1,
+                    at=page.ctx.clock.now(),
+                )
+            elif action in JOB_ACTIONS:
+                job_service.act(
+                    session=session,
+                    job_id=job_id,
+                    action=action,
+                    user=user,
+                    at=page.ctx.clock.now(),
+                )
+            else:
+                return Response(status_code=404)
+        return page.redirect(_back(page, next))
+
+    return once(page, idem, run)
+
+
+@router.post("/machines/{slug}/outcome")
+def machine_outcome(
+    slug: str,
+    page: StaffPage,
+    outcome: Annotated[Outcome, Form()],
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+    next: Annotated[str | None, Form()] = None,
+) -> Response:
+    page.check_csrf(csrf)
+    assert page.user is not None
+    user = page.user
+
+    def run() -> Response:
+        with page.ctx.sessions() as session:
+            machine_service.confirm(
+                session=session, slug=slug, outcome=outcome, actor=user, at=page.ctx.clock.now()
+            )
+        return page.redirect(_back(page, next))
+
+    return once(page, idem, run)

@@ -1,0 +1,180 @@
+"""The quote desk: requests, a quote's lines from its designs, send (DEV-… number),
+the PDF, and an accepted quote turned into jobs. The quote services do the work."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+from starlette.responses import Response
+
+from fabqueue.quotes import convert as quote_convert
+from fabqueue.quotes import lines as quote_lines
+from fabqueue.quotes import pdf as quote_pdf
+from fabqueue.quotes import sending as quote_sending
+from fabqueue.quotes import workflow as quote_flow
+from fabqueue.quotes.views import to_public
+from fabqueue.services.errors import NotFound, ServiceError
+from fabqueue.web.page import Page, StaffPage, once
+from fabqueue.web.problems import in_words
+
+router = APIRouter()
+
+
+@router.get("/quotes")
+def quote_desk(page: StaffPage) -> Response:
+    assert page.user is not None
+    with page.ctx.read_sessions() as session:
+        rows, total = quote_flow.list_quotes(session, page.user, limit=100, offset=0)
+        quotes = [
+            to_public(session, q, page.user, page.ctx.profiles, page.ctx.clock.now()) for q in rows
+        ]
+    return page.render("pages/quotes.html", {"quotes": quotes, "total": total})
+
+
+def _render(
+    page: Page,
+    quote_id: int,
+    *,
+    error: str | None = None,
+    link: str | None = None,
+    status: int = 200,
+) -> Response:
+    assert page.user is not None
+    with page.ctx.read_sessions() as session:
+        quote = quote_flow.get_quote(session, quote_id, page.user)
+        public = to_public(session, quote, page.user, page.ctx.profiles, page.ctx.clock.now())
+    materials = sorted(page.ctx.profiles.materials.values(), key=lambda m: (m.kind, m.name))
+    return page.render(
+        "pages/quote.html",
+        {"quote": public, "error": error, "link": link, "materials": materials},
+        status=status,
+    )
+
+
+@router.get("/quotes/{quote_id}")
+def quote_page(quote_id: int, page: StaffPage) -> Response:
+    return _render(page, quote_id)
+
+
+@router.get("/quotes/{quote_id}/pdf")
+def quote_pdf_page(quote_id: int, page: StaffPage) -> Response:
+    assert page.user is not None
+    with page.ctx.read_sessions() as session:
+        quote = quote_flow.get_quote(session, quote_id, page.user)
+        pdf = quote_pdf.render_pdf(session, quote, page.ctx.profiles, page.ctx.clock.now())
+        name = quote.number or f"projet-devis-{quote.id}"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
+    )
+
+
+@router.post("/quotes/{quote_id}/designs")
+def add_design(
+    quote_id: int,
+    page: StaffPage,
+    file: Annotated[UploadFile, File()],
+    quantity: Annotated[int, Form(ge=1, le=1000)] = 1,
+    material: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    page.check_csrf(csrf)
+    assert page.user is not None
+    user = page.user
+
+    def run() -> Response:
+        try:
+            quote_lines.add_design(
+                sessions=page.ctx.sessions,
+                read_sessions=page.ctx.read_sessions,
+                store=page.ctx.store,
+                profiles=page.ctx.profiles,
+                user=user,
+                quote_id=quote_id,
+                stream=file.file,
+                filename=file.filename or "",
+                quantity=quantity,
+                material=material or None,
+                description=description or None,
+                upload_limit=page.ctx.settings.upload_limit_bytes,
+                now=page.ctx.clock.now(),
+            )
+        except ServiceError as exc:
+            return _render(
+                page, quote_id, error=in_words(exc.message, page.gettext, page.lang), status=422
+            )
+        return page.redirect(f"/quotes/{quote_id}")
+
+    return once(page, idem, run)
+
+
+@router.post("/quotes/{quote_id}/do/{action}")
+def quote_action(
+    quote_id: int,
+    action: str,
+    page: StaffPage,
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+    hold: Annotated[str, Form()] = "",
+) -> Response:
+    """draft (take a request), send (number it; the client's link shows once), convert."""
+    page.check_csrf(csrf)
+    assert page.user is not None
+    user = page.user
+    ctx = page.ctx
+
+    def run() -> Response:
+        link = None
+        try:
+            if action == "convert":
+                quote_convert.convert(
+                    sessions=ctx.sessions,
+                    read_sessions=ctx.read_sessions,
+                    store=ctx.store,
+                    profiles=ctx.profiles,
+                    user=user,
+                    quote_id=quote_id,
+                    hold=hold == "1",
+                    now=ctx.clock.now(),
+                )
+            else:
+                link = _move(page, quote_id, action)
+        except ServiceError as exc:
+            return _render(page, quote_id, error=exc.message, status=exc.status_code)
+        if link is not None:
+            # The secret link is shown once, on this answer: it is not kept in clear.
+            return _render(page, quote_id, link=link)
+        return page.redirect(f"/quotes/{quote_id}")
+
+    return once(page, idem, run)
+
+
+def _move(page: Page, quote_id: int, action: str) -> str | None:
+    assert page.user is not None
+    ctx = page.ctx
+    with ctx.sessions() as session:
+        if action == "draft":
+            quote_flow.start_draft(
+                session=session,
+                user=page.user,
+                quote_id=quote_id,
+                profiles=ctx.profiles,
+                at=ctx.clock.now(),
+            )
+            session.commit()
+            return None
+        if action == "send":
+            _quote, token = quote_sending.send(
+                session=session,
+                user=page.user,
+                quote_id=quote_id,
+                profiles=ctx.profiles,
+                at=ctx.clock.now(),
+            )
+            session.commit()
+            return f"/api/v1/quotes/link/{token}"
+    raise NotFound(f"no action {action!r}")

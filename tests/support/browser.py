@@ -1,0 +1,109 @@
+"""Debian's Chromium driven by Playwright, and the real service for it to talk to.
+
+Never ``playwright install``: it downloads a browser, and there is no internet here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from fabqueue.db import make_engine, make_session_factory
+from tests.support.factories import make_user
+from tests.support.service import Service
+from tests.support.web import PASSWORD, add_person, counter_profiles
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORTS = {"portrait": (768, 1024), "landscape": (1280, 800), "phone": (390, 844)}
+
+SMALL_CONTROLS_JS = """
+() => {
+  const out = [];
+  for (const el of document.querySelectorAll(
+      'a[href], button, input:not([type=hidden]), select, textarea, summary')) {
+    const r = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (r.width === 0 || r.height === 0 || style.visibility === 'hidden') continue;
+    if (r.width < 48 || r.height < 48) {
+      out.push(`${el.tagName.toLowerCase()} "${(el.innerText || el.name || el.id).trim()}"`
+               + ` ${Math.round(r.width)}×${Math.round(r.height)}`);
+    }
+  }
+  return out;
+}
+"""
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium package is needed (apt-get install chromium)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Counter:
+    """A café's service running as ``make run`` runs it, with people who sign in."""
+
+    def __init__(self, tmp: Path, db_file: Path, *, cutter_speed: float = 1.5) -> None:
+        self.db_url = f"sqlite:///{db_file}"
+        profiles = counter_profiles(tmp / "profiles", cutter_speed=cutter_speed)
+        env = {
+            "FABQUEUE_DB_URL": self.db_url,
+            "FABQUEUE_DATA_DIR": str(tmp / "data"),
+            "FABQUEUE_PROFILES_DIR": str(profiles),
+            "FABQUEUE_NODE": "counter",
+            "FABQUEUE_DISPATCH_POLL_S": "0.2",
+            "FABQUEUE_PROGRESS_WRITE_INTERVAL_S": "0.3",
+        }
+        self.service = Service(env, tmp / "service.log")
+        self.url = self.service.url
+        engine = make_engine(self.db_url)
+        sessions = make_session_factory(engine, None)
+        add_person(sessions, "camille", "facilitator")
+        add_person(sessions, "momo", "member")
+        _uid, self.token = make_user(sessions, "script", "facilitator")
+        engine.dispose()
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx.request(
+            method, f"{self.url}/api/v1{path}", headers=headers, timeout=30, **kwargs
+        )
+
+    def submit(self, path: Path, **form: str) -> dict[str, Any]:
+        with path.open("rb") as fh:
+            r = self.api("POST", "/jobs", files={"file": (path.name, fh)}, data=form)
+        assert r.status_code == 201, r.text
+        data: dict[str, Any] = r.json()
+        return data
+
+    def jobs(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self.api("GET", "/jobs").json()["data"]
+        return data
+
+
+def sign_in(page: Any, base: str, name: str = "camille", *, english: bool = False) -> None:
+    page.goto(f"{base}/")
+    page.get_by_label("Name" if english else "Nom").fill(name)
+    page.get_by_label("Password" if english else "Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in" if english else "Se connecter").click()
+    page.wait_for_load_state()

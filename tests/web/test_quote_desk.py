@@ -1,0 +1,63 @@
+"""The quote desk: a shopkeeper's request becomes a priced, numbered devis, then jobs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Api
+from tests.support.quotes import BENCHY, add_design, make_client, quote_profiles
+from tests.support.web import add_person, csrf_of, idem_of, sign_in, text_of
+
+
+@pytest.fixture
+def profiles_dir(tmp_path: Path) -> Path:
+    return quote_profiles(tmp_path / "profiles", "normal")
+
+
+def _form(client: TestClient, path: str) -> dict[str, str]:
+    html = client.get(path).text
+    return {"csrf": csrf_of(html), "idem": idem_of(html)}
+
+
+def test_a_request_is_priced_sent_accepted_and_turned_into_jobs(
+    make_api: object, settings: object
+) -> None:
+    api: Api = make_api()  # type: ignore[operator]
+    add_person(api.ctx.sessions, "camille", "facilitator")
+    _org, client = make_client(api)
+    q = api.client.post("/api/v1/quotes", headers=client, json={"title": "Bateaux"}).json()
+    assert add_design(api, q["id"], BENCHY, client, quantity=2).status_code == 201
+    desk = api.client
+    sign_in(desk, "camille")
+
+    listing = text_of(desk.get("/quotes").text)
+    assert "Devis (1)" in listing and "demandé" in listing and "Boulangerie Céleste" in listing
+
+    page = f"/quotes/{q['id']}"
+    r = desk.post(f"{page}/do/draft", data=_form(desk, page))
+    words = text_of(r.text)
+    assert "brouillon" in words and "Règles de prix appliquées" in words
+    assert re.search(r"\d+,\d\d € HT · \d+,\d\d € TTC", words), words[:1500]
+
+    sent = desk.post(f"{page}/do/send", data=_form(desk, page))
+    words = text_of(sent.text)
+    number = re.search(r"DEV-\d{4}-\d{4}", words)
+    assert number, words[:800]
+    link = re.search(r"/api/v1/quotes/link/([\w-]+)", sent.text)
+    assert link and "envoyé" in words
+    assert re.search(r"valable jusqu’au \d{1,2} \w+ 20\d\d", words), words[:600]
+    pdf = desk.get(f"{page}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+    accepted = api.client.post(
+        f"/api/v1/quotes/link/{link[1]}/accept", json={"signer_name": "Céleste", "agree": True}
+    )
+    assert accepted.status_code == 200, accepted.text
+    converted = desk.post(f"{page}/do/convert", data=_form(desk, page))
+    words = text_of(converted.text)
+    assert "converti en travaux" in words
+    assert len(re.findall(r'href="/jobs/\d+"', converted.text)) == 2
