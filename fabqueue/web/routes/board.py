@@ -121,3 +121,26 @@ def machine_outcome(
         return page.redirect(_back(page, next))
 
     return once(page, idem, run)
+
+
+@router.post("/machines/{slug}/emergency-stop")
+def machine_emergency_stop(
+    slug: str,
+    page: StaffPage,
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+    next: Annotated[str | None, Form()] = None,
+) -> Response:
+    """The same service as ``POST /api/v1/machines/{slug}/emergency-stop``."""
+    page.check_csrf(csrf)
+    assert page.user is not None
+    user = page.user
+
+    def run() -> Response:
+        with page.ctx.sessions() as session:
+            machine_service.emergency_stop(
+                session=session, user=user, slug=slug, at=page.ctx.clock.now()
+            )
+        return page.redirect(_back(page, next))
+
+    return once(page, idem, run)
