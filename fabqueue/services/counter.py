@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
@@ -19,10 +19,11 @@ from sqlmodel import Session, col, func, select
 
 from fabqueue.db import SessionFactory
 from fabqueue.events import queue_bus_event
-from fabqueue.models import Job, MachineRecord, User
+from fabqueue.models import Booking, Job, MachineRecord, User
 from fabqueue.pricing import PriceInput, price_line
 from fabqueue.profiles import ProfileSet
 from fabqueue.profiles.site import VatRegime
+from fabqueue.services.booking_rules import tz_of
 from fabqueue.services.errors import Invalid, NotFound, TooLarge
 from fabqueue.services.jobs import (
     MAX_COPIES,
@@ -58,6 +59,8 @@ class MachineCard:
     record: MachineRecord
     job: Job | None
     ends_at: datetime | None
+    bookings: list[tuple[Booking, str]] = field(default_factory=list)
+    """The rest of today's bookings with the member's name (the board is for staff)."""
 
 
 @dataclass
@@ -166,8 +169,14 @@ def board(
             select(Job).where(col(Job.state).in_([s.value for s in OCCUPYING_STATES]))
         )
     }
+    booked = todays_bookings(session, profiles, now)
     cards = [
-        MachineCard(r, on_machines.get(r.slug), _ends_at(on_machines.get(r.slug), now))
+        MachineCard(
+            r,
+            on_machines.get(r.slug),
+            _ends_at(on_machines.get(r.slug), now),
+            booked.get(r.slug, []),
+        )
         for r in records
     ]
     waiting_states = [s.value for s in BOARD_WAITING]
@@ -211,12 +220,36 @@ def machine_jobs_today(
     )
 
 
-def machine_card(session: Session, slug: str, now: datetime) -> MachineCard:
+def todays_bookings(
+    session: Session, profiles: ProfileSet, now: datetime, machine: str | None = None
+) -> dict[str, list[tuple[Booking, str]]]:
+    """Machine -> the bookings still to come or under way today (café time), with who."""
+    tz = tz_of(profiles)
+    midnight = datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tz)
+    q = (
+        select(Booking, User.name)
+        .join(User, col(User.id) == col(Booking.member_id))
+        .where(col(Booking.cancelled_at).is_(None))
+        .where(Booking.ends_at > now)
+        .where(Booking.starts_at < midnight)
+    )
+    if machine is not None:
+        q = q.where(Booking.machine == machine)
+    found: dict[str, list[tuple[Booking, str]]] = {}
+    for booking, name in session.exec(q.order_by(col(Booking.starts_at))):
+        found.setdefault(booking.machine, []).append((booking, name))
+    return found
+
+
+def machine_card(
+    session: Session, slug: str, now: datetime, profiles: ProfileSet | None = None
+) -> MachineCard:
     record = session.get(MachineRecord, slug)
     if record is None:
         raise NotFound(f"no machine {slug!r}")
     job = occupying_job(session, slug)
-    return MachineCard(record, job, _ends_at(job, now))
+    booked = todays_bookings(session, profiles, now, slug) if profiles is not None else {}
+    return MachineCard(record, job, _ends_at(job, now), booked.get(slug, []))
 
 
 @dataclass(frozen=True)

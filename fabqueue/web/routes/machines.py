@@ -24,7 +24,7 @@ def _start_of_day(page: Page) -> datetime:
 
 def _render(page: Page, slug: str, error: str | None = None, status: int = 200) -> Response:
     with page.ctx.read_sessions() as session:
-        card = counter.machine_card(session, slug, page.ctx.clock.now())
+        card = counter.machine_card(session, slug, page.ctx.clock.now(), page.ctx.profiles)
         today = counter.machine_jobs_today(session, slug, since=_start_of_day(page))
     profile = page.ctx.profiles.machines.get(slug)
     materials = [

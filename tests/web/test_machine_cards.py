@@ -1,15 +1,18 @@
-"""The emergency stop from the counter: one tap opens the question, the second stops."""
+"""The counter's machine cards: the emergency stop (one tap opens the question, the second
+stops) and today's bookings."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from fabqueue.models import Job, MachineEvent, User
+from fabqueue.models import Booking, Job, MachineEvent, User
 from fabqueue.states import JobState
 from tests.conftest import Api
 from tests.support.waiting import wait_for
@@ -65,3 +68,26 @@ def test_an_emergency_stop_needs_its_csrf_token(staff: TestClient, web: Api) -> 
     assert r.status_code in (400, 403)
     with web.ctx.read_sessions() as session:
         assert session.exec(select(MachineEvent)).all() == []
+
+
+def test_the_board_shows_todays_bookings_with_the_members_name(staff: TestClient, web: Api) -> None:
+    now = web.ctx.clock.now()
+    with web.ctx.sessions() as session:
+        momo = session.exec(select(User).where(User.name == "momo")).one()
+        assert momo.id is not None
+        session.add(
+            Booking(
+                machine="plotter",
+                member_id=momo.id,
+                starts_at=now - timedelta(minutes=5),
+                ends_at=now + timedelta(minutes=25),
+                created_at=now,
+                created_by=momo.id,
+            )
+        )
+        session.commit()
+    paris = ZoneInfo("Europe/Paris")
+    start = (now - timedelta(minutes=5)).astimezone(paris).strftime("%H:%M")
+    end = (now + timedelta(minutes=25)).astimezone(paris).strftime("%H:%M")
+    for page in ("/", "/machines/plotter"):
+        assert f"Réservé {start}–{end} · momo" in text_of(staff.get(page).text), page
