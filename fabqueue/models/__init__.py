@@ -2,6 +2,14 @@
 
 from fabqueue.models.clients import ClientAccount, Organisation
 from fabqueue.models.files import StoredFile
+from fabqueue.models.invoices import (
+    Invoice,
+    InvoiceEvent,
+    InvoiceJob,
+    InvoiceLine,
+    InvoiceSequence,
+    Payment,
+)
 from fabqueue.models.jobs import Job, JobEvent, JobEventPublic, JobPublic, JobsPublic, Outcome
 from fabqueue.models.machines import MachinePublic, MachineRecord, RunnerState
 from fabqueue.models.quotes import (
@@ -19,6 +27,11 @@ __all__ = [
     "STAFF_ROLES",
     "ApiToken",
     "ClientAccount",
+    "Invoice",
+    "InvoiceEvent",
+    "InvoiceJob",
+    "InvoiceLine",
+    "InvoiceSequence",
     "Job",
     "JobActual",
     "JobEvent",
@@ -29,6 +42,7 @@ __all__ = [
     "MachineRecord",
     "Organisation",
     "Outcome",
+    "Payment",
     "Quote",
     "QuoteEvent",
     "QuoteJob",
