@@ -32,9 +32,7 @@ def credited_line_ids(session: Session, invoice_id: int) -> set[int]:
     return {r for r in rows if r is not None}
 
 
-def _chosen(
-    session: Session, invoice: Invoice, line_ids: list[int] | None
-) -> list[InvoiceLine]:
+def _chosen(session: Session, invoice: Invoice, line_ids: list[int] | None) -> list[InvoiceLine]:
     assert invoice.id is not None
     lines = lines_of_invoice(session, invoice.id)
     done = credited_line_ids(session, invoice.id)

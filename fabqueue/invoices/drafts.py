@@ -107,7 +107,9 @@ def _done_unbilled_jobs(session: Session, line: QuoteLine) -> tuple[list[int], i
             select(InvoiceJob.job_id).where(col(InvoiceJob.job_id).in_([r[0] for r in rows]))
         ).all()
     )
-    done = [job_id for job_id, state in rows if state == JobState.succeeded and job_id not in billed]
+    done = [
+        job_id for job_id, state in rows if state == JobState.succeeded and job_id not in billed
+    ]
     return sorted(done), len(rows)
 
 
@@ -237,9 +239,7 @@ def _deposit_deductions(session: Session, quote: Quote) -> list[InvoiceLine]:
     return out
 
 
-def draft_from_quote(
-    *, session: Session, user: User, quote_id: int, at: datetime
-) -> Invoice:
+def draft_from_quote(*, session: Session, user: User, quote_id: int, at: datetime) -> Invoice:
     """A draft invoice of the quote's jobs done and not billed yet.
 
     The invoice that completes the quote (every copy made) also carries the quote's
@@ -279,6 +279,7 @@ def draft_from_quote(
         jobs=bill.jobs,
         final=bill.final,
     )
+    session.commit()
     return invoice
 
 
@@ -338,6 +339,7 @@ def draft_deposit(
     )
     _add_lines(session, invoice, lines)
     record(session, invoice, actor=actor_of(user), at=at, action="drafted", percent=str(percent))
+    session.commit()
     return invoice
 
 
@@ -397,6 +399,7 @@ def draft_counter(
     _add_lines(session, invoice, lines)
     _hold_jobs(session, invoice, list(sale.job_ids))
     record(session, invoice, actor=actor_of(user), at=at, action="drafted", jobs=sale.job_ids)
+    session.commit()
     return invoice
 
 
@@ -483,4 +486,5 @@ def cancel_draft(*, session: Session, user: User, invoice_id: int, at: datetime)
         at=at,
     )
     session.execute(delete(InvoiceJob).where(col(InvoiceJob.invoice_id) == invoice_id))
+    session.commit()
     return invoice

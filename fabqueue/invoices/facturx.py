@@ -26,7 +26,11 @@ NS = {
 for _prefix, _uri in NS.items():
     ET.register_namespace(_prefix, _uri)
 
-TYPE_CODES = {InvoiceKind.invoice: "380", InvoiceKind.deposit: "386", InvoiceKind.credit_note: "381"}
+TYPE_CODES = {
+    InvoiceKind.invoice: "380",
+    InvoiceKind.deposit: "386",
+    InvoiceKind.credit_note: "381",
+}
 """UNTDID 1001: commercial invoice, prepayment invoice, credit note."""
 UNIT_CODES = {"heure": "HUR", "h": "HUR", "m": "MTR", "m2": "MTK"}
 """UN/ECE rec. 20; anything else is a piece (C62)."""
@@ -121,7 +125,9 @@ def _line(tx: ET.Element, invoice: Invoice, line: InvoiceLine, index: int) -> No
     _el(tax, "ram:CategoryCode", _category(invoice, line.vat_rate_bp))
     _el(tax, "ram:RateApplicablePercent", _rate(_line_rate(invoice, line)))
     summation = _el(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation")
-    _el(summation, "ram:LineTotalAmount", _amount(line_total_cents(line.unit_price_cents, quantity)))
+    _el(
+        summation, "ram:LineTotalAmount", _amount(line_total_cents(line.unit_price_cents, quantity))
+    )
 
 
 def _line_rate(invoice: Invoice, line: InvoiceLine) -> int:

@@ -83,7 +83,9 @@ def invoice_totals(lines: list[InvoiceLine], regime: VatRegime) -> Totals:
 
 
 def series_of(invoice: Invoice, site: SiteProfile) -> str:
-    return site.credit_note_prefix if invoice.kind == InvoiceKind.credit_note else site.invoice_prefix
+    return (
+        site.credit_note_prefix if invoice.kind == InvoiceKind.credit_note else site.invoice_prefix
+    )
 
 
 def _client(session: Session, invoice: Invoice) -> dict[str, Any]:
@@ -120,8 +122,7 @@ def footprint_payload(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
         "total_ttc_cents": invoice.total_ttc_cents,
         "pdf_sha256": invoice.pdf_sha256,
         "lines": [
-            [ln.description, ln.quantity_milli, ln.unit_price_cents, ln.vat_rate_bp]
-            for ln in lines
+            [ln.description, ln.quantity_milli, ln.unit_price_cents, ln.vat_rate_bp] for ln in lines
         ],
         "previous": invoice.previous_footprint,
     }
@@ -144,7 +145,9 @@ def previous_footprint(session: Session, series: str, year: int, seq: int) -> st
     return prev
 
 
-def _freeze(session: Session, invoice: Invoice, lines: list[InvoiceLine], site: SiteProfile, at: datetime) -> None:
+def _freeze(
+    session: Session, invoice: Invoice, lines: list[InvoiceLine], site: SiteProfile, at: datetime
+) -> None:
     today = local_date(at, site.tz)
     invoice.series = series_of(invoice, site)
     seq = allocate_number(session, invoice.series, today.year)

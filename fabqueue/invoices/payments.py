@@ -41,7 +41,7 @@ def paid_cents(session: Session, invoice_id: int) -> int:
 
 
 def credited_cents(session: Session, invoice_id: int) -> int:
-    return int(
+    total: int | None = (
         session.exec(
             select(func.coalesce(func.sum(Invoice.total_ttc_cents), 0))
             .where(Invoice.corrects_id == invoice_id)
@@ -49,6 +49,7 @@ def credited_cents(session: Session, invoice_id: int) -> int:
             .where(col(Invoice.number).is_not(None))
         ).one()
     )
+    return int(total or 0)
 
 
 def balance_cents(session: Session, invoice: Invoice) -> int:
@@ -69,7 +70,9 @@ def settle(session: Session, invoice: Invoice, *, actor: str, at: datetime, acti
         return
     left = balance_cents(session, invoice)
     if left <= 0:
-        move(session, invoice, InvoiceState.paid, expected=[state], actor=actor, at=at, action=action)
+        move(
+            session, invoice, InvoiceState.paid, expected=[state], actor=actor, at=at, action=action
+        )
     elif state == InvoiceState.issued and left < (invoice.total_ttc_cents or 0):
         move(
             session,

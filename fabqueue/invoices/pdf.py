@@ -19,7 +19,16 @@ from fabqueue.models.invoices import Invoice, InvoiceKind, InvoiceLine
 from fabqueue.pricing import from_cents, line_total_cents
 from fabqueue.profiles import ProfileSet
 from fabqueue.profiles.site import VatRegime
-from fabqueue.quotes.pdf import LOCALE, TEMPLATES, _env, eur, pct, profiles_dir_file, qty, unit_label
+from fabqueue.quotes.pdf import (
+    LOCALE,
+    TEMPLATES,
+    _env,
+    eur,
+    pct,
+    profiles_dir_file,
+    qty,
+    unit_label,
+)
 
 HEADINGS = {
     InvoiceKind.invoice: "Facture n° {}",

@@ -118,9 +118,7 @@ class InvoiceLine(SQLModel, table=True):
     job_ids: list[int] = Field(default_factory=list, sa_type=JSON)
     deposit_invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
     """On a final invoice: the deposit invoice this line deducts."""
-    credited_line_id: int | None = Field(
-        default=None, foreign_key="invoice_line.id", unique=True
-    )
+    credited_line_id: int | None = Field(default=None, foreign_key="invoice_line.id", unique=True)
     """On a credit note: the invoice line it credits (unique: a line is credited once)."""
 
 

@@ -34,7 +34,9 @@ def upgrade() -> None:
     op.create_table(
         "invoice",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("kind", _enum("invoicekind", "invoice", "deposit", "credit_note"), nullable=False),
+        sa.Column(
+            "kind", _enum("invoicekind", "invoice", "deposit", "credit_note"), nullable=False
+        ),
         sa.Column("state", _enum("invoicestate", *STATE), nullable=False),
         sa.Column("number", sa.String(length=40), nullable=True),
         sa.Column("series", sa.String(length=16), nullable=False),
@@ -139,7 +141,9 @@ def upgrade() -> None:
         sa.Column("invoice_id", sa.Integer(), nullable=False),
         sa.Column("amount_cents", MONEY, nullable=False),
         sa.Column(
-            "method", _enum("paymentmethod", "especes", "carte", "cheque", "virement"), nullable=False
+            "method",
+            _enum("paymentmethod", "especes", "carte", "cheque", "virement"),
+            nullable=False,
         ),
         sa.Column("paid_on", sa.Date(), nullable=False),
         sa.Column("reference", sa.String(length=120), nullable=False),

@@ -1,0 +1,100 @@
+"""Helpers of the invoice tests: a converted quote whose jobs succeed, PDFs read back,
+the FEC parsed."""
+
+from __future__ import annotations
+
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fabqueue.db import session_scope
+from fabqueue.states import JobState, transition
+from tests.support.quotes import BENCHY, add_design, free_line, make_client, staff
+
+if TYPE_CHECKING:
+    from tests.conftest import Api
+
+
+def accepted_quote(
+    api: Api, copies: int = 2, extra: tuple[tuple[str, str, str], ...] = ()
+) -> dict[str, Any]:
+    """A quote for ``copies`` benchies (plus free lines ``(description, qty, price)``),
+    sent and accepted; returns the quote as sent."""
+    _org, client = make_client(api)
+    q = api.client.post("/api/v1/quotes", headers=client, json={"title": "Bateaux"}).json()
+    r = add_design(api, q["id"], BENCHY, client, quantity=copies)
+    assert r.status_code == 201, r.text
+    assert api.client.post(f"/api/v1/quotes/{q['id']}/draft", headers=staff(api)).status_code == 200
+    for description, quantity, price in extra:
+        r = free_line(api, q["id"], description, quantity, price)
+        assert r.status_code == 201, r.text
+    sent = api.client.post(f"/api/v1/quotes/{q['id']}/send", headers=staff(api))
+    assert sent.status_code == 200, sent.text
+    r = api.client.post(
+        f"/api/v1/quotes/{q['id']}/accept",
+        headers=client,
+        json={"signer_name": "Céleste Martin", "agree": True},
+    )
+    assert r.status_code == 200, r.text
+    result: dict[str, Any] = sent.json()
+    return result
+
+
+def convert(api: Api, quote_id: int) -> list[int]:
+    r = api.client.post(f"/api/v1/quotes/{quote_id}/convert", headers=staff(api), json={})
+    assert r.status_code == 200, r.text
+    return list(r.json()["job_ids"])
+
+
+def succeed(api: Api, *job_ids: int) -> None:
+    """Run the jobs to success through their guarded moves (the dispatcher is off in
+    these tests; the quote e2e test runs real ones on a simulated printer)."""
+    at = api.ctx.clock.now()
+    steps = [
+        (JobState.starting, JobState.queued),
+        (JobState.running, JobState.starting),
+        (JobState.succeeded, JobState.running),
+    ]
+    with session_scope(api.ctx.sessions) as s:
+        for job_id in job_ids:
+            for to, frm in steps:
+                transition(s, job_id, to, expected=[frm], actor="test", at=at)
+
+
+def pdf_text(pdf: bytes, tmp_path: Path, name: str = "facture.pdf") -> str:
+    assert pdf.startswith(b"%PDF-")
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    out = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    )
+    return " ".join(out.stdout.split())
+
+
+def euros(text: str) -> Decimal:
+    """« 1 234,56 € » -> Decimal('1234.56')."""
+    return Decimal(
+        text.replace("\u202f", "")
+        .replace("\xa0", "")
+        .replace(" ", "")
+        .replace("€", "")
+        .replace(",", ".")
+    )
+
+
+def parse_fec(text: str) -> list[dict[str, str]]:
+    rows = text.split("\r\n")
+    assert rows[-1] == ""
+    header = rows[0].split("\t")
+    assert len(header) == 18
+    out = []
+    for row in rows[1:-1]:
+        cells = row.split("\t")
+        assert len(cells) == 18, row
+        out.append(dict(zip(header, cells, strict=True)))
+    return out
+
+
+def fec_amount(cell: str) -> Decimal:
+    return Decimal(cell.replace(",", ".")) if cell else Decimal(0)
