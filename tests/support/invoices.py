@@ -98,3 +98,55 @@ def parse_fec(text: str) -> list[dict[str, str]]:
 
 def fec_amount(cell: str) -> Decimal:
     return Decimal(cell.replace(",", ".")) if cell else Decimal(0)
+
+
+def draft_rows(sessions: Any, n: int, at: Any) -> tuple[int, list[int]]:
+    """A staff user and ``n`` draft invoices of one line each for an organisation,
+    written as rows (how drafts are made is tested elsewhere); returns (user id, ids)."""
+    from fabqueue.auth import create_user
+    from fabqueue.models import Organisation, Role
+    from fabqueue.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceLineKind
+    from fabqueue.models.invoices import InvoiceState as S
+
+    with session_scope(sessions) as s:
+        staff_user = create_user(session=s, name="staff", role=Role.facilitator, at=at)
+        org = Organisation(
+            name="Épicerie Lumière",
+            address="1 rue Neuve\n69001 Lyon",
+            contact_name="M. Lumière",
+            siret="81234567600017",
+            created_at=at,
+            updated_at=at,
+        )
+        s.add(org)
+        s.flush()
+        ids = []
+        for i in range(n):
+            inv = Invoice(
+                kind=InvoiceKind.invoice,
+                state=S.draft,
+                series="",
+                organisation_id=org.id,
+                title=f"Plaques {i}",
+                created_by="test",
+                created_at=at,
+                updated_at=at,
+            )
+            s.add(inv)
+            s.flush()
+            assert inv.id is not None
+            s.add(
+                InvoiceLine(
+                    invoice_id=inv.id,
+                    position=1,
+                    kind=InvoiceLineKind.item,
+                    description="Plaque gravée",
+                    quantity_milli=1000 * (i % 3 + 1),
+                    unit_price_cents=1250,
+                    vat_rate_bp=2000,
+                )
+            )
+            ids.append(inv.id)
+        s.commit()
+        assert staff_user.id is not None
+        return staff_user.id, ids
