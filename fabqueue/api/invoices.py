@@ -18,6 +18,7 @@ from fabqueue.api.deps import CtxDep, ReadSessionDep, SessionDep, StaffUser
 from fabqueue.context import AppContext
 from fabqueue.invoices import books, credit_notes, drafts, issuing, payments, views
 from fabqueue.models.invoices import InvoiceKind, InvoiceState, PaymentMethod
+from fabqueue.pricing import from_cents
 from fabqueue.services.errors import Conflict, NotFound
 
 router = APIRouter(tags=["invoices"])
@@ -130,7 +131,7 @@ def list_invoices(
 @router.get("/invoices/overdue")
 def overdue(ctx: CtxDep, session: ReadSessionDep, _user: StaffUser) -> list[OverdueRow]:
     return [
-        OverdueRow(invoice=views.to_public(session, inv), balance_due=Decimal(left) / 100)
+        OverdueRow(invoice=views.to_public(session, inv), balance_due=from_cents(left))
         for inv, left in payments.overdue(session, _site_tz_today(ctx))
     ]
 

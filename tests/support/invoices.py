@@ -150,3 +150,18 @@ def draft_rows(sessions: Any, n: int, at: Any) -> tuple[int, list[int]]:
         s.commit()
         assert staff_user.id is not None
         return staff_user.id, ids
+
+
+def counter_job(api: Api, copies: int = 1) -> int:
+    """A walk-in customer's benchy, submitted at the counter (no quote), made."""
+    with BENCHY.open("rb") as fh:
+        r = api.client.post(
+            "/api/v1/jobs",
+            headers=staff(api),
+            data={"kind": "fdm_printer", "copies": str(copies), "material": "pla-noir"},
+            files={"file": (BENCHY.name, fh)},
+        )
+    assert r.status_code == 201, r.text
+    job_id = int(r.json()["id"])
+    succeed(api, job_id)
+    return job_id
