@@ -8,9 +8,19 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from fabqueue.cli import analyze, client, database, profiles, quotes, serve, simulate, users
+from fabqueue.cli import (
+    analyze,
+    books,
+    client,
+    database,
+    profiles,
+    quotes,
+    serve,
+    simulate,
+    users,
+)
 
-COMMAND_MODULES = (serve, database, users, client, analyze, profiles, simulate, quotes)
+COMMAND_MODULES = (serve, database, users, client, analyze, profiles, simulate, quotes, books)
 
 
 def build_parser() -> argparse.ArgumentParser:

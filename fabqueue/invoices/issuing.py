@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from fabqueue.invoices.drafts import actor_of, check_staff, lines_of_invoice
 from fabqueue.invoices.states import move
-from fabqueue.models import Job, Organisation, User
+from fabqueue.models import Job, Organisation, StoredFile, User
 from fabqueue.models.invoices import (
     Invoice,
     InvoiceJob,
@@ -205,6 +205,10 @@ def issue_locked(
         raise Conflict("the invoice comes to 0 €: nothing to invoice")
     pdf = render(session, invoice, lines)
     stored = store.save(io.BytesIO(pdf), limit=PDF_LIMIT)
+    # The row keeps the archive out of the store's garbage collection (which removes
+    # files no row refers to).
+    if session.get(StoredFile, stored.sha256) is None:
+        session.add(StoredFile(sha256=stored.sha256, size=stored.size, created_at=at))
     invoice.pdf_sha256 = stored.sha256
     invoice.footprint = footprint_of(invoice, lines)
     move(

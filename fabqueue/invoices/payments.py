@@ -41,14 +41,12 @@ def paid_cents(session: Session, invoice_id: int) -> int:
 
 
 def credited_cents(session: Session, invoice_id: int) -> int:
-    total: int | None = (
-        session.exec(
-            select(func.coalesce(func.sum(Invoice.total_ttc_cents), 0))
-            .where(Invoice.corrects_id == invoice_id)
-            .where(Invoice.kind == InvoiceKind.credit_note)
-            .where(col(Invoice.number).is_not(None))
-        ).one()
-    )
+    total: int | None = session.exec(
+        select(func.coalesce(func.sum(Invoice.total_ttc_cents), 0))
+        .where(Invoice.corrects_id == invoice_id)
+        .where(Invoice.kind == InvoiceKind.credit_note)
+        .where(col(Invoice.number).is_not(None))
+    ).one()
     return int(total or 0)
 
 

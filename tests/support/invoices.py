@@ -17,11 +17,14 @@ if TYPE_CHECKING:
 
 
 def accepted_quote(
-    api: Api, copies: int = 2, extra: tuple[tuple[str, str, str], ...] = ()
+    api: Api,
+    copies: int = 2,
+    extra: tuple[tuple[str, str, str], ...] = (),
+    client_user: str = "celeste",
 ) -> dict[str, Any]:
     """A quote for ``copies`` benchies (plus free lines ``(description, qty, price)``),
     sent and accepted; returns the quote as sent."""
-    _org, client = make_client(api)
+    _org, client = make_client(api, user=client_user)
     q = api.client.post("/api/v1/quotes", headers=client, json={"title": "Bateaux"}).json()
     r = add_design(api, q["id"], BENCHY, client, quantity=copies)
     assert r.status_code == 201, r.text
