@@ -162,3 +162,25 @@ def test_fec_layout_and_csv_exports(cli: Api) -> None:
         "/api/v1/payments?start=2026-03-01&end=2026-03-31", headers=staff(cli)
     ).text.splitlines()
     assert pays[1] == "2026-03-04;FAC-2026-0001;Boulangerie Céleste;cheque;CHQ 9;10.00"
+
+
+def test_accounts_come_from_site_toml(cli: Api, tmp_path: Path) -> None:
+    """The café's chart of accounts, written in site.toml, is what the FEC uses."""
+    from fabqueue.invoices.books import fec_rows
+    from fabqueue.profiles import load_profiles
+
+    draft = drafted(cli)
+    r = cli.client.post(f"/api/v1/invoices/{draft['id']}/issue", headers=staff(cli))
+    assert r.status_code == 200, r.text
+    root = cli.ctx.settings.profiles_dir
+    with (root / "site.toml").open("a") as fh:
+        fh.write(
+            '\n[accounts]\ncustomers = "411100"\n'
+            'sales = { fdm_printer = "706110", service = "706900" }\n'
+            'vat = { "20" = "445712", default = "445700" }\n'
+        )
+    site = load_profiles(root).site
+    assert site is not None
+    with cli.ctx.read_sessions() as s:
+        rows = fec_rows(s, 2026, site.accounts)
+    assert {r[4] for r in rows[1:]} == {"411100", "706110", "706900", "445712"}
