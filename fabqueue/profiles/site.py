@@ -76,7 +76,7 @@ class Accounts(BaseModel):
         return self.sales.get(key) or self.sales.get("service") or "706000"
 
     def vat_account(self, rate: Decimal) -> str:
-        return self.vat.get(str(rate.normalize())) or self.vat.get("default") or "445710"
+        return self.vat.get(format(rate.normalize(), "f")) or self.vat.get("default") or "445710"
 
 
 class SiteProfile(BaseModel):
