@@ -207,3 +207,48 @@ def test_overdue_list(qapi: Api, clock: SetClock, tmp_path: Path) -> None:
     [row] = qapi.client.get("/api/v1/invoices/overdue", headers=staff(qapi)).json()
     assert row["invoice"]["number"] == inv["number"]
     assert row["balance_due"] == inv["total_ttc"]
+
+
+def test_whole_credit_note_settles_an_unpaid_invoice(qapi: Api, tmp_path: Path) -> None:
+    inv, _text, _pdf = business_invoice(qapi, tmp_path)
+    note = post(
+        qapi, "/api/v1/credit-notes", {"invoice_id": inv["id"], "reason": "commande annulée"}, 201
+    )
+    assert note["total_ttc"] == inv["total_ttc"]
+    assert [ln["credited_line_id"] for ln in note["lines"]] == [ln["id"] for ln in inv["lines"]]
+    after = qapi.client.get(f"/api/v1/invoices/{inv['id']}", headers=staff(qapi)).json()
+    assert after["state"] == "paid" and after["balance_due"] == "0.00"
+    r = qapi.client.post(
+        "/api/v1/credit-notes",
+        headers=staff(qapi),
+        json={"invoice_id": inv["id"], "reason": "encore"},
+    )
+    assert r.status_code == 409 and "credited already" in r.text
+    # A credit note is not itself credited, nor paid.
+    r = qapi.client.post(
+        "/api/v1/credit-notes", headers=staff(qapi), json={"invoice_id": note["id"], "reason": "x"}
+    )
+    assert r.status_code == 409
+    r = qapi.client.post(
+        f"/api/v1/invoices/{note['id']}/payments",
+        headers=staff(qapi),
+        json={"amount": "1", "method": "cheque", "paid_on": "2026-03-05"},
+    )
+    assert r.status_code == 409
+
+
+def test_deposit_needs_an_accepted_quote_and_a_sensible_share(qapi: Api) -> None:
+    quote = accepted_quote(qapi, copies=1)
+    for percent in ("0", "101"):
+        r = qapi.client.post(
+            "/api/v1/invoices/deposit",
+            headers=staff(qapi),
+            json={"quote_id": quote["id"], "percent": percent},
+        )
+        assert r.status_code == 422, percent
+    # Not converted yet: nothing to invoice from it.
+    r = qapi.client.post(
+        "/api/v1/invoices/from-quote", headers=staff(qapi), json={"quote_id": quote["id"]}
+    )
+    assert r.status_code == 409 and "accepted" in r.text
+    assert qapi.client.get("/api/v1/invoices", headers=staff(qapi)).json()["count"] == 0
