@@ -267,8 +267,8 @@ def fec(
     if site is None:
         raise Conflict("the café's identity is not set up: write profiles/site.toml first")
     return Response(
-        books.fec_text(session, year, site.accounts).encode("utf-8"),
-        media_type="text/tab-separated-values; charset=utf-8",
+        books.fec_bytes(session, year, site.accounts),
+        media_type=f"text/tab-separated-values; charset={books.FEC_ENCODING}",
         headers={
             "Content-Disposition": f'attachment; filename="{books.fec_filename(site.siret, year)}"'
         },

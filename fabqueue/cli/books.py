@@ -242,16 +242,17 @@ def write_pdf(args: argparse.Namespace) -> int:
 
 
 def write_fec(args: argparse.Namespace) -> int:
-    from fabqueue.invoices.books import fec_filename, fec_text
+    from fabqueue.invoices.books import fec_bytes, fec_filename
 
     sessions, profiles, _store = _context()
     if profiles.site is None:
         fail("the café's identity is not set up: write profiles/site.toml first")
     with sessions() as session:
-        text = fec_text(session, args.year, profiles.site.accounts)
+        data = fec_bytes(session, args.year, profiles.site.accounts)
     out = args.output or Path(fec_filename(profiles.site.siret, args.year))
-    out.write_text(text, encoding="utf-8", newline="")
-    print(f"{out}: {text.count(chr(10)) - 1} line(s)")
+    out.write_bytes(data)
+    lines = data.count(b"\n") - 1
+    print(f"{out}: {lines} line(s)")
     return 0
 
 

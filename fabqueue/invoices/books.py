@@ -152,7 +152,7 @@ def _sales_movements(
 
 def _rows(
     journal: str,
-    num: int,
+    num: str,
     day: date,
     piece: str,
     label: str,
@@ -164,7 +164,7 @@ def _rows(
         yield [
             journal,
             JOURNALS["sales"] if journal != "BQ" else JOURNALS["bank"],
-            str(num),
+            num,
             stamp,
             m.account,
             _label(m.account),
@@ -274,13 +274,25 @@ def fec_rows(session: Session, year: int, accounts: Accounts) -> list[list[str]]
     entries.extend(_payment_entries(session, start, end, accounts))
     entries.sort(key=lambda e: (e[0], e[1]))
     rows = [list(FEC_COLUMNS)]
-    for num, (day, _order, journal, piece, label, moves) in enumerate(entries, start=1):
-        rows.extend(_rows(journal, num, day, piece, label, moves))
+    # Entries are numbered without a break within each journal (VE000001, BQ000001…).
+    counters: dict[str, int] = defaultdict(int)
+    for day, _order, journal, piece, label, moves in entries:
+        counters[journal] += 1
+        rows.extend(_rows(journal, f"{journal}{counters[journal]:06d}", day, piece, label, moves))
     return rows
+
+
+FEC_ENCODING = "iso-8859-15"
+"""One of the character sets article A47 A-1 lists (with ASCII and EBCDIC); it has « é »
+and « € ». A character outside it becomes « ? » rather than failing the export."""
 
 
 def fec_text(session: Session, year: int, accounts: Accounts) -> str:
     return "".join("\t".join(row) + "\r\n" for row in fec_rows(session, year, accounts))
+
+
+def fec_bytes(session: Session, year: int, accounts: Accounts) -> bytes:
+    return fec_text(session, year, accounts).encode(FEC_ENCODING, errors="replace")
 
 
 def _clean(cell: str) -> str:

@@ -91,7 +91,7 @@ def test_cli_issue_pay_credit_fec_verify(
     assert "AV-2026-0001" in capsys.readouterr().out
     out = tmp_path / "fec.txt"
     assert main(["books", "fec", "2026", "-o", str(out)]) == 0
-    rows = parse_fec(out.read_bytes().decode("utf-8"))
+    rows = parse_fec(out.read_bytes().decode("iso-8859-15"))
     assert {r["PieceRef"] for r in rows} == {"FAC-2026-0001", "TICKET 77", "AV-2026-0001"}
     cash = [r for r in rows if r["CompteNum"] == "530000"]
     assert [fec_amount(r["Debit"]) for r in cash] == [Decimal(inv["total_ttc"])]
@@ -139,7 +139,10 @@ def test_fec_layout_and_csv_exports(cli: Api) -> None:
         json={"amount": "10.00", "method": "cheque", "paid_on": "2026-03-04", "reference": "CHQ 9"},
     )
     assert r.status_code == 201
-    text = cli.client.get("/api/v1/books/fec?year=2026", headers=staff(cli)).text
+    r = cli.client.get("/api/v1/books/fec?year=2026", headers=staff(cli))
+    assert r.headers["content-type"].endswith("charset=iso-8859-15")
+    assert "Céleste".encode("iso-8859-15") in r.content
+    text = r.text
     assert text.split("\r\n")[0].split("\t") == list(FEC_COLUMNS)
     rows = parse_fec(text)
     sale = [r for r in rows if r["JournalCode"] == "VE"]
@@ -151,6 +154,9 @@ def test_fec_layout_and_csv_exports(cli: Api) -> None:
     )
     assert customer["Debit"] == inv["total_ttc"].replace(".", ",")
     assert all(r["Idevise"] == "" and r["ValidDate"] for r in rows)
+    # Each journal numbers its entries without a break.
+    assert {r["EcritureNum"] for r in sale} == {"VE000001"}
+    assert {r["EcritureNum"] for r in rows if r["JournalCode"] == "BQ"} == {"BQ000001"}
     # Another year's FEC has the header only.
     assert cli.client.get("/api/v1/books/fec?year=2025", headers=staff(cli)).text.count("\r\n") == 1
 
