@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from fabqueue.invoices.drafts import actor_of, check_staff, lines_of_invoice
+from fabqueue.invoices.drafts import (
+    actor_of,
+    check_staff,
+    credited_line_ids,
+    lines_of_invoice,
+)
 from fabqueue.invoices.issuing import Renderer, issue_locked, lock
 from fabqueue.invoices.payments import settle
 from fabqueue.invoices.states import ISSUED_STATES, record
@@ -20,16 +25,6 @@ from fabqueue.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceS
 from fabqueue.profiles import ProfileSet
 from fabqueue.services.errors import Conflict, Invalid
 from fabqueue.storage import FileStore
-
-
-def credited_line_ids(session: Session, invoice_id: int) -> set[int]:
-    rows = session.exec(
-        select(InvoiceLine.credited_line_id)
-        .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
-        .where(Invoice.corrects_id == invoice_id)
-        .where(col(InvoiceLine.credited_line_id).is_not(None))
-    ).all()
-    return {r for r in rows if r is not None}
 
 
 def _chosen(session: Session, invoice: Invoice, line_ids: list[int] | None) -> list[InvoiceLine]:

@@ -222,7 +222,11 @@ def _deposit_deductions(session: Session, quote: Quote) -> list[InvoiceLine]:
         if deposit.id in deducted:
             continue
         assert deposit.id is not None
+        # A deposit line a credit note took back was never owed: nothing to deduct.
+        refunded = credited_line_ids(session, deposit.id)
         for line in lines_of_invoice(session, deposit.id):
+            if line.id in refunded:
+                continue
             out.append(
                 InvoiceLine(
                     invoice_id=0,
@@ -237,6 +241,16 @@ def _deposit_deductions(session: Session, quote: Quote) -> list[InvoiceLine]:
                 )
             )
     return out
+
+
+def credited_line_ids(session: Session, invoice_id: int) -> set[int]:
+    rows = session.exec(
+        select(InvoiceLine.credited_line_id)
+        .join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id))
+        .where(Invoice.corrects_id == invoice_id)
+        .where(col(InvoiceLine.credited_line_id).is_not(None))
+    ).all()
+    return {r for r in rows if r is not None}
 
 
 def draft_from_quote(*, session: Session, user: User, quote_id: int, at: datetime) -> Invoice:

@@ -252,3 +252,15 @@ def test_deposit_needs_an_accepted_quote_and_a_sensible_share(qapi: Api) -> None
     )
     assert r.status_code == 409 and "accepted" in r.text
     assert qapi.client.get("/api/v1/invoices", headers=staff(qapi)).json()["count"] == 0
+
+
+def test_a_credited_deposit_is_not_deducted(qapi: Api) -> None:
+    quote = accepted_quote(qapi, copies=1)
+    dep = post(qapi, "/api/v1/invoices/deposit", {"quote_id": quote["id"], "percent": "50"}, 201)
+    post(qapi, f"/api/v1/invoices/{dep['id']}/issue", {})
+    post(qapi, "/api/v1/credit-notes", {"invoice_id": dep["id"], "reason": "acompte annulé"}, 201)
+    succeed(qapi, *convert(qapi, quote["id"]))
+    final = post(qapi, "/api/v1/invoices/from-quote", {"quote_id": quote["id"]}, 201)
+    assert [ln["kind"] for ln in final["lines"]] == ["item"]
+    final = post(qapi, f"/api/v1/invoices/{final['id']}/issue", {})
+    assert final["total_ttc"] == quote["totals"]["ttc"]
