@@ -209,12 +209,23 @@ def _summation(settlement: ET.Element, invoice: Invoice) -> None:
     _el(summation, "ram:DuePayableAmount", _amount(invoice.total_ttc_cents or 0))
 
 
-def embed(pdf: bytes, xml: bytes) -> bytes:
+def embed(pdf: bytes, xml: bytes, *, title: str, author: str) -> bytes:
     """The PDF/A-3 with the XML attached as ``factur-x.xml``; the XML is checked against
     the EN 16931 XSD shipped with ``factur-x`` on the way."""
     from facturx import generate_from_binary
 
     out: bytes = generate_from_binary(
-        pdf, xml, flavor="factur-x", level="en16931", check_xsd=True, lang="fr-FR"
+        pdf,
+        xml,
+        flavor="factur-x",
+        level="en16931",
+        check_xsd=True,
+        lang="fr-FR",
+        pdf_metadata={
+            "author": author,
+            "keywords": "Facture, Factur-X",
+            "title": title,
+            "subject": f"{title} — {author}",
+        },
     )
     return out

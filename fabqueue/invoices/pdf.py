@@ -117,7 +117,8 @@ def render_pdf(
     pdf: bytes = HTML(string=html, base_url=str(TEMPLATES)).write_pdf(pdf_variant="pdf/a-3b")
     corrected = session.get(Invoice, invoice.corrects_id) if invoice.corrects_id else None
     xml = facturx.build_xml(invoice, lines, corrected.number if corrected else None)
-    return facturx.embed(pdf, xml)
+    title = HEADINGS[invoice.kind].format(invoice.number)
+    return facturx.embed(pdf, xml, title=title, author=str(invoice.issuer.get("name", "")))
 
 
 def renderer(profiles: ProfileSet) -> Renderer:

@@ -5,6 +5,7 @@ the chain verifies; each PDF carries a Factur-X XML whose totals are the PDF's."
 
 from __future__ import annotations
 
+import subprocess
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -58,6 +59,14 @@ def check_pdf_and_xml(api: Api, inv: dict[str, Any], tmp_path: Path) -> str:
     r = api.client.get(f"/api/v1/invoices/{inv['id']}/pdf", headers=staff(api))
     assert r.status_code == 200
     text = pdf_text(r.content, tmp_path, f"{inv['number']}.pdf")
+    meta = subprocess.run(
+        ["pdfinfo", "-meta", str(tmp_path / f"{inv['number']}.pdf")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "<pdfaid:part>3</pdfaid:part>" in meta
+    assert "<fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>" in meta
     _name, xml = get_xml_from_pdf(r.content, check_xsd=False)
     assert xml_check_xsd(xml, flavor="factur-x", level="en16931")
     root = etree.fromstring(xml)
