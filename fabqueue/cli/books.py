@@ -225,14 +225,25 @@ def credit(args: argparse.Namespace) -> int:
 
 
 def write_pdf(args: argparse.Namespace) -> int:
+    """Write the archived PDF; archive it first if issuing stopped before it did."""
+    from fabqueue.clock import utcnow
+    from fabqueue.invoices.issuing import archive_pdf, default_renderer
     from fabqueue.models.invoices import Invoice
 
-    sessions, _profiles, store = _context()
+    sessions, profiles, store = _context()
     with sessions() as session:
         inv = session.get(Invoice, args.invoice_id)
-        if inv is None or inv.pdf_sha256 is None:
+        if inv is None or inv.number is None:
             fail(f"no issued invoice {args.invoice_id}")
-        path = store.path_for(inv.pdf_sha256)
+        sha = inv.pdf_sha256 or archive_pdf(
+            session=session,
+            invoice_id=args.invoice_id,
+            store=store,
+            render=default_renderer(profiles),
+            actor="cli",
+            at=utcnow(),
+        )
+        path = store.path_for(sha)
         if not path.is_file():
             fail(f"the archived PDF of {inv.number} is missing: run `fabqueue books verify`")
         out = args.output or Path(f"{inv.number}.pdf")

@@ -392,7 +392,9 @@ def verify(session: Session, store: FileStore | None = None) -> list[str]:
 
 
 def _check_pdf(inv: Invoice, store: FileStore | None) -> list[str]:
-    if store is None or inv.pdf_sha256 is None:
+    if inv.pdf_sha256 is None:
+        return [f"{inv.number}: its PDF was never archived (`fabqueue invoices pdf {inv.id}`)"]
+    if store is None:
         return []
     path = store.path_for(inv.pdf_sha256)
     if not path.is_file():

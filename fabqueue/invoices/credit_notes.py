@@ -17,7 +17,13 @@ from fabqueue.invoices.drafts import (
     credited_line_ids,
     lines_of_invoice,
 )
-from fabqueue.invoices.issuing import Renderer, issue_locked, lock
+from fabqueue.invoices.issuing import (
+    Renderer,
+    archive_pdf,
+    default_renderer,
+    issue_locked,
+    lock,
+)
 from fabqueue.invoices.payments import settle
 from fabqueue.invoices.states import ISSUED_STATES, record
 from fabqueue.models import User
@@ -111,13 +117,7 @@ def credit(
         )
     session.flush()
     record(session, note, actor=actor_of(user), at=at, action="drafted", corrects=invoice.number)
-    if render is None:
-        from fabqueue.invoices.pdf import renderer
-
-        render = renderer(profiles)
-    note = issue_locked(
-        session, note, actor=actor_of(user), site=site, store=store, render=render, at=at
-    )
+    note = issue_locked(session, note, actor=actor_of(user), site=site, at=at)
     record(
         session,
         invoice,
@@ -130,4 +130,13 @@ def credit(
     )
     settle(session, invoice, actor=actor_of(user), at=at, action="credited")
     session.commit()
+    assert note.id is not None
+    archive_pdf(
+        session=session,
+        invoice_id=note.id,
+        store=store,
+        render=render or default_renderer(profiles),
+        actor=actor_of(user),
+        at=at,
+    )
     return note

@@ -17,12 +17,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import CursorResult, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from fabqueue.invoices.drafts import actor_of, check_staff, lines_of_invoice
-from fabqueue.invoices.states import move
+from fabqueue.invoices.states import move, record
 from fabqueue.models import Job, Organisation, StoredFile, User
 from fabqueue.models.invoices import (
     Invoice,
@@ -120,7 +121,6 @@ def footprint_payload(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
         "total_ht_cents": invoice.total_ht_cents,
         "total_vat_cents": invoice.total_vat_cents,
         "total_ttc_cents": invoice.total_ttc_cents,
-        "pdf_sha256": invoice.pdf_sha256,
         "lines": [
             [ln.description, ln.quantity_milli, ln.unit_price_cents, ln.vat_rate_bp] for ln in lines
         ],
@@ -179,16 +179,16 @@ def _freeze(
 
 
 def issue_locked(
-    session: Session,
-    invoice: Invoice,
-    *,
-    actor: str,
-    site: SiteProfile,
-    store: FileStore,
-    render: Renderer,
-    at: datetime,
+    session: Session, invoice: Invoice, *, actor: str, site: SiteProfile, at: datetime
 ) -> Invoice:
-    """Issue a draft the caller has loaded in this transaction (see :func:`issue`)."""
+    """Number, freeze and chain a draft the caller has locked in this transaction; the
+    caller commits, then archives its PDF (:func:`archive_pdf`).
+
+    The PDF is made after the commit: WeasyPrint takes a few hundred milliseconds, and
+    holding SQLite's write lock that long stalls every other writer (the dispatcher, the
+    other clerks). Its Factur-X XML is built and checked against the XSD here, so a
+    record that cannot be printed is refused before it takes a number.
+    """
     if invoice.state != InvoiceState.draft:
         raise Conflict(
             f"only a draft is issued; invoice {invoice.number or invoice.id} is "
@@ -203,13 +203,7 @@ def issue_locked(
     if invoice.total_ttc_cents == 0 and invoice.kind != InvoiceKind.credit_note:
         # An accountant refuses invoices of 0 € (Fab Manager #102).
         raise Conflict("the invoice comes to 0 €: nothing to invoice")
-    pdf = render(session, invoice, lines)
-    stored = store.save(io.BytesIO(pdf), limit=PDF_LIMIT)
-    # The row keeps the archive out of the store's garbage collection (which removes
-    # files no row refers to).
-    if session.get(StoredFile, stored.sha256) is None:
-        session.add(StoredFile(sha256=stored.sha256, size=stored.size, created_at=at))
-    invoice.pdf_sha256 = stored.sha256
+    check_xml(session, invoice, lines)
     invoice.footprint = footprint_of(invoice, lines)
     move(
         session,
@@ -221,10 +215,76 @@ def issue_locked(
         values={"issued_at": at},
         number=invoice.number,
         total_ttc_cents=invoice.total_ttc_cents,
-        pdf_sha256=stored.sha256,
         footprint=invoice.footprint,
     )
     return invoice
+
+
+def factur_x_xml(session: Session, invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
+    from fabqueue.invoices.facturx import build_xml
+
+    corrected = session.get(Invoice, invoice.corrects_id) if invoice.corrects_id else None
+    return build_xml(invoice, lines, corrected.number if corrected else None)
+
+
+def check_xml(session: Session, invoice: Invoice, lines: list[InvoiceLine]) -> None:
+    from facturx import xml_check_xsd
+
+    try:
+        xml_check_xsd(factur_x_xml(session, invoice, lines), flavor="factur-x", level="en16931")
+    except Exception as exc:  # factur-x raises bare Exceptions on an invalid XML
+        raise Conflict(f"the invoice's Factur-X XML is not valid: {exc}") from exc
+
+
+def archive_pdf(
+    *,
+    session: Session,
+    invoice_id: int,
+    store: FileStore,
+    render: Renderer,
+    actor: str,
+    at: datetime,
+) -> str:
+    """Print an issued record from what it froze, store the PDF, record its sha256 (on
+    the record once, and in an event); commit. Returns the sha256.
+
+    Runs right after issuing; if it failed then (a crash, a full disk), ``fabqueue books
+    verify`` reports the record and running this again makes the same document.
+    """
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None or invoice.number is None:
+        raise Conflict(f"invoice {invoice_id} is not issued: it has no PDF to archive")
+    if invoice.pdf_sha256 is not None:
+        return invoice.pdf_sha256
+    lines = lines_of_invoice(session, invoice_id)
+    pdf = render(session, invoice, lines)
+    stored = store.save(io.BytesIO(pdf), limit=PDF_LIMIT)
+    # The row keeps the archive out of the store's garbage collection (which removes
+    # files no row refers to).
+    if session.get(StoredFile, stored.sha256) is None:
+        session.add(StoredFile(sha256=stored.sha256, size=stored.size, created_at=at))
+    result = session.execute(
+        update(Invoice)
+        .where(col(Invoice.id) == invoice_id)
+        .where(col(Invoice.pdf_sha256).is_(None))
+        .values(pdf_sha256=stored.sha256)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    if result.rowcount == 1:
+        record(
+            session, invoice, actor=actor, at=at, action="pdf_archived", pdf_sha256=stored.sha256
+        )
+    session.commit()
+    session.refresh(invoice)
+    assert invoice.pdf_sha256 is not None
+    return invoice.pdf_sha256
+
+
+def default_renderer(profiles: ProfileSet) -> Renderer:
+    from fabqueue.invoices.pdf import renderer
+
+    return renderer(profiles)
 
 
 def issue(
@@ -237,20 +297,24 @@ def issue(
     at: datetime,
     render: Renderer | None = None,
 ) -> Invoice:
-    """Number, freeze, print (PDF/A-3 with Factur-X), archive and chain a draft; commit."""
+    """Number, freeze and chain a draft (one transaction), then print it as a PDF/A-3
+    with its Factur-X XML and archive it."""
     check_staff(user)
     site = profiles.site
     if site is None:
         raise Conflict("the café's identity is not set up: write profiles/site.toml first")
     invoice = lock(session, invoice_id)
-    if render is None:
-        from fabqueue.invoices.pdf import renderer
-
-        render = renderer(profiles)
-    invoice = issue_locked(
-        session, invoice, actor=actor_of(user), site=site, store=store, render=render, at=at
-    )
+    invoice = issue_locked(session, invoice, actor=actor_of(user), site=site, at=at)
     session.commit()
+    assert invoice.id is not None
+    archive_pdf(
+        session=session,
+        invoice_id=invoice.id,
+        store=store,
+        render=render or default_renderer(profiles),
+        actor=actor_of(user),
+        at=at,
+    )
     return invoice
 
 

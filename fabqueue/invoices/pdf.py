@@ -13,7 +13,7 @@ from babel.dates import format_date
 from sqlmodel import Session
 
 from fabqueue.invoices import facturx
-from fabqueue.invoices.issuing import Renderer
+from fabqueue.invoices.issuing import Renderer, factur_x_xml
 from fabqueue.models import Quote
 from fabqueue.models.invoices import Invoice, InvoiceKind, InvoiceLine
 from fabqueue.pricing import from_cents, line_total_cents
@@ -115,8 +115,7 @@ def render_pdf(
 
     html = render_html(session, invoice, lines, profiles)
     pdf: bytes = HTML(string=html, base_url=str(TEMPLATES)).write_pdf(pdf_variant="pdf/a-3b")
-    corrected = session.get(Invoice, invoice.corrects_id) if invoice.corrects_id else None
-    xml = facturx.build_xml(invoice, lines, corrected.number if corrected else None)
+    xml = factur_x_xml(session, invoice, lines)
     title = HEADINGS[invoice.kind].format(invoice.number)
     return facturx.embed(pdf, xml, title=title, author=str(invoice.issuer.get("name", "")))
 

@@ -220,11 +220,12 @@ def test_quote_to_fec(qapi: Api, clock: SetClock, tmp_path: Path) -> None:
     report = qapi.client.get("/api/v1/books/verify", headers=staff(qapi)).json()
     assert report == {"ok": True, "problems": []}
     events = qapi.client.get(f"/api/v1/invoices/{final['id']}/events", headers=staff(qapi)).json()
-    issued = next(e for e in events if e["action"] == "issued")
-    assert issued["detail"]["pdf_sha256"] == final["pdf_sha256"]
+    archived = next(e for e in events if e["action"] == "pdf_archived")
+    assert archived["detail"]["pdf_sha256"] == final["pdf_sha256"]
     assert [(e["action"], e["to_state"]) for e in events] == [
         ("drafted", "draft"),
         ("issued", "issued"),
+        ("pdf_archived", "issued"),
         ("payment", "partially_paid"),
         ("payment_recorded", "partially_paid"),
         ("payment", "paid"),

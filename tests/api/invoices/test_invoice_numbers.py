@@ -104,27 +104,65 @@ def _issue(
 
 
 def test_a_failed_issue_uses_no_number(
-    sqlite_url: str, profiles: ProfileSet, tmp_path: Path
+    sqlite_url: str, profiles: ProfileSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The PDF is made inside the issuing transaction: when it fails, the number taken
-    is rolled back with the rest and the draft stays a draft."""
+    """The number is taken inside the issuing transaction: an issue that fails after
+    taking it rolls it back with the rest, and the draft stays a draft."""
     engine = make_engine(sqlite_url)
     sessions = make_session_factory(engine, None)
     store = FileStore(tmp_path / "store")
     try:
         staff_id, ids = draft_rows(sessions, 2, AT)
 
-        def broken(_s: Session, _i: Invoice, _l: list[InvoiceLine]) -> bytes:
-            raise Conflict("the printer of PDFs is out of ink")
+        def refuse(*_args: object) -> None:
+            raise Conflict("the client's record cannot be printed")
 
-        with pytest.raises(Conflict):
-            _issue(sessions, staff_id, ids[0], profiles, store=store, render=broken)
+        with monkeypatch.context() as patch:
+            # Fails after the number was allocated, before the commit.
+            patch.setattr(issuing, "check_xml", refuse)
+            with pytest.raises(Conflict):
+                _issue(sessions, staff_id, ids[0], profiles, store=store)
         second = _issue(sessions, staff_id, ids[1], profiles, store=store)
         assert second.number == "FAC-2026-0001"
         with sessions() as s:
             first = s.get(Invoice, ids[0])
             assert first is not None and first.state == InvoiceState.draft
             assert first.number is None
+    finally:
+        engine.dispose()
+
+
+def test_a_pdf_not_archived_is_reported_then_made_again(
+    sqlite_url: str, profiles: ProfileSet, tmp_path: Path
+) -> None:
+    """The PDF is made after the commit (a few hundred ms outside the write lock): if
+    that fails, the invoice keeps its number, verify reports it, and archiving again
+    makes the document from what the record froze."""
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine, None)
+    store = FileStore(tmp_path / "store")
+    try:
+        staff_id, ids = draft_rows(sessions, 1, AT)
+
+        def broken(_s: Session, _i: Invoice, _l: list[InvoiceLine]) -> bytes:
+            raise OSError("No space left on device")
+
+        with pytest.raises(OSError):
+            _issue(sessions, staff_id, ids[0], profiles, store=store, render=broken)
+        with sessions() as s:
+            assert books.verify(s, store) == [
+                f"FAC-2026-0001: its PDF was never archived (`fabqueue invoices pdf {ids[0]}`)"
+            ]
+            sha = issuing.archive_pdf(
+                session=s,
+                invoice_id=ids[0],
+                store=store,
+                render=issuing.default_renderer(profiles),
+                actor="test",
+                at=AT,
+            )
+            assert store.path_for(sha).read_bytes().startswith(b"%PDF-")
+            assert books.verify(s, store) == []
     finally:
         engine.dispose()
 
