@@ -1,10 +1,11 @@
-"""Issuing: number, freeze, print, archive, chain — in one transaction.
+"""Issuing: number, freeze, check, chain — in one short transaction; then print and
+archive.
 
 The number comes from ``invoice_sequence`` (one row per series and year, read ``FOR
 UPDATE``) in the transaction that issues the invoice: if anything fails before the
-commit (the PDF, the archive), the number is not used and the series keeps no gap. The
-same lock orders the chain: each record's footprint covers the previous one's in its
-series and year.
+commit, the number is not used and the series keeps no gap. The same lock orders the
+chain: each record's footprint covers the previous one's in its series and year. The
+PDF is made from the frozen record after the commit (see :func:`issue_locked`).
 """
 
 from __future__ import annotations
