@@ -1,8 +1,9 @@
 """Invoice figures on this machine.
 
-1. Issuing one invoice: number, PDF/A-3 (WeasyPrint), Factur-X XML built, checked
-   against the EN 16931 XSD and embedded, archive, chain, commit — per invoice, on
-   SQLite (WAL); the first (cold: fonts, XSD) apart, then the median of the others.
+1. Issuing one invoice: number, Factur-X XML built and checked against the EN 16931
+   XSD, chain, commit; then the PDF/A-3 (WeasyPrint) with the XML embedded, archived —
+   per invoice, on SQLite (WAL); the first (cold: fonts, XSD) apart, then the median of
+   the others; and the write transaction alone (a stub PDF).
 2. The FEC of a year of 10,000 invoices (two lines each) and 10,000 payments.
 Targets: one invoice < 0.5 s; the FEC of 10,000 invoices < 10 s.
 
@@ -36,12 +37,18 @@ AT = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
 FEC_INVOICES = 10_000
 
 
-def bench_issue(folder: Path, runs: int) -> tuple[float, list[float]]:
-    profiles = load_profiles(quote_profiles(folder / "profiles", "normal"))
-    engine = make_engine(f"sqlite:///{folder / 'issue.db'}")
+def stub_pdf(*_args: object) -> bytes:
+    return b"%PDF-1.7 stub"
+
+
+def bench_issue(
+    folder: Path, runs: int, render: issuing.Renderer | None = None, name: str = "issue"
+) -> tuple[float, list[float]]:
+    profiles = load_profiles(quote_profiles(folder / f"{name}-profiles", "normal"))
+    engine = make_engine(f"sqlite:///{folder / f'{name}.db'}")
     upgrade(engine)
     sessions = make_session_factory(engine, None)
-    store = FileStore(folder / "store")
+    store = FileStore(folder / f"{name}-store")
     staff_id, ids = draft_rows(sessions, runs + 1, AT)
     times = []
     for invoice_id in ids:
@@ -50,7 +57,13 @@ def bench_issue(folder: Path, runs: int) -> tuple[float, list[float]]:
             user = s.get(User, staff_id)
             assert user is not None
             issuing.issue(
-                session=s, user=user, invoice_id=invoice_id, profiles=profiles, store=store, at=AT
+                session=s,
+                user=user,
+                invoice_id=invoice_id,
+                profiles=profiles,
+                store=store,
+                at=AT,
+                render=render,
             )
         times.append(time.perf_counter() - start)
     engine.dispose()
@@ -157,6 +170,8 @@ def main() -> None:
         folder = Path(tmp)
         cold, warm = bench_issue(folder, runs)
         print(f"issue one invoice (PDF/A-3 + Factur-X): first {cold * 1000:.0f} ms; {spread(warm)}")
+        _cold, locked = bench_issue(folder, runs, render=stub_pdf, name="locked")
+        print(f"  of which the write transaction (number, XSD check, chain): {spread(locked)}")
         fec_times, rows = bench_fec(folder, max(3, runs // 3))
         print(f"FEC of {FEC_INVOICES} invoices + payments ({rows} rows): {spread(fec_times)}")
 
