@@ -10,6 +10,7 @@ from fabqueue.api import (
     events,
     health,
     intake,
+    invoices,
     jobs,
     machines,
     privacy,
@@ -35,5 +36,6 @@ api_router.include_router(availability.router, responses=WRITES)
 api_router.include_router(calendars.router)
 api_router.include_router(privacy.router, responses=WRITES)
 api_router.include_router(intake.router, responses=UPLOADS)
+api_router.include_router(invoices.router, responses=WRITES)
 
 __all__ = ["api_router"]

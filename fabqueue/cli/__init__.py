@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from fabqueue.cli import (
     analyze,
     bookings,
+    books,
     client,
     database,
     profiles,
@@ -20,7 +21,18 @@ from fabqueue.cli import (
     users,
 )
 
-COMMAND_MODULES = (serve, database, users, client, analyze, profiles, simulate, quotes, bookings)
+COMMAND_MODULES = (
+    serve,
+    database,
+    users,
+    client,
+    analyze,
+    profiles,
+    simulate,
+    quotes,
+    bookings,
+    books,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

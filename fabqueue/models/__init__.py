@@ -9,6 +9,14 @@ from fabqueue.models.bookings import (
 )
 from fabqueue.models.clients import ClientAccount, Organisation
 from fabqueue.models.files import StoredFile
+from fabqueue.models.invoices import (
+    Invoice,
+    InvoiceEvent,
+    InvoiceJob,
+    InvoiceLine,
+    InvoiceSequence,
+    Payment,
+)
 from fabqueue.models.jobs import Job, JobEvent, JobEventPublic, JobPublic, JobsPublic, Outcome
 from fabqueue.models.machines import (
     Machine,
@@ -42,6 +50,11 @@ __all__ = [
     "CalendarToken",
     "ClientAccount",
     "Enrolment",
+    "Invoice",
+    "InvoiceEvent",
+    "InvoiceJob",
+    "InvoiceLine",
+    "InvoiceSequence",
     "Job",
     "JobActual",
     "JobEvent",
@@ -55,6 +68,7 @@ __all__ = [
     "MachineRecord",
     "Organisation",
     "Outcome",
+    "Payment",
     "Quote",
     "QuoteEvent",
     "QuoteJob",

@@ -44,6 +44,43 @@ def vat_key(siren: str) -> int:
     return (12 + 3 * (int(siren) % 97)) % 97
 
 
+class Accounts(BaseModel):
+    """Account numbers of the café's chart of accounts (PCG), for the FEC."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sales_journal: str = Field("VE", pattern=r"^[A-Z0-9]{1,8}$")
+    bank_journal: str = Field("BQ", pattern=r"^[A-Z0-9]{1,8}$")
+    customers: str = Field("411000", pattern=r"^\d{3,10}$")
+    deposits: str = Field("419100", pattern=r"^\d{3,10}$")
+    """Advances received from customers, until the final invoice deducts them."""
+    sales: dict[str, str] = Field(
+        default_factory=lambda: {
+            "fdm_printer": "706100",
+            "vinyl_cutter": "706200",
+            "embroidery": "706300",
+            "service": "706000",
+        }
+    )
+    """Sales account per kind of line (a machine kind, or ``service``)."""
+    vat: dict[str, str] = Field(default_factory=lambda: {"default": "445710"})
+    """VAT collected, per rate ("20", "5.5") or ``default``."""
+    payments: dict[str, str] = Field(
+        default_factory=lambda: {
+            "especes": "530000",
+            "carte": "511500",
+            "cheque": "511200",
+            "virement": "512000",
+        }
+    )
+
+    def sales_account(self, key: str) -> str:
+        return self.sales.get(key) or self.sales.get("service") or "706000"
+
+    def vat_account(self, rate: Decimal) -> str:
+        return self.vat.get(format(rate.normalize(), "f")) or self.vat.get("default") or "445710"
+
+
 class SiteProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -88,6 +125,18 @@ class SiteProfile(BaseModel):
     )
     quote_footer: str | None = Field(None, max_length=500)
     """Free text at the bottom of every quote (insurance, bank details…)."""
+
+    invoice_prefix: str = Field("FAC", pattern=r"^[A-Z]{1,8}$")
+    """Series of invoices and deposit invoices: FAC-2026-0001. Cafés sharing one database
+    each take their own prefix, so each keeps its own gap-free series."""
+    credit_note_prefix: str = Field("AV", pattern=r"^[A-Z]{1,8}$")
+    payment_days: int = Field(30, ge=0, le=60)
+    """Days from the invoice date to its due date (at most 60 by C. com. L441-10)."""
+    late_penalty_rate: str = Field(
+        "trois fois le taux d'intérêt légal", min_length=1, max_length=200
+    )
+    accounts: Accounts = Field(default_factory=lambda: Accounts())
+    """Chart-of-accounts numbers for the FEC export."""
 
     locale: Literal["fr_FR"] = "fr_FR"
     timezone: str = "Europe/Paris"
