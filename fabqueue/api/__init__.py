@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from fabqueue.api import (
+    activity,
     availability,
     bookings,
     calendars,
@@ -27,6 +28,7 @@ api_router.include_router(users.router)
 api_router.include_router(clients.router)
 api_router.include_router(quotes.router)
 api_router.include_router(reports.router)
+api_router.include_router(activity.router)
 api_router.include_router(trainings.router)
 api_router.include_router(bookings.router)
 api_router.include_router(availability.router)

@@ -15,12 +15,24 @@ from fabqueue.cli import (
     database,
     profiles,
     quotes,
+    reports,
     serve,
     simulate,
     users,
 )
 
-COMMAND_MODULES = (serve, database, users, client, analyze, profiles, simulate, quotes, bookings)
+COMMAND_MODULES = (
+    serve,
+    database,
+    users,
+    client,
+    analyze,
+    profiles,
+    simulate,
+    quotes,
+    bookings,
+    reports,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
