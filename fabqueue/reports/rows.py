@@ -229,7 +229,7 @@ def load_redos(session: Session, period: Period, machines: Sequence[str] | None)
                 col(Job.analysis),
             )
             .join(Job, col(Job.id) == col(JobEvent.job_id))
-            .where(JobEvent.to_state == JobState.queued)
+            .where(col(JobEvent.to_state) == JobState.queued)
             .where(col(JobEvent.reason).startswith(BAD_REASON))
             .where(_in(col(JobEvent.at), period))
         )
