@@ -153,6 +153,8 @@ class Generator:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     next_job: int = 1
+    padding: dict[str, Any] = field(default_factory=dict)
+    """Extra analysis details, as big as a real G-code analysis's (benchmark)."""
 
     def instant(self, *, margin_days: int = 20) -> datetime:
         """A time in YEAR, or up to ``margin_days`` either side (to test the edges)."""
@@ -196,6 +198,8 @@ class Generator:
         machine = r.choice(sorted(MACHINES))
         kind = MACHINES[machine]
         analysis, q = self.analysis(kind)
+        if self.padding:
+            analysis["details"] = {**self.padding, **analysis.get("details", {})}
         owner = r.choice(self.users["member"] + self.users["client"])
         closed = self.instant()
         roll = r.random()
@@ -370,6 +374,7 @@ def generate(
     quotes: int = 40,
     members: int = 30,
     clients: int = 6,
+    padding: dict[str, Any] | None = None,
 ) -> Ledger:
     rng = random.Random(seed)
     ledger = Ledger()
@@ -377,7 +382,7 @@ def generate(
         s.add(StoredFile(sha256=SHA, size=1, created_at=NOW))
         s.flush()
         users = _users(s, members, clients)
-        gen = Generator(rng, ledger, users)
+        gen = Generator(rng, ledger, users, padding=padding or {})
         for _ in range(jobs):
             gen.add_job()
         for i in range(0, len(gen.jobs), 5000):
