@@ -4,7 +4,8 @@ cluster, as the tests make). Target: the report (JSON figures) in < 2 s on each.
 
 Times ``service.build`` for the year (every query and every aggregation) RUNS times and
 prints the median and spread, wall clock and this process's CPU time (on a shared,
-loaded machine the wall clock mostly measures the wait for a core); then once each: the ODS and the PDF exports.
+loaded machine the wall clock mostly measures the wait for a core); then, once each,
+the ODS and the PDF exports.
 
     .venv/bin/python bench/reports.py [--runs 5] [--jobs 50000] [--sqlite-only]
 """
@@ -37,7 +38,7 @@ PADDING = {
     "dwell_s": 12.5,
     "overhead_s": 30.0,
     "machine_time_s": 3700.2,
-    "time_by_move": {k: 123.4 for k in ("travel", "perimeter", "infill", "support", "other")},
+    "time_by_move": dict.fromkeys(("travel", "perimeter", "infill", "support", "other"), 123.4),
     "extrusion_bounds": [[1.0, 2.0, 0.2], [180.0, 190.0, 42.0]],
     "layers": 210,
     "slicer": "PrusaSlicer 2.7.1+linux-x64-GTK3",
