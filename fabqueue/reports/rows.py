@@ -35,7 +35,7 @@ BAD_REASON = "operator: bad"
 CLOSED = (JobState.succeeded, JobState.failed, JobState.cancelled)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Quantities:
     """What one run of a job asks for, from its analysis (all copies)."""
 
@@ -50,7 +50,7 @@ class Quantities:
     purge_g: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class JobRow:
     id: int
     kind: str
@@ -66,7 +66,7 @@ class JobRow:
     """Machine time of the last run: the operator's entry, else the runner's."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RedoRow:
     """A run the operator judged bad: the part was spoilt and the job ran again."""
 
@@ -135,13 +135,12 @@ def figures(analysis: Any) -> list[Any]:
     return [analysis[path].as_float() for path in PATHS]
 
 
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and value >= 0 else None
-
-
 def quantities(values: Sequence[Any], copies: int) -> Quantities:
     """A run's quantities from the ``PATHS`` values of its analysis, scaled to its copies."""
-    duration, heatup, homing, filament, vinyl, design, thread, purge = (_num(v) for v in values)
+    # A negative or missing figure is unknown, not a negative quantity.
+    duration, heatup, homing, filament, vinyl, design, thread, purge = (
+        float(v) if v is not None and v >= 0 else None for v in values
+    )
     n = max(copies, 1)
     return Quantities(
         duration_s=duration * n if duration is not None else None,
