@@ -111,8 +111,8 @@ def to_html(report: Report, identity: dict[str, Any]) -> str:
         fmt=french,
         numeric=_is_number,
         generated=format_datetime(report.generated_at, "d MMMM y HH:mm", tzinfo=tz, locale=LOCALE),
-        first=format_date(report.start, "d MMMM y", locale=LOCALE),
-        last=format_date(report.end, "d MMMM y", locale=LOCALE),
+        first=format_date(report.first_day, "d MMMM y", locale=LOCALE),
+        last=format_date(report.last_day, "d MMMM y", locale=LOCALE),
     )
 
 

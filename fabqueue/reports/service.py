@@ -4,7 +4,7 @@ from the database, figures from the pure modules, charts, and flat tables for ex
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,6 +21,9 @@ from fabqueue.services.errors import NotFound
 
 class Report(BaseModel):
     period: str
+    first_day: date
+    last_day: date
+    """Inclusive, in the café's calendar."""
     start: datetime
     end: datetime
     scope: str
@@ -78,6 +81,8 @@ def build(
     slugs = sorted(profiles.machines) if machines is None else sorted(machines)
     return Report(
         period=period.label,
+        first_day=period.first_day,
+        last_day=period.last_day,
         start=period.start,
         end=period.end,
         scope="réseau" if machines is None else ", ".join(slugs),

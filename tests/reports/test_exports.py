@@ -85,6 +85,7 @@ def test_pdf_text_reads_back(year: Year, tmp_path: Path) -> None:
         ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Bilan d'activité 2026" in text
+    assert "Du 1 janvier 2026 au 31 décembre 2026" in text
     assert "Café des Pentes" in text
     assert "Estimation" in text
     # French formats: « 1 234,5 »; the sent amount as printed in the table.
