@@ -400,9 +400,13 @@ def _bookings(s: Any, gen: Generator, n: int) -> None:
     r, led = gen.rng, gen.ledger
     staff = gen.users["facilitator"][0]
     rows = []
-    for _ in range(n):
+    # Each booking its own hour: PostgreSQL's exclusion constraints refuse two live
+    # bookings overlapping on a machine or for a member, as the service would.
+    first = datetime(YEAR, 1, 1, tzinfo=PARIS).astimezone(UTC) - timedelta(days=20)
+    hours = r.sample(range((365 + 40) * 24), n)
+    for hour in hours:
         member = r.choice(gen.users["member"])
-        start = gen.instant().replace(minute=0, second=0, microsecond=0)
+        start = first + timedelta(hours=hour)
         end = start + timedelta(hours=1)
         walk_in = r.random() < 0.15
         created = (
