@@ -15,7 +15,7 @@ from odf.table import Table, TableCell, TableRow
 
 from fabqueue.reports import exports, service
 from fabqueue.reports.tables import svg_charts
-from tests.reports.conftest import Year
+from tests.support.activity import Year
 
 
 def _sheets(data: bytes, tmp: Path) -> dict[str, list[list[object]]]:

@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 
 from fabqueue.reports import period
-from tests.reports.conftest import Year
-from tests.support.activity import OPEN_HOURS_2026, PARIS, YEAR
+from tests.support.activity import OPEN_HOURS_2026, PARIS, YEAR, Year
 
 
 def test_machines_and_months_match_the_ledger(any_year: Year) -> None:
@@ -31,14 +30,14 @@ def test_machines_and_months_match_the_ledger(any_year: Year) -> None:
         assert m.redo_rate == round(c["redone"] / runs, 4)
         assert m.available_h == OPEN_HOURS_2026
     assert [m.key for m in r.activity.months] == [f"{YEAR}-{i:02d}" for i in range(1, 13)]
-    for m in r.activity.months:
-        c = led.by_month[m.key]
-        assert (m.succeeded, m.failed, m.redone, m.cancelled) == (
+    for month in r.activity.months:
+        c = led.by_month[month.key]
+        assert (month.succeeded, month.failed, month.redone, month.cancelled) == (
             c["succeeded"],
             c["failed"],
             c["redone"],
             c["cancelled"],
-        ), m.key
+        ), month.key
     assert sum(m.redone for m in r.activity.machines) > 0
     assert sum(m.failed for m in r.activity.machines) > 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import textwrap
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
+from sqlmodel import col, select
 
-from fabqueue.db import SessionFactory, session_scope
+from fabqueue.db import SessionFactory, make_engine, make_session_factory, session_scope
 from fabqueue.models import (
     Authorisation,
     Booking,
@@ -35,6 +37,9 @@ from fabqueue.models import (
     TrainingSession,
     User,
 )
+from fabqueue.profiles import ProfileSet, load_profiles
+from fabqueue.reports import period, service
+from fabqueue.reports.service import Report
 from tests.support.factories import sim_printer, write_profiles
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -353,15 +358,13 @@ def _users(session: Any, members: int, clients: int) -> dict[str, list[int]]:
     ]
     session.execute(insert(User), rows)
     ids: dict[str, list[int]] = {"facilitator": [], "member": [], "client": []}
-    for uid, role in session.execute(User.__table__.select().with_only_columns(User.id, User.role)):  # type: ignore[attr-defined]
+    for uid, role in session.execute(select(User.id, User.role)):
         ids[str(role)].append(uid)
     # An erased member keeps their id and role: still counted, anonymously.
     erased = ids["member"][0]
     session.execute(
-        User.__table__.update()
-        .where(User.id == erased)
-        .values(name=f"erased-{erased}", active=False)
-    )  # type: ignore[attr-defined]
+        update(User).where(col(User.id) == erased).values(name=f"erased-{erased}", active=False)
+    )
     return ids
 
 
@@ -454,9 +457,7 @@ def _quotes(s: Any, gen: Generator, n: int) -> None:
         for i in range(5)
     ]
     s.execute(insert(Organisation), orgs)
-    org_ids = [
-        o for (o,) in s.execute(Organisation.__table__.select().with_only_columns(Organisation.id))
-    ]  # type: ignore[attr-defined]
+    org_ids = [o for (o,) in s.execute(select(Organisation.id))]
     rows = []
     for _ in range(n):
         org = r.choice(org_ids)
@@ -507,7 +508,7 @@ def _trainings(s: Any, gen: Generator) -> None:
     for _ in range(12):
         start = gen.instant()
         ts = TrainingSession(
-            training_id=t.id,
+            training_id=t.id or 0,
             starts_at=start,
             ends_at=start + timedelta(hours=2),
             places=6,
@@ -531,7 +532,7 @@ def _trainings(s: Any, gen: Generator) -> None:
             s.flush()
             s.add(
                 Enrolment(
-                    session_id=ts.id,
+                    session_id=ts.id or 0,
                     member_id=member,
                     enrolled_at=start,
                     enrolled_by=staff,
@@ -544,3 +545,25 @@ def _trainings(s: Any, gen: Generator) -> None:
                 led.trained.add(member)
                 led.members.add(member)
                 led.authorisations += 1
+
+
+@dataclass
+class Year:
+    """A generated year in a database, with the café's profiles and the ledger."""
+
+    sessions: SessionFactory
+    profiles: ProfileSet
+    ledger: Ledger
+
+    def report(self, p: period.Period | None = None, **kw: Any) -> Report:
+        with session_scope(self.sessions) as s:
+            return service.build(s, self.profiles, p or period.year(YEAR, PARIS), now=NOW, **kw)
+
+
+def open_year(url: str, root: Path) -> Iterator[Year]:
+    engine = make_engine(url)
+    sessions = make_session_factory(engine, None)
+    profiles = load_profiles(write_cafe(root / "profiles"))
+    ledger = generate(sessions)
+    yield Year(sessions, profiles, ledger)
+    engine.dispose()
