@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from fabqueue.api import (
+    activity,
     availability,
     bookings,
     calendars,
@@ -30,6 +31,7 @@ api_router.include_router(users.router, responses=WRITES)
 api_router.include_router(clients.router, responses=WRITES)
 api_router.include_router(quotes.router, responses=UPLOADS)
 api_router.include_router(reports.router, responses=WRITES)
+api_router.include_router(activity.router, responses=WRITES)
 api_router.include_router(trainings.router, responses=WRITES)
 api_router.include_router(bookings.router, responses=WRITES)
 api_router.include_router(availability.router, responses=WRITES)

@@ -16,6 +16,7 @@ from fabqueue.cli import (
     database,
     profiles,
     quotes,
+    reports,
     serve,
     simulate,
     users,
@@ -32,6 +33,7 @@ COMMAND_MODULES = (
     quotes,
     bookings,
     books,
+    reports,
 )
 
 

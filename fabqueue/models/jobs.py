@@ -69,6 +69,8 @@ class Job(SQLModel, table=True):
         # "Is anything queued for this machine?" must not scan a long queue of jobs
         # meant for other machines.
         Index("ix_job_waiting", "state", "target_machine", "kind"),
+        # Activity reports read the jobs closed in a period (migration 0012).
+        Index("ix_job_finished_at", "finished_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -115,6 +117,8 @@ class Job(SQLModel, table=True):
 
 class JobEvent(SQLModel, table=True):
     __tablename__ = "job_event"
+    # Activity reports count the operator's « bad » judgements of a period (migration 0012).
+    __table_args__ = (Index("ix_job_event_to_state_at", "to_state", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="job.id", index=True)

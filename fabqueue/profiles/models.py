@@ -36,6 +36,11 @@ class MachineProfile(BaseModel):
     """Start the next job without waiting for a person to clear the machine."""
     hourly_rate: Decimal = Field(Decimal("0"), ge=0, decimal_places=2)
     """Machine time price, € HT per hour."""
+    power_heatup_w: float | None = Field(None, ge=0, le=100_000)
+    """Mean electrical power while heating up (W), for the activity reports' energy
+    estimate; None = not known, the machine is left out of the estimate."""
+    power_running_w: float | None = Field(None, ge=0, le=100_000)
+    """Mean electrical power while working (W)."""
     materials: list[str] = Field(default_factory=list)
     """Material slugs this machine can use; empty = any material of its kind."""
     track_material: bool = True

@@ -1,0 +1,114 @@
+"""The yearly activity report over a large year: 50,000 jobs (and their ~110,000 events),
+5,000 bookings, 500 quotes, on SQLite (file, WAL) and PostgreSQL (a throw-away local
+cluster, as the tests make). Target: the report (JSON figures) in < 2 s on each.
+
+Times ``service.build`` for the year (every query and every aggregation) RUNS times and
+prints the median and spread, wall clock and this process's CPU time (on a shared,
+loaded machine the wall clock mostly measures the wait for a core); then, once each,
+the ODS and the PDF exports.
+
+    .venv/bin/python bench/reports.py [--runs 5] [--jobs 50000] [--sqlite-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from fabqueue.db import make_engine, make_session_factory, session_scope, upgrade  # noqa: E402
+from fabqueue.profiles import load_profiles  # noqa: E402
+from fabqueue.reports import exports, period, service  # noqa: E402
+from tests.support import pg  # noqa: E402
+from tests.support.activity import NOW, PARIS, YEAR, generate, write_cafe  # noqa: E402
+
+# A real G-code analysis carries this much beside the figures the reports read.
+PADDING = {
+    "motion_s": 3512.123,
+    "dwell_s": 12.5,
+    "overhead_s": 30.0,
+    "machine_time_s": 3700.2,
+    "time_by_move": dict.fromkeys(("travel", "perimeter", "infill", "support", "other"), 123.4),
+    "extrusion_bounds": [[1.0, 2.0, 0.2], [180.0, 190.0, 42.0]],
+    "layers": 210,
+    "slicer": "PrusaSlicer 2.7.1+linux-x64-GTK3",
+    "warnings": ["first layer at 0.3 mm"] * 3,
+}
+
+
+def bench(url: str, label: str, root: Path, args: argparse.Namespace) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = make_session_factory(engine, None)
+    profiles = load_profiles(write_cafe(root / "profiles"))
+    t0 = time.perf_counter()
+    generate(
+        sessions,
+        jobs=args.jobs,
+        bookings=args.bookings,
+        quotes=500,
+        members=800,
+        clients=60,
+        padding=PADDING,
+    )
+    print(f"{label}: generated in {time.perf_counter() - t0:.1f} s")
+    p = period.year(YEAR, PARIS)
+    times, cpu = [], []
+    for _ in range(args.runs):
+        t, c = time.perf_counter(), time.process_time()
+        with session_scope(sessions) as s:
+            report = service.build(s, profiles, p, now=NOW)
+        times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    jobs = sum(m.runs + m.cancelled for m in report.activity.machines)
+    print(
+        f"{label}: yearly report ({jobs} runs and cancellations counted): median "
+        f"{statistics.median(times):.3f} s, min {min(times):.3f}, max {max(times):.3f} "
+        f"over {args.runs} runs; this process's CPU: median {statistics.median(cpu):.3f} s "
+        f"(min {min(cpu):.3f}, max {max(cpu):.3f})"
+    )
+    print(f"{label}: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    identity = service.site_identity(profiles)
+    for fmt in ("ods", "pdf"):
+        t = time.perf_counter()
+        body = exports.render(report, fmt, identity)
+        print(f"{label}: {fmt} export {time.perf_counter() - t:.3f} s ({len(body)} bytes)")
+    engine.dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--jobs", type=int, default=50_000)
+    ap.add_argument("--bookings", type=int, default=5_000)
+    ap.add_argument("--sqlite-only", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        bench(f"sqlite:///{root}/bench.db", "SQLite", root / "a", args)
+        if args.sqlite_only:
+            return
+        server = pg.start()
+        try:
+            name = f"bench_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            bench(server.database_url(name), "PostgreSQL", root / "b", args)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
