@@ -26,6 +26,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from fabqueue.db import make_engine, make_session_factory, session_scope, upgrade  # noqa: E402
 from fabqueue.invoices import books, issuing  # noqa: E402
+from fabqueue.invoices.facturx import Renderer  # noqa: E402
 from fabqueue.models import User  # noqa: E402
 from fabqueue.models.invoices import Invoice, InvoiceLine, Payment  # noqa: E402
 from fabqueue.profiles import load_profiles  # noqa: E402
@@ -42,7 +43,7 @@ def stub_pdf(*_args: object) -> bytes:
 
 
 def bench_issue(
-    folder: Path, runs: int, render: issuing.Renderer | None = None, name: str = "issue"
+    folder: Path, runs: int, render: Renderer | None = None, name: str = "issue"
 ) -> tuple[float, list[float]]:
     profiles = load_profiles(quote_profiles(folder / f"{name}-profiles", "normal"))
     engine = make_engine(f"sqlite:///{folder / f'{name}.db'}")

@@ -17,8 +17,8 @@ from fabqueue.invoices.drafts import (
     credited_line_ids,
     lines_of_invoice,
 )
+from fabqueue.invoices.facturx import Renderer
 from fabqueue.invoices.issuing import (
-    Renderer,
     archive_pdf,
     default_renderer,
     issue_locked,

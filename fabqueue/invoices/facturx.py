@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
+
+from sqlmodel import Session
 
 from fabqueue.models.invoices import Invoice, InvoiceKind, InvoiceLine
 from fabqueue.pricing import from_cents, line_total_cents
@@ -229,3 +232,12 @@ def embed(pdf: bytes, xml: bytes, *, title: str, author: str) -> bytes:
         },
     )
     return out
+
+
+Renderer = Callable[[Session, Invoice, list[InvoiceLine]], bytes]
+"""(session, an issued record, its lines) -> the PDF/A-3 bytes with the XML inside."""
+
+
+def factur_x_xml(session: Session, invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
+    corrected = session.get(Invoice, invoice.corrects_id) if invoice.corrects_id else None
+    return build_xml(invoice, lines, corrected.number if corrected else None)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from fabqueue.invoices.drafts import actor_of, check_staff, lines_of_invoice
+from fabqueue.invoices.facturx import Renderer, factur_x_xml
 from fabqueue.invoices.states import move, record
 from fabqueue.models import Job, Organisation, StoredFile, User
 from fabqueue.models.invoices import (
@@ -43,8 +43,6 @@ from fabqueue.storage import FileStore
 
 MILLI = Decimal(1000)
 PDF_LIMIT = 50 * 1024 * 1024
-
-Renderer = Callable[[Session, Invoice, list[InvoiceLine]], bytes]
 
 
 def allocate_number(session: Session, series: str, year: int) -> int:
@@ -219,13 +217,6 @@ def issue_locked(
         footprint=invoice.footprint,
     )
     return invoice
-
-
-def factur_x_xml(session: Session, invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
-    from fabqueue.invoices.facturx import build_xml
-
-    corrected = session.get(Invoice, invoice.corrects_id) if invoice.corrects_id else None
-    return build_xml(invoice, lines, corrected.number if corrected else None)
 
 
 def check_xml(session: Session, invoice: Invoice, lines: list[InvoiceLine]) -> None:

@@ -13,7 +13,7 @@ from babel.dates import format_date
 from sqlmodel import Session
 
 from fabqueue.invoices import facturx
-from fabqueue.invoices.issuing import Renderer, factur_x_xml
+from fabqueue.invoices.facturx import Renderer, factur_x_xml
 from fabqueue.models import Quote
 from fabqueue.models.invoices import Invoice, InvoiceKind, InvoiceLine
 from fabqueue.pricing import from_cents, line_total_cents
