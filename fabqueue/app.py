@@ -33,6 +33,7 @@ from fabqueue.services.errors import ServiceError
 from fabqueue.services.machines import register_local
 from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
+from fabqueue.workers import WorkerLimits, WorkerPool
 
 log = logging.getLogger("fabqueue")
 
@@ -85,12 +86,27 @@ def build_context(
     )
 
 
+def make_workers(settings: Settings) -> WorkerPool:
+    return WorkerPool(
+        settings.workers,
+        WorkerLimits(cpu_s=settings.worker_cpu_s, memory_mb=settings.worker_memory_mb),
+        queue_max=settings.worker_queue,
+    )
+
+
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, profiles: ProfileSet | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    profiles: ProfileSet | None = None,
+    workers: WorkerPool | None = None,
 ) -> FastAPI:
+    """``workers``: a pool the caller owns (tests); by default the app makes its own."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings, clock=clock, profiles=profiles)
+        ctx.workers = workers or make_workers(settings)
         await asyncio.to_thread(check_schema, ctx)
         await asyncio.to_thread(register_machines, ctx)
         await asyncio.to_thread(collect_file_garbage, ctx)
@@ -104,6 +120,7 @@ def create_app(
                 clock=ctx.clock,
                 profiles=ctx.profiles,
                 store=ctx.store,
+                workers=ctx.workers,
             )
             await ctx.dispatcher.start()
         # Everything built so far lives as long as the service: keep it out of the
@@ -121,6 +138,8 @@ def create_app(
         finally:
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()
+            if workers is None:
+                await asyncio.to_thread(ctx.workers.close)
             ctx.engine.dispose()
 
     app = FastAPI(
@@ -133,8 +152,11 @@ def create_app(
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        retry = exc.extra.get("retry_after_s")
         return JSONResponse(
-            status_code=exc.status_code, content={"detail": exc.message, **exc.extra}
+            status_code=exc.status_code,
+            content={"detail": exc.message, **exc.extra},
+            headers={"Retry-After": str(retry)} if retry is not None else None,
         )
 
     app.include_router(api_router, prefix="/api/v1")

@@ -15,6 +15,7 @@ from fabqueue.profiles import ProfileSet
 from fabqueue.services.machines import MachineCatalog
 from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
+from fabqueue.workers import WorkerPool
 
 
 @dataclass
@@ -30,6 +31,8 @@ class AppContext:
     dispatcher: Dispatcher | None = None
     tokens: TokenCache = field(default_factory=TokenCache)
     machines: MachineCatalog | None = None
+    workers: WorkerPool | None = None
+    """Set by the app's lifespan: where every file analysis, conversion and preview runs."""
 
     def __post_init__(self) -> None:
         if self.machines is None:

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     port: int = 8000
 
     api_threads: int = Field(6, ge=2, le=64)
-    """Worker threads for API handlers (file analysis runs there)."""
+    """Threads for API handlers (file work runs in the worker processes instead)."""
 
     access_log: bool = False
     """Log every HTTP request (useful when debugging a client; noisy otherwise)."""
@@ -48,6 +48,18 @@ class Settings(BaseSettings):
 
     offline_grace_s: float = 30.0
     """A machine unreachable this long while running a job interrupts the job."""
+
+    workers: int = Field(2, ge=1, le=64)
+    """Worker processes for file analysis, conversion and previews (one per core)."""
+
+    worker_cpu_s: int = Field(20, ge=1)
+    """CPU seconds one file may cost a worker; a file over it is refused."""
+
+    worker_memory_mb: int = Field(1024, ge=256)
+    """Memory (address space) of each worker; a file needing more is refused."""
+
+    worker_queue: int = Field(16, ge=1)
+    """Files that may wait for a worker; past that an upload gets 503 (try again)."""
 
     start_dispatcher: bool = True
     """Tests of the API alone turn the dispatcher off."""

@@ -209,11 +209,13 @@ def add_design(
 ) -> QuotePublic:
     """A design to make: analysed at once (a file the machines cannot make is refused),
     priced when the quote is a draft."""
+    assert ctx.workers is not None
     quote_lines.add_design(
         sessions=ctx.sessions,
         read_sessions=ctx.read_sessions,
         store=ctx.store,
         profiles=ctx.profiles,
+        workers=ctx.workers,
         user=user,
         quote_id=quote_id,
         stream=file.file,
@@ -373,11 +375,13 @@ def revise(quote_id: int, ctx: CtxDep, session: SessionDep, user: CurrentUser) -
 @router.post("/{quote_id}/convert", response_model=QuotePublic)
 def convert(quote_id: int, body: ConvertIn, ctx: CtxDep, user: CurrentUser) -> QuotePublic:
     """An accepted quote becomes jobs: one per copy of each design, queued (or held)."""
+    assert ctx.workers is not None
     quote_convert.convert(
         sessions=ctx.sessions,
         read_sessions=ctx.read_sessions,
         store=ctx.store,
         profiles=ctx.profiles,
+        workers=ctx.workers,
         user=user,
         quote_id=quote_id,
         hold=body.hold,

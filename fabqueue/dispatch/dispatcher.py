@@ -14,6 +14,7 @@ from fabqueue.events import EventBus, Message
 from fabqueue.profiles import ProfileSet
 from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
+from fabqueue.workers import WorkerPool
 
 log = logging.getLogger("fabqueue.dispatch")
 
@@ -29,6 +30,7 @@ class Dispatcher:
         clock: Clock,
         profiles: ProfileSet,
         store: FileStore,
+        workers: WorkerPool,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -37,6 +39,7 @@ class Dispatcher:
         self.clock = clock
         self.profiles = profiles
         self.store = store
+        self.workers = workers
         self.runners: dict[str, MachineRunner] = {}
         self._unlisten: Callable[[], None] | None = None
 
@@ -53,6 +56,7 @@ class Dispatcher:
                 clock=self.clock,
                 settings=self.settings,
                 store=self.store,
+                workers=self.workers,
             )
         self._unlisten = self.bus.add_listener(self._on_message)
         await asyncio.gather(*(runner.start() for runner in self.runners.values()))

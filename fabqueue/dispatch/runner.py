@@ -41,6 +41,7 @@ from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.settings import Settings
 from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, queue_bus_event, transition
 from fabqueue.storage import FileStore
+from fabqueue.workers import WorkerPool
 
 T = TypeVar("T")
 
@@ -78,6 +79,7 @@ class MachineRunner:
         clock: Clock,
         settings: Settings,
         store: FileStore,
+        workers: WorkerPool,
     ) -> None:
         self.profile = profile
         self.slug = profile.slug
@@ -87,6 +89,7 @@ class MachineRunner:
         self.clock = clock
         self.settings = settings
         self.store = store
+        self.workers = workers
         self.materials = profiles.materials
         self.info = MachineInfo(
             slug=profile.slug,
@@ -514,6 +517,7 @@ class MachineRunner:
                 machine=self.profile,
                 materials=self.materials,
                 store=self.store,
+                workers=self.workers,
             )
             reason = self.driver.supports(ticket)
             if reason is not None:

@@ -2,7 +2,16 @@
 
 from fabqueue.models.clients import ClientAccount, Organisation
 from fabqueue.models.files import StoredFile
-from fabqueue.models.jobs import Job, JobEvent, JobEventPublic, JobPublic, JobsPublic, Outcome
+from fabqueue.models.jobs import (
+    Job,
+    JobEvent,
+    JobEventPublic,
+    JobPage,
+    JobPublic,
+    JobsPublic,
+    JobSummary,
+    Outcome,
+)
 from fabqueue.models.machines import MachinePublic, MachineRecord, RunnerState
 from fabqueue.models.quotes import (
     JobActual,
@@ -23,7 +32,9 @@ __all__ = [
     "JobActual",
     "JobEvent",
     "JobEventPublic",
+    "JobPage",
     "JobPublic",
+    "JobSummary",
     "JobsPublic",
     "MachinePublic",
     "MachineRecord",

@@ -38,6 +38,10 @@ class Job(SQLModel, table=True):
         # "Is anything queued for this machine?" must not scan a long queue of jobs
         # meant for other machines.
         Index("ix_job_waiting", "state", "target_machine", "kind"),
+        # The job list's filters, each with the newest-first order it pages by.
+        Index("ix_job_owner_recent", "owner_id", "id"),
+        Index("ix_job_state_recent", "state", "id"),
+        Index("ix_job_machine", "machine"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -125,6 +129,48 @@ class JobPublic(SQLModel):
 class JobsPublic(SQLModel):
     data: list[JobPublic]
     count: int
+
+
+class JobSummary(SQLModel):
+    """A job as a list shows it: everything but its analysis and checkpoint (those stay
+    on ``GET /api/v1/jobs/{id}``), so a page of jobs is cheap to read and to send."""
+
+    id: int
+    kind: MachineKind
+    target_machine: str | None
+    machine: str | None
+    material: str | None
+    copies: int
+    priority: int
+    owner_id: int
+    title: str
+    file_name: str
+    file_type: str
+    file_size: int
+    state: JobState
+    cancel_requested: bool
+    pause_requested: bool
+    progress: float | None
+    eta_s: float | None
+    message: str | None
+    attempt: int
+    outcome: Outcome | None
+    actual_duration_s: float | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobPage(SQLModel):
+    """One page of jobs, newest first."""
+
+    data: list[JobSummary]
+    count: int
+    """Jobs matching the filters, on every page."""
+    next: str | None
+    """The next page's path and query (``before`` the last job here), or null on the
+    last page."""
 
 
 class JobEventPublic(SQLModel):

@@ -29,6 +29,7 @@ from fabqueue.services.errors import Conflict, Forbidden, ServiceError
 from fabqueue.services.jobs import SubmitRequest, submit_job
 from fabqueue.states import InvalidTransition, JobState, record_creation, transition
 from fabqueue.storage import FileStore
+from fabqueue.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def convert(
     read_sessions: SessionFactory,
     store: FileStore,
     profiles: ProfileSet,
+    workers: WorkerPool,
     user: User,
     quote_id: int,
     hold: bool,
@@ -128,6 +130,7 @@ def convert(
                     read_sessions=read_sessions,
                     store=store,
                     profiles=profiles,
+                    workers=workers,
                     owner=owner,
                     stream=fh,
                     request=SubmitRequest(

@@ -9,18 +9,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import anyio.to_thread
 from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, func, select
 
 from fabqueue.db import SessionFactory, session_scope
-from fabqueue.models import Job, JobEvent, MachineRecord, RunnerState, User
+from fabqueue.models import Job, JobEvent, JobSummary, MachineRecord, RunnerState, User
 from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
 from fabqueue.services.errors import (
+    Busy,
     Conflict,
     Forbidden,
     Invalid,
     NotFound,
+    ServiceError,
     TooLarge,
     UnsupportedFileType,
 )
@@ -40,12 +43,12 @@ from fabqueue.states import (
     record_creation,
     transition,
 )
-from fabqueue.storage import FileStore, UploadTooLarge
-from jobs.base import Analysis, AnalysisError, FileRejected, MachineKind
+from fabqueue.storage import FileStore, Stored, UploadTooLarge
+from fabqueue.workers import PoolBusy, WorkerPool, WorkFailed, tasks
+from jobs.base import Analysis, AnalysisError, FileRejected, MachineKind, Preview
 from jobs.gcode.analysis import with_material
 from jobs.params import MachineParams
-from jobs.registry import ANALYZERS, accepted_types, analyze, file_type_of
-from jobs.registry import preview as make_preview
+from jobs.registry import ANALYZERS, accepted_types, file_type_of
 
 log = logging.getLogger(__name__)
 
@@ -124,34 +127,67 @@ def _params(profiles: ProfileSet, record: MachineRecord) -> MachineParams:
     return local.params if local is not None else params_of(record)
 
 
-def analyse_file(
-    path: Any, file_type: str, profiles: ProfileSet, targets: list[MachineRecord]
-) -> Analysis:
-    params = _params(profiles, targets[0])
-    try:
-        analysis = analyze(path, file_type, params)
-    except AnalysisError as exc:
-        raise Invalid(f"cannot read this {file_type} file: {exc}") from exc
-    except FileRejected as exc:
-        raise Invalid(str(exc)) from exc
+def refusal(file_type: str, exc: Exception) -> ServiceError:
+    """What the submitter reads when the workers could not, or would not, read a file."""
+    if isinstance(exc, PoolBusy):
+        return Busy(str(exc), retry_after_s=30)
+    if isinstance(exc, WorkFailed):
+        return Invalid(f"this {file_type} file is refused: reading it {exc.reason}")
+    if isinstance(exc, AnalysisError):
+        return Invalid(f"cannot read this {file_type} file: {exc}")
+    return Invalid(str(exc))
+
+
+_REFUSED = (PoolBusy, WorkFailed, AnalysisError, FileRejected)
+
+
+def analysis_task(
+    path: Path, file_type: str, profiles: ProfileSet, targets: list[MachineRecord]
+) -> tuple[Any, ...]:
+    """The worker task (function and arguments) that analyses ``path``."""
+    return (tasks.analyze, path, file_type, _params(profiles, targets[0]))
+
+
+def check_fit(analysis: Analysis, profiles: ProfileSet, targets: list[MachineRecord]) -> None:
     problems = {r.slug: _params(profiles, r).fit_problems(analysis) for r in targets}
     if all(problems.values()):
         if len(targets) == 1:
             raise Invalid(f"does not fit {targets[0].slug}: {'; '.join(problems[targets[0].slug])}")
         detail = "; ".join(f"{slug}: {', '.join(p)}" for slug, p in problems.items())
         raise Invalid(f"does not fit any machine: {detail}")
+
+
+def analyse_file(
+    path: Path,
+    file_type: str,
+    profiles: ProfileSet,
+    targets: list[MachineRecord],
+    *,
+    workers: WorkerPool,
+) -> Analysis:
+    """Analyse in a worker (blocking this thread; the API's own upload awaits instead)."""
+    try:
+        analysis: Analysis = workers.run(*analysis_task(path, file_type, profiles, targets))
+    except _REFUSED as exc:
+        raise refusal(file_type, exc) from exc
+    check_fit(analysis, profiles, targets)
     return analysis
 
 
-def job_preview(
-    *, session: Session, store: FileStore, profiles: ProfileSet, job: Job
-) -> Path | None:
-    """The job's picture, made the first time someone asks for it (a submission need not
-    pay for a picture nobody may look at), then kept."""
+@dataclass(frozen=True)
+class _PreviewWork:
+    job_id: int
+    existing: Path | None
+    task: tuple[Any, ...] = ()
+
+
+def _preview_work(
+    session: Session, store: FileStore, profiles: ProfileSet, job: Job
+) -> _PreviewWork:
     assert job.id is not None
     existing = store.preview_path(job.id)
     if existing is not None:
-        return existing
+        return _PreviewWork(job.id, existing)
     slug = job.machine or job.target_machine
     record = session.get(MachineRecord, slug) if slug else None
     if record is None:
@@ -159,19 +195,36 @@ def job_preview(
         params: MachineParams | None = local[0].params if local else None
     else:
         params = _params(profiles, record)
+    task = (
+        tasks.preview,
+        store.path_for(job.file_sha256),
+        job.file_type,
+        params,
+        Analysis.model_validate(job.analysis),
+    )
+    return _PreviewWork(job.id, None, task)
+
+
+async def job_preview(
+    *, session: Session, store: FileStore, profiles: ProfileSet, workers: WorkerPool, job: Job
+) -> Path | None:
+    """The job's picture, made in the worker pool the first time someone asks for it (a
+    submission need not pay for a picture nobody may look at), then kept."""
+    work = await anyio.to_thread.run_sync(_preview_work, session, store, profiles, job)
+    if work.existing is not None:
+        return work.existing
     try:
-        picture = make_preview(
-            store.path_for(job.file_sha256),
-            job.file_type,
-            params,
-            Analysis.model_validate(job.analysis),
-        )
+        picture: Preview | None = await workers.arun(*work.task)
+    except PoolBusy as exc:
+        raise Busy(str(exc), retry_after_s=30) from exc
     except Exception as exc:  # a preview is a nicety: the job is fine without one
         log.warning("no preview for job %s (%s): %s", job.id, job.file_type, exc)
         return None
     if picture is None:
         return None
-    return store.save_preview(job.id, picture.media_type, picture.data)
+    return await anyio.to_thread.run_sync(
+        store.save_preview, work.job_id, picture.media_type, picture.data
+    )
 
 
 _INDEX_FILE = text(
@@ -206,9 +259,19 @@ def _refine(
     return analysis
 
 
-def submit_job(
+@dataclass(frozen=True)
+class _Upload:
+    """A submission checked and stored, waiting for its analysis."""
+
+    request: SubmitRequest
+    owner: User
+    file_type: str
+    targets: list[MachineRecord]
+    stored: Stored
+
+
+def _accept_upload(
     *,
-    sessions: SessionFactory,
     read_sessions: SessionFactory,
     store: FileStore,
     profiles: ProfileSet,
@@ -216,10 +279,8 @@ def submit_job(
     stream: BinaryIO,
     request: SubmitRequest,
     upload_limit: int,
-    now: datetime,
-    catalog: MachineCatalog | None = None,
-) -> Job:
-    """Validate, store, analyse and queue a job. Nothing is kept if any step refuses it."""
+    catalog: MachineCatalog | None,
+) -> _Upload:
     if not 1 <= request.copies <= MAX_COPIES:
         raise Invalid(f"copies must be between 1 and {MAX_COPIES}")
     if request.priority not in PRIORITY_RANGE:
@@ -241,13 +302,26 @@ def submit_job(
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    analysis = analyse_file(stored.path, file_type, profiles, targets)
-    analysis = _refine(read_sessions, profiles, request, targets, analysis)
+    return _Upload(request, owner, file_type, targets, stored)
 
+
+def _queue_job(
+    *,
+    sessions: SessionFactory,
+    read_sessions: SessionFactory,
+    profiles: ProfileSet,
+    upload: _Upload,
+    analysis: Analysis,
+    now: datetime,
+) -> Job:
+    request, owner, stored = upload.request, upload.owner, upload.stored
+    assert owner.id is not None
+    check_fit(analysis, profiles, upload.targets)
+    analysis = _refine(read_sessions, profiles, request, upload.targets, analysis)
     with session_scope(sessions) as session:
         index_file(session, stored.sha256, stored.size, now)
         job = Job(
-            kind=targets[0].kind,
+            kind=upload.targets[0].kind,
             target_machine=request.machine,
             material=request.material,
             copies=request.copies,
@@ -256,7 +330,7 @@ def submit_job(
             title=(request.title or request.filename)[:200],
             file_sha256=stored.sha256,
             file_name=request.filename[:255],
-            file_type=file_type,
+            file_type=upload.file_type,
             file_size=stored.size,
             analysis=analysis.model_dump(mode="json"),
             state=JobState.held if request.hold else JobState.queued,
@@ -270,6 +344,94 @@ def submit_job(
     return job
 
 
+def submit_job(
+    *,
+    sessions: SessionFactory,
+    read_sessions: SessionFactory,
+    store: FileStore,
+    profiles: ProfileSet,
+    workers: WorkerPool,
+    owner: User,
+    stream: BinaryIO,
+    request: SubmitRequest,
+    upload_limit: int,
+    now: datetime,
+    catalog: MachineCatalog | None = None,
+) -> Job:
+    """Validate, store, analyse (in a worker) and queue a job, from a thread. Nothing
+    is kept if any step refuses it."""
+    upload = _accept_upload(
+        read_sessions=read_sessions,
+        store=store,
+        profiles=profiles,
+        owner=owner,
+        stream=stream,
+        request=request,
+        upload_limit=upload_limit,
+        catalog=catalog,
+    )
+    try:
+        analysis: Analysis = workers.run(
+            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets)
+        )
+    except _REFUSED as exc:
+        raise refusal(upload.file_type, exc) from exc
+    return _queue_job(
+        sessions=sessions,
+        read_sessions=read_sessions,
+        profiles=profiles,
+        upload=upload,
+        analysis=analysis,
+        now=now,
+    )
+
+
+async def submit_job_async(
+    *,
+    sessions: SessionFactory,
+    read_sessions: SessionFactory,
+    store: FileStore,
+    profiles: ProfileSet,
+    workers: WorkerPool,
+    owner: User,
+    stream: BinaryIO,
+    request: SubmitRequest,
+    upload_limit: int,
+    now: datetime,
+    catalog: MachineCatalog | None = None,
+) -> Job:
+    """:func:`submit_job` for the event loop: no thread is held while the file waits
+    for, or is in, a worker, so hostile uploads cannot take the API's threads."""
+    upload = await anyio.to_thread.run_sync(
+        lambda: _accept_upload(
+            read_sessions=read_sessions,
+            store=store,
+            profiles=profiles,
+            owner=owner,
+            stream=stream,
+            request=request,
+            upload_limit=upload_limit,
+            catalog=catalog,
+        )
+    )
+    try:
+        analysis: Analysis = await workers.arun(
+            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets)
+        )
+    except _REFUSED as exc:
+        raise refusal(upload.file_type, exc) from exc
+    return await anyio.to_thread.run_sync(
+        lambda: _queue_job(
+            sessions=sessions,
+            read_sessions=read_sessions,
+            profiles=profiles,
+            upload=upload,
+            analysis=analysis,
+            now=now,
+        )
+    )
+
+
 def get_job(session: Session, job_id: int, user: User) -> Job:
     job = session.get(Job, job_id)
     if job is None:
@@ -277,6 +439,24 @@ def get_job(session: Session, job_id: int, user: User) -> Job:
     if not user.is_staff and job.owner_id != user.id:
         raise Forbidden("this job is not yours")
     return job
+
+
+def _listed(
+    query: Any,
+    user: User,
+    states: list[JobState] | None,
+    machine: str | None,
+    owner_id: int | None,
+) -> Any:
+    if not user.is_staff:
+        query = query.where(Job.owner_id == user.id)
+    elif owner_id is not None:
+        query = query.where(Job.owner_id == owner_id)
+    if states:
+        query = query.where(col(Job.state).in_([s.value for s in states]))
+    if machine:
+        query = query.where((Job.machine == machine) | (Job.target_machine == machine))
+    return query
 
 
 def list_jobs(
@@ -289,18 +469,37 @@ def list_jobs(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[Job], int]:
-    query = select(Job)
-    if not user.is_staff:
-        query = query.where(Job.owner_id == user.id)
-    elif owner_id is not None:
-        query = query.where(Job.owner_id == owner_id)
-    if states:
-        query = query.where(col(Job.state).in_([s.value for s in states]))
-    if machine:
-        query = query.where((Job.machine == machine) | (Job.target_machine == machine))
+    query = _listed(select(Job), user, states, machine, owner_id)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(Job.id).desc()).offset(offset).limit(limit))
     return list(rows), int(total)
+
+
+_SUMMARY_COLUMNS = [getattr(Job, name) for name in JobSummary.model_fields]
+
+
+def job_summaries(
+    session: Session,
+    user: User,
+    *,
+    states: list[JobState] | None = None,
+    machine: str | None = None,
+    owner_id: int | None = None,
+    limit: int = 50,
+    before: int | None = None,
+    offset: int = 0,
+) -> tuple[list[JobSummary], int]:
+    """A page of jobs, newest first, without their analyses (never read from the
+    database here: they are the bulk of a job's row). ``before``: only jobs with a
+    smaller id (the keyset of the next page); the count ignores it."""
+    counted = _listed(select(func.count(col(Job.id))), user, states, machine, owner_id)
+    total = session.execute(counted).scalar_one()
+    query = _listed(select(*_SUMMARY_COLUMNS), user, states, machine, owner_id)
+    if before is not None:
+        query = query.where(col(Job.id) < before)
+    query = query.order_by(col(Job.id).desc()).offset(offset).limit(limit)
+    rows = session.execute(query).mappings()
+    return [JobSummary.model_validate(dict(row)) for row in rows], int(total)
 
 
 def job_events(session: Session, job_id: int, user: User) -> list[JobEvent]:
