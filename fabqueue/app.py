@@ -27,6 +27,7 @@ from fabqueue.db import (
 )
 from fabqueue.dispatch.dispatcher import Dispatcher
 from fabqueue.events import EventBus
+from fabqueue.lease import NodeLease
 from fabqueue.models import StoredFile
 from fabqueue.profiles import ProfileSet, load_profiles
 from fabqueue.services.errors import ServiceError
@@ -86,6 +87,15 @@ def build_context(
     )
 
 
+async def _heartbeat(lease: NodeLease, every_s: float) -> None:
+    while lease.held:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(lease.heartbeat)
+        except Exception:  # a missed beat is a note, not a failure
+            log.warning("node lease heartbeat failed", exc_info=True)
+
+
 def make_workers(settings: Settings) -> WorkerPool:
     return WorkerPool(
         settings.workers,
@@ -100,8 +110,11 @@ def create_app(
     clock: Clock | None = None,
     profiles: ProfileSet | None = None,
     workers: WorkerPool | None = None,
+    lease: NodeLease | None = None,
 ) -> FastAPI:
-    """``workers``: a pool the caller owns (tests); by default the app makes its own."""
+    """``workers``: a pool the caller owns (tests); by default the app makes its own.
+    ``lease``: the node's lease, taken by the caller (``fabqueue serve``); by default
+    the app takes it when it starts the dispatcher, and refuses to start without it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -111,7 +124,14 @@ def create_app(
         await asyncio.to_thread(register_machines, ctx)
         await asyncio.to_thread(collect_file_garbage, ctx)
         app.state.ctx = ctx
+        own_lease = None
+        heartbeat = None
         if settings.start_dispatcher:
+            node_lease = lease
+            if node_lease is None:
+                own_lease = node_lease = NodeLease(settings.db_url, settings.node, ctx.clock)
+                await asyncio.to_thread(own_lease.acquire)
+            heartbeat = asyncio.create_task(_heartbeat(node_lease, settings.lease_heartbeat_s))
             ctx.dispatcher = Dispatcher(
                 settings=settings,
                 sessions=ctx.sessions,
@@ -121,6 +141,7 @@ def create_app(
                 profiles=ctx.profiles,
                 store=ctx.store,
                 workers=ctx.workers,
+                lease=node_lease,
             )
             await ctx.dispatcher.start()
         # Everything built so far lives as long as the service: keep it out of the
@@ -138,6 +159,10 @@ def create_app(
         finally:
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()
+            if heartbeat is not None:
+                heartbeat.cancel()
+            if own_lease is not None:
+                await asyncio.to_thread(own_lease.release)
             if workers is None:
                 await asyncio.to_thread(ctx.workers.close)
             ctx.engine.dispose()

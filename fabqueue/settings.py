@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     worker_queue: int = Field(16, ge=1)
     """Files that may wait for a worker; past that an upload gets 503 (try again)."""
 
+    lease_heartbeat_s: float = Field(10.0, gt=0)
+    """How often the process holding the node's lease notes it is alive."""
+
     start_dispatcher: bool = True
     """Tests of the API alone turn the dispatcher off."""
 

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, Response
 
 from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep
 from fabqueue.models import JobEventPublic, JobPage, JobPublic
+from fabqueue.services import analysis as file_service
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import Forbidden, NotFound
 from fabqueue.states import JobState
@@ -153,7 +154,7 @@ async def job_preview(
     first time it is asked for; 404 when there is none."""
     assert ctx.workers is not None
     job = await anyio.to_thread.run_sync(job_service.get_job, session, job_id, user)
-    path = await job_service.job_preview(
+    path = await file_service.job_preview(
         session=session, store=ctx.store, profiles=ctx.profiles, workers=ctx.workers, job=job
     )
     if path is None:

@@ -19,6 +19,8 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fabqueue.app import SchemaOutOfDate, build_context, check_schema, create_app
+    from fabqueue.clock import RealClock
+    from fabqueue.lease import LeaseHeld, NodeLease
     from fabqueue.profiles import ProfileErrors, load_profiles
     from fabqueue.settings import Settings
 
@@ -39,11 +41,20 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
     finally:
         ctx.engine.dispose()
-    uvicorn.run(
-        create_app(settings, profiles=profiles),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=settings.access_log,
-    )
+    # Before anything else touches the machines or their jobs: one process per node.
+    lease = NodeLease(settings.db_url, settings.node, RealClock())
+    try:
+        lease.acquire()
+    except LeaseHeld as exc:
+        fail(str(exc))
+    try:
+        uvicorn.run(
+            create_app(settings, profiles=profiles, lease=lease),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=settings.access_log,
+        )
+    finally:
+        lease.release()
     return 0

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from drivers.base import JobTicket
 from fabqueue.dispatch.scheduler import Candidate, MachineInfo, pick_next
 from fabqueue.models import Job, MachineRecord, RunnerState
-from fabqueue.states import OCCUPYING_STATES, JobState, transition
+from fabqueue.states import ACTIVE_STATES, OCCUPYING_STATES, JobState, transition
 from fabqueue.storage import FileStore
 from jobs.base import Analysis, MachineKind
 
@@ -28,6 +28,19 @@ def _candidate(job: Job, slug: str) -> Candidate:
         created_at=job.created_at,
         analysis=Analysis.model_validate(job.analysis) if job.analysis else None,
         resuming=bool(job.checkpoint.get("resume")) and job.target_machine == slug,
+    )
+
+
+def active_jobs_of(session: Session, slug: str, node: str) -> list[Job]:
+    """The active jobs of machine ``slug``, if it belongs to ``node``."""
+    active = [s.value for s in ACTIVE_STATES]
+    return list(
+        session.exec(
+            select(Job)
+            .join(MachineRecord, col(MachineRecord.slug) == Job.machine)
+            .where(Job.machine == slug, MachineRecord.node == node)
+            .where(col(Job.state).in_(active))
+        )
     )
 
 

@@ -11,6 +11,7 @@ from fabqueue.clock import Clock
 from fabqueue.db import SessionFactory
 from fabqueue.dispatch.runner import MachineRunner
 from fabqueue.events import EventBus, Message
+from fabqueue.lease import NodeLease
 from fabqueue.profiles import ProfileSet
 from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
@@ -31,6 +32,7 @@ class Dispatcher:
         profiles: ProfileSet,
         store: FileStore,
         workers: WorkerPool,
+        lease: NodeLease,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -40,6 +42,7 @@ class Dispatcher:
         self.profiles = profiles
         self.store = store
         self.workers = workers
+        self.lease = lease
         self.runners: dict[str, MachineRunner] = {}
         self._unlisten: Callable[[], None] | None = None
 
@@ -57,6 +60,7 @@ class Dispatcher:
                 settings=self.settings,
                 store=self.store,
                 workers=self.workers,
+                lease=self.lease,
             )
         self._unlisten = self.bus.add_listener(self._on_message)
         await asyncio.gather(*(runner.start() for runner in self.runners.values()))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from drivers.base import (
     FINAL_PHASES,
@@ -31,11 +31,12 @@ from drivers.base import (
 )
 from fabqueue.clock import Clock
 from fabqueue.db import SessionFactory, session_scope
-from fabqueue.dispatch.claim import claim_next, worth_claiming
+from fabqueue.dispatch.claim import active_jobs_of, claim_next, worth_claiming
 from fabqueue.dispatch.outcomes import ending_for
 from fabqueue.dispatch.prepare import prepare_ticket
 from fabqueue.dispatch.scheduler import MachineInfo
 from fabqueue.events import EventBus
+from fabqueue.lease import NodeLease
 from fabqueue.models import Job, MachineRecord, RunnerState
 from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.settings import Settings
@@ -80,6 +81,7 @@ class MachineRunner:
         settings: Settings,
         store: FileStore,
         workers: WorkerPool,
+        lease: NodeLease,
     ) -> None:
         self.profile = profile
         self.slug = profile.slug
@@ -90,6 +92,7 @@ class MachineRunner:
         self.settings = settings
         self.store = store
         self.workers = workers
+        self.lease = lease
         self.materials = profiles.materials
         self.info = MachineInfo(
             slug=profile.slug,
@@ -559,15 +562,12 @@ class MachineRunner:
     # --- start-up -----------------------------------------------------------------------
 
     async def reconcile(self) -> None:
-        """After a restart: keep watching a job the machine still runs; interrupt the rest."""
-        active = [s.value for s in ACTIVE_STATES]
-        jobs = await self._db(
-            lambda s: list(
-                s.exec(
-                    select(Job).where(Job.machine == self.slug).where(col(Job.state).in_(active))
-                )
-            )
-        )
+        """After a restart: keep watching a job the machine still runs; interrupt the rest
+        (only with the node's lease held: else another process may run those jobs)."""
+        if not self.lease.held:
+            return
+        node = self.lease.node
+        jobs = await self._db(lambda s: active_jobs_of(s, self.slug, node))
         if not jobs:
             return
         try:

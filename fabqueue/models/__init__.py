@@ -13,6 +13,7 @@ from fabqueue.models.jobs import (
     Outcome,
 )
 from fabqueue.models.machines import MachinePublic, MachineRecord, RunnerState
+from fabqueue.models.nodes import NodeLeaseRecord
 from fabqueue.models.quotes import (
     JobActual,
     Quote,
@@ -38,6 +39,7 @@ __all__ = [
     "JobsPublic",
     "MachinePublic",
     "MachineRecord",
+    "NodeLeaseRecord",
     "Organisation",
     "Outcome",
     "Quote",

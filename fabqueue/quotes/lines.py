@@ -26,8 +26,9 @@ from fabqueue.quotes.workflow import (
     quote_org,
     record_change,
 )
+from fabqueue.services.analysis import analyse_file
 from fabqueue.services.errors import Forbidden, Invalid, NotFound, TooLarge
-from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, analyse_file, index_file, machines_for
+from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, index_file, machines_for
 from fabqueue.services.machines import all_machines
 from fabqueue.storage import FileStore, UploadTooLarge
 from fabqueue.workers import WorkerPool
