@@ -45,13 +45,13 @@ class WorkerLimits:
     10 MB G-code analyses in ~6 s on a small computer)."""
     memory_mb: int = 1024
     """Address space of a worker, for its whole life."""
-    wall_factor: float = 4.0
-    """A task that is neither done nor out of CPU after ``wall_factor × cpu_s`` seconds
-    (asleep, blocked) is ended too."""
+    wall_s: float = 0.0
+    """A task neither done nor out of CPU after this long (asleep, blocked, or starved
+    of CPU by a loaded machine) is ended too; 0: four times ``cpu_s``, plus 5 s."""
 
-    @property
-    def wall_s(self) -> float:
-        return self.cpu_s * self.wall_factor + 5.0
+    def __post_init__(self) -> None:
+        if self.wall_s <= 0:
+            object.__setattr__(self, "wall_s", self.cpu_s * 4.0 + 5.0)
 
 
 class PoolBusy(Exception):
@@ -205,8 +205,8 @@ class WorkerPool:
             self._queue.put(task, block=wait)
         except queue.Full:
             raise PoolBusy(
-                f"all {self.size} file workers are busy and {self.queue_max} files wait "
-                "already; try again in a minute"
+                f"the server is busy reading other files ({self.queue_max} waiting): "
+                "try again in a minute"
             ) from None
         return task.future
 
