@@ -46,12 +46,13 @@ class WorkerLimits:
     memory_mb: int = 1024
     """Address space of a worker, for its whole life."""
     wall_s: float = 0.0
-    """A task neither done nor out of CPU after this long (asleep, blocked, or starved
-    of CPU by a loaded machine) is ended too; 0: four times ``cpu_s``, plus 5 s."""
+    """A task neither done nor out of CPU after this long (blocked) is ended too;
+    0: ten times ``cpu_s`` plus 30 s, since a niced worker on a busy machine gets
+    its CPU seconds slowly and the CPU limit, not this, should speak for a costly file."""
 
     def __post_init__(self) -> None:
         if self.wall_s <= 0:
-            object.__setattr__(self, "wall_s", self.cpu_s * 4.0 + 5.0)
+            object.__setattr__(self, "wall_s", self.cpu_s * 10.0 + 30.0)
 
 
 class PoolBusy(Exception):

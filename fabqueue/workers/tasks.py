@@ -6,6 +6,7 @@ module once (the fork server preloads it) and keeps it warm.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -28,3 +29,8 @@ def convert(
     path: Path, file_type: str, params: BaseModel, out_dir: Path, copies: int
 ) -> Artifact | None:
     return registry.convert(path, file_type, params, out_dir, copies=copies)
+
+
+def pid_of_worker() -> int:
+    """Nothing but the round trip (benchmarks, and a check that the pool is alive)."""
+    return os.getpid()
