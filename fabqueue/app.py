@@ -101,6 +101,7 @@ def make_workers(settings: Settings) -> WorkerPool:
         settings.workers,
         WorkerLimits(cpu_s=settings.worker_cpu_s, memory_mb=settings.worker_memory_mb),
         queue_max=settings.worker_queue,
+        prestart=True,
     )
 
 

@@ -8,7 +8,6 @@ the kernel's SIGXCPU ends a worker that spends more than its allowance on one fi
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 import pickle
@@ -85,4 +84,3 @@ def serve(conn: Connection, memory_mb: int, cpu_s: int) -> None:
         del data
         if status == "memory":
             return
-        gc.collect()

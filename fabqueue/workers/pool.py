@@ -89,6 +89,11 @@ class _Slot:
         )
 
     def _loop(self) -> None:
+        if self.pool.prestart:
+            try:
+                self._ensure()
+            except Exception:  # the first task will try again, and say why
+                log.exception("could not start file worker %d", self.index)
         while True:
             task = self.pool._queue.get()
             if task is None:
@@ -119,7 +124,8 @@ class _Slot:
         proc.start()
         theirs.close()
         self.proc, self.conn = proc, ours
-        self.pool.started += 1
+        with self.pool._count_lock:
+            self.pool.started += 1
         return ours
 
     def _run(self, task: _Task) -> Any:
@@ -167,12 +173,18 @@ class _Slot:
 class WorkerPool:
     """``size`` warm workers under ``limits``; at most ``queue_max`` tasks waiting."""
 
-    def __init__(self, size: int, limits: WorkerLimits, *, queue_max: int = 16) -> None:
+    def __init__(
+        self, size: int, limits: WorkerLimits, *, queue_max: int = 16, prestart: bool = False
+    ) -> None:
+        """``prestart``: start the workers now, in the background, so the first upload
+        does not wait for one (the first start also starts the fork server: seconds)."""
         if size < 1:
             raise ValueError("a worker pool needs at least one worker")
         self.size = size
         self.limits = limits
         self.queue_max = queue_max
+        self.prestart = prestart
+        self._count_lock = threading.Lock()
         self.started = 0
         """Worker processes started so far (a replaced worker counts again)."""
         self._queue: queue.Queue[_Task | None] = queue.Queue(maxsize=queue_max)

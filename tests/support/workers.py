@@ -25,6 +25,7 @@ class InlineWorkers(WorkerPool):
         self.limits = WorkerLimits()
         self.queue_max = 1
         self.started = 0
+        self.prestart = False
         self._slots = []
         self._closed = False
 
