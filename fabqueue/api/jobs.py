@@ -116,7 +116,8 @@ def list_jobs(
         before=before,
         offset=offset,
     )
-    page = JobPage(data=rows, count=total, next=_next_link(request, [r.id for r in rows], limit))
+    next_page = _next_link(request, [r["id"] for r in rows], limit)
+    page = JobPage.model_construct(data=rows, count=total, next=next_page)
     # Serialised once here: the most read route skips FastAPI's second validation.
     return Response(page.model_dump_json(), media_type="application/json")
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import anyio.to_thread
 from sqlalchemy import bindparam, text
@@ -371,7 +371,9 @@ def list_jobs(
     return list(rows), int(total)
 
 
-_SUMMARY_COLUMNS = [getattr(Job, name) for name in JobSummary.model_fields]
+_SUMMARY_FIELDS = tuple(JobSummary.__annotations__)
+_SUMMARY_COLUMNS = [Job.__table__.c[name] for name in _SUMMARY_FIELDS]  # type: ignore[attr-defined]
+"""Core columns: the page needs plain rows, not the ORM's row loading."""
 
 
 def job_summaries(
@@ -394,8 +396,9 @@ def job_summaries(
     if before is not None:
         query = query.where(col(Job.id) < before)
     query = query.order_by(col(Job.id).desc()).offset(offset).limit(limit)
-    rows = session.execute(query).mappings()
-    return [JobSummary.model_validate(dict(row)) for row in rows], int(total)
+    rows = session.connection().execute(query).all()
+    page = [cast(JobSummary, dict(zip(_SUMMARY_FIELDS, row, strict=True))) for row in rows]
+    return page, int(total)
 
 
 def job_events(session: Session, job_id: int, user: User) -> list[JobEvent]:
