@@ -10,16 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.attack import ARC_BOMBS, ZERO_FILES, attack, pct, start_service
+from tests.support.hostile import EXP_REFUSALS
 from tests.support.service import Service
 
 pytestmark = pytest.mark.slow
 
 CPU_S = 2
-EXP_REFUSALS = (
-    "this Melco/Bernina EXP file is too large to read safely",
-    "this Melco/Bernina EXP file could not be read in time",
-)
-"""The reader's memory limit, or, on a machine loaded enough, its clock, speaks first."""
 
 
 @pytest.fixture

@@ -34,3 +34,11 @@ SIM_EMBROIDERY = """
     hoops = [{ name = "SA432", width_mm = 130, height_mm = 180 }]
 """
 """An embroidery machine that takes .exp files, for the zero-file uploads."""
+
+
+EXP_REFUSALS = (
+    "this Melco/Bernina EXP file is too large to read safely",
+    "this Melco/Bernina EXP file could not be read in time",
+)
+"""How a file of zeros is refused: the reader's memory limit, or on a machine loaded
+enough, its clock, speaks first; both are refusals with their reason."""
