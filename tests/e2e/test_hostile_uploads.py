@@ -38,11 +38,14 @@ def test_hostile_uploads_do_not_take_the_server_down(service: Service, tmp_path:
     bombs = [h for h in figures.hostile if h[0].endswith(".gcode")]
     zeros = [h for h in figures.hostile if h[0].endswith(".exp")]
     assert len(bombs) == ARC_BOMBS and len(zeros) == ZERO_FILES
+    # The CPU limit speaks, or on a machine loaded enough that a niced worker cannot
+    # get its CPU seconds, the wall-clock backstop: both refuse with their reason.
+    refusals = (
+        f"this gcode file is refused: reading it took more than {CPU_S} s of CPU",
+        f"this gcode file is refused: reading it was not done after {CPU_S * 10 + 30} s",
+    )
     for name, status, detail in bombs:
-        assert (status, detail) == (
-            422,
-            f"this gcode file is refused: reading it took more than {CPU_S} s of CPU",
-        ), name
+        assert status == 422 and detail in refusals, (name, detail)
     for name, status, detail in zeros:
         assert status == 422, (name, detail)
         assert any(r in detail for r in EXP_REFUSALS), detail
