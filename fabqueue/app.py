@@ -26,6 +26,7 @@ from fabqueue.db import (
 )
 from fabqueue.dispatch.dispatcher import Dispatcher
 from fabqueue.events import EventBus
+from fabqueue.lease import NodeLease
 from fabqueue.models import StoredFile
 from fabqueue.profiles import ProfileSet, load_profiles
 from fabqueue.services.errors import ServiceError
@@ -35,6 +36,7 @@ from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
 from fabqueue.web import install as install_web
 from fabqueue.web import page_service_error
+from fabqueue.workers import WorkerLimits, WorkerPool
 
 log = logging.getLogger("fabqueue")
 
@@ -87,26 +89,57 @@ def build_context(
     )
 
 
+async def _heartbeat(lease: NodeLease, every_s: float) -> None:
+    while lease.held:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(lease.heartbeat)
+        except Exception:  # a missed beat is a note, not a failure
+            log.warning("node lease heartbeat failed", exc_info=True)
+
+
+def make_workers(settings: Settings) -> WorkerPool:
+    return WorkerPool(
+        settings.workers,
+        WorkerLimits(cpu_s=settings.worker_cpu_s, memory_mb=settings.worker_memory_mb),
+        queue_max=settings.worker_queue,
+        prestart=True,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Clock | None = None,
     profiles: ProfileSet | None = None,
     on_started: Callable[[Settings], None] | None = None,
+    workers: WorkerPool | None = None,
+    lease: NodeLease | None = None,
 ) -> FastAPI:
     """``on_started`` runs on the event loop once the service is up (``serve`` tunes the
-    process there; tests and embedders leave their process alone)."""
+    process there; tests and embedders leave their process alone). ``workers``: a pool the
+    caller owns (tests); by default the app makes its own. ``lease``: the node's lease,
+    taken by the caller (``fabqueue serve``); by default the app takes it when it starts
+    the dispatcher, and refuses to start without it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings, clock=clock, profiles=profiles)
+        ctx.workers = workers or make_workers(settings)
         await asyncio.to_thread(check_schema, ctx)
         await asyncio.to_thread(register_machines, ctx)
         await asyncio.to_thread(collect_file_garbage, ctx)
         for missing in intake_unavailable():
             log.warning("%s (see README, optional Debian packages)", missing)
         app.state.ctx = ctx
+        own_lease = None
+        heartbeat = None
         if settings.start_dispatcher:
+            node_lease = lease
+            if node_lease is None:
+                own_lease = node_lease = NodeLease(settings.db_url, settings.node, ctx.clock)
+                await asyncio.to_thread(own_lease.acquire)
+            heartbeat = asyncio.create_task(_heartbeat(node_lease, settings.lease_heartbeat_s))
             ctx.dispatcher = Dispatcher(
                 settings=settings,
                 sessions=ctx.sessions,
@@ -115,6 +148,8 @@ def create_app(
                 clock=ctx.clock,
                 profiles=ctx.profiles,
                 store=ctx.store,
+                workers=ctx.workers,
+                lease=node_lease,
             )
             await ctx.dispatcher.start()
         if on_started is not None:
@@ -124,6 +159,12 @@ def create_app(
         finally:
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()
+            if heartbeat is not None:
+                heartbeat.cancel()
+            if own_lease is not None:
+                await asyncio.to_thread(own_lease.release)
+            if workers is None:
+                await asyncio.to_thread(ctx.workers.close)
             ctx.engine.dispose()
 
     app = FastAPI(
@@ -146,8 +187,11 @@ def create_app(
     async def _service_error(request: Request, exc: ServiceError) -> Response:
         if not request.url.path.startswith("/api/"):
             return page_service_error(request, exc)
+        retry = exc.extra.get("retry_after_s")
         return JSONResponse(
-            status_code=exc.status_code, content={"detail": exc.message, **exc.extra}
+            status_code=exc.status_code,
+            content={"detail": exc.message, **exc.extra},
+            headers={"Retry-After": str(retry)} if retry is not None else None,
         )
 
     app.include_router(api_router, prefix="/api/v1")

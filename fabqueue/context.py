@@ -15,6 +15,7 @@ from fabqueue.profiles import ProfileSet
 from fabqueue.services.machines import MachineCatalog
 from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
+from fabqueue.workers import WorkerPool
 
 
 @dataclass
@@ -31,7 +32,16 @@ class AppContext:
     tokens: TokenCache = field(default_factory=TokenCache)
     tickets: StreamTickets = field(default_factory=StreamTickets)
     machines: MachineCatalog | None = None
+    workers: WorkerPool | None = None
+    """Set by the app's lifespan: where every file analysis, conversion and preview runs."""
 
     def __post_init__(self) -> None:
         if self.machines is None:
             self.machines = MachineCatalog(self.read_sessions)
+
+    @property
+    def pool(self) -> WorkerPool:
+        """The worker pool, once the app has started (requests only come after)."""
+        if self.workers is None:
+            raise RuntimeError("the worker pool is not started")
+        return self.workers

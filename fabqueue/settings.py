@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     port: int = 8000
 
     api_threads: int = Field(6, ge=2, le=64)
-    """Worker threads for API handlers (file analysis runs there)."""
+    """Threads for API handlers (file work runs in the worker processes instead)."""
 
     access_log: bool = False
     """Log every HTTP request (useful when debugging a client; noisy otherwise)."""
@@ -56,6 +56,21 @@ class Settings(BaseSettings):
     """Session cookies only over HTTPS. Unset: when the request came over HTTPS (behind
     Caddy on the same computer, uvicorn trusts its X-Forwarded-Proto); set true when
     only HTTPS is ever used."""
+
+    workers: int = Field(2, ge=1, le=64)
+    """Worker processes for file analysis, conversion and previews (one per core)."""
+
+    worker_cpu_s: int = Field(20, ge=1)
+    """CPU seconds one file may cost a worker; a file over it is refused."""
+
+    worker_memory_mb: int = Field(1024, ge=256)
+    """Memory (address space) of each worker; a file needing more is refused."""
+
+    worker_queue: int = Field(16, ge=1)
+    """Files that may wait for a worker; past that an upload gets 503 (try again)."""
+
+    lease_heartbeat_s: float = Field(10.0, gt=0)
+    """How often the process holding the node's lease notes it is alive."""
 
     start_dispatcher: bool = True
     """Tests of the API alone turn the dispatcher off."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+import anyio.to_thread
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
 from fabqueue.api.deps import (
@@ -17,7 +19,8 @@ from fabqueue.api.deps import (
     SessionDep,
 )
 from fabqueue.api.intake import IntakeForm
-from fabqueue.models import JobEventPublic, JobPublic, JobsPublic
+from fabqueue.models import JobEventPublic, JobPage, JobPublic
+from fabqueue.services import analysis as file_service
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import Forbidden, NotFound
 from fabqueue.states import JobState
@@ -28,8 +31,13 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 ACTIONS = ("cancel", "pause", "resume", "hold", "release", "requeue")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobPublic)
-def submit(
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobPublic,
+    responses={503: {"description": "every file worker is busy: try again (Retry-After)"}},
+)
+async def submit(
     ctx: CtxDep,
     user: CurrentUser,
     intake: IntakeForm,
@@ -42,14 +50,18 @@ def submit(
     hold: Annotated[bool, Form(description="keep out of the queue until released")] = False,
     title: Annotated[str | None, Form()] = None,
 ) -> Response:
-    """Submit a job file. It is analysed at once: a file that cannot be made is refused."""
+    """Submit a job file. It is analysed at once, in a worker process with CPU and memory
+    limits: a file that cannot be made, or that costs more than those limits, is refused
+    (422, with the reason). 503 when every worker is busy and the waiting line is full."""
     if user.role == "client":
         raise Forbidden("clients ask for a quote; staff turn it into jobs")
-    job = job_service.submit_job(
+    assert ctx.workers is not None
+    job = await job_service.submit_job_async(
         sessions=ctx.sessions,
         read_sessions=ctx.read_sessions,
         store=ctx.store,
         profiles=ctx.profiles,
+        workers=ctx.workers,
         owner=user,
         stream=file.file,
         request=job_service.SubmitRequest(
@@ -75,23 +87,53 @@ def submit(
     )
 
 
-@router.get("", response_model=JobsPublic)
+PAGE_MAX = 200
+
+
+def _next_link(request: Request, rows: list[int], limit: int) -> str | None:
+    if len(rows) < limit:
+        return None
+    kept = request.query_params.multi_items()
+    params = [(k, v) for k, v in kept if k not in ("before", "offset")]
+    params.append(("before", str(rows[-1])))
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+@router.get("", response_model=JobPage)
 def list_jobs(
+    request: Request,
     session: ReadSessionDep,
     user: CurrentUser,
     state: Annotated[list[JobState] | None, Query()] = None,
     machine: str | None = None,
     owner: OptionalIdQuery = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-) -> JobsPublic:
-    """Newest first. Members and clients see their own jobs only."""
-    rows, total = job_service.list_jobs(
-        session, user, states=state, machine=machine, owner_id=owner, limit=limit, offset=offset
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX, description="jobs per page")] = 50,
+    before: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="only jobs older than this id (the next page)"),
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="skip this many (prefer `next`)")
+    ] = 0,
+) -> Response:
+    """Jobs, newest first, one page at a time: follow `next` (null on the last page)
+    for the rest; `count` is the number of jobs matching the filters. The list leaves
+    out each job's analysis and checkpoint: `GET /api/v1/jobs/{id}` has them.
+    Members and clients see their own jobs only."""
+    rows, total = job_service.job_summaries(
+        session,
+        user,
+        states=state,
+        machine=machine,
+        owner_id=owner,
+        limit=limit,
+        before=before,
+        offset=offset,
     )
-    return JobsPublic(
-        data=[JobPublic.model_validate(j, from_attributes=True) for j in rows], count=total
-    )
+    next_page = _next_link(request, [r["id"] for r in rows], limit)
+    page = JobPage.model_construct(data=rows, count=total, next=next_page)
+    # Serialised once here: the most read route skips FastAPI's second validation.
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{job_id}", response_model=JobPublic)
@@ -122,12 +164,16 @@ def job_file(
 
 
 @router.get("/{job_id}/preview", response_class=FileResponse)
-def job_preview(
+async def job_preview(
     job_id: IdPath, ctx: CtxDep, session: ReadSessionDep, user: CurrentUser
 ) -> FileResponse:
-    """A picture of the job (SVG or PNG) for the tablet; 404 when there is none."""
-    job = job_service.get_job(session, job_id, user)
-    path = job_service.job_preview(session=session, store=ctx.store, profiles=ctx.profiles, job=job)
+    """A picture of the job (SVG or PNG) for the tablet, made in the worker pool the
+    first time it is asked for; 404 when there is none."""
+    assert ctx.workers is not None
+    job = await anyio.to_thread.run_sync(job_service.get_job, session, job_id, user)
+    path = await file_service.job_preview(
+        session=session, store=ctx.store, profiles=ctx.profiles, workers=ctx.workers, job=job
+    )
     if path is None:
         raise NotFound(f"job {job_id} has no preview")
     media = {"svg": "image/svg+xml", "png": "image/png", "jpg": "image/jpeg"}

@@ -128,6 +128,7 @@ def _submit(ctx: AppContext, user: User, form: UploadForm, slug: str | None) -> 
             read_sessions=ctx.read_sessions,
             store=ctx.store,
             profiles=ctx.profiles,
+            workers=ctx.pool,
             owner=user,
             stream=file.file,
             request=job_service.SubmitRequest(

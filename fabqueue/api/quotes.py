@@ -193,11 +193,13 @@ def add_design(
 ) -> QuotePublic:
     """A design to make: analysed at once (a file the machines cannot make is refused),
     priced when the quote is a draft."""
+    assert ctx.workers is not None
     quote_lines.add_design(
         sessions=ctx.sessions,
         read_sessions=ctx.read_sessions,
         store=ctx.store,
         profiles=ctx.profiles,
+        workers=ctx.workers,
         user=user,
         quote_id=quote_id,
         stream=file.file,

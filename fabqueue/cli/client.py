@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("jobs", help="list jobs")
     p.add_argument("--state", action="append")
     p.add_argument("--machine")
+    p.add_argument("--limit", type=int, help="show at most this many (default: all)")
     _add_conn(p)
     p.set_defaults(func=jobs)
 
@@ -106,6 +107,17 @@ def submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _all_pages(client: Any, params: dict[str, Any], limit: int | None) -> dict[str, Any]:
+    """Every page of the list (or the first ``limit`` jobs), following ``next``."""
+    page = _check(client.get("/jobs", params=params))
+    data: list[dict[str, Any]] = page["data"]
+    while page.get("next") and (limit is None or len(data) < limit):
+        query = page["next"].partition("?")[2]
+        page = _check(client.get(f"/jobs?{query}"))
+        data.extend(page["data"])
+    return {"data": data[:limit] if limit is not None else data, "count": page["count"]}
+
+
 def jobs(args: argparse.Namespace) -> int:
     import httpx
 
@@ -116,7 +128,7 @@ def jobs(args: argparse.Namespace) -> int:
         params["machine"] = args.machine
     try:
         with _client(args) as client:
-            page = _check(client.get("/jobs", params=params))
+            page = _all_pages(client, params, args.limit)
     except httpx.HTTPError as exc:
         fail(f"cannot reach {args.url}: {exc}")
     if args.json:

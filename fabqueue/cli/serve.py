@@ -24,6 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
     from fabqueue.app import SchemaOutOfDate, build_context, check_schema, create_app
     from fabqueue.cli.address import banner
+    from fabqueue.clock import RealClock
+    from fabqueue.lease import LeaseHeld, NodeLease
     from fabqueue.profiles import ProfileErrors, load_profiles
     from fabqueue.settings import Settings
 
@@ -45,14 +47,23 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
     finally:
         ctx.engine.dispose()
+    # Before anything else touches the machines or their jobs: one process per node.
+    lease = NodeLease(settings.db_url, settings.node, RealClock())
+    try:
+        lease.acquire()
+    except LeaseHeld as exc:
+        fail(str(exc))
     print(banner(settings.host, settings.port, signable), flush=True)
-    uvicorn.run(
-        create_app(settings, profiles=profiles, on_started=tune_process),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=settings.access_log,
-    )
+    try:
+        uvicorn.run(
+            create_app(settings, profiles=profiles, lease=lease, on_started=tune_process),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=settings.access_log,
+        )
+    finally:
+        lease.release()
     return 0
 
 

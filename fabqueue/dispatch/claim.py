@@ -13,7 +13,7 @@ from fabqueue.dispatch.scheduler import Booking, Candidate, MachineInfo, pick_ne
 from fabqueue.models import Booking as BookingRow
 from fabqueue.models import Job, MachineRecord, Role, RunnerState, User
 from fabqueue.services.estimates import correction_factor
-from fabqueue.states import OCCUPYING_STATES, JobState, transition
+from fabqueue.states import ACTIVE_STATES, OCCUPYING_STATES, JobState, transition
 from fabqueue.storage import FileStore
 from jobs.base import Analysis, MachineKind
 
@@ -54,6 +54,19 @@ def _candidate(job: Job, slug: str, needs_booking: bool = False) -> Candidate:
         analysis=Analysis.model_validate(job.analysis) if job.analysis else None,
         resuming=bool(job.checkpoint.get("resume")) and job.target_machine == slug,
         needs_booking=needs_booking,
+    )
+
+
+def active_jobs_of(session: Session, slug: str, node: str) -> list[Job]:
+    """The active jobs of machine ``slug``, if it belongs to ``node``."""
+    active = [s.value for s in ACTIVE_STATES]
+    return list(
+        session.exec(
+            select(Job)
+            .join(MachineRecord, col(MachineRecord.slug) == Job.machine)
+            .where(Job.machine == slug, MachineRecord.node == node)
+            .where(col(Job.state).in_(active))
+        )
     )
 
 

@@ -13,9 +13,11 @@ from fabqueue.db import SessionFactory
 from fabqueue.dispatch.bookings import BookingWatcher
 from fabqueue.dispatch.runner import MachineRunner
 from fabqueue.events import EventBus, Message
+from fabqueue.lease import NodeLease
 from fabqueue.profiles import ProfileSet
 from fabqueue.settings import Settings
 from fabqueue.storage import FileStore
+from fabqueue.workers import WorkerPool
 
 log = logging.getLogger("fabqueue.dispatch")
 
@@ -31,6 +33,8 @@ class Dispatcher:
         clock: Clock,
         profiles: ProfileSet,
         store: FileStore,
+        workers: WorkerPool,
+        lease: NodeLease,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -39,6 +43,8 @@ class Dispatcher:
         self.clock = clock
         self.profiles = profiles
         self.store = store
+        self.workers = workers
+        self.lease = lease
         self.runners: dict[str, MachineRunner] = {}
         self._unlisten: Callable[[], None] | None = None
         self.bookings = BookingWatcher(
@@ -62,6 +68,8 @@ class Dispatcher:
                 clock=self.clock,
                 settings=self.settings,
                 store=self.store,
+                workers=self.workers,
+                lease=self.lease,
             )
         self._unlisten = self.bus.add_listener(self._on_message)
         await asyncio.gather(*(runner.start() for runner in self.runners.values()))

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from drivers.base import JobRejected, JobTicket
 from fabqueue.profiles import MachineProfile, MaterialProfile
 from fabqueue.storage import FileStore
+from fabqueue.workers import WorkerPool, WorkFailed, tasks
 from jobs.base import AnalysisError, FileRejected
-from jobs.registry import convert
 
 
 def prepare_ticket(
@@ -17,23 +17,32 @@ def prepare_ticket(
     machine: MachineProfile,
     materials: Mapping[str, MaterialProfile],
     store: FileStore,
+    workers: WorkerPool,
 ) -> JobTicket:
     """Make the machine's own file (HP-GL, the machine's embroidery format…) when the
-    job's kind converts; a file that cannot be made on this machine is rejected."""
+    job's kind converts; a file that cannot be made on this machine is rejected.
+
+    The conversion runs in the worker pool, waiting for room in its queue rather than
+    failing: the job is claimed already, and uploads are what the queue's bound is for.
+    """
     params = machine.params
     material = materials.get(ticket.material or "")
     if material is not None and material.cut_mirrored and hasattr(params, "mirror"):
         params = params.model_copy(update={"mirror": True})
     try:
-        artifact = convert(
+        artifact = workers.run(
+            tasks.convert,
             ticket.file_path,
             ticket.file_type,
             params,
             store.artifact_dir(ticket.job_id, machine.slug),
-            copies=ticket.copies,
+            ticket.copies,
+            wait=True,
         )
     except (AnalysisError, FileRejected) as exc:
         raise JobRejected(str(exc)) from exc
+    except WorkFailed as exc:
+        raise JobRejected(f"making the machine's file {exc.reason}") from exc
     if artifact is None:
         return ticket
     return ticket.model_copy(

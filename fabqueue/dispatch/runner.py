@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from drivers.base import (
     FINAL_PHASES,
@@ -32,16 +32,18 @@ from drivers.base import (
 )
 from fabqueue.clock import Clock
 from fabqueue.db import SessionFactory, session_scope
-from fabqueue.dispatch.claim import claim_next, worth_claiming
+from fabqueue.dispatch.claim import active_jobs_of, claim_next, worth_claiming
 from fabqueue.dispatch.outcomes import ending_for
 from fabqueue.dispatch.prepare import prepare_ticket
 from fabqueue.dispatch.scheduler import MachineInfo
 from fabqueue.events import EventBus, queue_bus_event
+from fabqueue.lease import NodeLease
 from fabqueue.models import Job, MachineEvent, MachineRecord, RunnerState
 from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.settings import Settings
 from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, mark_running, transition
 from fabqueue.storage import FileStore
+from fabqueue.workers import WorkerPool
 
 T = TypeVar("T")
 
@@ -79,6 +81,8 @@ class MachineRunner:
         clock: Clock,
         settings: Settings,
         store: FileStore,
+        workers: WorkerPool,
+        lease: NodeLease,
     ) -> None:
         self.profile = profile
         self.slug = profile.slug
@@ -88,6 +92,8 @@ class MachineRunner:
         self.clock = clock
         self.settings = settings
         self.store = store
+        self.workers = workers
+        self.lease = lease
         self.materials = profiles.materials
         self.info = MachineInfo(
             slug=profile.slug,
@@ -621,6 +627,7 @@ class MachineRunner:
                 machine=self.profile,
                 materials=self.materials,
                 store=self.store,
+                workers=self.workers,
             )
             reason = self.driver.supports(ticket)
             if reason is not None:
@@ -668,15 +675,12 @@ class MachineRunner:
     # --- start-up -----------------------------------------------------------------------
 
     async def reconcile(self) -> None:
-        """After a restart: keep watching a job the machine still runs; interrupt the rest."""
-        active = [s.value for s in ACTIVE_STATES]
-        jobs = await self._db(
-            lambda s: list(
-                s.exec(
-                    select(Job).where(Job.machine == self.slug).where(col(Job.state).in_(active))
-                )
-            )
-        )
+        """After a restart: keep watching a job the machine still runs; interrupt the rest
+        (only with the node's lease held: else another process may run those jobs)."""
+        if not self.lease.held:
+            return
+        node = self.lease.node
+        jobs = await self._db(lambda s: active_jobs_of(s, self.slug, node))
         if not jobs:
             return
         try:

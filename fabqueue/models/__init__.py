@@ -17,7 +17,16 @@ from fabqueue.models.invoices import (
     InvoiceSequence,
     Payment,
 )
-from fabqueue.models.jobs import Job, JobEvent, JobEventPublic, JobPublic, JobsPublic, Outcome
+from fabqueue.models.jobs import (
+    Job,
+    JobEvent,
+    JobEventPublic,
+    JobPage,
+    JobPublic,
+    JobsPublic,
+    JobSummary,
+    Outcome,
+)
 from fabqueue.models.machines import (
     Machine,
     MachineEvent,
@@ -26,6 +35,7 @@ from fabqueue.models.machines import (
     MachineRecord,
     RunnerState,
 )
+from fabqueue.models.nodes import NodeLeaseRecord
 from fabqueue.models.quotes import (
     JobActual,
     Quote,
@@ -59,13 +69,16 @@ __all__ = [
     "JobActual",
     "JobEvent",
     "JobEventPublic",
+    "JobPage",
     "JobPublic",
+    "JobSummary",
     "JobsPublic",
     "Machine",
     "MachineEvent",
     "MachineEventPublic",
     "MachinePublic",
     "MachineRecord",
+    "NodeLeaseRecord",
     "Organisation",
     "Outcome",
     "Payment",

@@ -6,8 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import JSON, Index, text
 from sqlmodel import Field, SQLModel
+from typing_extensions import TypedDict
 
 from fabqueue.models.types import UTCDateTime, str_enum
 from jobs.base import MachineKind
@@ -71,6 +73,10 @@ class Job(SQLModel, table=True):
         Index("ix_job_waiting", "state", "target_machine", "kind"),
         # Activity reports read the jobs closed in a period (migration 0012).
         Index("ix_job_finished_at", "finished_at"),
+        # The job list's filters, each with the newest-first order it pages by.
+        Index("ix_job_owner_recent", "owner_id", "id"),
+        Index("ix_job_state_recent", "state", "id"),
+        Index("ix_job_machine", "machine"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -164,6 +170,51 @@ class JobPublic(SQLModel):
 class JobsPublic(SQLModel):
     data: list[JobPublic]
     count: int
+
+
+class JobSummary(TypedDict):
+    """A job as a list shows it: everything but its analysis and checkpoint (those stay
+    on ``GET /api/v1/jobs/{id}``), so a page of jobs is cheap to read and to send.
+
+    A typed dict, not a model: the rows come from our own database, and building a model
+    per row was most of the cost of a page."""
+
+    id: int
+    kind: MachineKind
+    target_machine: str | None
+    machine: str | None
+    material: str | None
+    copies: int
+    priority: int
+    owner_id: int
+    title: str
+    file_name: str
+    file_type: str
+    file_size: int
+    state: JobState
+    cancel_requested: bool
+    pause_requested: bool
+    progress: float | None
+    eta_s: float | None
+    message: str | None
+    attempt: int
+    outcome: Outcome | None
+    actual_duration_s: float | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobPage(BaseModel):
+    """One page of jobs, newest first."""
+
+    data: list[JobSummary]
+    count: int
+    """Jobs matching the filters, on every page."""
+    next: str | None
+    """The next page's path and query (``before`` the last job here), or null on the
+    last page."""
 
 
 class JobEventPublic(SQLModel):

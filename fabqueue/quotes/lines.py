@@ -28,10 +28,12 @@ from fabqueue.quotes.workflow import (
     record_change,
     sync_discount,
 )
+from fabqueue.services.analysis import analyse_file
 from fabqueue.services.errors import Forbidden, Invalid, NotFound, TooLarge
-from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, analyse_file, index_file, machines_for
+from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, index_file, machines_for
 from fabqueue.services.machines import all_machines
 from fabqueue.storage import FileStore, UploadTooLarge
+from fabqueue.workers import WorkerPool
 from jobs.base import Analysis, Bounds, MachineKind, Quantity
 from jobs.registry import file_type_of
 
@@ -123,6 +125,7 @@ def add_design(
     read_sessions: SessionFactory,
     store: FileStore,
     profiles: ProfileSet,
+    workers: WorkerPool,
     user: User,
     quote_id: int,
     stream: BinaryIO,
@@ -150,7 +153,7 @@ def add_design(
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    analysis = analyse_file(stored.path, file_type, profiles, targets)
+    analysis = analyse_file(stored.path, file_type, profiles, targets, workers=workers)
 
     with session_scope(sessions) as session:
         quote = locked_for(session, quote_id, user)

@@ -23,6 +23,7 @@ from fabqueue.models import Booking, Job, MachineRecord, User
 from fabqueue.pricing import PriceInput, price_line
 from fabqueue.profiles import ProfileSet
 from fabqueue.profiles.site import VatRegime
+from fabqueue.services.analysis import analyse_file
 from fabqueue.services.booking_rules import tz_of
 from fabqueue.services.errors import Invalid, NotFound, TooLarge
 from fabqueue.services.jobs import (
@@ -31,13 +32,13 @@ from fabqueue.services.jobs import (
     SubmitRequest,
     _check_material,
     _refine,
-    analyse_file,
     get_job,
     machines_for,
 )
 from fabqueue.services.machines import MachineCatalog, all_machines, occupying_job
 from fabqueue.states import OCCUPYING_STATES, JobState
 from fabqueue.storage import FileStore, UploadTooLarge
+from fabqueue.workers import WorkerPool
 from jobs.base import Analysis, MachineKind
 from jobs.registry import file_type_of
 
@@ -307,6 +308,7 @@ def understand(
     read_sessions: SessionFactory,
     store: FileStore,
     profiles: ProfileSet,
+    workers: WorkerPool,
     stream: BinaryIO,
     request: SubmitRequest,
     upload_limit: int,
@@ -335,7 +337,7 @@ def understand(
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
     path = stored.path
-    analysis = analyse_file(path, file_type, profiles, targets)
+    analysis = analyse_file(path, file_type, profiles, targets, workers=workers)
     factor = size.factor(analysis) if size is not None else None
     if factor is not None and size is not None:
         original = path
@@ -343,7 +345,7 @@ def understand(
         # page size's: one correction from the measured result makes the size exact.
         for _ in range(2):
             path = _resize(store, original, file_type, factor, upload_limit)
-            analysis = analyse_file(path, file_type, profiles, targets)
+            analysis = analyse_file(path, file_type, profiles, targets, workers=workers)
             correction = size.factor(analysis)
             if correction is None or abs(correction - 1) < 1e-3:
                 break

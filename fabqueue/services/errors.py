@@ -36,3 +36,9 @@ class UnsupportedFileType(ServiceError):
 
 class TooLarge(ServiceError):
     status_code = 413
+
+
+class Busy(ServiceError):
+    """The server cannot take this work now; the same request later will do (503)."""
+
+    status_code = 503

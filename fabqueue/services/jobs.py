@@ -8,16 +8,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
+import anyio.to_thread
 from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, func, select
 
 from fabqueue.db import SessionFactory, session_scope
 from fabqueue.events import queue_bus_event
-from fabqueue.models import Job, JobEvent, MachineRecord, Role, RunnerState, User
+from fabqueue.models import Job, JobEvent, JobSummary, MachineRecord, Role, RunnerState, User
 from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
+from fabqueue.services.analysis import REFUSED, analysis_task, check_fit, refusal
 from fabqueue.services.booking_rules import ensure_may_submit
 from fabqueue.services.errors import (
     Conflict,
@@ -34,7 +36,6 @@ from fabqueue.services.machines import (
     all_machines,
     capability,
     get_record,
-    params_of,
     set_runner_state,
 )
 from fabqueue.states import (
@@ -45,12 +46,11 @@ from fabqueue.states import (
     requeue_values,
     transition,
 )
-from fabqueue.storage import FileStore, UploadTooLarge
-from jobs.base import Analysis, AnalysisError, FileRejected, MachineKind
+from fabqueue.storage import FileStore, Stored, UploadTooLarge
+from fabqueue.workers import WorkerPool
+from jobs.base import Analysis, MachineKind
 from jobs.gcode.analysis import with_material
-from jobs.params import MachineParams
-from jobs.registry import ANALYZERS, accepted_types, analyze, file_type_of
-from jobs.registry import preview as make_preview
+from jobs.registry import ANALYZERS, accepted_types, file_type_of
 
 log = logging.getLogger(__name__)
 
@@ -126,61 +126,6 @@ def _check_material(profiles: ProfileSet, targets: list[MachineRecord], material
         raise Invalid(f"no machine that could run this job takes {material!r}")
 
 
-def _params(profiles: ProfileSet, record: MachineRecord) -> MachineParams:
-    local = profiles.machines.get(record.slug)
-    return local.params if local is not None else params_of(record)
-
-
-def analyse_file(
-    path: Any, file_type: str, profiles: ProfileSet, targets: list[MachineRecord]
-) -> Analysis:
-    params = _params(profiles, targets[0])
-    try:
-        analysis = analyze(path, file_type, params)
-    except AnalysisError as exc:
-        raise Invalid(f"cannot read this {file_type} file: {exc}") from exc
-    except FileRejected as exc:
-        raise Invalid(str(exc)) from exc
-    problems = {r.slug: _params(profiles, r).fit_problems(analysis) for r in targets}
-    if all(problems.values()):
-        if len(targets) == 1:
-            raise Invalid(f"does not fit {targets[0].slug}: {'; '.join(problems[targets[0].slug])}")
-        detail = "; ".join(f"{slug}: {', '.join(p)}" for slug, p in problems.items())
-        raise Invalid(f"does not fit any machine: {detail}")
-    return analysis
-
-
-def job_preview(
-    *, session: Session, store: FileStore, profiles: ProfileSet, job: Job
-) -> Path | None:
-    """The job's picture, made the first time someone asks for it (a submission need not
-    pay for a picture nobody may look at), then kept."""
-    assert job.id is not None
-    existing = store.preview_path(job.id)
-    if existing is not None:
-        return existing
-    slug = job.machine or job.target_machine
-    record = session.get(MachineRecord, slug) if slug else None
-    if record is None:
-        local = profiles.of_kind(job.kind)
-        params: MachineParams | None = local[0].params if local else None
-    else:
-        params = _params(profiles, record)
-    try:
-        picture = make_preview(
-            store.path_for(job.file_sha256),
-            job.file_type,
-            params,
-            Analysis.model_validate(job.analysis),
-        )
-    except Exception as exc:  # a preview is a nicety: the job is fine without one
-        log.warning("no preview for job %s (%s): %s", job.id, job.file_type, exc)
-        return None
-    if picture is None:
-        return None
-    return store.save_preview(job.id, picture.media_type, picture.data)
-
-
 _INDEX_FILE = text(
     "INSERT INTO stored_file (sha256, size, created_at) VALUES (:sha256, :size, :created_at) "
     "ON CONFLICT (sha256) DO NOTHING"
@@ -213,24 +158,23 @@ def _refine(
     return analysis
 
 
-def submit_job(
-    *,
-    sessions: SessionFactory,
-    read_sessions: SessionFactory,
-    store: FileStore,
-    profiles: ProfileSet,
-    owner: User,
-    stream: BinaryIO,
-    request: SubmitRequest,
-    upload_limit: int,
-    now: datetime,
-    catalog: MachineCatalog | None = None,
-    submitted_by: User | None = None,
-) -> Job:
-    """Validate, store, analyse and queue a job. Nothing is kept if any step refuses it.
+@dataclass(frozen=True)
+class _Upload:
+    """A submission checked and stored, waiting for its analysis."""
 
-    ``submitted_by`` is who acts when it is not the owner (staff converting a quote for
-    its client): the job's first event names them, so a hold they set is theirs."""
+    request: SubmitRequest
+    owner: User
+    actor: User
+    """Who acts: the owner, or staff submitting for them (a quote's conversion)."""
+    file_type: str
+    targets: list[MachineRecord]
+    stored: Stored
+    original: Stored | None = None
+    """The model or logo as brought, when ``stored`` was made from it."""
+    made_from: dict[str, Any] | None = None
+
+
+def _check_request(request: SubmitRequest, owner: User) -> None:
     if not 1 <= request.copies <= MAX_COPIES:
         raise Invalid(f"copies must be between 1 and {MAX_COPIES}")
     if request.priority not in PRIORITY_RANGE:
@@ -238,9 +182,17 @@ def submit_job(
     if request.priority != 0 and not owner.is_staff:
         raise Forbidden("only staff can set a priority")
     assert owner.id is not None
-    file_type = file_type_of(request.filename)
-    source = source_spec(file_type)
-    source_type, file_type = (file_type, source.becomes) if source else (None, file_type)
+
+
+def _targets(
+    read_sessions: SessionFactory,
+    profiles: ProfileSet,
+    owner: User,
+    request: SubmitRequest,
+    file_type: str,
+    catalog: MachineCatalog | None,
+    now: datetime,
+) -> list[MachineRecord]:
     # Reads, file I/O and analysis happen outside any write transaction.
     if catalog is not None:
         known = catalog.records()
@@ -253,30 +205,65 @@ def submit_job(
             ensure_may_submit(session, profiles, owner, targets, now)
     if request.material is not None:
         _check_material(profiles, targets, request.material)
+    return targets
+
+
+def _accept_upload(
+    *,
+    read_sessions: SessionFactory,
+    store: FileStore,
+    profiles: ProfileSet,
+    owner: User,
+    stream: BinaryIO,
+    request: SubmitRequest,
+    upload_limit: int,
+    catalog: MachineCatalog | None,
+    now: datetime,
+    submitted_by: User | None,
+) -> _Upload:
+    _check_request(request, owner)
+    file_type = file_type_of(request.filename)
+    source = source_spec(file_type)
+    source_type, file_type = (file_type, source.becomes) if source else (None, file_type)
+    targets = _targets(read_sessions, profiles, owner, request, file_type, catalog, now)
     try:
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    made_from = None
-    if source_type is not None:
-        original = stored
-        stored, made_from = make_from_source(
-            store=store, profiles=profiles, source=stored, file_type=source_type,
-            targets=targets, material=request.material, options=request.intake,
-            upload_limit=upload_limit,
-        )  # fmt: skip
-    analysis = analyse_file(stored.path, file_type, profiles, targets)
-    analysis = _refine(read_sessions, profiles, request, targets, analysis)
-    if made_from is not None:
+    upload = _Upload(request, owner, submitted_by or owner, file_type, targets, stored)
+    if source_type is None:
+        return upload
+    made, made_from = make_from_source(
+        store=store, profiles=profiles, source=stored, file_type=source_type,
+        targets=targets, material=request.material, options=request.intake,
+        upload_limit=upload_limit,
+    )  # fmt: skip
+    return _Upload(request, owner, upload.actor, file_type, targets, made, stored, made_from)
+
+
+def _queue_job(
+    *,
+    sessions: SessionFactory,
+    read_sessions: SessionFactory,
+    profiles: ProfileSet,
+    upload: _Upload,
+    analysis: Analysis,
+    now: datetime,
+) -> Job:
+    request, owner, stored = upload.request, upload.owner, upload.stored
+    assert owner.id is not None
+    check_fit(analysis, profiles, upload.targets)
+    analysis = _refine(read_sessions, profiles, request, upload.targets, analysis)
+    if upload.made_from is not None:
+        made_from = dict(upload.made_from)
         analysis.warnings.extend(made_from.pop("warnings", []))
         analysis.details["made_from"] = made_from
-
     with session_scope(sessions) as session:
         index_file(session, stored.sha256, stored.size, now)
-        if made_from is not None:  # the model or logo as brought is kept with its job
-            index_file(session, original.sha256, original.size, now)
+        if upload.original is not None:  # the model or logo as brought is kept with its job
+            index_file(session, upload.original.sha256, upload.original.size, now)
         job = Job(
-            kind=targets[0].kind,
+            kind=upload.targets[0].kind,
             target_machine=request.machine,
             material=request.material,
             copies=request.copies,
@@ -284,8 +271,8 @@ def submit_job(
             owner_id=owner.id,
             title=(request.title or request.filename)[:200],
             file_sha256=stored.sha256,
-            file_name=_made_name(request.filename, file_type)[:255],
-            file_type=file_type,
+            file_name=_made_name(request.filename, upload.file_type)[:255],
+            file_type=upload.file_type,
             file_size=stored.size,
             analysis=analysis.model_dump(mode="json"),
             state=JobState.held if request.hold else JobState.queued,
@@ -295,13 +282,109 @@ def submit_job(
         session.add(job)
         session.flush()
         assert job.id is not None
-        record_creation(session, job, actor=_actor(submitted_by or owner), at=now)
+        record_creation(session, job, actor=_actor(upload.actor), at=now)
     return job
 
 
 def _made_name(filename: str, file_type: str) -> str:
     """``benchy.stl`` sliced is ``benchy.gcode``: the name says what the file is."""
     return filename if file_type_of(filename) == file_type else f"{Path(filename).stem}.{file_type}"
+
+
+def submit_job(
+    *,
+    sessions: SessionFactory,
+    read_sessions: SessionFactory,
+    store: FileStore,
+    profiles: ProfileSet,
+    workers: WorkerPool,
+    owner: User,
+    stream: BinaryIO,
+    request: SubmitRequest,
+    upload_limit: int,
+    now: datetime,
+    catalog: MachineCatalog | None = None,
+    submitted_by: User | None = None,
+) -> Job:
+    """Validate, store, analyse (in a worker) and queue a job, from a thread. Nothing
+    is kept if any step refuses it.
+
+    ``submitted_by`` is who acts when it is not the owner (staff converting a quote for
+    its client): the job's first event names them, so a hold they set is theirs."""
+    upload = _accept_upload(
+        read_sessions=read_sessions,
+        store=store,
+        profiles=profiles,
+        owner=owner,
+        stream=stream,
+        request=request,
+        upload_limit=upload_limit,
+        catalog=catalog,
+        now=now,
+        submitted_by=submitted_by,
+    )
+    try:
+        analysis: Analysis = workers.run(
+            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets)
+        )
+    except REFUSED as exc:
+        raise refusal(upload.file_type, exc) from exc
+    return _queue_job(
+        sessions=sessions,
+        read_sessions=read_sessions,
+        profiles=profiles,
+        upload=upload,
+        analysis=analysis,
+        now=now,
+    )
+
+
+async def submit_job_async(
+    *,
+    sessions: SessionFactory,
+    read_sessions: SessionFactory,
+    store: FileStore,
+    profiles: ProfileSet,
+    workers: WorkerPool,
+    owner: User,
+    stream: BinaryIO,
+    request: SubmitRequest,
+    upload_limit: int,
+    now: datetime,
+    catalog: MachineCatalog | None = None,
+) -> Job:
+    """:func:`submit_job` for the event loop: no thread is held while the file waits
+    for, or is in, a worker, so hostile uploads cannot take the API's threads."""
+    upload = await anyio.to_thread.run_sync(
+        lambda: _accept_upload(
+            read_sessions=read_sessions,
+            store=store,
+            profiles=profiles,
+            owner=owner,
+            stream=stream,
+            request=request,
+            upload_limit=upload_limit,
+            catalog=catalog,
+            now=now,
+            submitted_by=None,
+        )
+    )
+    try:
+        analysis: Analysis = await workers.arun(
+            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets)
+        )
+    except REFUSED as exc:
+        raise refusal(upload.file_type, exc) from exc
+    return await anyio.to_thread.run_sync(
+        lambda: _queue_job(
+            sessions=sessions,
+            read_sessions=read_sessions,
+            profiles=profiles,
+            upload=upload,
+            analysis=analysis,
+            now=now,
+        )
+    )
 
 
 def get_job(session: Session, job_id: int, user: User) -> Job:
@@ -314,6 +397,24 @@ def get_job(session: Session, job_id: int, user: User) -> Job:
     return job
 
 
+def _listed(
+    query: Any,
+    user: User,
+    states: list[JobState] | None,
+    machine: str | None,
+    owner_id: int | None,
+) -> Any:
+    if not user.is_staff:
+        query = query.where(Job.owner_id == user.id)
+    elif owner_id is not None:
+        query = query.where(Job.owner_id == owner_id)
+    if states:
+        query = query.where(col(Job.state).in_([s.value for s in states]))
+    if machine:
+        query = query.where((Job.machine == machine) | (Job.target_machine == machine))
+    return query
+
+
 def list_jobs(
     session: Session,
     user: User,
@@ -324,18 +425,40 @@ def list_jobs(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[Job], int]:
-    query = select(Job)
-    if not user.is_staff:
-        query = query.where(Job.owner_id == user.id)
-    elif owner_id is not None:
-        query = query.where(Job.owner_id == owner_id)
-    if states:
-        query = query.where(col(Job.state).in_([s.value for s in states]))
-    if machine:
-        query = query.where((Job.machine == machine) | (Job.target_machine == machine))
+    query = _listed(select(Job), user, states, machine, owner_id)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(Job.id).desc()).offset(offset).limit(limit))
     return list(rows), int(total)
+
+
+_SUMMARY_FIELDS = tuple(JobSummary.__annotations__)
+_SUMMARY_COLUMNS = [Job.__table__.c[name] for name in _SUMMARY_FIELDS]  # type: ignore[attr-defined]
+"""Core columns: the page needs plain rows, not the ORM's row loading."""
+
+
+def job_summaries(
+    session: Session,
+    user: User,
+    *,
+    states: list[JobState] | None = None,
+    machine: str | None = None,
+    owner_id: int | None = None,
+    limit: int = 50,
+    before: int | None = None,
+    offset: int = 0,
+) -> tuple[list[JobSummary], int]:
+    """A page of jobs, newest first, without their analyses (never read from the
+    database here: they are the bulk of a job's row). ``before``: only jobs with a
+    smaller id (the keyset of the next page); the count ignores it."""
+    counted = _listed(select(func.count(col(Job.id))), user, states, machine, owner_id)
+    total = session.execute(counted).scalar_one()
+    query = _listed(select(*_SUMMARY_COLUMNS), user, states, machine, owner_id)
+    if before is not None:
+        query = query.where(col(Job.id) < before)
+    query = query.order_by(col(Job.id).desc()).offset(offset).limit(limit)
+    rows = session.connection().execute(query).all()
+    page = [cast(JobSummary, dict(zip(_SUMMARY_FIELDS, row, strict=True))) for row in rows]
+    return page, int(total)
 
 
 def job_events(session: Session, job_id: int, user: User) -> list[JobEvent]:

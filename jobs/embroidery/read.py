@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import resource
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -149,11 +150,12 @@ def run_worker(op: str, args: tuple[Any, ...], limits: WorkerLimits) -> Any:
         proc.kill()
         proc.communicate()
         raise WorkerFailed("timeout", f"gave up after {limits.seconds:.0f} s") from None
+    memory_mb = _effective_memory_mb(limits.memory_mb)
     if proc.returncode != 0 or not out:
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
         signal_name = f"signal {-proc.returncode}" if proc.returncode < 0 else "an error"
         if b"MemoryError" in err:
-            raise WorkerFailed("memory", f"needed more than {limits.memory_mb} MB")
+            raise WorkerFailed("memory", f"needed more than {memory_mb} MB")
         raise WorkerFailed("crash", f"the worker stopped with {signal_name} {tail[0][:200]}")
     answer = pickle.loads(out)
     _note_peak(float(answer[-1]) if isinstance(answer[-1], float) else 0.0)
@@ -161,8 +163,15 @@ def run_worker(op: str, args: tuple[Any, ...], limits: WorkerLimits) -> Any:
     if status == "ok":
         return answer[1]
     if status == "memory":
-        raise WorkerFailed("memory", f"needed more than {limits.memory_mb} MB")
+        raise WorkerFailed("memory", f"needed more than {memory_mb} MB")
     raise WorkerFailed("error", f"{answer[1]}: {answer[2]}")
+
+
+def _effective_memory_mb(asked_mb: int) -> int:
+    """The child's memory limit: this process's own bound, when tighter, wins (the
+    child inherits it; see ``jobs.embroidery.worker._limit``)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    return asked_mb if hard == resource.RLIM_INFINITY else min(asked_mb, hard >> 20)
 
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)

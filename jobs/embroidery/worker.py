@@ -231,6 +231,15 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _limit(which: int, soft: int, hard: int) -> None:
+    """Lower a limit, never above what this process inherited: started from a pool
+    worker that is itself bounded, the tighter bound holds (raising it would fail)."""
+    _, inherited = resource.getrlimit(which)
+    if inherited != resource.RLIM_INFINITY:
+        soft, hard = min(soft, inherited), min(hard, inherited)
+    resource.setrlimit(which, (soft, hard))
+
+
 def main() -> None:
     """``python -m jobs.embroidery.worker``: a pickled request on stdin, a pickled answer out.
 
@@ -239,8 +248,8 @@ def main() -> None:
     """
     stdin = sys.stdin.buffer
     op, args, memory_bytes, cpu_s = pickle.loads(stdin.read())
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    _limit(resource.RLIMIT_AS, memory_bytes, memory_bytes)
+    _limit(resource.RLIMIT_CPU, cpu_s, cpu_s + 1)
     # One read or write, then exit: pyembroidery makes a small list per stitch, none in a
     # cycle, and the collector's passes over them were 40 % of a 200,000-stitch write.
     # The memory limit above still bounds the process.

@@ -12,6 +12,7 @@ from jobs.base import MachineKind
 from jobs.registry import ANALYZERS, AnalyzerSpec
 from tests.conftest import Api
 from tests.support.quotes import SetClock, fixed_gcode_analysis, quote_profiles
+from tests.support.workers import InlineWorkers
 
 
 @pytest.fixture
@@ -42,4 +43,5 @@ def qapi(
     return make_api(  # type: ignore[no-any-return]
         settings.model_copy(update={"profiles_dir": root, "start_dispatcher": False}),
         clock=clock,
+        workers=InlineWorkers(),
     )

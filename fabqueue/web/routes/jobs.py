@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from starlette.responses import Response
 
 from fabqueue.models import Job, User
+from fabqueue.services import analysis as file_service
 from fabqueue.services import counter
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import Invalid, NotFound, ServiceError
@@ -89,6 +90,7 @@ def understand(
             read_sessions=page.ctx.read_sessions,
             store=page.ctx.store,
             profiles=page.ctx.profiles,
+            workers=page.ctx.pool,
             stream=file.file,
             request=_request(file.filename or "", kind, machine, material, copies),
             upload_limit=page.ctx.settings.upload_limit_bytes,
@@ -168,6 +170,7 @@ def _submit(
             read_sessions=page.ctx.read_sessions,
             store=page.ctx.store,
             profiles=page.ctx.profiles,
+            workers=page.ctx.pool,
             stream=stream,
             request=request,
             upload_limit=page.ctx.settings.upload_limit_bytes,
@@ -181,6 +184,7 @@ def _submit(
             read_sessions=page.ctx.read_sessions,
             store=page.ctx.store,
             profiles=page.ctx.profiles,
+            workers=page.ctx.pool,
             owner=owner,
             stream=stream,
             request=request,
@@ -226,12 +230,16 @@ def _actor_names(session: Any, events: list[Any]) -> dict[str, str]:
 
 
 @router.get("/jobs/{job_id}/picture")
-def job_picture(job_id: int, page: StaffPage) -> Response:
+async def job_picture(job_id: int, page: StaffPage) -> Response:
     assert page.user is not None
     with page.ctx.read_sessions() as session:
         job = job_service.get_job(session, job_id, page.user)
-        path = job_service.job_preview(
-            session=session, store=page.ctx.store, profiles=page.ctx.profiles, job=job
+        path = await file_service.job_preview(
+            session=session,
+            store=page.ctx.store,
+            profiles=page.ctx.profiles,
+            workers=page.ctx.pool,
+            job=job,
         )
     if path is None:
         raise NotFound(f"job {job_id} has no preview")

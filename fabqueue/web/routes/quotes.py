@@ -93,6 +93,7 @@ def add_design(
                 read_sessions=page.ctx.read_sessions,
                 store=page.ctx.store,
                 profiles=page.ctx.profiles,
+                workers=page.ctx.pool,
                 user=user,
                 quote_id=quote_id,
                 stream=file.file,

@@ -22,6 +22,7 @@ from tests.support.quotes import (
     quote_profiles,
     staff,
 )
+from tests.support.workers import InlineWorkers
 
 
 @pytest.fixture
@@ -30,7 +31,9 @@ def live(make_api: Any, settings: Settings, tmp_path: Path, monkeypatch: pytest.
         ANALYZERS, "gcode", AnalyzerSpec(MachineKind.fdm_printer, fixed_gcode_analysis)
     )
     root = quote_profiles(tmp_path / "live-profiles", "franchise_293B")
-    return make_api(settings.model_copy(update={"profiles_dir": root}))  # type: ignore[no-any-return]
+    return make_api(  # type: ignore[no-any-return]
+        settings.model_copy(update={"profiles_dir": root}), workers=InlineWorkers()
+    )
 
 
 def test_quote_jobs_run_and_report_their_time(live: Api) -> None:

@@ -1,0 +1,134 @@
+"""Reading speed of the job list under load, while the dispatcher runs.
+
+Starts ``fabqueue serve`` (uvicorn, SQLite in WAL) in a temporary folder with three
+simulated printers that take jobs one after another (auto-advance), submits 100 jobs
+(PrusaSlicer's benchy, analysed), then has 50 concurrent clients read
+``GET /api/v1/jobs?limit=100`` for ``--seconds`` seconds, ``--runs`` times.
+Target on the 2-core machine: >= 400 requests/s and p99 < 200 ms.
+
+    .venv/bin/python bench/api_read.py [--runs 3] [--seconds 10] [--limit 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.factories import CORPUS, sim_printer, write_profiles  # noqa: E402
+from tests.support.service import Service  # noqa: E402
+
+JOBS = 100
+CLIENTS = 50
+BENCHY = CORPUS / "gcode" / "prusaslicer-benchy.gcode"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def fill(svc: Service, token: str) -> None:
+    data = BENCHY.read_bytes()
+    with httpx.Client(
+        base_url=f"{svc.url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ) as c:
+        for i in range(JOBS):
+            r = c.post("/jobs", data={"kind": "fdm_printer"}, files={"file": (f"b{i}.gcode", data)})
+            if r.status_code != 201:
+                raise RuntimeError(f"{r.status_code}: {r.text}")
+
+
+async def read_for(url: str, token: str, seconds: float, limit: int) -> tuple[int, list[float]]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(
+        base_url=url,
+        headers={"Authorization": f"Bearer {token}"},
+        limits=httpx.Limits(max_connections=CLIENTS),
+        timeout=30,
+    ) as client:
+
+        async def reader() -> None:
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                r = await client.get("/api/v1/jobs", params={"limit": limit})
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{r.status_code}: {r.text}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(reader() for _ in range(CLIENTS)))
+        elapsed = time.perf_counter() - start
+    return round(len(latencies) / elapsed), latencies
+
+
+def running_jobs(svc: Service, token: str) -> int:
+    r = httpx.get(
+        f"{svc.url}/api/v1/jobs",
+        params={"state": ["starting", "running"]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return int(r.json()["count"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--limit", type=int, default=100, help="jobs per page read")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="fabqueue-bench-") as tmp:
+        root = Path(tmp)
+        # A benchy (39 min) takes 20 s at speed 120: the printers keep taking jobs.
+        printer = sim_printer(speed=120, top="auto_advance = true")
+        profiles = write_profiles(root / "profiles", {f"p{i}": printer for i in (1, 2, 3)})
+        svc = Service(
+            {
+                "FABQUEUE_DB_URL": f"sqlite:///{root}/fabqueue.db",
+                "FABQUEUE_DATA_DIR": str(root / "data"),
+                "FABQUEUE_PROFILES_DIR": str(profiles),
+            },
+            root / "service.log",
+        )
+        if svc.cli("db", "upgrade").returncode != 0:
+            raise SystemExit("db upgrade failed")
+        token = svc.cli("user", "add", "bench", "--role", "facilitator").stdout.split()[-1]
+        svc.start()
+        runs: list[tuple[int, float, float, int]] = []
+        try:
+            fill(svc, token)
+            for _ in range(args.runs):
+                rate, lat = asyncio.run(read_for(svc.url, token, args.seconds, args.limit))
+                busy = running_jobs(svc, token)
+                runs.append((rate, statistics.median(lat) * 1000, pct(lat, 99) * 1000, busy))
+                print(
+                    f"run: {rate} req/s, p50 {runs[-1][1]:.1f} ms, p99 {runs[-1][2]:.1f} ms, "
+                    f"{busy} job(s) on the machines"
+                )
+        finally:
+            svc.stop()
+
+    def line(name: str, values: list[float], target: str) -> None:
+        spread = f"{min(values):.0f}–{max(values):.0f}"
+        print(f"{name:<24}{statistics.median(values):>10.1f}{spread:>14}{target:>10}")
+
+    print(f"\n{CLIENTS} clients, {JOBS} jobs, pages of {args.limit}, {args.runs} runs")
+    print(f"{'metric (median)':<24}{'value':>10}{'spread':>14}{'target':>10}")
+    line("requests/s", [r[0] for r in runs], ">= 400")
+    line("latency p50 (ms)", [r[1] for r in runs], "")
+    line("latency p99 (ms)", [r[2] for r in runs], "< 200")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

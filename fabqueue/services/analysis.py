@@ -1,0 +1,128 @@
+"""File work for jobs and quotes: analyses and previews, run in the worker pool, and
+the words a submitter reads when a file is refused."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from sqlmodel import Session
+
+from fabqueue.models import Job, MachineRecord
+from fabqueue.profiles import ProfileSet
+from fabqueue.services.errors import Busy, Invalid, ServiceError
+from fabqueue.services.machines import params_of
+from fabqueue.storage import FileStore
+from fabqueue.workers import PoolBusy, WorkerPool, WorkFailed, tasks
+from jobs.base import Analysis, AnalysisError, FileRejected, Preview
+from jobs.params import MachineParams
+
+log = logging.getLogger(__name__)
+
+
+def params_for(profiles: ProfileSet, record: MachineRecord) -> MachineParams:
+    local = profiles.machines.get(record.slug)
+    return local.params if local is not None else params_of(record)
+
+
+def refusal(file_type: str, exc: Exception) -> ServiceError:
+    """What the submitter reads when the workers could not, or would not, read a file."""
+    if isinstance(exc, PoolBusy):
+        return Busy(str(exc), retry_after_s=30)
+    if isinstance(exc, WorkFailed):
+        return Invalid(f"this {file_type} file is refused: reading it {exc.reason}")
+    if isinstance(exc, AnalysisError):
+        return Invalid(f"cannot read this {file_type} file: {exc}")
+    return Invalid(str(exc))
+
+
+REFUSED = (PoolBusy, WorkFailed, AnalysisError, FileRejected)
+
+
+def analysis_task(
+    path: Path, file_type: str, profiles: ProfileSet, targets: list[MachineRecord]
+) -> tuple[Any, ...]:
+    """The worker task (function and arguments) that analyses ``path``."""
+    return (tasks.analyze, path, file_type, params_for(profiles, targets[0]))
+
+
+def check_fit(analysis: Analysis, profiles: ProfileSet, targets: list[MachineRecord]) -> None:
+    problems = {r.slug: params_for(profiles, r).fit_problems(analysis) for r in targets}
+    if all(problems.values()):
+        if len(targets) == 1:
+            raise Invalid(f"does not fit {targets[0].slug}: {'; '.join(problems[targets[0].slug])}")
+        detail = "; ".join(f"{slug}: {', '.join(p)}" for slug, p in problems.items())
+        raise Invalid(f"does not fit any machine: {detail}")
+
+
+def analyse_file(
+    path: Path,
+    file_type: str,
+    profiles: ProfileSet,
+    targets: list[MachineRecord],
+    *,
+    workers: WorkerPool,
+) -> Analysis:
+    """Analyse in a worker (blocking this thread; the API's own upload awaits instead)."""
+    try:
+        analysis: Analysis = workers.run(*analysis_task(path, file_type, profiles, targets))
+    except REFUSED as exc:
+        raise refusal(file_type, exc) from exc
+    check_fit(analysis, profiles, targets)
+    return analysis
+
+
+@dataclass(frozen=True)
+class _PreviewWork:
+    job_id: int
+    existing: Path | None
+    task: tuple[Any, ...] = ()
+
+
+def _preview_work(
+    session: Session, store: FileStore, profiles: ProfileSet, job: Job
+) -> _PreviewWork:
+    assert job.id is not None
+    existing = store.preview_path(job.id)
+    if existing is not None:
+        return _PreviewWork(job.id, existing)
+    slug = job.machine or job.target_machine
+    record = session.get(MachineRecord, slug) if slug else None
+    if record is None:
+        local = profiles.of_kind(job.kind)
+        params: MachineParams | None = local[0].params if local else None
+    else:
+        params = params_for(profiles, record)
+    task = (
+        tasks.preview,
+        store.path_for(job.file_sha256),
+        job.file_type,
+        params,
+        Analysis.model_validate(job.analysis),
+    )
+    return _PreviewWork(job.id, None, task)
+
+
+async def job_preview(
+    *, session: Session, store: FileStore, profiles: ProfileSet, workers: WorkerPool, job: Job
+) -> Path | None:
+    """The job's picture, made in the worker pool the first time someone asks for it (a
+    submission need not pay for a picture nobody may look at), then kept."""
+    work = await anyio.to_thread.run_sync(_preview_work, session, store, profiles, job)
+    if work.existing is not None:
+        return work.existing
+    try:
+        picture: Preview | None = await workers.arun(*work.task)
+    except PoolBusy as exc:
+        raise Busy(str(exc), retry_after_s=30) from exc
+    except Exception as exc:  # a preview is a nicety: the job is fine without one
+        log.warning("no preview for job %s (%s): %s", job.id, job.file_type, exc)
+        return None
+    if picture is None:
+        return None
+    return await anyio.to_thread.run_sync(
+        store.save_preview, work.job_id, picture.media_type, picture.data
+    )

@@ -1,0 +1,7 @@
+"""A bounded pool of sandboxed worker processes: every analysis, conversion and preview
+of an uploaded file runs there, under a CPU-time and a memory limit, never in the API's
+threads or on the event loop."""
+
+from fabqueue.workers.pool import PoolBusy, WorkerLimits, WorkerPool, WorkFailed
+
+__all__ = ["PoolBusy", "WorkFailed", "WorkerLimits", "WorkerPool"]
