@@ -30,7 +30,7 @@ from fabqueue.profiles import ProfileSet, load_profiles
 from fabqueue.services.errors import ServiceError
 from fabqueue.services.machines import register_local
 from fabqueue.settings import Settings
-from fabqueue.storage import FileStore
+from fabqueue.storage import make_store
 
 log = logging.getLogger("fabqueue")
 
@@ -69,7 +69,7 @@ def build_context(
 ) -> AppContext:
     bus = EventBus()
     engine = make_engine(settings.db_url)
-    store = FileStore(settings.data_dir)
+    store = make_store(settings, engine)
     store.ensure()
     return AppContext(
         settings=settings,

@@ -7,6 +7,7 @@ handed to ``create_app``.
 from __future__ import annotations
 
 import socket
+from typing import Literal
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -50,6 +51,16 @@ class Settings(BaseSettings):
     """A machine unreachable this long while running a job interrupts the job."""
 
     start_dispatcher: bool = True
+
+    storage: Literal["local", "database"] = "local"
+    """Where uploaded files live: the data folder (one node), or the PostgreSQL database
+    (a network: every node reads every job's file)."""
+
+    storage_cache_bytes: int = Field(2 * 1024**3, ge=0)
+    """With the database store, files this node used are kept on disk up to this size."""
+
+    file_missing_tries: int = Field(3, ge=1)
+    """A job whose file cannot be found is put back this many times, then fails."""
     """Tests of the API alone turn the dispatcher off."""
 
     @field_validator("upload_limit_bytes")

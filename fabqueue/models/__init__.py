@@ -8,7 +8,7 @@ from fabqueue.models.bookings import (
     CalendarToken,
 )
 from fabqueue.models.clients import ClientAccount, Organisation
-from fabqueue.models.files import StoredFile
+from fabqueue.models.files import FileBlob, FileChunk, StoredFile
 from fabqueue.models.jobs import Job, JobEvent, JobEventPublic, JobPublic, JobsPublic, Outcome
 from fabqueue.models.machines import (
     Machine,
@@ -62,6 +62,8 @@ __all__ = [
     "QuoteState",
     "Role",
     "RunnerState",
+    "FileBlob",
+    "FileChunk",
     "StoredFile",
     "Training",
     "TrainingSession",
