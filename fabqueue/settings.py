@@ -7,8 +7,8 @@ handed to ``create_app``.
 from __future__ import annotations
 
 import socket
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict

@@ -17,10 +17,22 @@ from fabqueue.cli import (
     quotes,
     serve,
     simulate,
+    storage,
     users,
 )
 
-COMMAND_MODULES = (serve, database, users, client, analyze, profiles, simulate, quotes, bookings)
+COMMAND_MODULES = (
+    serve,
+    database,
+    users,
+    client,
+    analyze,
+    profiles,
+    simulate,
+    quotes,
+    bookings,
+    storage,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

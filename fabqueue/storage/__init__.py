@@ -10,8 +10,8 @@ from fabqueue.storage.base import (
     CHUNK,
     ContentStore,
     FileMissing,
-    Stored,
     StorageMisconfigured,
+    Stored,
     UploadTooLarge,
 )
 from fabqueue.storage.local import PREVIEW_EXTENSIONS, FileStore
