@@ -165,7 +165,7 @@ def job_preview(
         params = _params(profiles, record)
     try:
         picture = make_preview(
-            store.path_for(job.file_sha256),
+            store.fetch(job.file_sha256),
             job.file_type,
             params,
             Analysis.model_validate(job.analysis),

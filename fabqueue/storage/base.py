@@ -57,6 +57,10 @@ class ContentStore(ABC):
     def read(self, sha256: str) -> Iterator[bytes]:
         """The content in chunks of at most :data:`CHUNK` bytes; raises :class:`FileMissing`."""
 
+    @abstractmethod
+    def delete(self, sha256: str) -> bool:
+        """Forget the content everywhere this store keeps it; True if it was there."""
+
     @property
     @abstractmethod
     def name(self) -> str: ...

@@ -80,6 +80,12 @@ class FileStore(ContentStore):
             raise FileMissing(sha256, f"the data folder {self._files}")
         return path
 
+    def delete(self, sha256: str) -> bool:
+        path = self.path_for(sha256)
+        existed = path.is_file()
+        path.unlink(missing_ok=True)
+        return existed
+
     def read(self, sha256: str) -> Iterator[bytes]:
         with self.fetch(sha256).open("rb") as f:
             while chunk := f.read(CHUNK):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from fabqueue.models import FileBlob, FileChunk
@@ -39,6 +39,13 @@ class DatabaseStore(FileStore):
         with self.engine.connect() as conn:
             row = conn.execute(select(_blob.c.size).where(_blob.c.sha256 == sha256)).first()
         return row is not None
+
+    def delete(self, sha256: str) -> bool:
+        cached = super().delete(sha256)
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(_blob).where(_blob.c.sha256 == sha256)).rowcount
+            conn.execute(delete(_chunk).where(_chunk.c.sha256 == sha256))
+        return bool(gone) or cached
 
     def save(self, stream: BinaryIO, *, limit: int) -> Stored:
         stored = self._save_local(stream, limit=limit)

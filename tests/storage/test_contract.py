@@ -149,3 +149,16 @@ def test_streaming_50_mb_keeps_memory_flat(pg_engine: Engine, tmp_path: Path) ->
     assert path.stat().st_size == BIG
     assert peak_in < 8 * CHUNK, peak_in
     assert peak_out < 8 * CHUNK, peak_out
+
+
+def test_deleted_content_is_gone_for_every_node(store: FileStore, tmp_path: Path) -> None:
+    sha = store.save(io.BytesIO(b"M104 S200\n" * 50), limit=CHUNK).sha256
+    elsewhere = other_node(store, tmp_path)
+    elsewhere.fetch(sha)
+    assert store.delete(sha) is True
+    assert not store.has(sha)
+    if elsewhere is not store:
+        elsewhere.delete(sha)  # its own cache: purges run on every node
+    with pytest.raises(FileMissing):
+        elsewhere.fetch(sha)
+    assert store.delete(sha) is False
