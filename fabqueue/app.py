@@ -33,7 +33,7 @@ from fabqueue.services.errors import ServiceError
 from fabqueue.services.intake import unavailable as intake_unavailable
 from fabqueue.services.machines import register_local
 from fabqueue.settings import Settings
-from fabqueue.storage import FileStore
+from fabqueue.storage import make_store
 from fabqueue.web import install as install_web
 from fabqueue.web import page_service_error
 from fabqueue.workers import WorkerLimits, WorkerPool
@@ -75,7 +75,7 @@ def build_context(
 ) -> AppContext:
     bus = EventBus()
     engine = make_engine(settings.db_url)
-    store = FileStore(settings.data_dir)
+    store = make_store(settings, engine)
     store.ensure()
     return AppContext(
         settings=settings,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +74,16 @@ class Settings(BaseSettings):
     """How often the process holding the node's lease notes it is alive."""
 
     start_dispatcher: bool = True
+
+    storage: Literal["local", "database"] = "local"
+    """Where uploaded files live: the data folder (one node), or the PostgreSQL database
+    (a network: every node reads every job's file)."""
+
+    storage_cache_bytes: int = Field(2 * 1024**3, ge=0)
+    """With the database store, files this node used are kept on disk up to this size."""
+
+    file_missing_tries: int = Field(3, ge=1)
+    """A job whose file cannot be found is put back this many times, then fails."""
     """Tests of the API alone turn the dispatcher off."""
 
     @field_validator("upload_limit_bytes")

@@ -20,6 +20,7 @@ from fabqueue.invoices import books, credit_notes, drafts, issuing, payments, vi
 from fabqueue.models.invoices import InvoiceKind, InvoiceState, PaymentMethod
 from fabqueue.pricing import from_cents
 from fabqueue.services.errors import Conflict, NotFound
+from fabqueue.storage import FileMissing
 
 router = APIRouter(tags=["invoices"])
 
@@ -161,9 +162,12 @@ def _archived(ctx: AppContext, session: Session, invoice_id: int) -> Response:
     inv = views.get_invoice(session, invoice_id)
     if inv.pdf_sha256 is None:
         raise Conflict("a draft has no PDF: issue it first", state=inv.state.value)
-    path = ctx.store.path_for(inv.pdf_sha256)
-    if not path.is_file():
-        raise NotFound(f"the archived PDF of {inv.number} is missing: run `fabqueue books verify`")
+    try:
+        path = ctx.store.fetch(inv.pdf_sha256)
+    except FileMissing as exc:
+        raise NotFound(
+            f"the archived PDF of {inv.number} is missing: run `fabqueue books verify`"
+        ) from exc
     return Response(
         path.read_bytes(),
         media_type="application/pdf",

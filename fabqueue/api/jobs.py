@@ -24,6 +24,7 @@ from fabqueue.services import analysis as file_service
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import Forbidden, NotFound
 from fabqueue.states import JobState
+from fabqueue.storage import FileMissing
 from jobs.base import MachineKind
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -157,9 +158,10 @@ def job_file(
 ) -> FileResponse:
     """The file as it was submitted."""
     job = job_service.get_job(session, job_id, user)
-    path = ctx.store.path_for(job.file_sha256)
-    if not path.exists():
-        raise NotFound(f"the file of job {job_id} is missing from the store")
+    try:
+        path = ctx.store.fetch(job.file_sha256)
+    except FileMissing:
+        raise NotFound(f"the file of job {job_id} is missing from the store") from None
     return FileResponse(path, filename=job.file_name)
 
 

@@ -107,18 +107,18 @@ def set_material(
 
 
 @router.post("/{slug}/stop", response_model=MachinePublic)
-def stop(slug: str, ctx: CtxDep, session: SessionDep, _user: StaffUser) -> MachinePublic:
+def stop(slug: str, ctx: CtxDep, session: SessionDep, user: StaffUser) -> MachinePublic:
     """Take the machine out of service: it finishes its job and takes no new one."""
     record = machine_service.set_service(
-        session=session, slug=slug, in_service=False, at=ctx.clock.now()
+        session=session, slug=slug, in_service=False, at=ctx.clock.now(), actor=user
     )
     return machine_service.to_public(session, record)
 
 
 @router.post("/{slug}/start", response_model=MachinePublic)
-def start(slug: str, ctx: CtxDep, session: SessionDep, _user: StaffUser) -> MachinePublic:
+def start(slug: str, ctx: CtxDep, session: SessionDep, user: StaffUser) -> MachinePublic:
     """Put the machine back in service."""
     record = machine_service.set_service(
-        session=session, slug=slug, in_service=True, at=ctx.clock.now()
+        session=session, slug=slug, in_service=True, at=ctx.clock.now(), actor=user
     )
     return machine_service.to_public(session, record)

@@ -19,6 +19,7 @@ from fabqueue.cli import (
     reports,
     serve,
     simulate,
+    storage,
     users,
 )
 
@@ -34,6 +35,7 @@ COMMAND_MODULES = (
     bookings,
     books,
     reports,
+    storage,
 )
 
 

@@ -14,6 +14,7 @@ def register(sub: Any) -> None:
 
 
 def upgrade(_args: argparse.Namespace) -> int:
+    from fabqueue.cli.storage import migrate_files
     from fabqueue.db import current_revision, make_engine
     from fabqueue.db import upgrade as do_upgrade
     from fabqueue.settings import Settings
@@ -23,6 +24,9 @@ def upgrade(_args: argparse.Namespace) -> int:
     try:
         do_upgrade(engine)
         print(f"database at revision {current_revision(engine)}")
+        copied, _already = migrate_files(settings, engine, explicit=False)
+        if copied:
+            print(f"{copied} file(s) of the data folder copied into the database")
     finally:
         engine.dispose()
     return 0

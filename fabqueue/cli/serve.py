@@ -39,7 +39,12 @@ def run(args: argparse.Namespace) -> int:
         profiles = load_profiles(settings.profiles_dir)
     except ProfileErrors as exc:
         fail(f"{exc}\nFix the profiles (fabqueue check-profiles) and start again.")
-    ctx = build_context(settings, profiles=profiles)
+    from fabqueue.storage import StorageMisconfigured
+
+    try:
+        ctx = build_context(settings, profiles=profiles)
+    except StorageMisconfigured as exc:
+        fail(str(exc))
     try:
         check_schema(ctx)
         signable = anyone_can_sign_in(ctx)

@@ -74,7 +74,7 @@ def worth_claiming(session: Session, slug: str, kind: MachineKind) -> str:
     """Is the machine taking work, free, and is there a queued job it could take?
     "yes", or why not: "stopped" (not accepting), "occupied", "empty"."""
     record = session.get(MachineRecord, slug)
-    if record is None or record.runner_state != RunnerState.accepting:
+    if record is None or record.runner_state != RunnerState.accepting or record.out_of_service:
         return "stopped"
     occupied = session.exec(
         select(Job.id)
@@ -113,7 +113,7 @@ def claim_next(
     """
     slug = machine.slug
     record = session.get(MachineRecord, slug)
-    if record is None or record.runner_state != RunnerState.accepting:
+    if record is None or record.runner_state != RunnerState.accepting or record.out_of_service:
         return None
     # Occupancy was looked at by worth_claiming; if the machine got a job since, the
     # partial unique index refuses this one and the caller rolls back.

@@ -22,9 +22,13 @@ def prepare_ticket(
     """Make the machine's own file (HP-GL, the machine's embroidery format…) when the
     job's kind converts; a file that cannot be made on this machine is rejected.
 
-    The conversion runs in the worker pool, waiting for room in its queue rather than
-    failing: the job is claimed already, and uploads are what the queue's bound is for.
+    The job's file is fetched first (from the database, with the database store); one
+    that cannot be found raises ``FileMissing``. The conversion runs in the worker pool,
+    waiting for room in its queue rather than failing: the job is claimed already, and
+    uploads are what the queue's bound is for.
     """
+    # Claims name the file by its content address (store.path_for), read back here.
+    ticket = ticket.model_copy(update={"file_path": store.fetch(ticket.file_path.name)})
     params = machine.params
     material = materials.get(ticket.material or "")
     if material is not None and material.cut_mirrored and hasattr(params, "mirror"):

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from drivers.base import (
     FINAL_PHASES,
@@ -38,11 +38,11 @@ from fabqueue.dispatch.prepare import prepare_ticket
 from fabqueue.dispatch.scheduler import MachineInfo
 from fabqueue.events import EventBus, queue_bus_event
 from fabqueue.lease import NodeLease
-from fabqueue.models import Job, MachineEvent, MachineRecord, RunnerState
+from fabqueue.models import Job, JobEvent, MachineEvent, MachineRecord, RunnerState
 from fabqueue.profiles import MachineProfile, ProfileSet
 from fabqueue.settings import Settings
 from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, mark_running, transition
-from fabqueue.storage import FileStore
+from fabqueue.storage import FileMissing, FileStore
 from fabqueue.workers import WorkerPool
 
 T = TypeVar("T")
@@ -51,6 +51,7 @@ RETRY_MAX_S = 60.0
 RECHECK_S = 0.05
 """An idle machine that just found nothing to take looks again at most this often."""
 CANCEL_TIMEOUT_S = 60.0
+FILE_MISSING = "input file not found"
 
 
 @dataclass
@@ -636,6 +637,9 @@ class MachineRunner:
         except JobRejected as exc:
             await self._rejected(cur, exc)
             return
+        except FileMissing as exc:
+            await self._file_missing(cur, exc)
+            return
         except Exception as exc:  # DriverUnavailable, or a driver bug: the job is not lost
             await self._unavailable(cur, exc)
             return
@@ -658,15 +662,35 @@ class MachineRunner:
         )
         self.current = None
 
-    async def _unavailable(self, cur: _Current, exc: Exception) -> None:
-        if not isinstance(exc, DriverUnavailable):
+    async def _file_missing(self, cur: _Current, exc: FileMissing) -> None:
+        """The file may still be on its way (a node saving it, a database link down): put
+        the job back a few times, counted in its events whichever node tried, then fail
+        it — a job that can never run must not hold the queue forever."""
+        tries = self.settings.file_missing_tries
+        failed_before = await self._read(lambda s: _missing_tries(s, cur.job_id))
+        if failed_before + 1 >= tries:
+            reason = f"{FILE_MISSING}: {exc} (tried {tries} times); submit the file again"
+            self.log.warning("job %s failed: %s", cur.job_id, reason)
+            await self._move(
+                cur,
+                JobState.failed,
+                [JobState.starting],
+                reason,
+                {"message": reason[:500], "finished_at": self.clock.now()},
+            )
+            self.current = None
+            return
+        await self._unavailable(cur, exc, reason=f"{FILE_MISSING}: {exc}; back in the queue")
+
+    async def _unavailable(self, cur: _Current, exc: Exception, reason: str = "") -> None:
+        if not isinstance(exc, DriverUnavailable | FileMissing):
             self.log.exception("driver failed to start job %s", cur.job_id)
         await self._move(
             cur,
             JobState.queued,
             [JobState.starting],
-            f"machine unavailable, back in the queue: {exc}",
-            {"machine": None, "message": f"{self.slug} unavailable: {exc}"[:500]},
+            reason or f"machine unavailable, back in the queue: {exc}",
+            {"machine": None, "message": (reason or f"{self.slug} unavailable: {exc}")[:500]},
         )
         self.current = None
         self._retry_at = self.clock.monotonic() + self._retry_delay
@@ -708,6 +732,16 @@ class MachineRunner:
                 "fabqueue restarted while the job was active; the machine is not running it",
                 job.checkpoint,
             )
+
+
+def _missing_tries(session: Session, job_id: int) -> int:
+    """Times the job was put back because its file could not be found."""
+    rows = session.exec(
+        select(JobEvent.id)
+        .where(JobEvent.job_id == job_id)
+        .where(col(JobEvent.reason).startswith(FILE_MISSING))
+    )
+    return len(list(rows))
 
 
 def _emergency_stop_asked(slug: str) -> Callable[[Session], datetime | None]:

@@ -8,7 +8,7 @@ from fabqueue.models.bookings import (
     CalendarToken,
 )
 from fabqueue.models.clients import ClientAccount, Organisation
-from fabqueue.models.files import StoredFile
+from fabqueue.models.files import FileBlob, FileChunk, StoredFile
 from fabqueue.models.invoices import (
     Invoice,
     InvoiceEvent,
@@ -60,6 +60,8 @@ __all__ = [
     "CalendarToken",
     "ClientAccount",
     "Enrolment",
+    "FileBlob",
+    "FileChunk",
     "Invoice",
     "InvoiceEvent",
     "InvoiceJob",

@@ -35,6 +35,9 @@ class MachineRecord(SQLModel, table=True):
     spec: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """What other nodes need to accept jobs for it: file types, materials, size limits."""
     runner_state: RunnerState = Field(default=RunnerState.accepting, sa_type=str_enum(RunnerState))
+    out_of_service: bool = False
+    """Staff's wish that the machine take no job: it outlives the node being down and the
+    operator's confirmation; only staff putting the machine back in service clears it."""
     loaded_material: str | None = Field(default=None, max_length=64)
     status: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """Last status snapshot the driver pushed."""
@@ -85,6 +88,7 @@ class MachinePublic(SQLModel):
     runner_state: RunnerState
     loaded_material: str | None
     status: dict[str, Any]
+    out_of_service: bool = False
     current_job_id: int | None = None
     emergency_stop_at: datetime | None = None
     """An emergency stop asked and not yet carried out by the machine's node."""

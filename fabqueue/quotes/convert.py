@@ -104,7 +104,7 @@ def _job_template(
 ) -> dict[str, object]:
     """The columns shared by every copy of a design line's job."""
     assert line.file_sha256 and line.file_name and line.file_type
-    if not store.path_for(line.file_sha256).is_file():
+    if not store.has(line.file_sha256):
         raise Conflict(f"the file of line {line.position} ({line.file_name}) is missing")
     request = SubmitRequest(filename=line.file_name, kind=line.machine_kind)
     try:

@@ -98,7 +98,7 @@ def _preview_work(
         params = params_for(profiles, record)
     task = (
         tasks.preview,
-        store.path_for(job.file_sha256),
+        store.fetch(job.file_sha256),
         job.file_type,
         params,
         Analysis.model_validate(job.analysis),

@@ -34,9 +34,9 @@ from fabqueue.services.intake import IntakeOptions, make_from_source, source_spe
 from fabqueue.services.machines import (
     MachineCatalog,
     all_machines,
+    back_to_work,
     capability,
     get_record,
-    set_runner_state,
 )
 from fabqueue.states import (
     ACTIVE_STATES,
@@ -671,4 +671,4 @@ def _resume_interrupted(session: Session, job: Job, who: str, reason: str, at: d
         values={"target_machine": job.machine, "machine": None, "checkpoint": checkpoint},
     )
     if record.runner_state == RunnerState.awaiting_operator:
-        set_runner_state(session, record, RunnerState.accepting, at)
+        back_to_work(session, record, at)

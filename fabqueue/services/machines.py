@@ -199,6 +199,13 @@ def set_runner_state(
     )
 
 
+def back_to_work(session: Session, record: MachineRecord, at: datetime) -> None:
+    """A person has cleared the machine: it takes jobs again, or stays stopped if staff
+    want it out of service (a wish that holds through the operator's confirmation)."""
+    wanted = RunnerState.stopped if record.out_of_service else RunnerState.accepting
+    set_runner_state(session, record, wanted, at)
+
+
 def confirm(
     *, session: Session, slug: str, outcome: Outcome | None, actor: User, at: datetime
 ) -> Job | None:
@@ -206,7 +213,7 @@ def confirm(
 
     A job waiting for the operator ends ``succeeded`` (good) or goes back to the queue
     (bad). So does a running job on a machine that cannot tell when it is finished.
-    Then the machine takes jobs again.
+    Then the machine takes jobs again, unless staff took it out of service meanwhile.
     """
     record = get_record(session, slug)
     job = occupying_job(session, slug)
@@ -217,7 +224,7 @@ def confirm(
         raise Conflict(f"{slug} is not waiting for an operator", state=record.runner_state.value)
     # An emergency stop not yet carried out stays asked: the machine's runner stops the
     # machine before it looks for the next job.
-    set_runner_state(session, record, RunnerState.accepting, at)
+    back_to_work(session, record, at)
     session.commit()
     if job is not None:
         session.refresh(job)
@@ -456,13 +463,32 @@ def set_material(
     return record
 
 
-def set_service(*, session: Session, slug: str, in_service: bool, at: datetime) -> MachineRecord:
-    """Take a machine out of service (it finishes nothing new) or put it back."""
+def set_service(
+    *, session: Session, slug: str, in_service: bool, at: datetime, actor: User | None = None
+) -> MachineRecord:
+    """Take a machine out of service (it starts nothing new) or put it back.
+
+    The wish is kept in the database (``out_of_service``): whichever node the request
+    came through, the machine's own node obeys it, also when it was down at the time.
+    A machine waiting for the operator keeps waiting; the confirmation then leaves it
+    stopped."""
     record = get_record(session, slug)
+    record.out_of_service = not in_service
     if in_service:
         if record.runner_state == RunnerState.stopped:
             set_runner_state(session, record, RunnerState.accepting, at)
     elif record.runner_state == RunnerState.accepting:
         set_runner_state(session, record, RunnerState.stopped, at)
+    record.updated_at = at
+    session.add(record)
+    session.add(
+        MachineEvent(
+            machine=slug,
+            at=at,
+            actor=f"user:{actor.id}" if actor is not None else "system",
+            action="start" if in_service else "stop",
+            detail=f"runner {record.runner_state.value}",
+        )
+    )
     session.commit()
     return record

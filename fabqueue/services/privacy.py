@@ -115,8 +115,6 @@ def purge_files(session: Session, store: FileStore, *, days: int, now: datetime)
     """
     removed = []
     for sha in purgeable(session, days=days, now=now):
-        path = store.path_for(sha)
-        if path.exists():
-            path.unlink()
+        if store.delete(sha):
             removed.append(sha)
     return removed

@@ -162,3 +162,25 @@ async def stream_seconds(port: str, baud: int, path: Path, **config: Any) -> flo
     start = next(t for t, progress in marks if progress >= 0.1)
     end = next(t for t, progress in marks if progress >= 0.9)
     return end - start
+
+
+def marlin_profile(port: str, baud: int = 250000, name: str = "Imprimante Marlin") -> str:
+    """A machine profile for a Marlin printer at ``port`` (an emulator's pty), with
+    timeouts sized for an emulator that runs faster than real time."""
+    return f"""
+        name = "{name}"
+        kind = "fdm_printer"
+        [driver]
+        type = "marlin_serial"
+        port = "{port}"
+        baud = {baud}
+        timeout_s = 0.5
+        motion_timeout_factor = 0.0
+        long_command_timeout_s = 5.0
+        reconnect_s = 0.2
+        report_interval_s = 0.1
+        [printer]
+        build_x_mm = 250
+        build_y_mm = 210
+        build_z_mm = 210
+    """

@@ -14,6 +14,7 @@ from fabqueue.services import analysis as file_service
 from fabqueue.services import counter
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import Invalid, NotFound, ServiceError
+from fabqueue.storage import FileMissing
 from fabqueue.web.page import Page, StaffPage, once
 from fabqueue.web.problems import in_words
 from jobs.base import MachineKind
@@ -252,7 +253,8 @@ def job_download(job_id: int, page: StaffPage) -> Response:
     assert page.user is not None
     with page.ctx.read_sessions() as session:
         job = job_service.get_job(session, job_id, page.user)
-    path = page.ctx.store.path_for(job.file_sha256)
-    if not path.exists():
-        raise NotFound(f"the file of job {job_id} is missing from the store")
+    try:
+        path = page.ctx.store.fetch(job.file_sha256)
+    except FileMissing as exc:
+        raise NotFound(f"the file of job {job_id} is missing from the store") from exc
     return FileResponse(path, filename=job.file_name)

@@ -1,32 +1,23 @@
-"""Content-addressed file store: uploads are streamed to disk and named by their sha256."""
+"""The folder store (the default): uploads are streamed to disk and named by their sha256.
+
+The data folder also holds what is local to a node whatever the store: previews,
+machine-ready artifacts, temporary files."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-CHUNK = 1024 * 1024
+from fabqueue.storage.base import CHUNK, ContentStore, FileMissing, Stored, UploadTooLarge
+
 PREVIEW_EXTENSIONS = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg"}
 
 
-class UploadTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__(f"the file is larger than the {limit // (1024 * 1024)} MB limit")
-
-
-@dataclass(frozen=True)
-class Stored:
-    sha256: str
-    size: int
-    path: Path
-
-
-class FileStore:
+class FileStore(ContentStore):
     def __init__(self, root: Path) -> None:
         self.root = root
         self._files = root / "files"
@@ -76,8 +67,35 @@ class FileStore:
         """Where machine-ready files made from the job for ``machine`` go."""
         return self.root / "artifacts" / str(job_id) / machine
 
+    @property
+    def name(self) -> str:
+        return "local"
+
+    def has(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def fetch(self, sha256: str) -> Path:
+        path = self.path_for(sha256)
+        if not path.is_file():
+            raise FileMissing(sha256, f"the data folder {self._files}")
+        return path
+
+    def delete(self, sha256: str) -> bool:
+        path = self.path_for(sha256)
+        existed = path.is_file()
+        path.unlink(missing_ok=True)
+        return existed
+
+    def read(self, sha256: str) -> Iterator[bytes]:
+        with self.fetch(sha256).open("rb") as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+
     def save(self, stream: BinaryIO, *, limit: int) -> Stored:
         """Copy ``stream`` into the store in chunks; never holds the file in memory."""
+        return self._save_local(stream, limit=limit)
+
+    def _save_local(self, stream: BinaryIO, *, limit: int) -> Stored:
         self.ensure()
         digest = hashlib.sha256()
         size = 0
