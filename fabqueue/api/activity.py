@@ -12,6 +12,10 @@ from fabqueue.reports import exports, period, service
 from fabqueue.reports.tables import svg_charts
 from fabqueue.services.booking_rules import tz_of
 
+Year = Annotated[int | None, Query(ge=1970, le=9999)]
+Quarter = Annotated[int | None, Query(ge=1, le=4)]
+Month = Annotated[int | None, Query(ge=1, le=12)]
+
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 Format = Literal["json", "csv", "ods", "pdf"]
@@ -38,9 +42,9 @@ def activity(
     ctx: CtxDep,
     session: ReadSessionDep,
     _user: StaffUser,
-    year: int | None = None,
-    quarter: int | None = None,
-    month: int | None = None,
+    year: Year = None,
+    quarter: Quarter = None,
+    month: Month = None,
     start: date | None = None,
     end: date | None = None,
     machine: Annotated[list[str] | None, Query()] = None,
@@ -67,9 +71,9 @@ def activity_charts(
     ctx: CtxDep,
     session: ReadSessionDep,
     _user: StaffUser,
-    year: int | None = None,
-    quarter: int | None = None,
-    month: int | None = None,
+    year: Year = None,
+    quarter: Quarter = None,
+    month: Month = None,
     start: date | None = None,
     end: date | None = None,
     machine: Annotated[list[str] | None, Query()] = None,

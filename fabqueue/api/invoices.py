@@ -14,10 +14,18 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from fabqueue.api.deps import CtxDep, ReadSessionDep, SessionDep, StaffUser
+from fabqueue.api.deps import (
+    CtxDep,
+    IdPath,
+    OptionalIdQuery,
+    ReadSessionDep,
+    SessionDep,
+    StaffUser,
+)
 from fabqueue.context import AppContext
 from fabqueue.invoices import books, credit_notes, drafts, issuing, payments, views
 from fabqueue.models.invoices import InvoiceKind, InvoiceState, PaymentMethod
+from fabqueue.models.types import MAX_ID
 from fabqueue.pricing import from_cents
 from fabqueue.services.errors import Conflict, NotFound
 from fabqueue.storage import FileMissing
@@ -26,17 +34,17 @@ router = APIRouter(tags=["invoices"])
 
 
 class FromQuote(BaseModel):
-    quote_id: int
+    quote_id: int = Field(ge=1, le=MAX_ID)
 
 
 class DepositIn(BaseModel):
-    quote_id: int
+    quote_id: int = Field(ge=1, le=MAX_ID)
     percent: Decimal = Field(gt=0, le=100)
 
 
 class CounterIn(BaseModel):
     job_ids: list[int] = Field(min_length=1, max_length=200)
-    organisation_id: int | None = None
+    organisation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     customer_name: str | None = Field(None, max_length=200)
     business: bool = False
     till_reference: str | None = Field(None, max_length=120)
@@ -51,7 +59,7 @@ class PaymentBody(BaseModel):
 
 
 class CreditIn(BaseModel):
-    invoice_id: int
+    invoice_id: int = Field(ge=1, le=MAX_ID)
     line_ids: list[int] | None = None
     """None: every line not credited yet."""
     reason: str = Field(min_length=1, max_length=500)
@@ -119,9 +127,9 @@ def list_invoices(
     _user: StaffUser,
     kind: InvoiceKind | None = None,
     state: InvoiceState | None = None,
-    quote_id: int | None = None,
+    quote_id: OptionalIdQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> views.InvoicesPublic:
     rows = views.list_invoices(
         session, kind=kind, state=state, quote_id=quote_id, limit=limit, offset=offset
@@ -138,13 +146,15 @@ def overdue(ctx: CtxDep, session: ReadSessionDep, _user: StaffUser) -> list[Over
 
 
 @router.get("/invoices/{invoice_id}")
-def get_invoice(invoice_id: int, session: ReadSessionDep, _user: StaffUser) -> views.InvoicePublic:
+def get_invoice(
+    invoice_id: IdPath, session: ReadSessionDep, _user: StaffUser
+) -> views.InvoicePublic:
     return views.to_public(session, views.get_invoice(session, invoice_id))
 
 
 @router.get("/invoices/{invoice_id}/events")
 def invoice_events(
-    invoice_id: int, session: ReadSessionDep, _user: StaffUser
+    invoice_id: IdPath, session: ReadSessionDep, _user: StaffUser
 ) -> list[views.InvoiceEventPublic]:
     views.get_invoice(session, invoice_id)
     return views.events_of(session, invoice_id)
@@ -152,7 +162,7 @@ def invoice_events(
 
 @router.get("/invoices/{invoice_id}/pdf", response_class=Response)
 def invoice_pdf(
-    invoice_id: int, ctx: CtxDep, session: ReadSessionDep, _user: StaffUser
+    invoice_id: IdPath, ctx: CtxDep, session: ReadSessionDep, _user: StaffUser
 ) -> Response:
     """The PDF exactly as issued (from the archive), Factur-X XML inside."""
     return _archived(ctx, session, invoice_id)
@@ -177,7 +187,7 @@ def _archived(ctx: AppContext, session: Session, invoice_id: int) -> Response:
 
 @router.post("/invoices/{invoice_id}/issue")
 def issue(
-    invoice_id: int, ctx: CtxDep, session: SessionDep, user: StaffUser
+    invoice_id: IdPath, ctx: CtxDep, session: SessionDep, user: StaffUser
 ) -> views.InvoicePublic:
     inv = issuing.issue(
         session=session,
@@ -192,7 +202,7 @@ def issue(
 
 @router.post("/invoices/{invoice_id}/cancel")
 def cancel(
-    invoice_id: int, ctx: CtxDep, session: SessionDep, user: StaffUser
+    invoice_id: IdPath, ctx: CtxDep, session: SessionDep, user: StaffUser
 ) -> views.InvoicePublic:
     inv = drafts.cancel_draft(session=session, user=user, invoice_id=invoice_id, at=ctx.clock.now())
     return _fresh(ctx, inv.id)
@@ -200,7 +210,7 @@ def cancel(
 
 @router.post("/invoices/{invoice_id}/payments", status_code=status.HTTP_201_CREATED)
 def pay(
-    invoice_id: int, body: PaymentBody, ctx: CtxDep, session: SessionDep, user: StaffUser
+    invoice_id: IdPath, body: PaymentBody, ctx: CtxDep, session: SessionDep, user: StaffUser
 ) -> views.PaymentPublic:
     p = payments.record_payment(
         session=session,
@@ -241,7 +251,7 @@ def list_credit_notes(session: ReadSessionDep, _user: StaffUser) -> views.Invoic
 
 @router.get("/credit-notes/{note_id}/pdf", response_class=Response)
 def credit_note_pdf(
-    note_id: int, ctx: CtxDep, session: ReadSessionDep, _user: StaffUser
+    note_id: IdPath, ctx: CtxDep, session: ReadSessionDep, _user: StaffUser
 ) -> Response:
     return _archived(ctx, session, note_id)
 

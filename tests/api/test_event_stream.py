@@ -37,6 +37,16 @@ class Live:
     def h(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
 
+    def authorise(self, member: str, machine_or_kind: str, by: str) -> None:
+        """A member may only submit on machines they are trained for (docs/bookings.md)."""
+        me = httpx.get(f"{self.url}/api/v1/users/me", headers=self.h(member)).json()
+        r = httpx.post(
+            f"{self.url}/api/v1/users/{me['id']}/authorisations",
+            headers=self.h(by),
+            json={"machine": machine_or_kind},
+        )
+        assert r.status_code == 201, r.text
+
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[Live]:
@@ -93,6 +103,8 @@ def test_members_see_their_jobs_and_anonymous_machines(live: Live, tmp_path: Pat
     live.user("boss", "facilitator")
     live.user("mia", "member")
     live.user("max", "member")
+    for member in ("mia", "max"):
+        live.authorise(member, "fdm_printer", by="boss")
     ticket = httpx.post(f"{live.url}/api/v1/events/ticket", headers=live.h("mia")).json()
     assert ticket["ticket"].startswith("fqt_") and ticket["expires_in_s"] == 60
     other = submit(live, "max", tiny_gcode(tmp_path, "other.gcode"), hold="true")

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from fabqueue.cli.client import _all_pages
 from fabqueue.settings import Settings
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
+from tests.support.api import submit
 from tests.support.factories import tiny_gcode
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from fabqueue.settings import Settings
 from fabqueue.workers import WorkerLimits, WorkerPool
-from tests.api.test_jobs_api import submit
 from tests.conftest import Api
 from tests.support import workers as tasks
+from tests.support.api import submit
 from tests.support.factories import tiny_gcode, write_profiles
 from tests.support.hostile import EXP_REFUSALS, SIM_EMBROIDERY, arc_bomb, zero_file
 from tests.support.waiting import wait_for
@@ -38,14 +38,15 @@ def _count(api: Api) -> int:
     return int(api.client.get("/api/v1/jobs", headers=api.headers()).json()["count"])
 
 
-def test_an_arc_bomb_is_refused_for_its_cpu_and_the_next_file_goes_through(
+def test_an_arc_bomb_is_refused_and_the_next_file_goes_through(
     tight_api: Api, tmp_path: Path
 ) -> None:
+    # Two guards stand in its way: the G-code reader's per-file arc budget (it refuses
+    # first, naming the line) and the worker's CPU limit behind it (tests/workers).
     r = submit(tight_api, arc_bomb(tmp_path / "arcs.gcode"), machine="printer")
     assert r.status_code == 422, r.text
-    assert r.json()["detail"] == (
-        "this gcode file is refused: reading it took more than 1 s of CPU"
-    )
+    detail = r.json()["detail"]
+    assert "arcs (G2/G3) need more than" in detail or "more than 1 s of CPU" in detail, detail
     assert _count(tight_api) == 0
     ok = submit(tight_api, tiny_gcode(tmp_path), machine="printer")
     assert ok.status_code == 201, ok.text

@@ -37,8 +37,10 @@ SIM_EMBROIDERY = """
 
 
 EXP_REFUSALS = (
+    "more than the 2,500,000 a design may have",
     "this Melco/Bernina EXP file is too large to read safely",
     "this Melco/Bernina EXP file could not be read in time",
 )
-"""How a file of zeros is refused: the reader's memory limit, or on a machine loaded
-enough, its clock, speaks first; both are refusals with their reason."""
+"""How a file of zeros is refused: the reader's per-file record budget (from its size,
+before reading) speaks first; behind it the reader's memory limit, or on a machine
+loaded enough its clock. All are refusals with their reason."""

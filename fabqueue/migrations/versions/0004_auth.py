@@ -23,5 +23,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("api_token", schema=None) as batch_op:
+    # SQLite drops columns in place (3.35+): rebuilding a table that others reference
+    # would trip its foreign keys as soon as it holds rows.
+    with op.batch_alter_table("api_token", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("prefix")

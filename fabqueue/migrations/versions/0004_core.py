@@ -39,8 +39,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("machine_event", schema=None) as batch_op:
+    # SQLite drops columns in place (3.35+): rebuilding a table that others reference
+    # would trip its foreign keys as soon as it holds rows.
+    with op.batch_alter_table("machine_event", schema=None, recreate="never") as batch_op:
         batch_op.drop_index(batch_op.f("ix_machine_event_machine"))
     op.drop_table("machine_event")
-    with op.batch_alter_table("machine", schema=None) as batch_op:
+    with op.batch_alter_table("machine", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("emergency_stop_at")

@@ -29,12 +29,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("machine", schema=None) as batch_op:
+    # SQLite drops columns in place (3.35+): rebuilding a table that others reference
+    # would trip its foreign keys as soon as it holds rows.
+    with op.batch_alter_table("machine", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("service_note")
-    with op.batch_alter_table("job", schema=None) as batch_op:
+    with op.batch_alter_table("job", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("customer_contact")
         batch_op.drop_column("customer_name")
-    with op.batch_alter_table("app_user", schema=None) as batch_op:
+    with op.batch_alter_table("app_user", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("locale")
         batch_op.drop_column("pin_hash")
         batch_op.drop_column("password_hash")

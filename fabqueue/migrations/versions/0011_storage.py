@@ -42,7 +42,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("machine", schema=None) as batch_op:
+    # SQLite drops columns in place (3.35+): rebuilding a table that others reference
+    # would trip its foreign keys as soon as it holds rows.
+    with op.batch_alter_table("machine", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("out_of_service")
     op.drop_table("file_chunk")
     op.drop_table("file_blob")
