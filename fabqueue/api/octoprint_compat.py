@@ -14,7 +14,7 @@ OctoPrint 1.x's shapes, errors included (``{"error": …}``, 403 for a bad key).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import (
     APIRouter,
@@ -27,16 +27,41 @@ from fastapi import (
     UploadFile,
 )
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from fabqueue import __version__
 from fabqueue.api.deps import CtxDep, bearer_token, user_for
+from fabqueue.api.errors import ErrorBody
 from fabqueue.context import AppContext
 from fabqueue.models import Job, User
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import ServiceError
 from fabqueue.services.intake import IntakeOptions
 
-router = APIRouter(tags=["octoprint-compatible upload"])
+
+class OctoPrintErrorBody(BaseModel):
+    """OctoPrint's error shape, which slicers show to their users."""
+
+    error: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    # A body that is not multipart at all is refused before these routes, in the API's
+    # own shape; an upload without its file, in OctoPrint's.
+    400: {"model": OctoPrintErrorBody | ErrorBody, "description": "no file in the upload"},
+}
+_ERRORS |= {
+    code: {"model": OctoPrintErrorBody, "description": what}
+    for code, what in (
+        (403, "unknown API key, or a role that may not upload"),
+        (404, "no such machine on this node"),
+        (409, "the file cannot be made here (OctoPrint answers 409 too)"),
+        (413, "the file is over the upload limit"),
+        (415, "a file type no machine takes"),
+        (503, "the file workers are busy: try again"),
+    )
+}
+router = APIRouter(tags=["octoprint-compatible upload"], responses=_ERRORS)
 
 ANY = "any"
 OCTOPRINT_API = "0.1"
