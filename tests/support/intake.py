@@ -210,7 +210,8 @@ def with_slicing(profiles_dir: Path) -> Path:
 
 class LiveServer:
     """The app served by uvicorn on a loopback port, in a thread: for clients that need a
-    real socket (octorest, curl, raw byte-for-byte requests)."""
+    real socket (octorest, curl, raw byte-for-byte requests). The app is already started
+    by its TestClient (which holds the node's lease): uvicorn only serves it."""
 
     def __init__(self, app: object) -> None:
         import threading
@@ -221,7 +222,13 @@ class LiveServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
+        config = uvicorn.Config(
+            app,  # type: ignore[arg-type]
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
