@@ -18,6 +18,9 @@ from tests.support.api import job
 from tests.support.factories import tiny_gcode
 from tests.support.intake import LiveServer, binary_stl, box_triangles, raw_request, with_slicing
 
+PRINTING = ("queued", "starting", "running", "awaiting_operator", "succeeded")
+"""Where a job sent with print=true may be by the time the test looks."""
+
 
 @pytest.fixture
 def live(make_api: Callable[..., Api], profiles_dir: Path) -> Iterator[tuple[Api, LiveServer]]:
@@ -167,7 +170,7 @@ def test_cura_octoprint_plugin_upload(live: tuple[Api, LiveServer], tmp_path: Pa
     assert status == 201, answer
     made = json.loads(answer)
     assert made["effectivePrint"] is True and made["effectiveSelect"] is False
-    assert job(api, made["fabqueue"]["job"])["state"] == "queued"
+    assert job(api, made["fabqueue"]["job"])["state"] in PRINTING
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
@@ -187,7 +190,8 @@ def test_curl_as_in_octoprint_docs(live: tuple[Api, LiveServer], tmp_path: Path)
     status, made = curl(api.token())
     assert status == 201
     assert made["files"]["local"]["name"] == "whistle_v2.gcode"  # type: ignore[index]
-    assert job(api, made["fabqueue"]["job"])["state"] == "queued"  # type: ignore[index]
+    # print=true queues it: the dispatcher may have taken it already, but never held.
+    assert job(api, made["fabqueue"]["job"])["state"] in PRINTING  # type: ignore[index]
     assert curl("fq_nope") == (403, {"error": FORBIDDEN})
 
 
