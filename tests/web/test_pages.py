@@ -320,7 +320,7 @@ def test_user_passwd_sets_a_password_from_the_command_line(sqlite_url: str) -> N
     run = [sys.executable, "-m", "fabqueue", "user"]
     subprocess.run(
         [*run, "add", "Alix", "--role", "admin"],
-        env=env | _path(),
+        env=_path() | env,
         check=True,
         capture_output=True,
         cwd=REPO,
@@ -329,7 +329,7 @@ def test_user_passwd_sets_a_password_from_the_command_line(sqlite_url: str) -> N
         [*run, "passwd", "Alix", "--stdin"],
         input="court\n",
         text=True,
-        env=env | _path(),
+        env=_path() | env,
         capture_output=True,
         cwd=REPO,
     )
@@ -338,7 +338,7 @@ def test_user_passwd_sets_a_password_from_the_command_line(sqlite_url: str) -> N
         [*run, "passwd", "Alix", "--stdin"],
         input="un mot de passe long\n",
         text=True,
-        env=env | _path(),
+        env=_path() | env,
         capture_output=True,
         cwd=REPO,
     )
@@ -355,6 +355,8 @@ def test_user_passwd_sets_a_password_from_the_command_line(sqlite_url: str) -> N
 
 
 def _path() -> dict[str, str]:
+    """The environment the tests run in (PATH…); the test's own settings go over it
+    (make exports FABQUEUE_DB_URL for the service it runs)."""
     import os
 
     return dict(os.environ)
