@@ -17,6 +17,7 @@ from fabqueue.db import make_engine, make_session_factory, upgrade
 from fabqueue.settings import Settings
 from tests.support import pg
 from tests.support.factories import REPO, make_user, sim_printer, write_profiles
+from tests.support.tools import PACKAGES, require
 
 
 @pytest.fixture(scope="session")
@@ -127,3 +128,15 @@ def sessions(settings: Settings) -> Iterator[object]:
 
 
 __all__ = ["REPO", "Api"]
+
+
+def _tool_fixture(tool: str):  # type: ignore[no-untyped-def]
+    @pytest.fixture
+    def fixture() -> None:
+        require(tool)
+
+    return fixture
+
+
+for _tool in PACKAGES:
+    globals()[f"tool_{_tool.replace('-', '_')}"] = _tool_fixture(_tool)

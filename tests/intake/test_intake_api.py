@@ -3,7 +3,6 @@ trace preview; and a node without the tools says so."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tests.support.intake import (
     render_png,
     with_slicing,
 )
+from tests.support.tools import needs
 
 CUTTER = """
 name = "Plotter"
@@ -44,7 +44,7 @@ def api(make_api: Callable[..., Api], settings: Settings, tmp_path: Path) -> Api
     return make_api(custom)
 
 
-@pytest.mark.skipif(shutil.which("prusa-slicer") is None, reason="needs prusa-slicer")
+@needs("prusa-slicer")
 def test_a_model_too_big_for_the_bed_is_offered_a_scale_never_scaled_silently(
     api: Api, tmp_path: Path
 ) -> None:
@@ -76,7 +76,7 @@ def test_a_missing_tool_is_said_at_submission_and_in_health(
     assert intake_service.unavailable() == said
 
 
-@pytest.mark.skipif(shutil.which("pdftocairo") is None, reason="needs poppler-utils")
+@needs("pdftocairo")
 def test_a_pdf_logo_becomes_a_vinyl_job_and_a_multi_page_one_asks(api: Api, tmp_path: Path) -> None:
     made = submit(api, logo_pdf(tmp_path / "logo.pdf"), material="vinyle-noir")
     assert made.status_code == 201, made.text
@@ -90,7 +90,7 @@ def test_a_pdf_logo_becomes_a_vinyl_job_and_a_multi_page_one_asks(api: Api, tmp_
     assert submit(api, two, page="2").status_code == 201
 
 
-@pytest.mark.skipif(shutil.which("potrace") is None, reason="needs potrace")
+@needs("potrace")
 def test_the_trace_preview_follows_the_threshold(api: Api, tmp_path: Path) -> None:
     png = render_png(
         logo_pdf(tmp_path / "f.pdf", filled(LOGO, tmp_path / "f.svg")), tmp_path / "f", 800
@@ -123,7 +123,7 @@ def test_the_trace_preview_follows_the_threshold(api: Api, tmp_path: Path) -> No
     assert details["traced"] is True and details["threshold"] == 128
 
 
-@pytest.mark.skipif(shutil.which("prusa-slicer") is None, reason="needs prusa-slicer")
+@needs("prusa-slicer")
 def test_an_open_mesh_is_sliced_and_the_counter_is_told_what_prusaslicer_found(
     api: Api, tmp_path: Path
 ) -> None:

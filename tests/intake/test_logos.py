@@ -23,11 +23,9 @@ from tests.support.intake import (
     text_pdf,
     width_mm,
 )
+from tests.support.tools import needs
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("pdftocairo") and shutil.which("potrace")),
-    reason="needs poppler-utils and potrace (.ci/run installs them)",
-)
+pytestmark = needs("pdftocairo", "potrace")
 
 
 @pytest.fixture(scope="module")

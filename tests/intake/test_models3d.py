@@ -23,10 +23,9 @@ from tests.support.intake import (
     box_triangles,
     openscad,
 )
+from tests.support.tools import needs, require
 
-needs_slicer = pytest.mark.skipif(
-    shutil.which("prusa-slicer") is None, reason="needs prusa-slicer (.ci/run installs it)"
-)
+needs_slicer = needs("prusa-slicer")
 BED = (250.0, 210.0, 210.0)
 
 
@@ -80,8 +79,7 @@ def test_garbage_is_not_an_stl(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def cylinder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("openscad") is None:
-        pytest.skip("needs openscad (.ci/run installs it)")
+    require("openscad")
     out = tmp_path_factory.mktemp("scad") / "cylinder.stl"
     return openscad(out, "$fn=64; difference() { cylinder(h=23, r=12); cylinder(h=30, r=8); }")
 

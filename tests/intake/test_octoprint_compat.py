@@ -4,7 +4,6 @@ exact bytes PrusaSlicer's and Cura's OctoPrint hosts put on the wire."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from tests.conftest import Api
 from tests.support.api import job
 from tests.support.factories import tiny_gcode
 from tests.support.intake import LiveServer, binary_stl, box_triangles, raw_request, with_slicing
+from tests.support.tools import needs
 
 PRINTING = ("queued", "starting", "running", "awaiting_operator", "succeeded")
 """Where a job sent with print=true may be by the time the test looks."""
@@ -173,7 +173,7 @@ def test_cura_octoprint_plugin_upload(live: tuple[Api, LiveServer], tmp_path: Pa
     assert job(api, made["fabqueue"]["job"])["state"] in PRINTING
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+@needs("curl")
 def test_curl_as_in_octoprint_docs(live: tuple[Api, LiveServer], tmp_path: Path) -> None:
     api, server = live
     part = tiny_gcode(tmp_path, "whistle_v2.gcode")
@@ -213,7 +213,7 @@ def test_clients_and_bad_files_get_octoprint_shaped_errors(
     assert empty.json() == {"error": "No file to upload and no folder to create"}
 
 
-@pytest.mark.skipif(shutil.which("prusa-slicer") is None, reason="needs prusa-slicer")
+@needs("prusa-slicer")
 def test_an_stl_sent_like_a_gcode_is_sliced_priced_and_queued(
     live: tuple[Api, LiveServer], tmp_path: Path
 ) -> None:

@@ -5,7 +5,6 @@ the slicer URLs."""
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from tests.support.factories import sim_printer, write_profiles
 from tests.support.intake import binary_stl, box_triangles, with_slicing
 from tests.support.service import Service
+from tests.support.tools import needs
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def test_without_the_optional_tools_the_service_starts_and_says_so(tmp_path: Pat
     assert "AI, PDF files are refused: poppler-utils is not installed" in log
 
 
-@pytest.mark.skipif(shutil.which("prusa-slicer") is None, reason="needs prusa-slicer")
+@needs("prusa-slicer")
 def test_submit_slices_a_model_and_machines_shows_the_slicer_urls(tmp_path: Path) -> None:
     svc = _service(tmp_path, os.environ["PATH"])
     svc.start()

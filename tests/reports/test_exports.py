@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from odf.opendocument import load
 from odf.table import Table, TableCell, TableRow
 
 from fabqueue.reports import exports, service
 from fabqueue.reports.tables import svg_charts
 from tests.support.activity import Year
+from tests.support.tools import needs
 
 
 def _sheets(data: bytes, tmp: Path) -> dict[str, list[list[object]]]:
@@ -75,7 +74,7 @@ def test_csv_is_french_and_rereads(year: Year) -> None:
     assert "," in first[1] or float(first[1]).is_integer()
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+@needs("pdftotext")
 def test_pdf_text_reads_back(year: Year, tmp_path: Path) -> None:
     r = year.report()
     pdf = exports.to_pdf(r, service.site_identity(year.profiles))

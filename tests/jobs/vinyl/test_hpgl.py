@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,9 +18,10 @@ from jobs.vinyl import hpgl
 from jobs.vinyl import plan as cut_plan
 from jobs.vinyl.geometry import length, resample
 from jobs.vinyl.svg.read import read_svg
+from tests.support.tools import needs
 from tests.support.vinyl import SVG_DIR, svg
 
-pytestmark = pytest.mark.skipif(shutil.which("hp2xx") is None, reason="needs hp2xx (Debian)")
+pytestmark = needs("hp2xx")
 
 SQUARE = [np.array([[40, 40], [440, 40], [440, 440], [40, 440], [40, 40]], dtype=np.int64)]
 PEN = {"blade_offset_mm": 0.0, "lead_in_mm": 0.0, "overcut_mm": 0.0}
