@@ -28,6 +28,7 @@ from fabqueue.dispatch.dispatcher import Dispatcher
 from fabqueue.events import EventBus
 from fabqueue.lease import NodeLease
 from fabqueue.models import StoredFile
+from fabqueue.notify.sender import MailSender
 from fabqueue.profiles import ProfileSet, load_profiles
 from fabqueue.services.errors import ServiceError
 from fabqueue.services.intake import unavailable as intake_unavailable
@@ -152,11 +153,23 @@ def create_app(
                 lease=node_lease,
             )
             await ctx.dispatcher.start()
+        mail_sender = None
+        if settings.start_mail_sender:
+            mail_sender = app.state.mail_sender = MailSender(
+                settings=settings,
+                sessions=ctx.sessions,
+                bus=ctx.bus,
+                clock=ctx.clock,
+                profiles=ctx.profiles,
+            )
+            await mail_sender.start()
         if on_started is not None:
             on_started(settings)
         try:
             yield
         finally:
+            if mail_sender is not None:
+                await mail_sender.stop()
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()
             if heartbeat is not None:

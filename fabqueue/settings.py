@@ -82,6 +82,21 @@ class Settings(BaseSettings):
     storage_cache_bytes: int = Field(2 * 1024**3, ge=0)
     """With the database store, files this node used are kept on disk up to this size."""
 
+    mail_host: str | None = None
+    """SMTP server for e-mails (else site.toml's ``[mail]``; neither: notices on pages only)."""
+    mail_port: int | None = None
+    mail_user: str | None = None
+    mail_password: str | None = None
+    mail_from: str | None = None
+    mail_starttls: bool | None = None
+    mail_max_tries: int = Field(6, ge=1)
+    """An e-mail is tried this many times (backoff 1, 2, 4… minutes), then marked failed."""
+    mail_poll_s: float = Field(30.0, gt=0)
+    """The sender wakes on new messages; this poll catches retries and other nodes'."""
+    mail_scan_s: float = Field(3600.0, gt=0)
+    """How often reminders (quote about to expire, booking tomorrow) are looked for."""
+    start_mail_sender: bool = True
+
     file_missing_tries: int = Field(3, ge=1)
     """A job whose file cannot be found is put back this many times, then fails."""
     """Tests of the API alone turn the dispatcher off."""

@@ -28,6 +28,7 @@ from fabqueue.models.jobs import (
     JobEvent,
     JobState,
 )
+from fabqueue.notify.jobs import job_moved
 
 __all__ = [
     "ACTIVE_STATES",
@@ -210,6 +211,8 @@ def transition(
             "at": at.isoformat(),
         },
     )
+    # The person's message is written with the move, so neither exists without the other.
+    job_moved(session, job_id, to, at)
     return from_state
 
 

@@ -36,6 +36,7 @@ from fabqueue.models.machines import (
     RunnerState,
 )
 from fabqueue.models.nodes import NodeLeaseRecord
+from fabqueue.models.notifications import MailPreference, MailState, NoticeKind, Notification
 from fabqueue.models.quotes import (
     JobActual,
     Quote,
@@ -80,7 +81,11 @@ __all__ = [
     "MachineEventPublic",
     "MachinePublic",
     "MachineRecord",
+    "MailPreference",
+    "MailState",
     "NodeLeaseRecord",
+    "NoticeKind",
+    "Notification",
     "Organisation",
     "Outcome",
     "Payment",

@@ -81,6 +81,21 @@ class Accounts(BaseModel):
         return self.vat.get(format(rate.normalize(), "f")) or self.vat.get("default") or "445710"
 
 
+class MailProfile(BaseModel):
+    """``[mail]`` of site.toml. ``FABQUEUE_MAIL_*`` variables override each key; the
+    password is only ever read from ``FABQUEUE_MAIL_PASSWORD``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(min_length=1, max_length=200)
+    port: int = Field(25, ge=1, le=65535)
+    user: str | None = Field(None, max_length=200)
+    sender: str = Field(alias="from", min_length=3, max_length=200)
+    starttls: bool = False
+    expiry_notice_days: int = Field(3, ge=1, le=60)
+    """Shops hear about a quote this many days before its validity ends."""
+
+
 class SiteProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -146,6 +161,12 @@ class SiteProfile(BaseModel):
     booking: BookingPolicy = Field(default_factory=BookingPolicy)
     """Opening hours, closures and the booking rules (``[booking]``)."""
     privacy: PrivacyPolicy = Field(default_factory=PrivacyPolicy)
+
+    public_url: str | None = Field(None, max_length=300, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    """The café's address as people reach it (``https://fab.cafe-tilleuls.fr``): links in
+    e-mails start with it. Unset: ``http://<host>:<port>`` of this node."""
+    mail: MailProfile | None = None
+    """``[mail]``: the SMTP server e-mails leave through (the password: environment only)."""
 
     @field_validator("siret")
     @classmethod

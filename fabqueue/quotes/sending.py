@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from fabqueue.models import Organisation, Quote, QuoteLine, QuoteSequence, QuoteState, User
+from fabqueue.notify.quotes import quote_sent
 from fabqueue.pricing import LineAmount, Totals, line_total_cents, totals
 from fabqueue.profiles import ProfileSet, SiteProfile
 from fabqueue.profiles.site import VatRegime
@@ -251,6 +252,7 @@ def send(
         vat_rates_changed=repriced,
     )
     close_others(session, others, actor=actor_of(user), at=at, by=quote, only_sent=True, site=site)
+    quote_sent(session, quote, org, token, cafe=site.name, at=at)
     session.commit()
     return quote, token
 
