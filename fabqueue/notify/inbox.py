@@ -12,7 +12,15 @@ from sqlmodel import Session, col, select
 from fabqueue.events import queue_bus_event
 from fabqueue.models.notifications import MailPreference, MailState, NoticeKind, Notification
 from fabqueue.models.users import User
-from fabqueue.notify.outbox import QUEUED_TOPIC, ensure_preference, looks_like_email
+from fabqueue.notify.outbox import (
+    QUEUED_TOPIC,
+    ensure_preference,
+    looks_like_email,
+    preference_for_user,
+    user_address,
+)
+
+__all__ = ["preference_for_user", "user_address"]
 from fabqueue.services.errors import Conflict, Forbidden, NotFound
 
 STAFF_STATES = (MailState.failed, MailState.pending, MailState.sending)
