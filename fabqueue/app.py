@@ -158,6 +158,7 @@ def create_app(
             mail_sender = app.state.mail_sender = MailSender(
                 settings=settings,
                 sessions=ctx.sessions,
+                read_sessions=ctx.read_sessions,
                 bus=ctx.bus,
                 clock=ctx.clock,
                 profiles=ctx.profiles,
