@@ -21,8 +21,8 @@ from tests.support.jobs import run_job
 from tests.support.notify import (
     PUBLIC_URL,
     T0,
-    make_sender,
     mail_settings,
+    make_sender,
     new_job,
     person,
     unsubscribe,
