@@ -135,6 +135,7 @@ class MailSender:
         self._task: asyncio.Task[None] | None = None
         self._unlisten: Callable[[], None] | None = None
         self._lock = threading.Lock()
+        self._progress = threading.Condition()
 
     # -- one pass (blocking: run in a thread) ---------------------------------------
 
@@ -153,9 +154,16 @@ class MailSender:
                     with session_scope(self.sessions) as session:
                         ids = claim(session, owner=self.owner, now=now)
                     sent = sum(self._send_one(note_id, self.config) for note_id in ids)
-            self.sent += sent
-            self.passes += 1
+            with self._progress:
+                self.sent += sent
+                self.passes += 1
+                self._progress.notify_all()
             return sent
+
+    def wait_sent(self, count: int, timeout: float) -> bool:
+        """Block until this sender has sent ``count`` e-mails, all marked sent (tests)."""
+        with self._progress:
+            return self._progress.wait_for(lambda: self.sent >= count, timeout)
 
     def _anything_due(self, now: datetime) -> bool:
         with self.read_sessions() as session:
