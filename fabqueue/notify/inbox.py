@@ -98,7 +98,6 @@ def retry(session: Session, user: User | None, note_id: int, *, at: datetime) ->
             state=MailState.pending,
             tries=0,
             next_try_at=at,
-            last_error=f"sent again by {'user:' + str(user.id) if user else 'the command line'}",
             updated_at=at,
         )
         .execution_options(synchronize_session=False)

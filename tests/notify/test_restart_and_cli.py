@@ -21,6 +21,7 @@ from tests.support.jobs import run_job
 from tests.support.notify import T0, mail_settings, make_sender, new_job, person
 from tests.support.quotes import SetClock
 from tests.support.smtp import SmtpServer, free_port
+from tests.support.workers import InlineWorkers
 
 
 def succeed(sessions: SessionFactory, job_id: int) -> None:
@@ -50,7 +51,7 @@ def test_a_new_app_on_the_same_database_sends_what_was_waiting(
             )
         )
     config = mail_settings(settings, smtp, start_mail_sender=True, mail_poll_s=0.05)
-    api = make_api(config, clock=clock)
+    api = make_api(config, clock=clock, workers=InlineWorkers())
     assert api.client.app.state.mail_sender.wait_sent(2, timeout=15)
     got = smtp.mailbox.messages
     assert sorted(m["Subject"] for m in got) == [
@@ -66,7 +67,7 @@ def test_the_app_sender_wakes_on_a_new_message(
 ) -> None:
     # A long poll: only the bus message written with the job's move can wake it in time.
     config = mail_settings(settings, smtp, start_mail_sender=True, mail_poll_s=600)
-    api = make_api(config, clock=clock)
+    api = make_api(config, clock=clock, workers=InlineWorkers())
     member = person(api.ctx.sessions, "lea", Role.member, "lea@exemple.fr")
     job = new_job(api.ctx.sessions, member)
     succeed(api.ctx.sessions, job)
