@@ -43,6 +43,7 @@ from fabqueue.settings import Settings
 log = logging.getLogger(__name__)
 
 LEASE_S = 300.0
+STOP_WAIT_S = 5.0
 BATCH = 20
 NO_SERVER = "no SMTP server set up: notice on the page only"
 
@@ -136,6 +137,7 @@ class MailSender:
         self._unlisten: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._progress = threading.Condition()
+        self._stopping = False
 
     # -- one pass (blocking: run in a thread) ---------------------------------------
 
@@ -270,7 +272,15 @@ class MailSender:
     async def stop(self) -> None:
         if self._unlisten is not None:
             self._unlisten()
-        if self._task is not None:
+        if self._task is None:
+            return
+        # Let a pass under way finish (its rows end sent or pending, not claimed until
+        # the lease runs out), but do not hold the shutdown on a slow mail server.
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_WAIT_S)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -280,13 +290,14 @@ class MailSender:
             self._wake.set()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await asyncio.to_thread(self.run_once)
             except Exception:  # the database may be away for a moment: try again later
                 log.warning("mail sender pass failed", exc_info=True)
-            await self._wait(self._next_wait_s())
+            if not self._stopping:
+                await self._wait(self._next_wait_s())
 
     def _next_wait_s(self) -> float:
         return self.settings.mail_poll_s
