@@ -79,7 +79,7 @@ def outbox(
 
 
 def retry(session: Session, user: User | None, note_id: int, *, at: datetime) -> Notification:
-    """Send a failed (or skipped) e-mail again, from its first try. ``user`` None: the
+    """Send a failed e-mail again, from its first try. ``user`` None: the
     command line, run by whoever runs the service."""
     if user is not None and not user.is_staff:
         raise Forbidden("only staff send e-mails again")
@@ -88,7 +88,8 @@ def retry(session: Session, user: User | None, note_id: int, *, at: datetime) ->
         raise NotFound(f"no e-mail {note_id}")
     if note.email is None:
         raise Conflict(f"message {note_id} has no e-mail address: it is a notice on a page")
-    if note.state not in (MailState.failed, MailState.skipped):
+    if note.state != MailState.failed:
+        # A skipped e-mail stays skipped: its person unsubscribed, or no server was set up.
         raise Conflict(f"e-mail {note_id} is {note.state}; only a failed one is sent again")
     result = session.execute(
         update(Notification)

@@ -12,9 +12,8 @@ from starlette.responses import Response
 from fabqueue.models.notifications import NoticeKind
 from fabqueue.notify import inbox
 from fabqueue.notify.smtp import mail_config
-from fabqueue.services.errors import ServiceError
+from fabqueue.services.errors import Conflict, ServiceError
 from fabqueue.web.page import AnyPage, Page, SignedInPage, StaffPage, once
-from fabqueue.web.problems import in_words
 
 router = APIRouter()
 
@@ -80,10 +79,10 @@ def notification_retry(
         try:
             with page.ctx.sessions() as session:
                 inbox.retry(session, user, note_id, at=page.ctx.clock.now())
-        except ServiceError as exc:
+        except Conflict:
             message = page.gettext(
-                "This e-mail cannot be sent again: %(why)s",
-                why=in_words(exc.message, page.gettext, page.lang),
+                "This e-mail cannot be sent again: it is no longer failed (someone sent it "
+                "again, or it left)."
             )
             return _outbox(page, error=message, status=409)
         return page.redirect("/notifications")
