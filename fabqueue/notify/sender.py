@@ -202,6 +202,8 @@ class MailSender:
     def _send_one(self, note_id: int, config: MailConfig) -> int:
         now = self.clock.now()
         try:
+            # A short write (the bodies, the unsubscribe secret), then the PDF from a
+            # read session: the SQLite writer is not held while a devis is drawn.
             with session_scope(self.sessions) as session:
                 note = session.get(Notification, note_id)
                 assert note is not None
@@ -211,15 +213,15 @@ class MailSender:
                 if note.body_text is None:
                     note.body_text, note.body_html = bodies.text, bodies.html
                     session.add(note)
-                    session.flush()
-                pdf = quote_pdf(session, note, self.profiles, now) if note.attachment else None
-                message = build_message(
-                    note,
-                    sender=config.sender,
-                    at=now,
-                    unsubscribe=bodies.unsubscribe,
-                    attachment=pdf,
-                )
+                session.flush()
+                session.expunge(note)
+            pdf = None
+            if note.attachment:
+                with self.read_sessions() as session:
+                    pdf = quote_pdf(session, note, self.profiles, now)
+            message = build_message(
+                note, sender=config.sender, at=now, unsubscribe=bodies.unsubscribe, attachment=pdf
+            )
             self.transport(config, message)
         except Exception as exc:  # every failure is written on the row, to be seen
             self._failed(note_id, exc)
