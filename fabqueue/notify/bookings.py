@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from fabqueue.models.bookings import Booking
+from fabqueue.models.machines import MachineRecord
 from fabqueue.models.notifications import NoticeKind
 from fabqueue.models.users import User
 from fabqueue.notify import french
@@ -38,7 +39,7 @@ def scan_tomorrow(session: Session, *, at: datetime, tz: ZoneInfo) -> int:
                 NoticeKind.booking_tomorrow,
                 params={
                     "booking_id": booking.id,
-                    "machine": booking.machine,
+                    "machine": _machine_name(session, booking.machine),
                     "start_text": french.time_of_day(booking.starts_at, tz),
                     "end_text": french.time_of_day(booking.ends_at, tz),
                     "when_text": french.moment(booking.starts_at, tz),
@@ -49,3 +50,8 @@ def scan_tomorrow(session: Session, *, at: datetime, tz: ZoneInfo) -> int:
             )
         )
     return made
+
+
+def _machine_name(session: Session, slug: str) -> str:
+    record = session.get(MachineRecord, slug)
+    return record.name if record is not None else slug

@@ -16,15 +16,6 @@ SUBJECTS: dict[NoticeKind, str] = {
     NoticeKind.booking_tomorrow: "Rappel : votre réservation demain à {start_text} — {machine}",
 }
 
-KIND_NAMES: dict[NoticeKind, str] = {
-    NoticeKind.job_ready: "travail prêt à récupérer",
-    NoticeKind.job_failed: "travail échoué",
-    NoticeKind.job_interrupted: "travail interrompu",
-    NoticeKind.quote_sent: "devis envoyé",
-    NoticeKind.quote_expiring: "devis bientôt expiré",
-    NoticeKind.booking_tomorrow: "rappel de réservation",
-}
-
 
 class _Blank(dict[str, Any]):
     def __missing__(self, key: str) -> str:
