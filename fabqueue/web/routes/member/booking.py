@@ -253,6 +253,9 @@ def _move_form(
         "pages/member/move.html",
         {
             "booking": b,
+            "machine_name": page.ctx.profiles.machines[b.machine].name
+            if b.machine in page.ctx.profiles.machines
+            else b.machine,
             "day": b.starts_at.astimezone(tz).date().isoformat(),
             "start": b.starts_at.astimezone(tz).strftime("%H:%M"),
             "minutes": minutes,

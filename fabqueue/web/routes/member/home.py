@@ -28,6 +28,7 @@ def _home(page: Page, error: str | None = None, status: int = 200) -> Response:
             "error": error,
             "enrolled": page.request.query_params.get("enrolled"),
             "policy": policy_of(page.ctx.profiles),
+            "names": {slug: m.name for slug, m in page.ctx.profiles.machines.items()},
         }
     return page.render("pages/member/home.html", context, status=status)
 

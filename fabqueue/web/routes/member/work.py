@@ -47,6 +47,7 @@ def _booking_context(page: Page) -> dict[str, Any]:
         upcoming = members.upcoming_bookings(session, page.user, now)
     following = next((b for b in upcoming if b.starts_at > now), None)
     return {
+        "names": {slug: m.name for slug, m in page.ctx.profiles.machines.items()},
         "current": current,
         "following": following,
         "during_booking": policy_of(page.ctx.profiles).member_jobs == "during_booking",
