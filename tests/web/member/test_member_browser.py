@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 IMG = REPO / "docs" / "img"
 LIVE_MS = 20_000
 THURSDAY = "jeudi 5 mars"
+WIDER_THAN_SCREEN_JS = "() => document.documentElement.scrollWidth > window.innerWidth + 1"
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +220,8 @@ def test_every_member_page_passes_axe_and_has_finger_sized_controls(
                         "document.querySelectorAll('details').forEach(d => d.open = true)"
                     )
                     found = page.evaluate(SMALL_CONTROLS_JS)
+                    if page.evaluate(WIDER_THAN_SCREEN_JS):
+                        found.append("the page is wider than the screen")
                     if found:
                         small[f"{name} {path}"] = found
         context.close()
