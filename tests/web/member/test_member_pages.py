@@ -24,7 +24,7 @@ from tests.conftest import Api
 from tests.support.bookings import NOW, paris
 from tests.support.factories import tiny_gcode
 from tests.support.members import MemberCafe, member_cafe
-from tests.support.web import STICKER, csrf_of, idem_of, sign_in, text_of
+from tests.support.web import STICKER, add_person, csrf_of, idem_of, sign_in, text_of
 
 TUESDAY_2PM = paris(2026, 3, 3, 14)
 
@@ -75,6 +75,15 @@ def test_a_member_lands_on_their_own_page_and_the_board_stays_staff_only(
     assert client.get("/").status_code == 403
     home = text_of(client.get("/member").text)
     assert "Mes habilitations" in home and "Réserver" in home and "Mes travaux" in home
+
+
+def test_a_client_account_is_not_shown_the_member_pages(cafe: MemberCafe) -> None:
+    add_person(cafe.api.ctx.sessions, "boulangerie", "client")
+    client = cafe.sign_in("boulangerie")
+    for path in ("/member", "/member/book", "/member/jobs", "/member/jobs/new"):
+        r = client.get(path)
+        assert r.status_code == 403, path
+        assert "Mes habilitations" not in text_of(r.text), path
 
 
 def test_staff_still_land_on_the_board(cafe: MemberCafe) -> None:
