@@ -169,6 +169,13 @@ def test_the_week_shows_free_and_closed_ranges_in_french(cafe: MemberCafe) -> No
     assert "Tuesday 3 March" in english and "14:00 – 19:00 · free" in english
 
 
+def test_an_odd_day_in_the_address_shows_this_week(cafe: MemberCafe) -> None:
+    client = cafe.sign_in("mia")
+    for day in ("9999-12-31", "demain"):
+        r = client.get(f"/member/book?machine=plotter&day={day}")
+        assert r.status_code == 200 and "lundi 2 mars" in text_of(r.text)
+
+
 def test_a_free_range_offers_the_lengths_the_policy_allows(cafe: MemberCafe) -> None:
     client = cafe.sign_in("mia")
     words = text_of(

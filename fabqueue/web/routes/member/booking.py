@@ -27,12 +27,14 @@ MINE = HOME + "/bookings"
 
 
 def _day(text: str | None, today: date) -> date:
+    """The first day shown: the one asked for, within a year of today (else today)."""
     if not text:
         return today
     try:
-        return date.fromisoformat(text)
+        asked = date.fromisoformat(text)
     except ValueError:
         return today
+    return asked if abs((asked - today).days) <= 366 else today
 
 
 def _instant(text: str) -> datetime:
