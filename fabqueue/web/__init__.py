@@ -14,7 +14,7 @@ from fabqueue.services.errors import ServiceError
 from fabqueue.settings import Settings
 from fabqueue.web.errors import BadForm, NotAllowed, PageRedirect
 from fabqueue.web.page import anonymous_page
-from fabqueue.web.routes import auth, board, jobs, machines, notices, quotes
+from fabqueue.web.routes import auth, board, jobs, machines, member, notices, quotes
 from fabqueue.web.sessions import SessionMiddleware, secret_key
 from fabqueue.web.state import build_web_state
 
@@ -67,6 +67,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         machines.router,
         quotes.router,
         notices.router,
+        member.router,
     ):
         app.include_router(router, include_in_schema=False)
     app.add_route("/static/{digest}/{name:path}", web.assets.serve, include_in_schema=False)

@@ -88,6 +88,10 @@ class Formats:
             return "—"
         return format_date(day, "d MMMM y", locale=self.locale)
 
+    def weekday(self, day: date) -> str:
+        """``jeudi 5 mars``: a day of the booking calendar."""
+        return format_date(day, "EEEE d MMMM", locale=self.locale)
+
     def clock(self, moment: datetime | None) -> str:
         """``14:05``, for today's ends and starts."""
         if moment is None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from starlette.responses import Response
 
+from fabqueue.models import Role
 from fabqueue.services import accounts
 from fabqueue.web.i18n import LOCALES
 from fabqueue.web.page import AnyPage, Page, SignedInPage
@@ -64,12 +65,16 @@ def login(
     with page.ctx.read_sessions() as session:
         user = accounts.authenticate(session, name, password)
         user_id = user.id if user else None
+        member = user is not None and user.role == Role.member
     if user_id is None:
         page.web.name_attempts.failed(name_key)
         page.web.address_attempts.failed(address_key)
         return _refuse(page, name, target, page.gettext("Wrong name or password."))
     page.web.name_attempts.succeeded(name_key)
     page.session.sign_in(user_id)
+    if target == "/" and member:
+        # The board is the staff's; a member starts on their own page.
+        target = "/member"
     return page.redirect(target)
 
 
