@@ -1,0 +1,25 @@
+"""Helpers for the admin pages' tests: the clock's start, a page's form keys, the
+one-time password shown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from tests.support.web import csrf_of, idem_of
+
+START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+"""A Monday, 10:30 in Paris."""
+
+
+def form_keys(client: TestClient, path: str) -> dict[str, str]:
+    """The CSRF token and a fresh idempotency key from the page at ``path``."""
+    html = client.get(path).text
+    return {"csrf": csrf_of(html), "idem": idem_of(html)}
+
+
+def shown_password(html: str) -> str:
+    marker = 'id="password"><code>'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index("</code>", start)]
