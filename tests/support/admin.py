@@ -3,20 +3,21 @@ one-time password shown."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from tests.support.web import csrf_of, idem_of
+from tests.support.web import csrf_of
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 """A Monday, 10:30 in Paris."""
 
 
 def form_keys(client: TestClient, path: str) -> dict[str, str]:
-    """The CSRF token and a fresh idempotency key from the page at ``path``."""
-    html = client.get(path).text
-    return {"csrf": csrf_of(html), "idem": idem_of(html)}
+    """The session's CSRF token (read from the page at ``path``) and a fresh
+    idempotency key, as a form on that page would send them."""
+    return {"csrf": csrf_of(client.get(path).text), "idem": uuid.uuid4().hex}
 
 
 def shown_password(html: str) -> str:

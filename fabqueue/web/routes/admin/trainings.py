@@ -24,9 +24,12 @@ MAX_PLACES = 100
 
 def _desk(page: Page, *, error: str | None = None, status: int = 200) -> Response:
     now = page.ctx.clock.now()
+    names = {m.slug: m.name for m in page.ctx.profiles.machines.values()}
     with page.ctx.read_sessions() as session:
+        known = training_desk.trainings(session)
         context = {
-            "trainings": training_desk.trainings(session),
+            "trainings": known,
+            "unlocked": {t.id: [names.get(slug, slug) for slug in t.machines] for t in known},
             "sessions": training_desk.sessions(session, since=now - timedelta(days=1)),
             "expiring": training_desk.expiring(session, now),
             "machines": sorted(page.ctx.profiles.machines.values(), key=lambda m: m.name),
