@@ -3,8 +3,10 @@ one-time password shown."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -24,3 +26,24 @@ def shown_password(html: str) -> str:
     marker = 'id="password"><code>'
     start = html.index(marker) + len(marker)
     return html[start : html.index("</code>", start)]
+
+
+class HandClock:
+    """The service's clock for browser tests served in-process: ``now()`` moves only
+    when the test says so, while background loops sleep in real time (so they neither
+    spin nor stall)."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.at = start
+
+    def now(self) -> datetime:
+        return self.at
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(seconds, 0))
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
