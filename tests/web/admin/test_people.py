@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from fabqueue.auth import issue_token
 from fabqueue.db import session_scope
-from fabqueue.models import ApiToken, User
+from fabqueue.models import ApiToken, Authorisation, User
 from tests.conftest import Api
 from tests.support.admin import START, form_keys, shown_password
 from tests.support.web import PASSWORD, csrf_of, sign_in, text_of
@@ -183,3 +183,42 @@ def test_people_and_profiles_are_the_admins_alone(desk: Api, who: str) -> None:
     r = desk.client.post("/admin/people", data={"csrf": csrf, "name": "intrus", "role": "admin"})
     assert r.status_code == 403
     assert _user(desk, "ines").role.value == "admin" and _user(desk, "ines").active
+
+
+def test_the_admin_authorises_directly_then_withdraws_with_a_reason(
+    admin: TestClient, desk: Api
+) -> None:
+    uid = desk.user_ids["momo"]
+    path = f"/admin/people/{uid}"
+    r = admin.post(
+        f"{path}/authorisations",
+        data={**form_keys(admin, path), "machine": "plotter", "until": "2026-09-30"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert "valable jusqu'au 30 septembre 2026" in text_of(admin.get(path).text)
+    with desk.ctx.read_sessions() as session:
+        (auth,) = session.exec(select(Authorisation).where(Authorisation.member_id == uid)).all()
+        assert auth.granted_by == desk.user_ids["ines"]
+    revoke = f"{path}/authorisations/{auth.id}/revoke"
+    r = admin.post(revoke, data={**form_keys(admin, path), "reason": " "})
+    assert r.status_code == 422 and "Indiquez pourquoi elle est retirée" in text_of(r.text)
+    r = admin.post(
+        revoke,
+        data={**form_keys(admin, path), "reason": "Consignes de sécurité non suivies"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert "Consignes de sécurité non suivies" in text_of(admin.get(path).text)
+    with desk.ctx.read_sessions() as session:
+        kept = session.get(Authorisation, auth.id)
+        assert kept is not None and kept.revoked_by == desk.user_ids["ines"]
+
+
+def test_a_past_end_date_is_refused(admin: TestClient, desk: Api) -> None:
+    path = f"/admin/people/{desk.user_ids['momo']}"
+    r = admin.post(
+        f"{path}/authorisations",
+        data={**form_keys(admin, path), "machine": "plotter", "until": "2025-01-01"},
+    )
+    assert r.status_code == 422 and "La date de fin doit être dans le futur" in text_of(r.text)

@@ -206,3 +206,24 @@ def test_a_member_gets_the_403_page_on_the_training_pages(desk: Api) -> None:
     assert r.status_code == 403
     with desk.ctx.read_sessions() as session:
         assert session.exec(select(Enrolment)).first() is None
+
+
+def test_everyone_enrolled_is_validated_at_once(desk: Api, clock: SetClock) -> None:
+    client = _staff(desk)
+    _training(client)
+    sid = _session(client)
+    with session_scope(desk.ctx.sessions) as session:
+        session.add(User(name="léa", role="member", created_at=START))
+    with desk.ctx.read_sessions() as session:
+        ids = [u.id for u in session.exec(select(User).where(User.role == "member"))]
+    for uid in ids:
+        assert _enrol(client, sid, uid) == 200
+    path = f"/admin/trainings/sessions/{sid}"
+    assert "tout valider" not in client.get(path).text
+    clock.advance(days=2, hours=4)
+    assert "tout valider" in client.get(path).text
+    r = client.post(f"{path}/validate", data=form_keys(client, path), follow_redirects=False)
+    assert r.status_code == 303
+    with desk.ctx.read_sessions() as session:
+        granted = session.exec(select(Authorisation)).all()
+        assert sorted(a.member_id for a in granted) == sorted(ids)

@@ -91,6 +91,12 @@ def _rules(page: Page) -> list[tuple[re.Pattern[str], str]]:
             re.compile(r"members have booked this time"),
             _("Members have booked this time: move or cancel their bookings first."),
         ),
+        (re.compile(r"say why the authorisation is revoked"), _("Say why it is withdrawn.")),
+        (re.compile(r"is already revoked"), _("This authorisation is already withdrawn.")),
+        (
+            re.compile(r"expires_at must be a future time"),
+            _("The end date must be in the future."),
+        ),
         (
             re.compile(r"not enrolled in this session"),
             _("This person is not enrolled in this session."),

@@ -15,7 +15,8 @@ from fabqueue.services import people as people_service
 from fabqueue.services import privacy, trainings
 from fabqueue.services.errors import ServiceError
 from fabqueue.web.page import Page, once, site_tz
-from fabqueue.web.routes.admin.access import AdminPage, IdPath, in_words
+from fabqueue.web.routes.admin.access import AdminPage, FormProblem, IdPath, in_words, local_time
+from jobs.base import MachineKind
 
 router = APIRouter()
 
@@ -91,6 +92,8 @@ def _person(page: Page, user_id: int, *, error: str | None = None, status: int =
             "roles": ROLES,
             "authorisations": auths,
             "lapsed": lapsed,
+            "machines": sorted(page.ctx.profiles.machines.values(), key=lambda m: m.name),
+            "kinds": [k.value for k in MachineKind],
             "now": now,
             "error": error,
             "me": person.id == page.user.id,
@@ -225,6 +228,67 @@ def erase(
         except ServiceError as exc:
             return _refused(page, user_id, exc)
         page.ctx.tokens.clear()
+        return page.redirect(f"/admin/people/{user_id}")
+
+    return once(page, idem, run)
+
+
+@router.post("/admin/people/{user_id}/authorisations")
+def grant(
+    user_id: IdPath,
+    page: AdminPage,
+    machine: Annotated[str, Form(max_length=64)] = "",
+    until: Annotated[str, Form()] = "",
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Someone trained elsewhere: authorised directly, until a date or without end."""
+    page.check_csrf(csrf)
+    assert page.user is not None
+    by = page.user
+
+    def run() -> Response:
+        try:
+            expires = local_time(page, until, "23:59") if until else None
+            with page.ctx.sessions() as session:
+                trainings.grant(
+                    session,
+                    member_id=user_id,
+                    machine=machine,
+                    by=by,
+                    at=page.ctx.clock.now(),
+                    expires_at=expires,
+                )
+        except FormProblem as exc:
+            return _person(page, user_id, error=exc.message, status=422)
+        except ServiceError as exc:
+            return _refused(page, user_id, exc)
+        return page.redirect(f"/admin/people/{user_id}")
+
+    return once(page, idem, run)
+
+
+@router.post("/admin/people/{user_id}/authorisations/{auth_id}/revoke")
+def revoke(
+    user_id: IdPath,
+    auth_id: IdPath,
+    page: AdminPage,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    page.check_csrf(csrf)
+    assert page.user is not None
+    by = page.user
+
+    def run() -> Response:
+        try:
+            with page.ctx.sessions() as session:
+                trainings.revoke(
+                    session, auth_id, reason, by, page.ctx.clock.now(), member_id=user_id
+                )
+        except ServiceError as exc:
+            return _refused(page, user_id, exc)
         return page.redirect(f"/admin/people/{user_id}")
 
     return once(page, idem, run)
