@@ -222,3 +222,11 @@ def test_a_past_end_date_is_refused(admin: TestClient, desk: Api) -> None:
         data={**form_keys(admin, path), "machine": "plotter", "until": "2025-01-01"},
     )
     assert r.status_code == 422 and "La date de fin doit être dans le futur" in text_of(r.text)
+
+
+def test_an_unknown_person_or_session_is_a_404_page_in_french(admin: TestClient) -> None:
+    r = admin.get("/admin/people/999")
+    assert r.status_code == 404 and "Personne n'a ce numéro" in text_of(r.text)
+    r = admin.get("/admin/trainings/sessions/999")
+    assert r.status_code == 404 and "Cette session de formation n'existe pas" in text_of(r.text)
+    assert admin.get(f"/admin/people/{2**63}").status_code == 422

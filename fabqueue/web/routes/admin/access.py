@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 from typing import Annotated
 
 from fastapi import Depends, Path
+from starlette.responses import Response
 
 from fabqueue.models import Role
 from fabqueue.web.errors import NotAllowed
@@ -45,6 +46,12 @@ def local_time(page: Page, day: str, at: str) -> datetime:
     except ValueError:
         raise FormProblem(page.gettext("Give a date and a time (for example 14:00).")) from None
     return datetime.combine(d, t, tzinfo=site_tz(page.ctx))
+
+
+def not_found(page: Page, what: str) -> Response:
+    """The 404 page in the person's words (the services say it in English)."""
+    context = {"status": 404, "title": page.gettext("Not found"), "detail": what}
+    return page.render("pages/error.html", context, status=404)
 
 
 def _rules(page: Page) -> list[tuple[re.Pattern[str], str]]:

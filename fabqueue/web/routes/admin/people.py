@@ -13,9 +13,16 @@ from starlette.responses import Response
 from fabqueue.models import Role
 from fabqueue.services import people as people_service
 from fabqueue.services import privacy, trainings
-from fabqueue.services.errors import ServiceError
+from fabqueue.services.errors import NotFound, ServiceError
 from fabqueue.web.page import Page, once, site_tz
-from fabqueue.web.routes.admin.access import AdminPage, FormProblem, IdPath, in_words, local_time
+from fabqueue.web.routes.admin.access import (
+    AdminPage,
+    FormProblem,
+    IdPath,
+    in_words,
+    local_time,
+    not_found,
+)
 from jobs.base import MachineKind
 
 router = APIRouter()
@@ -108,7 +115,10 @@ def _refused(page: Page, user_id: int, exc: ServiceError) -> Response:
 
 @router.get("/admin/people/{user_id}")
 def person_page(user_id: IdPath, page: AdminPage) -> Response:
-    return _person(page, user_id)
+    try:
+        return _person(page, user_id)
+    except NotFound:
+        return not_found(page, page.gettext("Nobody has this number: go back to the list."))
 
 
 @router.post("/admin/people/{user_id}/role")

@@ -12,9 +12,16 @@ from starlette.responses import Response
 
 from fabqueue.models.trainings import SessionCreate, TrainingCreate
 from fabqueue.services import training_desk, trainings
-from fabqueue.services.errors import ServiceError
+from fabqueue.services.errors import NotFound, ServiceError
 from fabqueue.web.page import Page, once, site_tz
-from fabqueue.web.routes.admin.access import FormProblem, IdPath, StaffPage, in_words, local_time
+from fabqueue.web.routes.admin.access import (
+    FormProblem,
+    IdPath,
+    StaffPage,
+    in_words,
+    local_time,
+    not_found,
+)
 from jobs.base import MachineKind
 
 router = APIRouter()
@@ -147,7 +154,10 @@ def _session(
 
 @router.get("/admin/trainings/sessions/{session_id}")
 def session_page(session_id: IdPath, page: StaffPage) -> Response:
-    return _session(page, session_id)
+    try:
+        return _session(page, session_id)
+    except NotFound:
+        return not_found(page, page.gettext("There is no such training session."))
 
 
 @router.post("/admin/trainings/sessions/{session_id}/enrol")
