@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from fabqueue import auth
 from fabqueue.models import Role, User
 from fabqueue.services.accounts import hash_secret
-from fabqueue.services.errors import Conflict, Forbidden, NotFound
+from fabqueue.services.errors import Conflict, Forbidden, Invalid, NotFound
 from fabqueue.services.privacy import ERASED_PREFIX
 
 # No 0/O, 1/l/I: the admin reads it aloud or writes it on paper.
@@ -33,6 +33,16 @@ class Person:
     can_sign_in: bool
     """A password is set: the pages are open to them."""
     erased: bool
+
+
+MAX_NAME = 120
+
+
+def _role_given_here(role: Role) -> None:
+    # A client account belongs to an organisation: it is made from the organisation
+    # (POST /api/v1/clients/{id}/users), which links the two.
+    if role == Role.client:
+        raise Invalid("client accounts are made from their organisation")
 
 
 def _admin(by: User) -> None:
@@ -80,6 +90,9 @@ def create(
 ) -> tuple[Person, str]:
     """A new person who can sign in at once with the one-time password returned."""
     _admin(by)
+    _role_given_here(role)
+    if len(name.strip()) > MAX_NAME:
+        raise Invalid(f"a name has at most {MAX_NAME} characters")
     user = auth.create_user(session=session, name=name, role=role, at=at)
     password = one_time_password()
     user.password_hash = hash_secret(password)
@@ -101,6 +114,9 @@ def _other(session: Session, user_id: int, by: User, doing: str) -> User:
 
 def set_role(session: Session, *, user_id: int, role: Role, by: User) -> Person:
     user = _other(session, user_id, by, "change the role of")
+    _role_given_here(role)
+    if user.role == Role.client:
+        raise Conflict("a client account stays a client account")
     if not user.active:
         raise Conflict("this account is deactivated")
     user.role = role

@@ -230,3 +230,23 @@ def test_an_unknown_person_or_session_is_a_404_page_in_french(admin: TestClient)
     r = admin.get("/admin/trainings/sessions/999")
     assert r.status_code == 404 and "Cette session de formation n'existe pas" in text_of(r.text)
     assert admin.get(f"/admin/people/{2**63}").status_code == 422
+
+
+def test_client_accounts_are_not_made_nor_given_here(admin: TestClient, desk: Api) -> None:
+    r = admin.post(
+        "/admin/people",
+        data={**form_keys(admin, "/admin/people"), "name": "boulangerie", "role": "client"},
+    )
+    assert r.status_code == 422 and "Choisissez un rôle" in r.text
+    path = f"/admin/people/{desk.user_ids['momo']}"
+    r = admin.post(f"{path}/role", data={**form_keys(admin, path), "role": "client"})
+    assert r.status_code == 422
+    assert _user(desk, "momo").role.value == "member"
+
+
+def test_a_name_too_long_is_refused_in_french(admin: TestClient, desk: Api) -> None:
+    r = admin.post(
+        "/admin/people",
+        data={**form_keys(admin, "/admin/people"), "name": "x" * 121, "role": "member"},
+    )
+    assert r.status_code == 422 and "Un nom a au plus 120 caractères" in text_of(r.text)

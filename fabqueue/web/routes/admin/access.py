@@ -62,6 +62,11 @@ def _rules(page: Page) -> list[tuple[re.Pattern[str], str]]:
             _("Someone is already called “%(name)s”: choose another name."),
         ),
         (re.compile(r"a user needs a name"), _("Give a name.")),
+        (re.compile(r"a name has at most"), _("A name has at most 120 characters.")),
+        (
+            re.compile(r"client accounts are made|stays a client account"),
+            _("Client accounts are made with their organisation, not here."),
+        ),
         (
             re.compile(r"you cannot (change the role of|deactivate) yourself"),
             _("You cannot do that to your own account: another admin can."),
