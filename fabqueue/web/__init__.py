@@ -14,7 +14,7 @@ from fabqueue.services.errors import ServiceError
 from fabqueue.settings import Settings
 from fabqueue.web.errors import BadForm, NotAllowed, PageRedirect
 from fabqueue.web.page import anonymous_page
-from fabqueue.web.routes import auth, board, jobs, machines, member, notices, quotes
+from fabqueue.web.routes import admin, auth, board, jobs, machines, member, notices, quotes
 from fabqueue.web.sessions import SessionMiddleware, secret_key
 from fabqueue.web.state import build_web_state
 
@@ -44,8 +44,11 @@ def install(app: FastAPI, settings: Settings) -> None:
         return _redirect(request, exc.location)
 
     @app.exception_handler(NotAllowed)
-    async def _not_allowed(request: Request, _exc: NotAllowed) -> Response:
+    async def _not_allowed(request: Request, exc: NotAllowed) -> Response:
         page = anonymous_page(request)
+        if exc.needed == "admin":
+            detail = page.gettext("This page is for the café's admins. Ask one if you need it.")
+            return _error_page(request, 403, page.gettext("For admins only"), detail)
         detail = page.gettext(
             "This page is for the café's staff. Ask a facilitator if you need it."
         )
@@ -68,6 +71,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         quotes.router,
         notices.router,
         member.router,
+        admin.router,
     ):
         app.include_router(router, include_in_schema=False)
     app.add_route("/static/{digest}/{name:path}", web.assets.serve, include_in_schema=False)
