@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     worker_queue: int = Field(16, ge=1)
     """Files that may wait for a worker; past that an upload gets 503 (try again)."""
 
+    slicer_workers: int = Field(1, ge=1, le=16)
+    """Models sliced at the same time (each PrusaSlicer takes a core and up to 3 GB)."""
+
     lease_heartbeat_s: float = Field(10.0, gt=0)
     """How often the process holding the node's lease notes it is alive."""
 
