@@ -73,6 +73,23 @@ def numbered(emu: MarlinEmulator) -> list[str]:
     return [c for i, c in enumerate(emu.executed) if i not in skip and c not in OUR_OWN]
 
 
+def own_lines_before(emu: MarlinEmulator, file_lines: int) -> int:
+    """The driver's own numbered commands the printer ran before its ``file_lines``-th
+    command of the file."""
+    skip = set(emu.firmware.unnumbered)
+    own = seen = 0
+    for i, command in enumerate(emu.executed):
+        if i in skip:
+            continue
+        if command in OUR_OWN:
+            own += 1
+        else:
+            seen += 1
+            if seen == file_lines:
+                break
+    return own
+
+
 def ticket(path: Path, job_id: int = 1, **changes: Any) -> JobTicket:
     return JobTicket(
         job_id=job_id,
