@@ -168,6 +168,10 @@ class Driver(ABC, Generic[ConfigT]):
     name: ClassVar[str]
     Config: ClassVar[type[DriverConfig]]
     default_capabilities: ClassVar[DriverCapabilities] = DriverCapabilities()
+    own_process: ClassVar[bool] = False
+    """Run in a process of its own in the service (``drivers.hosted``): for drivers that
+    keep a timetable the machine sets (a serial stream), which the server's busy
+    interpreter lock must not delay."""
 
     def __init__(
         self, machine: str, config: ConfigT, *, on_status: StatusCallback, clock: Clock

@@ -120,6 +120,7 @@ class _Job:
 
 class HpglSerialDriver(Driver[HpglSerialConfig]):
     name = "hpgl_serial"
+    own_process = True
     Config = HpglSerialConfig
     default_capabilities = DriverCapabilities(
         file_types=frozenset({"hpgl", "plt"}),

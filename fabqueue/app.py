@@ -37,7 +37,8 @@ from fabqueue.settings import Settings
 from fabqueue.storage import make_store
 from fabqueue.web import install as install_web
 from fabqueue.web import page_service_error
-from fabqueue.workers import WorkerLimits, WorkerPool
+from fabqueue.workers import MODELS_LANE, WorkerLimits, WorkerPool
+from jobs.models3d.slice import DEFAULT_TIMEOUT_S as SLICE_TIMEOUT_S
 
 log = logging.getLogger("fabqueue")
 
@@ -100,12 +101,24 @@ async def _heartbeat(lease: NodeLease, every_s: float) -> None:
 
 
 def make_workers(settings: Settings) -> WorkerPool:
-    return WorkerPool(
+    pool = WorkerPool(
         settings.workers,
         WorkerLimits(cpu_s=settings.worker_cpu_s, memory_mb=settings.worker_memory_mb),
         queue_max=settings.worker_queue,
         prestart=True,
     )
+    # Models are sliced in a lane of their own: half a minute of PrusaSlicer per model
+    # must not hold the workers that read everyone else's files.
+    pool.lanes[MODELS_LANE] = WorkerPool(
+        settings.slicer_workers,
+        WorkerLimits(
+            cpu_s=settings.worker_cpu_s * 3,
+            memory_mb=settings.worker_memory_mb,
+            wall_s=2 * SLICE_TIMEOUT_S + 60,  # the mesh report, then the slicing
+        ),
+        queue_max=settings.worker_queue,
+    )
+    return pool
 
 
 def create_app(

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     worker_queue: int = Field(16, ge=1)
     """Files that may wait for a worker; past that an upload gets 503 (try again)."""
 
+    driver_processes: bool = True
+    """Serial printers and cutters run in a process each, so a busy server never delays
+    their stream (False: in the server's process, as tests of one driver do)."""
+
+    slicer_workers: int = Field(1, ge=1, le=16)
+    """Models sliced at the same time (each PrusaSlicer takes a core and up to 3 GB)."""
+
     lease_heartbeat_s: float = Field(10.0, gt=0)
     """How often the process holding the node's lease notes it is alive."""
 

@@ -62,6 +62,7 @@ def _shorten_switch_interval() -> None:
 
 class MarlinSerialDriver(Driver[MarlinSerialConfig]):
     name = "marlin_serial"
+    own_process = True
     Config = MarlinSerialConfig
     default_capabilities = DriverCapabilities(
         file_types=frozenset({"gcode", "gco", "g"}),

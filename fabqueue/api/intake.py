@@ -48,6 +48,7 @@ def trace_preview(
     A photo must be taken square-on: a picture taken at an angle is not straightened."""
     svg = intake_service.logo_preview(
         store=ctx.store,
+        workers=ctx.pool,
         stream=file.file,
         filename=file.filename or "",
         options=options,

@@ -35,8 +35,10 @@ from fabqueue.api.errors import ErrorBody
 from fabqueue.context import AppContext
 from fabqueue.models import Job, User
 from fabqueue.services import jobs as job_service
+from fabqueue.services import octoprint_view
 from fabqueue.services.errors import ServiceError
 from fabqueue.services.intake import IntakeOptions
+from fabqueue.services.octoprint_view import NotOperational
 
 
 class OctoPrintErrorBody(BaseModel):
@@ -140,7 +142,7 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("true", "1", "yes", "on")
 
 
-def _submit(ctx: AppContext, user: User, form: UploadForm, slug: str | None) -> Job:
+async def _submit(ctx: AppContext, user: User, form: UploadForm, slug: str | None) -> Job:
     file = form.file
     if file is None or not file.filename:
         raise OctoPrintError(400, "No file to upload and no folder to create")
@@ -148,7 +150,8 @@ def _submit(ctx: AppContext, user: User, form: UploadForm, slug: str | None) -> 
         raise OctoPrintError(403, "clients ask for a quote; staff turn it into jobs")
     intake = IntakeOptions(preset=form.preset or "normal")
     try:
-        return job_service.submit_job(
+        # No thread waits while a model is sliced or a file analysed: slicers send big files.
+        return await job_service.submit_job_async(
             sessions=ctx.sessions,
             read_sessions=ctx.read_sessions,
             store=ctx.store,
@@ -192,9 +195,11 @@ def _created(request: Request, job: Job, form: UploadForm) -> JSONResponse:
     return JSONResponse(body, status_code=201, headers={"Location": resource})
 
 
-def upload(request: Request, ctx: CtxDep, user: KeyOwner, form: UploadFormDep) -> JSONResponse:
+async def upload(
+    request: Request, ctx: CtxDep, user: KeyOwner, form: UploadFormDep
+) -> JSONResponse:
     """Any printer: queued when ``print`` is true, held for the facilitator otherwise."""
-    return _created(request, _submit(ctx, user, form, None), form)
+    return _created(request, await _submit(ctx, user, form, None), form)
 
 
 def pinned_version(slug: str, ctx: CtxDep, user: KeyOwner) -> dict[str, str]:
@@ -202,12 +207,99 @@ def pinned_version(slug: str, ctx: CtxDep, user: KeyOwner) -> dict[str, str]:
     return version(user)
 
 
-def pinned_upload(
+async def pinned_upload(
     slug: str, request: Request, ctx: CtxDep, user: KeyOwner, form: UploadFormDep
 ) -> JSONResponse:
     """One machine (or ``any``): the job waits for that machine."""
-    return _created(request, _submit(ctx, user, form, slug), form)
+    return _created(request, await _submit(ctx, user, form, slug), form)
 
+
+def _monitor(ctx: AppContext, slug: str | None, read: Any) -> dict[str, Any]:
+    machine = _machine(slug, ctx)
+    try:
+        with ctx.read_sessions() as session:
+            answer: dict[str, Any] = read(session, machine)
+    except NotOperational as exc:
+        raise OctoPrintError(409, str(exc)) from exc
+    except ServiceError as exc:
+        raise OctoPrintError(exc.status_code, exc.message) from exc
+    return answer
+
+
+def printer(ctx: CtxDep, user: KeyOwner) -> dict[str, Any]:
+    """The queue as one printer: operational while any printer takes jobs, else 409
+    (Cura's monitor polls this)."""
+    return _monitor(ctx, None, octoprint_view.printer)
+
+
+def pinned_printer(slug: str, ctx: CtxDep, user: KeyOwner) -> dict[str, Any]:
+    """The machine's state and temperatures; 409 when it cannot print now (out of
+    service, offline, not taking jobs)."""
+    return _monitor(ctx, slug, octoprint_view.printer)
+
+
+def current_job(ctx: CtxDep, user: KeyOwner) -> dict[str, Any]:
+    """Your own job running on any printer, or "Operational" with no file."""
+    now = ctx.clock.now()
+    return _monitor(ctx, None, lambda s, m: octoprint_view.job(s, m, user, now))
+
+
+def pinned_job(slug: str, ctx: CtxDep, user: KeyOwner) -> dict[str, Any]:
+    """The job on the machine (someone else's without its name)."""
+    now = ctx.clock.now()
+    return _monitor(ctx, slug, lambda s, m: octoprint_view.job(s, m, user, now))
+
+
+def settings(user: KeyOwner) -> dict[str, Any]:
+    """What Cura reads of OctoPrint's settings: no webcam, no SD card, no plugins."""
+    webcam = {"webcamEnabled": False, "streamUrl": "", "snapshotUrl": "", "flipH": False,
+              "flipV": False, "rotate90": False}  # fmt: skip
+    return {"api": {"enabled": True}, "feature": {"sdSupport": False}, "webcam": webcam,
+            "plugins": {}}  # fmt: skip
+
+
+def pinned_settings(slug: str, ctx: CtxDep, user: KeyOwner) -> dict[str, Any]:
+    _machine(slug, ctx)
+    return settings(user)
+
+
+def _profiles(machine: str | None) -> dict[str, Any]:
+    """One profile, current: the machine (or the queue) this base URL sends to."""
+    name = "fabqueue (any printer)" if machine is None else machine
+    axes = {a: {"speed": 6000 if a != "z" else 200, "inverted": False} for a in "xyze"}
+    profile = {"id": machine or ANY, "name": name, "model": "fabqueue", "current": True,
+               "default": True, "axes": axes}  # fmt: skip
+    return {"profiles": {machine or ANY: profile}}
+
+
+def printer_profiles(user: KeyOwner) -> dict[str, Any]:
+    return _profiles(None)
+
+
+def pinned_printer_profiles(slug: str, ctx: CtxDep, user: KeyOwner) -> dict[str, Any]:
+    return _profiles(_machine(slug, ctx))
+
+
+def login(user: KeyOwner) -> dict[str, Any]:
+    """Cura's passive login: whose key it is."""
+    return {"name": user.name, "active": user.active, "admin": user.role == "admin"}
+
+
+def pinned_login(slug: str, ctx: CtxDep, user: KeyOwner) -> dict[str, Any]:
+    _machine(slug, ctx)
+    return login(user)
+
+
+_MONITOR: tuple[tuple[str, Any, Any, str], ...] = (
+    ("/api/printer", printer, pinned_printer, "GET"),
+    ("/api/job", current_job, pinned_job, "GET"),
+    ("/api/settings", settings, pinned_settings, "GET"),
+    ("/api/printerprofiles", printer_profiles, pinned_printer_profiles, "GET"),
+    ("/api/login", login, pinned_login, "POST"),
+)
+for _path, _root, _pinned, _method in _MONITOR:
+    router.add_api_route(_path, _root, methods=[_method])
+    router.add_api_route(f"/octoprint/{{slug}}{_path}", _pinned, methods=[_method])
 
 router.add_api_route("/api/version", version, methods=["GET"])
 router.add_api_route("/api/files/local", upload, methods=["POST"], status_code=201)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from drivers.base import Driver
+from drivers.hosted import in_own_process
 from drivers.registry import DRIVERS
 from fabqueue.clock import Clock
 from fabqueue.db import SessionFactory
@@ -60,7 +63,7 @@ class Dispatcher:
         for profile in self.profiles.machines.values():
             self.runners[profile.slug] = MachineRunner(
                 profile=profile,
-                driver_cls=DRIVERS[profile.driver_type],
+                driver_cls=self._driver_class(profile.driver_type),
                 profiles=self.profiles,
                 sessions=self.sessions,
                 read_sessions=self.read_sessions,
@@ -75,6 +78,12 @@ class Dispatcher:
         await asyncio.gather(*(runner.start() for runner in self.runners.values()))
         self.bookings.start()
         log.info("dispatching for %d machine(s) on node %s", len(self.runners), self.settings.node)
+
+    def _driver_class(self, name: str) -> type[Driver[Any]]:
+        cls = DRIVERS[name]
+        if cls.own_process and self.settings.driver_processes:
+            return in_own_process(cls)
+        return cls
 
     async def stop(self) -> None:
         if self._unlisten is not None:

@@ -17,12 +17,14 @@ from typing import Any, BinaryIO
 
 from fabqueue.models import MachineRecord
 from fabqueue.profiles import ProfileSet
-from fabqueue.services.errors import Invalid, TooLarge, UnsupportedFileType
+from fabqueue.services.analysis import REFUSED, refusal
+from fabqueue.services.errors import Invalid, ServiceError, TooLarge, UnsupportedFileType
 from fabqueue.services.machines import params_of
 from fabqueue.storage import FileStore, Stored
+from fabqueue.workers import MODELS_LANE, WorkerPool, tasks
 from jobs.base import AnalysisError, FileRejected
-from jobs.logos import LOGO_TYPES, LogoOptions, TraceOptions, logo_to_svg
-from jobs.models3d import SliceRequest, check_mesh, read_mesh, slice_model
+from jobs.logos import LOGO_TYPES, LogoOptions, TraceOptions
+from jobs.models3d import SliceRequest
 from jobs.params import MachineParams
 from jobs.params.printer import PrinterParams
 from jobs.registry import SOURCES, SourceSpec, file_type_of
@@ -72,28 +74,29 @@ def _slicing_dir(profiles: ProfileSet) -> Path:
     return root / "slicing"
 
 
-def _slice(
-    source: Path,
-    file_type: str,
-    *,
-    store: FileStore,
-    profiles: ProfileSet,
-    target: MachineRecord,
-    material: str | None,
-    options: IntakeOptions,
-) -> tuple[Path, dict[str, Any]]:
+@dataclass(frozen=True)
+class SourceWork:
+    """A model or logo to make into a job's file: the worker task and its folder."""
+
+    file_type: str
+    work: Path
+    task: tuple[Any, ...]
+    """The worker function and its arguments."""
+    lane: str | None = None
+    """The pool lane it runs in (models: their own); None: the ordinary workers."""
+
+
+def slice_request(
+    profiles: ProfileSet, target: MachineRecord, material: str | None, options: IntakeOptions
+) -> SliceRequest:
     printer = _params(profiles, target)
     assert isinstance(printer, PrinterParams)
-    bed = (printer.build_x_mm, printer.build_y_mm, printer.build_z_mm)
     if not 0 < options.scale <= 100:
         raise Invalid("scale must be above 0 and at most 100")
-    problems = check_mesh(read_mesh(source, file_type), bed, options.scale)
-    if problems:
-        raise Invalid("; ".join(problems))
     mat = profiles.materials.get(material) if material else None
-    request = SliceRequest(
+    return SliceRequest(
         profiles_dir=_slicing_dir(profiles),
-        bed_mm=bed,
+        bed_mm=(printer.build_x_mm, printer.build_y_mm, printer.build_z_mm),
         machine=target.slug,
         material_type=(getattr(mat, "type", None) or "default").lower(),
         preset=options.preset,
@@ -102,43 +105,103 @@ def _slice(
         brim_mm=options.brim_mm,
         scale=options.scale,
     )
-    result = slice_model(source, file_type, request, store.root / "cache" / "slices")
-    mesh = _mesh_words(result.mesh_report)
-    details = {
-        "warnings": [] if mesh["manifold"] else [mesh["said"]],
-        "sliced_for": target.slug,
-        "preset": options.preset,
-        "material_type": request.material_type,
-        "scale": options.scale,
-        "slicer_s": round(result.slicer_s, 2),
-        "cached": result.cached,
-        "mesh": mesh,
-    }
-    return result.gcode, details
 
 
-def _mesh_words(report: dict[str, str]) -> dict[str, Any]:
-    """PrusaSlicer's verdict on the mesh, with whether it repaired it."""
-    repaired = {
-        k: int(v)
-        for k, v in report.items()
-        if k in ("edges_fixed", "degenerate_facets", "facets_removed", "facets_reversed")
-        and v.strip().isdigit()
-        and int(v) > 0
+def _available(file_type: str) -> SourceSpec:
+    spec = SOURCES[file_type]
+    if not spec.available():
+        raise Invalid(
+            f"{file_type.upper()} files cannot be taken on this node: {spec.tool} is not "
+            "installed (ask the admin to install it, or send a ready file)"
+        )
+    return spec
+
+
+def plan_source(
+    *,
+    store: FileStore,
+    profiles: ProfileSet,
+    path: Path,
+    file_type: str,
+    targets: list[MachineRecord],
+    material: str | None,
+    options: IntakeOptions,
+) -> SourceWork:
+    """What a worker must do to make ``path`` (a model or a logo) into a job's file."""
+    spec = _available(file_type)
+    if spec.becomes == "gcode":
+        req = slice_request(profiles, targets[0], material, options)
+        cache = store.root / "cache" / "slices"
+        work = Path(tempfile.mkdtemp(dir=store.root / "tmp", prefix="intake-"))
+        return SourceWork(
+            file_type, work, (tasks.make_model, path, file_type, req, cache), MODELS_LANE
+        )
+    trace = TraceOptions(
+        threshold=options.threshold,
+        speckle_px=options.speckle_px,
+        corner=options.corner,
+        width_mm=options.width_mm,
+    )
+    logo = LogoOptions(page=options.page, trace=trace)
+    work = Path(tempfile.mkdtemp(dir=store.root / "tmp", prefix="intake-"))
+    return SourceWork(file_type, work, (tasks.make_logo, path, file_type, logo, work))
+
+
+def _refused(file_type: str, exc: Exception) -> ServiceError:
+    if isinstance(exc, (AnalysisError, FileRejected)):
+        return Invalid(str(exc))
+    return refusal(file_type, exc)
+
+
+def run_source(workers: WorkerPool, work: SourceWork) -> tuple[Path, dict[str, Any]]:
+    """Do ``work`` in a worker, from a thread."""
+    pool = workers.lane(work.lane) if work.lane else workers
+    try:
+        made: tuple[Path, dict[str, Any]] = pool.run(*work.task)
+    except REFUSED as exc:
+        raise _refused(work.file_type, exc) from exc
+    return made
+
+
+async def arun_source(workers: WorkerPool, work: SourceWork) -> tuple[Path, dict[str, Any]]:
+    """Do ``work`` in a worker without holding a thread while it waits (slicing: ~30 s)."""
+    pool = workers.lane(work.lane) if work.lane else workers
+    try:
+        made: tuple[Path, dict[str, Any]] = await pool.arun(*work.task)
+    except REFUSED as exc:
+        raise _refused(work.file_type, exc) from exc
+    return made
+
+
+def keep_made(
+    store: FileStore,
+    source: Stored,
+    work: SourceWork,
+    made: tuple[Path, dict[str, Any]],
+    upload_limit: int,
+) -> tuple[Stored, dict[str, Any]]:
+    """Store what the worker made and say how it was made (``details["warnings"]``
+    are for the job's analysis)."""
+    path, details = made
+    with path.open("rb") as fh:
+        stored = store.save(fh, limit=max(upload_limit, path.stat().st_size))
+    return stored, {
+        "file_type": work.file_type,
+        "sha256": source.sha256,
+        "size": source.size,
+        **details,
     }
-    manifold = report.get("manifold", "?").strip()
-    words = "the mesh is closed (manifold)" if manifold == "yes" else "the mesh is not closed"
-    if manifold != "yes":
-        words += f" ({report.get('open_edges', '?').strip()} open edge(s) left)"
-    if repaired:
-        words += "; PrusaSlicer repaired it: " + ", ".join(f"{k} {v}" for k, v in repaired.items())
-    return {"manifold": manifold == "yes", "repaired": repaired, "said": words}
+
+
+def drop_work(work: SourceWork) -> None:
+    shutil.rmtree(work.work, ignore_errors=True)
 
 
 def make_from_source(
     *,
     store: FileStore,
     profiles: ProfileSet,
+    workers: WorkerPool,
     source: Stored,
     file_type: str,
     targets: list[MachineRecord],
@@ -146,57 +209,26 @@ def make_from_source(
     options: IntakeOptions,
     upload_limit: int,
 ) -> tuple[Stored, dict[str, Any]]:
-    """Slice or convert the stored ``source``; store the result and say how it was made
-    (``details["warnings"]`` are for the job's analysis: what the counter must know)."""
-    spec = SOURCES[file_type]
-    if not spec.available():
-        raise Invalid(
-            f"{file_type.upper()} files cannot be taken on this node: {spec.tool} is not "
-            "installed (ask the admin to install it, or send a ready file)"
-        )
-    work = Path(tempfile.mkdtemp(dir=store.root / "tmp", prefix="intake-"))
+    """Slice or convert the stored ``source`` in a worker (blocking this thread); store
+    the result and say how it was made."""
+    work = plan_source(
+        store=store, profiles=profiles, path=source.path, file_type=file_type,
+        targets=targets, material=material, options=options,
+    )  # fmt: skip
     try:
-        made, details = _make(
-            source.path, file_type, spec, store, profiles, targets, material, options, work
-        )
-        with made.open("rb") as fh:
-            stored = store.save(fh, limit=max(upload_limit, made.stat().st_size))
-    except (AnalysisError, FileRejected) as exc:
-        raise Invalid(str(exc)) from exc
+        return keep_made(store, source, work, run_source(workers, work), upload_limit)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    details = {"file_type": file_type, "sha256": source.sha256, "size": source.size, **details}
-    return stored, details
-
-
-def _make(
-    path: Path,
-    file_type: str,
-    spec: SourceSpec,
-    store: FileStore,
-    profiles: ProfileSet,
-    targets: list[MachineRecord],
-    material: str | None,
-    options: IntakeOptions,
-    work: Path,
-) -> tuple[Path, dict[str, Any]]:
-    if spec.becomes == "gcode":
-        return _slice(
-            path, file_type, store=store, profiles=profiles, target=targets[0],
-            material=material, options=options,
-        )  # fmt: skip
-    trace = TraceOptions(
-        threshold=options.threshold,
-        speckle_px=options.speckle_px,
-        corner=options.corner,
-        width_mm=options.width_mm,
-    )
-    result = logo_to_svg(path, file_type, LogoOptions(page=options.page, trace=trace), work)
-    return result.svg, result.details
+        drop_work(work)
 
 
 def logo_preview(
-    *, store: FileStore, stream: BinaryIO, filename: str, options: IntakeOptions, upload_limit: int
+    *,
+    store: FileStore,
+    workers: WorkerPool,
+    stream: BinaryIO,
+    filename: str,
+    options: IntakeOptions,
+    upload_limit: int,
 ) -> bytes:
     """The SVG a logo would become with ``options``, nothing kept (a live preview)."""
     file_type = file_type_of(filename)
@@ -219,9 +251,13 @@ def logo_preview(
                 if size > upload_limit:
                     raise TooLarge(f"the file is over {upload_limit} bytes", limit=upload_limit)
                 out.write(chunk)
-        made = _make(source, file_type, spec, store, ProfileSet(), [], None, options, work)
-        return made[0].read_bytes()
-    except (AnalysisError, FileRejected) as exc:
-        raise Invalid(str(exc)) from exc
+        plan = plan_source(
+            store=store, profiles=ProfileSet(), path=source, file_type=file_type,
+            targets=[], material=None, options=options,
+        )  # fmt: skip
+        try:
+            return run_source(workers, plan)[0].read_bytes()
+        finally:
+            drop_work(plan)
     finally:
         shutil.rmtree(work, ignore_errors=True)

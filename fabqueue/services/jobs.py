@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -30,7 +30,15 @@ from fabqueue.services.errors import (
     UnsupportedFileType,
 )
 from fabqueue.services.estimates import UNLEARNABLE_DRIVERS, apply_correction, correction_factor
-from fabqueue.services.intake import IntakeOptions, make_from_source, source_spec
+from fabqueue.services.intake import (
+    IntakeOptions,
+    arun_source,
+    drop_work,
+    keep_made,
+    make_from_source,
+    plan_source,
+    source_spec,
+)
 from fabqueue.services.machines import (
     MachineCatalog,
     all_machines,
@@ -172,6 +180,8 @@ class _Upload:
     original: Stored | None = None
     """The model or logo as brought, when ``stored`` was made from it."""
     made_from: dict[str, Any] | None = None
+    source_type: str | None = None
+    """A model or logo to make into the job's file first (``stored`` is it, as brought)."""
 
 
 def _check_request(request: SubmitRequest, owner: User) -> None:
@@ -230,15 +240,56 @@ def _accept_upload(
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    upload = _Upload(request, owner, submitted_by or owner, file_type, targets, stored)
-    if source_type is None:
+    return _Upload(
+        request, owner, submitted_by or owner, file_type, targets, stored, source_type=source_type
+    )
+
+
+def _made(upload: _Upload, made: Stored, made_from: dict[str, Any]) -> _Upload:
+    """The upload once its model or logo is made into the job's file."""
+    return replace(upload, stored=made, original=upload.stored, made_from=made_from)
+
+
+def _make_upload(
+    store: FileStore, profiles: ProfileSet, workers: WorkerPool, upload: _Upload, limit: int
+) -> _Upload:
+    """A model sliced, a logo converted, in a worker (this thread waits)."""
+    if upload.source_type is None:
         return upload
     made, made_from = make_from_source(
-        store=store, profiles=profiles, source=stored, file_type=source_type,
-        targets=targets, material=request.material, options=request.intake,
-        upload_limit=upload_limit,
+        store=store, profiles=profiles, workers=workers, source=upload.stored,
+        file_type=upload.source_type, targets=upload.targets,
+        material=upload.request.material, options=upload.request.intake, upload_limit=limit,
     )  # fmt: skip
-    return _Upload(request, owner, upload.actor, file_type, targets, made, stored, made_from)
+    return _made(upload, made, made_from)
+
+
+async def _amake_upload(
+    store: FileStore, profiles: ProfileSet, workers: WorkerPool, upload: _Upload, limit: int
+) -> _Upload:
+    """:func:`_make_upload` without holding a thread while PrusaSlicer works."""
+    if upload.source_type is None:
+        return upload
+    source_type = upload.source_type
+    work = await anyio.to_thread.run_sync(
+        lambda: plan_source(
+            store=store,
+            profiles=profiles,
+            path=upload.stored.path,
+            file_type=source_type,
+            targets=upload.targets,
+            material=upload.request.material,
+            options=upload.request.intake,
+        )
+    )
+    try:
+        made = await arun_source(workers, work)
+        stored, made_from = await anyio.to_thread.run_sync(
+            lambda: keep_made(store, upload.stored, work, made, limit)
+        )
+    finally:
+        drop_work(work)
+    return _made(upload, stored, made_from)
 
 
 def _queue_job(
@@ -323,6 +374,7 @@ def submit_job(
         now=now,
         submitted_by=submitted_by,
     )
+    upload = _make_upload(store, profiles, workers, upload, upload_limit)
     try:
         analysis: Analysis = workers.run(
             *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets)
@@ -369,6 +421,7 @@ async def submit_job_async(
             submitted_by=None,
         )
     )
+    upload = await _amake_upload(store, profiles, workers, upload, upload_limit)
     try:
         analysis: Analysis = await workers.arun(
             *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets)

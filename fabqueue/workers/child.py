@@ -33,8 +33,10 @@ def _arm_cpu_limit(cpu_s: int) -> None:
 
 
 def _set_process_limits(memory_mb: int) -> None:
+    # The hard limit stays open: the limit is against a reader blowing up on a file, not
+    # against our own code, and a slicer started by a worker sets its own, larger limit.
     limit = memory_mb * MB
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.nice(NICENESS)
 

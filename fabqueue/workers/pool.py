@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+MODELS_LANE = "models"
+"""The lane where 3D models are sliced."""
+
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 """An answer larger than this is refused before it is read into the server's memory."""
 _PRELOAD = ["fabqueue.workers.tasks"]
@@ -191,8 +194,15 @@ class WorkerPool:
         self._mp = _context()
         self._slots = [_Slot(self, i) for i in range(size)]
         self._closed = False
+        self.lanes: dict[str, WorkerPool] = {}
+        """Pools of their own for long tasks (slicing a model takes half a minute), so
+        they queue behind each other and never hold every worker of this pool."""
         for slot in self._slots:
             slot.thread.start()
+
+    def lane(self, name: str) -> WorkerPool:
+        """The pool for tasks of ``name``: its own lane when one was made, else this one."""
+        return self.lanes.get(name, self)
 
     def failure(self, kind: str, exit_code: int | None) -> WorkFailed:
         """The words a caller shows for a worker stopped by a limit."""
@@ -253,6 +263,8 @@ class WorkerPool:
             self._queue.put(None)
         for slot in self._slots:
             slot.thread.join(10.0)
+        for lane in self.lanes.values():
+            lane.close()
 
 
 def _describe_exit(code: int | None) -> str:

@@ -5,8 +5,15 @@ checked here, sliced once per (model, machine, material, preset), and from then 
 an ordinary G-code job.
 """
 
+from jobs.models3d.make import mesh_words, model_to_gcode
 from jobs.models3d.mesh import MAX_MESH_BYTES, MeshInfo, check_mesh, read_mesh
-from jobs.models3d.slice import SliceRequest, SliceResult, slice_model, slicer_available
+from jobs.models3d.slice import (
+    SliceRequest,
+    SliceResult,
+    slice_model,
+    slicer_available,
+    trim_cache,
+)
 
 MODEL_TYPES = frozenset({"stl", "3mf", "obj"})
 
@@ -17,7 +24,10 @@ __all__ = [
     "SliceRequest",
     "SliceResult",
     "check_mesh",
+    "mesh_words",
+    "model_to_gcode",
     "read_mesh",
     "slice_model",
     "slicer_available",
+    "trim_cache",
 ]

@@ -9,6 +9,7 @@ files' bytes and the command line, so a profile edit slices again and nothing el
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import resource
@@ -25,6 +26,7 @@ SLICER = "prusa-slicer"
 PRESETS = ("brouillon", "normal", "fin")
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_MEMORY_BYTES = 3 * 1024**3
+DEFAULT_CACHE_BYTES = 2 * 1024**3
 _CACHE_VERSION = b"fabqueue-slice-1"
 
 
@@ -48,6 +50,8 @@ class SliceRequest:
     scale: float = 1.0
     timeout_s: float = DEFAULT_TIMEOUT_S
     memory_bytes: int = DEFAULT_MEMORY_BYTES
+    cache_bytes: int = DEFAULT_CACHE_BYTES
+    """Sliced G-code kept in the cache; the least recently used is removed past it."""
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,11 @@ def _options(req: SliceRequest) -> list[str]:
     return args
 
 
-def _limits(memory_bytes: int) -> None:  # pragma: no cover - runs in the child
+def _limits(memory_bytes: int, cpu_s: int) -> None:  # pragma: no cover - runs in the child
+    # Both set here, not inherited: a worker process that starts the slicer has its own,
+    # smaller limits, meant for reading files, not for PrusaSlicer.
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, resource.RLIM_INFINITY))
     os.nice(5)
 
 
@@ -113,7 +120,7 @@ def _run(args: list[str], req: SliceRequest) -> subprocess.CompletedProcess[str]
             capture_output=True,
             text=True,
             timeout=req.timeout_s,
-            preexec_fn=lambda: _limits(req.memory_bytes),
+            preexec_fn=lambda: _limits(req.memory_bytes, math.ceil(req.timeout_s)),
             check=False,
             env={**os.environ, "LC_ALL": "C"},
         )
@@ -183,6 +190,7 @@ def slice_model(model: Path, file_type: str, req: SliceRequest, cache_dir: Path)
         started = time.perf_counter()
         report = mesh_report(source, req)
         if target.exists():
+            os.utime(target)  # recently used: the last to be trimmed
             return SliceResult(target, cached=True, slicer_s=0.0, mesh_report=report)
         out = work / "out.gcode"
         args = ["--export-gcode", *(f"--load={p}" for p in files), *_options(req)]
@@ -193,7 +201,32 @@ def slice_model(model: Path, file_type: str, req: SliceRequest, cache_dir: Path)
         out.replace(target)  # atomic: a reader never sees half a file
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    trim_cache(cache_dir, req.cache_bytes, keep=target)
     return SliceResult(target, cached=False, slicer_s=elapsed, mesh_report=report)
+
+
+def trim_cache(cache_dir: Path, max_bytes: int, *, keep: Path | None = None) -> list[Path]:
+    """Remove the least recently used sliced files until the cache holds at most
+    ``max_bytes`` (``keep``, the file just made, stays even if alone it is larger).
+    A file being read by a job is safe: the job's copy is in the file store."""
+    entries = []
+    for path in cache_dir.glob("*.gcode"):
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # trimmed by a slicing next door
+            continue
+        entries.append((st.st_mtime, st.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    removed = []
+    for _, size, path in sorted(entries, key=lambda e: e[0]):
+        if total <= max_bytes:
+            break
+        if path == keep:
+            continue
+        path.unlink(missing_ok=True)
+        total -= size
+        removed.append(path)
+    return removed
 
 
 def _same_fs(a: Path, b: Path) -> bool:

@@ -10,6 +10,7 @@ import pytest
 
 from fabqueue.services import intake as intake_service
 from fabqueue.settings import Settings
+from fabqueue.workers import MODELS_LANE
 from jobs.models3d import slice as slicing
 from tests.conftest import Api
 from tests.support.api import submit, with_profiles
@@ -128,8 +129,11 @@ def test_an_open_mesh_is_sliced_and_the_counter_is_told_what_prusaslicer_found(
     api: Api, tmp_path: Path
 ) -> None:
     holed = binary_stl(tmp_path / "holed.stl", box_triangles(20, 20, 10)[:-1])
+    lane = api.ctx.pool.lane(MODELS_LANE)
+    assert lane is not api.ctx.pool and lane.started == 0
     made = submit(api, holed, hold="true")
     assert made.status_code == 201, made.text
+    assert lane.started == 1  # sliced in the models' lane, not by the file workers
     analysis = made.json()["analysis"]
     said = analysis["details"]["made_from"]["mesh"]
     assert said["manifold"] is False and said["repaired"]["edges_fixed"] > 0

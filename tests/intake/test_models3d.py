@@ -4,6 +4,7 @@ cached by content, into G-code the existing analysis reads."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,14 @@ import pytest
 
 from jobs.base import AnalysisError, FileRejected
 from jobs.gcode import analyze as analyze_gcode
-from jobs.models3d import MAX_MESH_BYTES, SliceRequest, check_mesh, read_mesh, slice_model
+from jobs.models3d import (
+    MAX_MESH_BYTES,
+    SliceRequest,
+    check_mesh,
+    read_mesh,
+    slice_model,
+    trim_cache,
+)
 from jobs.models3d import slice as slicing
 from jobs.params.printer import PrinterParams
 from tests.support.factories import REPO
@@ -175,3 +183,50 @@ def test_a_missing_slicer_is_said_plainly(
 def test_unknown_presets_are_refused_with_the_choices(tmp_path: Path) -> None:
     with pytest.raises(FileRejected, match="choose one of brouillon, normal, fin"):
         slicing.profile_files(_request(tmp_path, preset="ultra"))
+
+
+def _cache_file(folder: Path, name: str, size: int, mtime: int) -> Path:
+    path = folder / f"{name}.gcode"
+    path.write_bytes(b"G1\n" * (size // 3))
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("limit", "kept"),
+    [
+        (2_400, {"a", "b", "c", "new"}),  # all fit: 4 × 600 bytes
+        (2_399, {"b", "c", "new"}),  # the oldest goes first
+        (1_800, {"b", "c", "new"}),
+        (1_200, {"c", "new"}),
+        (1_199, {"new"}),
+        (300, {"new"}),  # the one just made stays, even alone over the limit
+        (0, {"new"}),
+    ],
+)
+def test_the_slice_cache_is_trimmed_least_recently_used_first(
+    tmp_path: Path, limit: int, kept: set[str]
+) -> None:
+    _cache_file(tmp_path, "a", 600, 1_000)
+    _cache_file(tmp_path, "b", 600, 2_000)
+    _cache_file(tmp_path, "c", 600, 3_000)
+    new = _cache_file(tmp_path, "new", 600, 500)  # older mtime, but it is the one to keep
+    (tmp_path / "notes.txt").write_text("not a slice")  # left alone
+    trim_cache(tmp_path, limit, keep=new)
+    assert {p.stem for p in tmp_path.glob("*.gcode")} == kept
+    assert (tmp_path / "notes.txt").exists()
+
+
+@needs_slicer
+def test_a_cache_hit_counts_as_a_use_and_slicing_trims_the_cache(
+    cylinder: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    first = slice_model(cylinder, "stl", _request(tmp_path), cache)
+    os.utime(first.gcode, (1_000, 1_000))
+    again = slice_model(cylinder, "stl", _request(tmp_path), cache)
+    assert again.cached and again.gcode.stat().st_mtime > 1_000
+    # A cache that holds one file: the next slicing removes the older one.
+    small = _request(tmp_path, preset="brouillon", cache_bytes=first.gcode.stat().st_size)
+    draft = slice_model(cylinder, "stl", small, cache)
+    assert [p.name for p in cache.glob("*.gcode")] == [draft.gcode.name]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from typing import Any
 
 from drivers.base import FINAL_PHASES, Driver, JobTicket, MachineState, MachineStatus
 from drivers.emulators.marlin import MarlinEmulator, MarlinOptions
+from drivers.hosted import in_own_process
 from drivers.marlin.config import MarlinSerialConfig
 from drivers.marlin.driver import MarlinSerialDriver
 from drivers.marlin.file import prepare
@@ -70,6 +73,23 @@ def numbered(emu: MarlinEmulator) -> list[str]:
     return [c for i, c in enumerate(emu.executed) if i not in skip and c not in OUR_OWN]
 
 
+def own_lines_before(emu: MarlinEmulator, file_lines: int) -> int:
+    """The driver's own numbered commands the printer ran before its ``file_lines``-th
+    command of the file."""
+    skip = set(emu.firmware.unnumbered)
+    own = seen = 0
+    for i, command in enumerate(emu.executed):
+        if i in skip:
+            continue
+        if command in OUR_OWN:
+            own += 1
+        else:
+            seen += 1
+            if seen == file_lines:
+                break
+    return own
+
+
 def ticket(path: Path, job_id: int = 1, **changes: Any) -> JobTicket:
     return JobTicket(
         job_id=job_id,
@@ -109,15 +129,25 @@ class Watched:
         return await self.wait(lambda s: s.job is not None and s.job.phase in FINAL_PHASES, within)
 
 
+def _try_nice(by: int) -> None:  # pragma: no cover - runs in the child
+    with contextlib.suppress(OSError):
+        os.nice(by)
+
+
 @contextmanager
-def emulator_process(baud: int, *options: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def emulator_process(
+    baud: int, *options: str, ahead: bool = False
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """``fabqueue simulate marlin`` in its own process, like a printer on a cable: its
     pacing does not share this process' interpreter lock. Yields (its pty path, the
     stats it prints when stopped — filled in on exit)."""
     args = [sys.executable, "-m", "fabqueue", "simulate", "marlin", "--baud", str(baud)]
     for option in options:
         args += ["-o", option]
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    # ``ahead``: scheduled before this machine's other work, as a real printer's own
+    # board would be (root only; elsewhere it runs as it is).
+    nice = (lambda: _try_nice(-5)) if ahead else None
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, text=True, preexec_fn=nice)
     assert proc.stdout is not None
     stats: dict[str, Any] = {}
     try:
@@ -132,22 +162,35 @@ def emulator_process(baud: int, *options: str) -> Iterator[tuple[str, dict[str, 
             stats.update(json.loads(lines[-1]))
 
 
-async def stream_seconds(port: str, baud: int, path: Path, **config: Any) -> float:
-    """Seconds the printer on ``port`` took to go from 10 % to 90 % of ``path``, timed on
-    the driver's line thread as it reports progress (what the event loop is doing when
-    it receives those reports does not enter the figure)."""
+async def stream_seconds(
+    port: str, baud: int, path: Path, *, hosted: bool = False, **config: Any
+) -> float:
+    """Seconds the printer on ``port`` took to go from 10 % to 90 % of ``path``.
+
+    Timed where the driver reports progress (what this process is doing when it receives
+    those reports does not enter the figure): on the line thread, or with ``hosted``
+    (the driver in its own process, as the service runs it) by the process's own stamps."""
     values: dict[str, Any] = {"report_interval_s": 0.05, **config}
-    w = Watched(MarlinSerialConfig(port=port, baud=baud, **values))
+    cls = in_own_process(MarlinSerialDriver) if hosted else MarlinSerialDriver
+    w = Watched(MarlinSerialConfig(port=port, baud=baud, **values), cls)
     marks: list[tuple[float, float]] = []
-    post = w.driver.line.post
+    if hosted:
 
-    def timed_post(**changes: Any) -> None:
-        job = changes.get("job")
-        if job is not None and job.progress is not None:
-            marks.append((time.monotonic(), job.progress))
-        post(**changes)
+        def stamped(status: MachineStatus) -> None:
+            if status.job is not None and status.job.progress is not None:
+                marks.append((status.at.timestamp(), status.job.progress))
 
-    w.driver.line.post = timed_post
+        w.driver.on_report = stamped
+    else:
+        post = w.driver.line.post
+
+        def timed_post(**changes: Any) -> None:
+            job = changes.get("job")
+            if job is not None and job.progress is not None:
+                marks.append((time.monotonic(), job.progress))
+            post(**changes)
+
+        w.driver.line.post = timed_post
     await w.driver.connect()
     try:
         await w.idle(within=20)

@@ -7,6 +7,7 @@ For tests that swap an analyzer in this process (``monkeypatch`` on
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -74,6 +75,10 @@ def wait_for_file(path: str) -> str:
     while not Path(path).exists():
         time.sleep(0.01)
     return path
+
+
+def memory_limit() -> tuple[int, int]:
+    return resource.getrlimit(resource.RLIMIT_AS)
 
 
 def huge_answer(mb: int) -> bytes:

@@ -121,3 +121,35 @@ def test_the_server_process_keeps_no_limit() -> None:
         p.close()
     assert resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY
     assert resource.getrlimit(resource.RLIMIT_CPU)[0] == resource.RLIM_INFINITY
+
+
+def test_a_lane_runs_long_tasks_without_holding_the_pool(tmp_path: Path) -> None:
+    main = WorkerPool(1, WorkerLimits(cpu_s=5, memory_mb=512, wall_s=30), queue_max=2)
+    main.lanes["models"] = WorkerPool(1, WorkerLimits(cpu_s=5, memory_mb=512, wall_s=30))
+    gate = tmp_path / "go"
+    try:
+        assert main.lane("other") is main
+        lane = main.lane("models")
+        slow = lane.submit(tasks.wait_for_file, str(gate))  # a model half a minute long
+        # The ordinary worker still reads everyone else's files meanwhile.
+        assert main.run(tasks.echo, "next") == "next"
+        assert not slow.done()
+        gate.write_text("done")
+        assert slow.result(timeout=20) == str(gate)
+        assert main.run(tasks.pid) != lane.run(tasks.pid)
+    finally:
+        main.close()
+    with pytest.raises(WorkFailed):  # closing the pool closes its lanes
+        main.lanes["models"].run(tasks.pid)
+
+
+def test_the_memory_limit_is_soft_so_a_slicer_a_worker_starts_can_be_given_more() -> None:
+    # PrusaSlicer needs up to 3 GB; a worker reading files gets 512 MB. Without root a
+    # process cannot raise a hard limit, so the worker's must stay open for its child.
+    p = WorkerPool(1, WorkerLimits(cpu_s=2, memory_mb=512))
+    try:
+        soft, hard = p.run(tasks.memory_limit)
+    finally:
+        p.close()
+    assert soft == 512 * 1024 * 1024
+    assert hard == resource.RLIM_INFINITY
