@@ -108,6 +108,9 @@ class SiteProfile(BaseModel):
     website: str | None = None
     logo: str | None = None
     """An image file in the profiles folder (SVG or PNG), printed on quotes."""
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """The café's address as customers reach it (``https://atelier.example.org``): the
+    links sent to shopkeepers are built on it. Unset: the address fabqueue serves on."""
 
     vat_regime: VatRegime
     default_vat_rate: Decimal = Field(Decimal("20"), ge=0, le=100)
@@ -156,6 +159,11 @@ class SiteProfile(BaseModel):
         if not luhn_ok(v):
             raise ValueError("this SIRET fails its check digit (a typo?)")
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        return v.rstrip("/") if v else None
 
     @field_validator("vat_number")
     @classmethod

@@ -54,7 +54,7 @@ def test_a_request_is_priced_sent_accepted_and_turned_into_jobs(
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
     accepted = api.client.post(
-        f"/api/v1/quotes/link/{link[1]}/accept", json={"signer_name": "Céleste", "agree": True}
+        f"/api/v1/quotes/link/{link[2]}/accept", json={"signer_name": "Céleste", "agree": True}
     )
     assert accepted.status_code == 200, accepted.text
     converted = desk.post(f"{page}/do/convert", data=_form(desk, page))
