@@ -27,6 +27,18 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 LIMITER_KEY = "quote_request_limiter"
+EMPTY: dict[str, Any] = {
+    "organisation": "",
+    "siret": "",
+    "contact_name": "",
+    "email": "",
+    "phone": "",
+    "wants": "",
+    "quantity": "1",
+    "wanted_on": "",
+    "details": "",
+    "consent": False,
+}
 
 
 def limiter(page: Page) -> RequestLimiter:
@@ -72,7 +84,7 @@ def _render(
     response = page.render(
         "pages/public/request.html",
         {
-            "form": values,
+            "form": {**EMPTY, **values},
             "problems": problems or {},
             "banner": banner,
             "wants": _wants(page),
