@@ -219,7 +219,8 @@ async def client_live(request: Request, page: ClientPage) -> StreamingResponse:
                     yield ": keep-alive\n\n"
                     continue
                 if await visible(message, user, owner_of) is not None:
-                    yield f"id: {message.id}\nevent: changed\ndata: job\n\n"
+                    job_id = message.payload.get("job_id")
+                    yield f"id: {message.id}\nevent: changed\ndata: job:{job_id}\n\n"
 
     return StreamingResponse(
         stream(),
