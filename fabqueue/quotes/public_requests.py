@@ -73,6 +73,8 @@ class RequestForm:
     organisation: str
     contact_name: str
     email: str
+    address: str = ""
+    """Postal address, lines separated by newlines: a devis must show it."""
     phone: str = ""
     siret: str = ""
     wants: str = ""
@@ -177,6 +179,11 @@ def _check_identity(form: RequestForm, problems: dict[str, Problem]) -> None:
     if siret and not siret_ok(siret):
         code = "siret_length" if not re.fullmatch(r"\d{14}", siret) else "siret_key"
         problems["siret"] = Problem(code, {"siret": form.siret.strip()})
+    address = form.address.strip()
+    if not address:
+        problems["address"] = Problem("address_missing")
+    elif len(address) > 500:
+        problems["address"] = Problem("too_long", {"max": 500})
     if not form.contact_name.strip():
         problems["contact_name"] = Problem("contact_missing")
     elif len(form.contact_name.strip()) > 200:
@@ -289,6 +296,7 @@ def _organisation(
     org = Organisation(
         name=form.organisation.strip(),
         siret=siret,
+        address=_address_lines(form.address),
         contact_name=form.contact_name.strip(),
         email=email,
         phone=form.phone.strip() or None,
@@ -299,6 +307,10 @@ def _organisation(
     session.add(org)
     session.flush()
     return org, None
+
+
+def _address_lines(text: str) -> str:
+    return "\n".join(line.strip() for line in text.strip().splitlines() if line.strip())
 
 
 def _notes(form: RequestForm) -> str:
@@ -374,6 +386,7 @@ def submit_request(
             organisation=form.organisation.strip(),
             siret=re.sub(r"\s", "", form.siret) or None,
             contact_name=form.contact_name.strip(),
+            postal_address=_address_lines(form.address),
             email=form.email.strip(),
             phone=form.phone.strip() or None,
             wants=form.wants,

@@ -31,6 +31,7 @@ def request_data(**changes: str) -> dict[str, str]:
         "organisation": "Boulangerie Céleste",
         "siret": "",
         "contact_name": "Céleste Martin",
+        "address": "4 place du Marché\n69003 Lyon",
         "email": "celeste@boulangerie.example",
         "phone": "04 78 12 34 56",
         "wants": "window_lettering",

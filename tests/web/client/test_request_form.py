@@ -64,6 +64,7 @@ def test_a_request_makes_the_organisation_and_a_requested_quote_with_its_logo(
     assert quote.state == QuoteState.requested and quote.title == "Lettrage de vitrine — 2 ex."
     assert "80 cm de large" in quote.request_notes and "04 78 12 34 56" in quote.request_notes
     assert org is not None and org.siret == "81234567600017" and org.email.endswith("example")
+    assert org.address == "4 place du Marché\n69003 Lyon"
     assert [(ln.file_name, ln.quantity_milli, ln.file_type) for ln in lines] == [
         (STICKER.name, 2000, "svg")
     ]
@@ -90,6 +91,7 @@ def test_consent_missing_is_refused_beside_the_box_and_nothing_is_kept(qapi: Api
         ({"siret": "1234"}, "Un SIRET compte 14 chiffres"),
         ({"email": "celeste@"}, "Cette adresse e-mail semble incorrecte"),
         ({"organisation": " "}, "Indiquez le nom de votre commerce"),
+        ({"address": "  "}, "Indiquez votre adresse postale"),
         ({"wants": ""}, "Choisissez ce que vous souhaitez faire réaliser"),
         ({"quantity": "0"}, "un nombre entier de 1 à 1000"),
         ({"wanted_on": "2020-01-01"}, "Cette date est passée"),

@@ -66,6 +66,9 @@ def say(page: Page, problem: Problem) -> str:
             "you have none."
         ),
         "siret_key": page.gettext("This SIRET's check digit is wrong: look for a typo."),
+        "address_missing": page.gettext(
+            "Give your postal address: a quote must show it (street, postcode and town)."
+        ),
         "contact_missing": page.gettext("Give the name of the person we should answer."),
         "email_missing": page.gettext("Give an e-mail address: the quote is sent there."),
         "email_invalid": page.gettext("This e-mail address does not look right."),
