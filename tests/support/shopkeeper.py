@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi.testclient import TestClient
@@ -10,8 +15,8 @@ from fastapi.testclient import TestClient
 from fabqueue.db import session_scope
 from fabqueue.models.clients import ClientUserIn
 from fabqueue.services import clients
-from tests.support.quotes import BENCHY, add_design, draft_for, make_client, staff
-from tests.support.web import add_person, csrf_of, idem_of
+from tests.support.quotes import BENCHY, LOGO, SITES, add_design, draft_for, make_client, staff
+from tests.support.web import add_person, counter_profiles, csrf_of, idem_of
 
 if TYPE_CHECKING:
     from tests.conftest import Api
@@ -83,3 +88,32 @@ def link_of(html: str) -> str:
     found = re.search(r'<code id="quote-link">[^<]*/devis/([\w-]+)</code>', html)
     assert found, "the quote desk shows the customer's link"
     return found.group(1)
+
+
+class OffsetClock:
+    """Real time, plus a jump the test makes (a quote's validity running out) — for an
+    app served in-process whose machines must still run in real time."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset.total_seconds()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def jump(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+def shop_profiles(root: Path) -> Path:
+    """The counter's café (a fast simulated cutter, a printer) with a site: quotes can be
+    sent."""
+    counter_profiles(root)
+    (root / "site.toml").write_text(textwrap.dedent(SITES["association_exempt"]))
+    (root / "logo.svg").write_text(LOGO)
+    return root
