@@ -221,7 +221,7 @@ def test_the_form_refuses_a_disguised_file_and_a_sixth_request(browser: Any, sho
             "Vous avez envoyé plusieurs demandes en peu de temps"
         )
         quotes = shop.api("GET", "/quotes").json()
-        assert quotes["total"] == 5
+        assert quotes["count"] == 5
     finally:
         shopper.close()
 
