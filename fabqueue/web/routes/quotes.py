@@ -137,7 +137,8 @@ def quote_action(
     idem: Annotated[str | None, Form()] = None,
     hold: Annotated[str, Form()] = "",
 ) -> Response:
-    """draft (take a request), send (number it; the client's link shows once), convert."""
+    """draft (take a request), send (number it; the client's link shows once), link (a
+    new link, the old one stops working), convert."""
     page.check_csrf(csrf)
     assert page.user is not None
     user = page.user
@@ -192,5 +193,15 @@ def _move(page: Page, quote_id: int, action: str) -> str | None:
                 at=ctx.clock.now(),
             )
             session.commit()
+            return absolute_link(ctx.settings, token, ctx.profiles.site)
+        if action == "link":
+            # The link is not kept in clear: showing it again means making a new one.
+            _quote, token = quote_sending.new_link(
+                session=session,
+                user=page.user,
+                quote_id=quote_id,
+                profiles=ctx.profiles,
+                at=ctx.clock.now(),
+            )
             return absolute_link(ctx.settings, token, ctx.profiles.site)
     raise NotFound(f"no action {action!r}")

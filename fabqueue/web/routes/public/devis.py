@@ -59,7 +59,11 @@ def _render(page: Page, token: str, *, error: str | None = None, status: int = 2
             "issuer": quote.issuer or {},
             "new_request": _new_request_url(quote),
         }
-    return page.render("pages/public/devis.html", context, status=status)
+    response = page.render("pages/public/devis.html", context, status=status)
+    # The token in the address is the capability: no search engine, no referrer.
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @router.get(QUOTE_PATH + "{token}")
