@@ -276,7 +276,8 @@ def _serious(axe: Any, page: Any) -> list[str]:
     ]
 
 
-def test_axe_and_finger_sized_controls_on_the_new_pages(browser: Any, shop: Shop) -> None:
+@pytest.mark.timeout(600)
+def test_axe_on_the_new_pages_in_both_languages(browser: Any, shop: Shop) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
     axe = Axe()
@@ -288,6 +289,7 @@ def test_axe_and_finger_sized_controls_on_the_new_pages(browser: Any, shop: Shop
             page = context.new_page()
             for name, path in public.items():
                 _visit(page, shop.url, path)
+                assert page.locator("html").get_attribute("lang") == locale[:2]
                 if found := _serious(axe, page):
                     problems[f"{locale} {scheme} {name}"] = found
             sign_in(page, shop.url, "celeste-web", english=locale == "en-GB")
@@ -297,7 +299,13 @@ def test_axe_and_finger_sized_controls_on_the_new_pages(browser: Any, shop: Shop
                 if found := _serious(axe, page):
                     problems[f"{locale} {scheme} {name}"] = found
             context.close()
+    assert problems == {}
 
+
+@pytest.mark.timeout(600)
+def test_every_control_is_at_least_48_px_on_the_new_pages(browser: Any, shop: Shop) -> None:
+    public, client = _pages(browser, shop)
+    small: dict[str, list[str]] = {}
     for size, (width, height) in VIEWPORTS.items():
         context = browser.new_context(locale="fr-FR", viewport={"width": width, "height": height})
         page = context.new_page()
@@ -305,11 +313,34 @@ def test_axe_and_finger_sized_controls_on_the_new_pages(browser: Any, shop: Shop
             _visit(page, shop.url, path)
             page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
             if found := page.evaluate(SMALL_CONTROLS_JS):
-                problems[f"{size} {name} small"] = found
+                small[f"{size} {name}"] = found
         sign_in(page, shop.url, "celeste-web")
         for name, path in client.items():
             _visit(page, shop.url, path)
             if found := page.evaluate(SMALL_CONTROLS_JS):
-                problems[f"{size} {name} small"] = found
+                small[f"{size} {name}"] = found
+        context.close()
+    assert small == {}
+
+
+@pytest.mark.timeout(600)
+def test_the_quote_desk_shows_the_link_and_its_qr_code(browser: Any, shop: Shop) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    quote_id, _token = shop.sent_quote()
+    problems: dict[str, list[str]] = {}
+    for size, (width, height) in VIEWPORTS.items():
+        context = browser.new_context(locale="fr-FR", viewport={"width": width, "height": height})
+        page = context.new_page()
+        sign_in(page, shop.url)
+        page.goto(f"{shop.url}/quotes/{quote_id}")
+        page.get_by_role("button", name="Afficher un nouveau lien et son QR code").click()
+        _expect()(page.locator(".qr svg")).to_be_visible()
+        assert page.locator("#quote-link").inner_text().startswith(f"{shop.url}/devis/")
+        if found := _serious(axe, page):
+            problems[f"{size} axe"] = found
+        if found := page.evaluate(SMALL_CONTROLS_JS):
+            problems[f"{size} small"] = found
         context.close()
     assert problems == {}
