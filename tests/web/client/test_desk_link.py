@@ -3,6 +3,8 @@ makes a new one on demand (the link is not kept in clear; the old one stops work
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Api
 from tests.support.shopkeeper import form_fields, link_of, sent_quote
 from tests.support.web import add_person, sign_in, text_of
@@ -26,3 +28,18 @@ def test_a_new_link_replaces_the_old_one(qapi: Api) -> None:
     assert page.status_code == 200 and "Accepter le devis" in text_of(page.text)
     assert page.headers["referrer-policy"] == "no-referrer"
     assert page.headers["x-robots-tag"] == "noindex"
+
+
+@pytest.fixture
+def regime() -> str:
+    """The association's site, which has a logo."""
+    return "association_exempt"
+
+
+def test_the_devis_page_shows_the_cafes_logo(qapi: Api) -> None:
+    _id, token, _org = sent_quote(qapi)
+    html = qapi.client.get(f"/devis/{token}").text
+    assert '<img src="/logo-du-cafe"' in html and "Café numérique des Tilleuls" in html
+    logo = qapi.client.get("/logo-du-cafe")
+    assert logo.status_code == 200 and logo.headers["content-type"].startswith("image/svg+xml")
+    assert logo.content.startswith(b"<svg")

@@ -55,6 +55,7 @@ def test_a_request_makes_the_organisation_and_a_requested_quote_with_its_logo(
     assert r.status_code == 303 and r.headers["location"] == f"{REQUEST}/merci", r.text
     thanks = text_of(qapi.client.get(r.headers["location"]).text)
     assert "Merci, votre demande est envoyée" in thanks and "deux jours ouvrés" in thanks
+    assert "atelier@cafe-port.example" in thanks, "the café's contact, from site.toml"
 
     with qapi.ctx.read_sessions() as session:
         (quote,) = session.exec(select(Quote)).all()

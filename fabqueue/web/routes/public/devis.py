@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from fabqueue.models import Quote
 from fabqueue.models.quote_public import Acceptance, Refusal
@@ -25,6 +25,9 @@ from fabqueue.web.page import AnyPage, Page, once
 from fabqueue.web.routes.public.request_form import address_of
 
 router = APIRouter()
+
+LOGO_PATH = "/logo-du-cafe"
+LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
 
 
 def _new_request_url(quote: Quote | None) -> str:
@@ -58,12 +61,35 @@ def _render(page: Page, token: str, *, error: str | None = None, status: int = 2
             "today": ctx.clock.now().astimezone(page.fmt.tz).date(),
             "issuer": quote.issuer or {},
             "new_request": _new_request_url(quote),
+            "logo": LOGO_PATH if _logo_file(page) else None,
         }
     response = page.render("pages/public/devis.html", context, status=status)
     # The token in the address is the capability: no search engine, no referrer.
     response.headers["X-Robots-Tag"] = "noindex"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def _logo_file(page: Page) -> Any:
+    profiles = page.ctx.profiles
+    site = profiles.site
+    if site is None or site.logo is None or profiles.root is None:
+        return None
+    path = profiles.root / site.logo
+    return path if path.suffix.lower() in LOGO_TYPES and path.is_file() else None
+
+
+@router.get(LOGO_PATH)
+def cafe_logo(page: AnyPage) -> Response:
+    """The café's logo (site.toml's ``logo``), shown on the devis page as on its PDF."""
+    path = _logo_file(page)
+    if path is None:
+        return Response(status_code=404)
+    return FileResponse(
+        path,
+        media_type=LOGO_TYPES[path.suffix.lower()],
+        headers={"Cache-Control": "max-age=3600", "Content-Security-Policy": "script-src 'none'"},
+    )
 
 
 @router.get(QUOTE_PATH + "{token}")

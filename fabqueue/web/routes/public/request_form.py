@@ -225,4 +225,6 @@ def _submit(page: Page, values: dict[str, Any], uploads: list[Upload], address: 
 
 @router.get(f"{REQUEST_PATH}/merci")
 def thanks(page: AnyPage) -> Response:
-    return page.render("pages/public/thanks.html")
+    site = page.ctx.profiles.site
+    contact = {"phone": site.phone, "email": site.email} if site else {}
+    return page.render("pages/public/thanks.html", {"contact": contact})
