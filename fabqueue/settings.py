@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     lease_heartbeat_s: float = Field(10.0, gt=0)
     """How often the process holding the node's lease notes it is alive."""
 
+    quote_request_limit: int = Field(5, ge=1)
+    """Quote requests the public form takes from one address per window; more get 429."""
+
+    quote_request_window_s: float = Field(3600.0, gt=0)
+
     start_dispatcher: bool = True
 
     storage: Literal["local", "database"] = "local"

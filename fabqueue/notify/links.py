@@ -1,16 +1,14 @@
-"""Absolute links for e-mails, from site.toml's ``public_url`` (else this node's
-``http://<host>:<port>``)."""
+"""Absolute links for e-mails, on the café's public address (:mod:`fabqueue.links`)."""
 
 from __future__ import annotations
 
+from fabqueue.links import public_base
 from fabqueue.profiles import SiteProfile
 from fabqueue.settings import Settings
 
 
 def base_url(settings: Settings, site: SiteProfile | None) -> str:
-    if site is not None and site.public_url:
-        return site.public_url.rstrip("/")
-    return f"http://{settings.host}:{settings.port}"
+    return public_base(settings, site)
 
 
 def absolute_link(settings: Settings, site: SiteProfile | None, path: str) -> str:

@@ -123,6 +123,9 @@ class SiteProfile(BaseModel):
     website: str | None = None
     logo: str | None = None
     """An image file in the profiles folder (SVG or PNG), printed on quotes."""
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """The café's address as customers reach it (``https://atelier.example.org``): the
+    links sent to shopkeepers are built on it. Unset: the address fabqueue serves on."""
 
     vat_regime: VatRegime
     default_vat_rate: Decimal = Field(Decimal("20"), ge=0, le=100)
@@ -162,9 +165,6 @@ class SiteProfile(BaseModel):
     """Opening hours, closures and the booking rules (``[booking]``)."""
     privacy: PrivacyPolicy = Field(default_factory=PrivacyPolicy)
 
-    public_url: str | None = Field(None, max_length=300, pattern=r"^https?://[^\s/]+(/\S*)?$")
-    """The café's address as people reach it (``https://fab.cafe-tilleuls.fr``): links in
-    e-mails start with it. Unset: ``http://<host>:<port>`` of this node."""
     mail: MailProfile | None = None
     """``[mail]``: the SMTP server e-mails leave through (the password: environment only)."""
 
@@ -177,6 +177,11 @@ class SiteProfile(BaseModel):
         if not luhn_ok(v):
             raise ValueError("this SIRET fails its check digit (a typo?)")
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        return v.rstrip("/") if v else None
 
     @field_validator("vat_number")
     @classmethod

@@ -124,9 +124,16 @@ def _accept(
 
 
 def accept_link(
-    *, session: Session, token: str, data: Acceptance, profiles: ProfileSet, at: datetime
+    *,
+    session: Session,
+    token: str,
+    data: Acceptance,
+    profiles: ProfileSet,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
 ) -> Quote:
-    """ "Bon pour accord" through the quote's secret link."""
+    """ "Bon pour accord" through the quote's secret link. ``detail`` (the signer's
+    address and browser, from the devis page) is kept in the event with the signature."""
     signer = _signer(data)
     found = quote_for_token(session, token)
     assert found.id is not None
@@ -144,6 +151,7 @@ def accept_link(
         user=None,
         at=at,
         site=profiles.site,
+        **(detail or {}),
     )
 
 
@@ -244,6 +252,7 @@ def _refuse(
     profiles: ProfileSet,
     at: datetime,
     token: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> Quote:
     quote, others = lock_versions(session, quote_id)
     if token is not None and quote.accept_token_hash != hash_token(token):
@@ -258,13 +267,20 @@ def _refuse(
         at=at,
         values={"refused_at": at, "refusal_reason": data.reason or None},
         reason=data.reason,
+        **(detail or {}),
     )
     session.commit()
     return quote
 
 
 def refuse_link(
-    *, session: Session, token: str, data: Refusal, profiles: ProfileSet, at: datetime
+    *,
+    session: Session,
+    token: str,
+    data: Refusal,
+    profiles: ProfileSet,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
 ) -> Quote:
     quote = quote_for_token(session, token)
     assert quote.id is not None
@@ -276,6 +292,7 @@ def refuse_link(
         profiles=profiles,
         at=at,
         token=token,
+        detail=detail,
     )
 
 

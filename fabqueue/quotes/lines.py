@@ -3,6 +3,7 @@ priced automatically) and free lines priced by hand."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import BinaryIO
@@ -30,9 +31,10 @@ from fabqueue.quotes.workflow import (
 )
 from fabqueue.services.analysis import analyse_file
 from fabqueue.services.errors import Forbidden, Invalid, NotFound, TooLarge
+from fabqueue.services.intake import IntakeOptions, make_from_source, source_spec
 from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, index_file, machines_for
 from fabqueue.services.machines import all_machines
-from fabqueue.storage import FileStore, UploadTooLarge
+from fabqueue.storage import FileStore, Stored, UploadTooLarge
 from fabqueue.workers import WorkerPool
 from jobs.base import Analysis, Bounds, MachineKind, Quantity
 from jobs.registry import file_type_of
@@ -119,6 +121,109 @@ def _get_line(session: Session, quote: Quote, line_id: int) -> QuoteLine:
     return line
 
 
+@dataclass(frozen=True)
+class PreparedDesign:
+    """A design file stored and understood, before any quote is locked."""
+
+    kind: MachineKind
+    material: str | None
+    stored: Stored
+    file_type: str
+    analysis: Analysis
+    original: Stored | None = None
+    """The model or logo as brought, when the analysed file was made from it."""
+
+
+def prepare_design(
+    *,
+    read_sessions: SessionFactory,
+    store: FileStore,
+    profiles: ProfileSet,
+    workers: WorkerPool,
+    stream: BinaryIO,
+    filename: str,
+    material: str | None,
+    upload_limit: int,
+) -> PreparedDesign:
+    """Store and analyse a design file like a job submission (outside any write
+    transaction): a file the machines cannot make is refused here. A model is sliced and
+    a PDF or photo logo traced first, as for jobs (``services/intake.py``)."""
+    file_type = file_type_of(filename)
+    source = source_spec(file_type)
+    with read_sessions() as session:
+        request = SubmitRequest(filename=filename, kind=source.kind if source else None)
+        ready_type = source.becomes if source else file_type
+        targets = machines_for(all_machines(session), request, ready_type)
+    kind = targets[0].kind
+    material = material or quote_pricing.default_material(profiles, kind)
+    if material is not None:
+        quote_pricing.check_material(profiles, kind, material)
+    try:
+        stored = store.save(stream, limit=upload_limit)
+    except UploadTooLarge as exc:
+        raise TooLarge(str(exc), limit=exc.limit) from exc
+    original, made_from = None, None
+    if source is not None:
+        original = stored
+        stored, made_from = make_from_source(
+            store=store, profiles=profiles, workers=workers, source=stored,
+            file_type=file_type, targets=targets, material=material, options=IntakeOptions(),
+            upload_limit=upload_limit,
+        )  # fmt: skip
+    analysis = analyse_file(stored.path, ready_type, profiles, targets, workers=workers)
+    if made_from is not None:
+        made_from = dict(made_from)
+        analysis.warnings.extend(made_from.pop("warnings", []))
+        analysis.details["made_from"] = made_from
+    return PreparedDesign(kind, material, stored, ready_type, analysis, original)
+
+
+def design_line(
+    session: Session,
+    *,
+    quote: Quote,
+    design: PreparedDesign,
+    profiles: ProfileSet,
+    filename: str,
+    quantity: int,
+    description: str | None,
+    now: datetime,
+) -> QuoteLine:
+    """The line of a prepared design, added to ``quote`` (locked by the caller)."""
+    assert quote.id is not None
+    index_file(session, design.stored.sha256, design.stored.size, now)
+    if design.original is not None:
+        index_file(session, design.original.sha256, design.original.size, now)
+    material = design.material
+    line = QuoteLine(
+        quote_id=quote.id,
+        position=_next_position(session, quote.id),
+        kind=LineKind.design,
+        description=(description or designation(design.kind, design.analysis, profiles, material))[
+            :500
+        ],
+        quantity_milli=quantity * 1000,
+        unit="pièce",
+        unit_price_cents=0,
+        vat_rate_bp=_vat_bp(profiles, None),
+        price_source=PriceSource.auto,
+        machine_kind=design.kind,
+        material=material,
+        file_sha256=design.stored.sha256,
+        file_name=filename[:255],
+        file_type=design.file_type,
+        file_size=design.stored.size,
+        analysis=design.analysis.model_dump(mode="json"),
+    )
+    if quote.state == QuoteState.draft:
+        quote_pricing.price_design(
+            session=session, profiles=profiles, line=line, org=quote_org(session, quote)
+        )
+    session.add(line)
+    session.flush()  # the line's id, for the event
+    return line
+
+
 def add_design(
     *,
     sessions: SessionFactory,
@@ -136,54 +241,24 @@ def add_design(
     upload_limit: int,
     now: datetime,
 ) -> QuoteLine:
-    """Store and analyse a design file (outside any write transaction, like a job
-    submission: a file the machines cannot make is refused here), then add its line."""
+    """Store and analyse a design file (``prepare_design``), then add its line."""
     if not 1 <= quantity <= MAX_COPIES:
         raise Invalid(f"the quantity of a design must be between 1 and {MAX_COPIES}")
     with read_sessions() as session:
         quote = get_quote(session, quote_id, user)
         editable(quote, user, "add designs to")
-        file_type = file_type_of(filename)
-        targets = machines_for(all_machines(session), SubmitRequest(filename=filename), file_type)
-    kind = targets[0].kind
-    material = material or quote_pricing.default_material(profiles, kind)
-    if material is not None:
-        quote_pricing.check_material(profiles, kind, material)
-    try:
-        stored = store.save(stream, limit=upload_limit)
-    except UploadTooLarge as exc:
-        raise TooLarge(str(exc), limit=exc.limit) from exc
-    analysis = analyse_file(stored.path, file_type, profiles, targets, workers=workers)
+    design = prepare_design(
+        read_sessions=read_sessions, store=store, profiles=profiles, workers=workers,
+        stream=stream, filename=filename, material=material, upload_limit=upload_limit,
+    )  # fmt: skip
 
     with session_scope(sessions) as session:
         quote = locked_for(session, quote_id, user)
         editable(quote, user, "add designs to")
-        assert quote.id is not None
-        index_file(session, stored.sha256, stored.size, now)
-        line = QuoteLine(
-            quote_id=quote.id,
-            position=_next_position(session, quote.id),
-            kind=LineKind.design,
-            description=(description or designation(kind, analysis, profiles, material))[:500],
-            quantity_milli=quantity * 1000,
-            unit="pièce",
-            unit_price_cents=0,
-            vat_rate_bp=_vat_bp(profiles, None),
-            price_source=PriceSource.auto,
-            machine_kind=kind,
-            material=material,
-            file_sha256=stored.sha256,
-            file_name=filename[:255],
-            file_type=file_type,
-            file_size=stored.size,
-            analysis=analysis.model_dump(mode="json"),
-        )
-        if quote.state == QuoteState.draft:
-            quote_pricing.price_design(
-                session=session, profiles=profiles, line=line, org=quote_org(session, quote)
-            )
-        session.add(line)
-        session.flush()  # the line's id, for the event
+        line = design_line(
+            session, quote=quote, design=design, profiles=profiles, filename=filename,
+            quantity=quantity, description=description, now=now,
+        )  # fmt: skip
         sync_discount(session, quote)
         record_change(
             session,

@@ -20,6 +20,22 @@ from fabqueue.profiles import ProfileSet
 from fabqueue.profiles.site import luhn_ok
 from fabqueue.services.errors import Conflict, Forbidden, Invalid, NotFound
 
+LA_POSTE_SIREN = "356000000"
+
+
+def siret_ok(siret: str) -> bool:
+    """14 digits whose SIREN (the first 9) and whole number pass the Luhn check.
+
+    La Poste is the known exception: its 10,000+ establishments share one SIREN, so
+    their NICs cannot all keep the Luhn key: for them the digits' sum is a multiple of 5
+    instead (the head office, 356 000 000 00048, keeps the Luhn key).
+    """
+    if not re.fullmatch(r"\d{14}", siret):
+        return False
+    if luhn_ok(siret[:9]) and luhn_ok(siret):
+        return True
+    return siret.startswith(LA_POSTE_SIREN) and sum(int(d) for d in siret) % 5 == 0
+
 
 def organisation_of(session: Session, user: User) -> Organisation | None:
     """The organisation a client user acts for (None for staff and members)."""
@@ -62,7 +78,7 @@ def _clean(data: OrganisationIn, profiles: ProfileSet) -> dict[str, object]:
     values = data.model_dump(exclude={"adjustment_percent"})
     if data.siret:
         siret = re.sub(r"\s", "", data.siret)
-        if not re.fullmatch(r"\d{14}", siret) or not luhn_ok(siret):
+        if not siret_ok(siret):
             raise Invalid(f"{data.siret!r} is not a valid SIRET (14 digits, check digit)")
         values["siret"] = siret
     if data.price_group is not None and data.price_group not in profiles.prices.groups:

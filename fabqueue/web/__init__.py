@@ -14,7 +14,18 @@ from fabqueue.services.errors import ServiceError
 from fabqueue.settings import Settings
 from fabqueue.web.errors import BadForm, NotAllowed, PageRedirect
 from fabqueue.web.page import anonymous_page
-from fabqueue.web.routes import admin, auth, board, jobs, machines, member, notices, quotes
+from fabqueue.web.routes import (
+    admin,
+    auth,
+    board,
+    client,
+    jobs,
+    machines,
+    member,
+    notices,
+    public,
+    quotes,
+)
 from fabqueue.web.sessions import SessionMiddleware, secret_key
 from fabqueue.web.state import build_web_state
 
@@ -73,6 +84,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         member.router,
         admin.router,
     ):
+        app.include_router(router, include_in_schema=False)
+    for router in (public.router, client.router):
         app.include_router(router, include_in_schema=False)
     app.add_route("/static/{digest}/{name:path}", web.assets.serve, include_in_schema=False)
 

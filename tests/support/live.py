@@ -17,7 +17,7 @@ from tests.support.service import free_port
 
 @contextmanager
 def live_server(app: FastAPI, **config: Any) -> Iterator[str]:
-    port = free_port()
+    port = config.pop("port", None) or free_port()
     config.setdefault("log_level", "warning")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
     thread = threading.Thread(target=server.run, daemon=True)

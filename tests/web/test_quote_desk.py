@@ -47,14 +47,15 @@ def test_a_request_is_priced_sent_accepted_and_turned_into_jobs(
     words = text_of(sent.text)
     number = re.search(r"DEV-\d{4}-\d{4}", words)
     assert number, words[:800]
-    link = re.search(r"/api/v1/quotes/link/([\w-]+)", sent.text)
+    link = re.search(r'<code id="quote-link">(http://[^<]+)/devis/([\w-]+)</code>', sent.text)
     assert link and "envoyé" in words
+    assert 'class="segno"' in sent.text, "the link's QR code is shown with it"
     assert re.search(r"valable jusqu’au \d{1,2} \w+ 20\d\d", words), words[:600]
     pdf = desk.get(f"{page}/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
     accepted = api.client.post(
-        f"/api/v1/quotes/link/{link[1]}/accept", json={"signer_name": "Céleste", "agree": True}
+        f"/api/v1/quotes/link/{link[2]}/accept", json={"signer_name": "Céleste", "agree": True}
     )
     assert accepted.status_code == 200, accepted.text
     converted = desk.post(f"{page}/do/convert", data=_form(desk, page))

@@ -16,6 +16,9 @@ from fabqueue.web.page import AnyPage, Page, SignedInPage
 router = APIRouter()
 
 
+_HOMES = {Role.member: "/member", Role.client: "/client"}
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path of this site: a sign-in link must not send anyone elsewhere."""
     if not target or not target.startswith("/") or target.startswith("//"):
@@ -65,16 +68,16 @@ def login(
     with page.ctx.read_sessions() as session:
         user = accounts.authenticate(session, name, password)
         user_id = user.id if user else None
-        member = user is not None and user.role == Role.member
+        role = user.role if user is not None else None
     if user_id is None:
         page.web.name_attempts.failed(name_key)
         page.web.address_attempts.failed(address_key)
         return _refuse(page, name, target, page.gettext("Wrong name or password."))
     page.web.name_attempts.succeeded(name_key)
     page.session.sign_in(user_id)
-    if target == "/" and member:
-        # The board is the staff's; a member starts on their own page.
-        target = "/member"
+    if target == "/" and role in _HOMES:
+        # The board is the staff's; members and clients start on their own pages.
+        target = _HOMES[role]
     return page.redirect(target)
 
 

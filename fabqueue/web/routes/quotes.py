@@ -13,6 +13,8 @@ from fabqueue.quotes import lines as quote_lines
 from fabqueue.quotes import pdf as quote_pdf
 from fabqueue.quotes import sending as quote_sending
 from fabqueue.quotes import workflow as quote_flow
+from fabqueue.quotes.links import absolute_link
+from fabqueue.quotes.public_requests import request_origin
 from fabqueue.quotes.views import to_public
 from fabqueue.services.errors import NotFound, ServiceError
 from fabqueue.web.page import Page, StaffPage, once
@@ -44,12 +46,25 @@ def _render(
     with page.ctx.read_sessions() as session:
         quote = quote_flow.get_quote(session, quote_id, page.user)
         public = to_public(session, quote, page.user, page.ctx.profiles, page.ctx.clock.now())
+        origin = request_origin(session, quote_id)
     materials = sorted(page.ctx.profiles.materials.values(), key=lambda m: (m.kind, m.name))
-    return page.render(
-        "pages/quote.html",
-        {"quote": public, "error": error, "link": link, "materials": materials},
-        status=status,
-    )
+    context = {
+        "quote": public,
+        "error": error,
+        "link": link,
+        "qr": _qr_svg(link) if link else None,
+        "origin": origin,
+        "materials": materials,
+    }
+    return page.render("pages/quote.html", context, status=status)
+
+
+def _qr_svg(url: str) -> str:
+    """The link as a QR code (inline SVG) for the shopkeeper to scan off the tablet."""
+    import segno
+
+    svg: str = segno.make(url, error="m").svg_inline(scale=6, border=2, omitsize=True)
+    return svg
 
 
 @router.get("/quotes/{quote_id}")
@@ -122,7 +137,8 @@ def quote_action(
     idem: Annotated[str | None, Form()] = None,
     hold: Annotated[str, Form()] = "",
 ) -> Response:
-    """draft (take a request), send (number it; the client's link shows once), convert."""
+    """draft (take a request), send (number it; the client's link shows once), link (a
+    new link, the old one stops working), convert."""
     page.check_csrf(csrf)
     assert page.user is not None
     user = page.user
@@ -177,5 +193,15 @@ def _move(page: Page, quote_id: int, action: str) -> str | None:
                 at=ctx.clock.now(),
             )
             session.commit()
-            return f"/api/v1/quotes/link/{token}"
+            return absolute_link(ctx.settings, token, ctx.profiles.site)
+        if action == "link":
+            # The link is not kept in clear: showing it again means making a new one.
+            _quote, token = quote_sending.new_link(
+                session=session,
+                user=page.user,
+                quote_id=quote_id,
+                profiles=ctx.profiles,
+                at=ctx.clock.now(),
+            )
+            return absolute_link(ctx.settings, token, ctx.profiles.site)
     raise NotFound(f"no action {action!r}")
