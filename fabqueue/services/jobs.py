@@ -19,7 +19,13 @@ from fabqueue.events import queue_bus_event
 from fabqueue.models import Job, JobEvent, JobSummary, MachineRecord, Role, RunnerState, User
 from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
-from fabqueue.services.analysis import REFUSED, analysis_task, check_fit, refusal
+from fabqueue.services.analysis import (
+    REFUSED,
+    analysis_task,
+    check_fit,
+    refusal,
+    worker_owner,
+)
 from fabqueue.services.booking_rules import ensure_may_submit
 from fabqueue.services.errors import (
     Conflict,
@@ -325,7 +331,8 @@ def submit_job(
     )
     try:
         analysis: Analysis = workers.run(
-            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets)
+            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets),
+            owner=worker_owner(owner.id),
         )
     except REFUSED as exc:
         raise refusal(upload.file_type, exc) from exc
@@ -371,7 +378,8 @@ async def submit_job_async(
     )
     try:
         analysis: Analysis = await workers.arun(
-            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets)
+            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets),
+            owner=worker_owner(owner.id),
         )
     except REFUSED as exc:
         raise refusal(upload.file_type, exc) from exc
