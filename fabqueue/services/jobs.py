@@ -469,6 +469,15 @@ def job_summaries(
     return page, int(total)
 
 
+def job_page(
+    read_sessions: SessionFactory, user: User, **filters: Any
+) -> tuple[list[JobSummary], int]:
+    """:func:`job_summaries` in a read session of its own, opened and closed in the
+    calling thread: the API's most read route hops to a thread once for all of it."""
+    with read_sessions() as session:
+        return job_summaries(session, user, **filters)
+
+
 def job_events(session: Session, job_id: int, user: User) -> list[JobEvent]:
     get_job(session, job_id, user)
     return list(
