@@ -2,8 +2,9 @@
 uploaded at once, /health and the job list polled meanwhile, a normal job in the middle.
 
 Prints the readers' latencies, the server's peak RSS, each hostile file's answer, and
-how long the normal job (somebody else's) waited for its answer. Targets: p99 < 250 ms, RSS < 400 MB, every hostile
-file refused with its reason, the normal job accepted and dispatched within seconds.
+how long the normal job (somebody else's) waited for its answer. Targets: p99 < 250 ms,
+RSS < 400 MB, every hostile file refused with its reason, the normal job accepted and
+dispatched within seconds.
 
     .venv/bin/python bench/hostile.py [--runs 3] [--cpu-s 20]
 """

@@ -459,12 +459,14 @@ def job_summaries(
     database here: they are the bulk of a job's row). ``before``: only jobs with a
     smaller id (the keyset of the next page); the count ignores it."""
     counted = _listed(select(func.count(col(Job.id))), user, states, machine, owner_id)
-    total = session.execute(counted).scalar_one()
+    # Core execution on the session's connection: no ORM step for plain rows.
+    connection = session.connection()
+    total = connection.execute(counted).scalar_one()
     query = _listed(select(*_SUMMARY_COLUMNS), user, states, machine, owner_id)
     if before is not None:
         query = query.where(col(Job.id) < before)
     query = query.order_by(col(Job.id).desc()).offset(offset).limit(limit)
-    rows = session.connection().execute(query).all()
+    rows = connection.execute(query).all()
     page = [cast(JobSummary, dict(zip(_SUMMARY_FIELDS, row, strict=True))) for row in rows]
     return page, int(total)
 

@@ -34,13 +34,15 @@ class Closed(Exception):
 
 
 class FairQueue(Generic[T]):
-    """At most ``maxsize`` items waiting in total; each taken item counts against its
-    owner until :meth:`done` is called for it."""
+    """At most ``maxsize`` items waiting in total, and at most half of them (or one) of
+    any one owner, so one person cannot fill the line and have everybody else told
+    the server is busy; each taken item counts against its owner until :meth:`done`."""
 
     def __init__(self, maxsize: int, owner_cap: int) -> None:
         if owner_cap < 1:
             raise ValueError("each owner must be allowed at least one worker")
         self.maxsize = maxsize
+        self.owner_waiting_max = max(1, maxsize // 2)
         self.owner_cap = owner_cap
         self._lines: OrderedDict[str, deque[T]] = OrderedDict()
         """Owners with waiting items, in the order they are to be served next."""
@@ -59,7 +61,10 @@ class FairQueue(Generic[T]):
                 self._has_room.wait()
             if self._closed:
                 raise Closed
-            self._lines.setdefault(owner, deque()).append(item)
+            line = self._lines.setdefault(owner, deque())
+            if owner != ANYONE and len(line) >= self.owner_waiting_max:
+                raise Full
+            line.append(item)
             self._size += 1
             self._can_take.notify()
 

@@ -91,3 +91,15 @@ def test_closing_hands_back_what_waits_and_stops_the_workers() -> None:
     assert len(errors) == 1 and isinstance(errors[0], Closed)
     with pytest.raises(Closed):
         q.put("c", "marie")
+
+
+def test_one_owner_cannot_fill_the_whole_line() -> None:
+    q: FairQueue[str] = FairQueue(maxsize=4, owner_cap=1)
+    q.put("eve0", "eve")
+    q.put("eve1", "eve")
+    with pytest.raises(Full):
+        q.put("eve2", "eve")
+    q.put("marie0", "marie")
+    q.put("convert", ANYONE)
+    assert q.qsize() == 4
+    assert [q.get()[1] for _ in range(3)] == ["eve0", "marie0", "convert"]
