@@ -16,10 +16,11 @@ from tests.support.service import Service
 pytestmark = pytest.mark.slow
 
 CPU_S = 2
-NORMAL_WAIT_S = 10.0
+NORMAL_WAIT_S = 20.0
 """Another person's normal upload is accepted (stored and analysed) within this while the
-attack holds a worker: 0.5 s measured at a load average of 7 on 2 cores; in arrival
-order it waited behind the hostile files (66–153 s with the default CPU allowance)."""
+attack holds a worker: 0.5 s measured on 2 cores at a load average of 7, 2.5–7.9 s at
+21; in arrival order it waited behind the hostile files (66–153 s at the default CPU
+allowance)."""
 
 
 @pytest.fixture
