@@ -6,6 +6,12 @@ simulated printers that take jobs one after another (auto-advance), submits 100 
 ``GET /api/v1/jobs?limit=100`` for ``--seconds`` seconds, ``--runs`` times.
 Target on the 2-core machine: >= 400 requests/s and p99 < 200 ms.
 
+The clients run in this process, the server in its own: on two cores they share the
+CPU, so the client is kept light (one keep-alive connection each, HTTP/1.1 written
+by hand: about a tenth of httpx's CPU per request; ``--client httpx`` for the old
+one). Besides the rates, it prints the server's and the client's CPU time per request
+(from /proc): unlike the rates, that does not depend on what else the machine runs.
+
     .venv/bin/python bench/api_read.py [--runs 3] [--seconds 10] [--limit 100]
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -46,6 +53,50 @@ def fill(svc: Service, token: str) -> None:
             r = c.post("/jobs", data={"kind": "fdm_printer"}, files={"file": (f"b{i}.gcode", data)})
             if r.status_code != 201:
                 raise RuntimeError(f"{r.status_code}: {r.text}")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _raw_reader(
+    host: str, port: int, request: bytes, deadline: float, latencies: list[float]
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = head[9:12]
+            length = 0
+            for line in head.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            body = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+            if status != b"200":
+                raise RuntimeError(f"{status!r}: {body[:200]!r}")
+    finally:
+        writer.close()
+
+
+async def read_raw(url: str, token: str, seconds: float, limit: int) -> tuple[int, list[float]]:
+    host, port = url.removeprefix("http://").split(":")
+    request = (
+        f"GET /api/v1/jobs?limit={limit} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n"
+    ).encode()
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(_raw_reader(host, int(port), request, deadline, latencies) for _ in range(CLIENTS))
+    )
+    return round(len(latencies) / (time.perf_counter() - start)), latencies
 
 
 async def read_for(url: str, token: str, seconds: float, limit: int) -> tuple[int, list[float]]:
@@ -86,7 +137,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--limit", type=int, default=100, help="jobs per page read")
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
     args = parser.parse_args()
+    read = read_raw if args.client == "raw" else read_for
     with tempfile.TemporaryDirectory(prefix="fabqueue-bench-") as tmp:
         root = Path(tmp)
         # A benchy (39 min) takes 20 s at speed 120: the printers keep taking jobs.
@@ -104,29 +157,42 @@ def main() -> int:
             raise SystemExit("db upgrade failed")
         token = svc.cli("user", "add", "bench", "--role", "facilitator").stdout.split()[-1]
         svc.start()
-        runs: list[tuple[int, float, float, int]] = []
+        print(f"server pid {svc.proc.pid if svc.proc else '?'}", flush=True)
+        runs: list[tuple[float, ...]] = []
+        assert svc.proc is not None
         try:
             fill(svc, token)
             for _ in range(args.runs):
-                rate, lat = asyncio.run(read_for(svc.url, token, args.seconds, args.limit))
+                server0, client0 = cpu_s(svc.proc.pid), time.process_time()
+                rate, lat = asyncio.run(read(svc.url, token, args.seconds, args.limit))
+                server_ms = (cpu_s(svc.proc.pid) - server0) * 1000 / len(lat)
+                client_ms = (time.process_time() - client0) * 1000 / len(lat)
                 busy = running_jobs(svc, token)
-                runs.append((rate, statistics.median(lat) * 1000, pct(lat, 99) * 1000, busy))
+                p50, p99 = statistics.median(lat) * 1000, pct(lat, 99) * 1000
+                runs.append((rate, p50, p99, server_ms, client_ms, os.getloadavg()[0]))
                 print(
-                    f"run: {rate} req/s, p50 {runs[-1][1]:.1f} ms, p99 {runs[-1][2]:.1f} ms, "
-                    f"{busy} job(s) on the machines"
+                    f"run: {rate} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, CPU per request: "
+                    f"server {server_ms:.2f} ms, client {client_ms:.2f} ms; "
+                    f"{busy} job(s) on the machines, load average {runs[-1][5]:.1f}"
                 )
         finally:
             svc.stop()
 
     def line(name: str, values: list[float], target: str) -> None:
-        spread = f"{min(values):.0f}–{max(values):.0f}"
+        spread = f"{min(values):.1f}–{max(values):.1f}"
         print(f"{name:<24}{statistics.median(values):>10.1f}{spread:>14}{target:>10}")
 
-    print(f"\n{CLIENTS} clients, {JOBS} jobs, pages of {args.limit}, {args.runs} runs")
+    print(
+        f"\n{CLIENTS} clients ({args.client}), {JOBS} jobs, pages of {args.limit}, "
+        f"{args.runs} runs, {os.cpu_count()} cores"
+    )
     print(f"{'metric (median)':<24}{'value':>10}{'spread':>14}{'target':>10}")
     line("requests/s", [r[0] for r in runs], ">= 400")
     line("latency p50 (ms)", [r[1] for r in runs], "")
     line("latency p99 (ms)", [r[2] for r in runs], "< 200")
+    line("server CPU/request (ms)", [r[3] for r in runs], "")
+    line("client CPU/request (ms)", [r[4] for r in runs], "")
+    line("load average (1 min)", [r[5] for r in runs], "")
     return 0
 
 

@@ -2,8 +2,9 @@
 uploaded at once, /health and the job list polled meanwhile, a normal job in the middle.
 
 Prints the readers' latencies, the server's peak RSS, each hostile file's answer, and
-how long the normal job waited. Targets: p99 < 250 ms, RSS < 400 MB, every hostile
-file refused with its reason, the normal job accepted and dispatched.
+how long the normal job (somebody else's) waited for its answer. Targets: p99 < 250 ms,
+RSS < 400 MB, every hostile file refused with its reason, the normal job accepted and
+dispatched within seconds.
 
     .venv/bin/python bench/hostile.py [--runs 3] [--cpu-s 20]
 """
@@ -67,7 +68,7 @@ def main() -> int:
         ("jobs_p99", "GET /jobs p99 (ms)"),
         ("rss", "server RSS max (MB)"),
         ("attack_s", "attack lasted (s)"),
-        ("normal_s", "normal job answer (s)"),
+        ("normal_s", "normal job wait (s)"),
         ("refused", "hostile refused (of 9)"),
         ("normal_ok", "normal job dispatched"),
         ("errors", "reader errors"),

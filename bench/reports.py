@@ -3,9 +3,12 @@
 cluster, as the tests make). Target: the report (JSON figures) in < 2 s on each.
 
 Times ``service.build`` for the year (every query and every aggregation) RUNS times and
-prints the median and spread, wall clock and this process's CPU time (on a shared,
-loaded machine the wall clock mostly measures the wait for a core); then, once each,
-the ODS and the PDF exports.
+prints the median and spread, wall clock, this process's CPU time and, on PostgreSQL,
+the database server's (on a shared, loaded machine the wall clock mostly measures the
+wait for a core); then, once each, the ODS and the PDF exports.
+
+PostgreSQL reads each job's analysis (``json``) once into ``jsonb`` for the figures
+(``reports/rows.py``); no index or pre-aggregation beyond migration 0012's indexes.
 
     .venv/bin/python bench/reports.py [--runs 5] [--jobs 50000] [--sqlite-only]
 """
@@ -20,6 +23,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,6 +50,16 @@ PADDING = {
 }
 
 
+def server_cpu(session: Any) -> float:
+    """CPU seconds so far of the PostgreSQL backend serving ``session`` (SQLite runs in
+    this process: 0, its time is in this process's CPU)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0.0
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench(url: str, label: str, root: Path, args: argparse.Namespace) -> None:
     engine = make_engine(url)
     upgrade(engine)
@@ -63,11 +77,13 @@ def bench(url: str, label: str, root: Path, args: argparse.Namespace) -> None:
     )
     print(f"{label}: generated in {time.perf_counter() - t0:.1f} s")
     p = period.year(YEAR, PARIS)
-    times, cpu = [], []
+    times, cpu, db_cpu = [], [], []
     for _ in range(args.runs):
         t, c = time.perf_counter(), time.process_time()
         with session_scope(sessions) as s:
+            backend = server_cpu(s)
             report = service.build(s, profiles, p, now=NOW)
+            db_cpu.append(server_cpu(s) - backend)
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
     jobs = sum(m.runs + m.cancelled for m in report.activity.machines)
@@ -77,6 +93,11 @@ def bench(url: str, label: str, root: Path, args: argparse.Namespace) -> None:
         f"over {args.runs} runs; this process's CPU: median {statistics.median(cpu):.3f} s "
         f"(min {min(cpu):.3f}, max {max(cpu):.3f})"
     )
+    if max(db_cpu) > 0:
+        print(
+            f"{label}: the database server's CPU: median {statistics.median(db_cpu):.2f} s "
+            f"(min {min(db_cpu):.2f}, max {max(db_cpu):.2f})"
+        )
     print(f"{label}: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     identity = service.site_identity(profiles)
     for fmt in ("ods", "pdf"):

@@ -42,6 +42,12 @@ def refusal(file_type: str, exc: Exception) -> ServiceError:
 REFUSED = (PoolBusy, WorkFailed, AnalysisError, FileRejected)
 
 
+def worker_owner(user_id: int | None) -> str:
+    """Whose turn a file takes in the worker pool: its owner's, so one person's uploads
+    cannot hold every worker while somebody else's file waits."""
+    return f"user:{user_id}"
+
+
 def analysis_task(
     path: Path, file_type: str, profiles: ProfileSet, targets: list[MachineRecord]
 ) -> tuple[Any, ...]:
@@ -115,7 +121,7 @@ async def job_preview(
     if work.existing is not None:
         return work.existing
     try:
-        picture: Preview | None = await workers.arun(*work.task)
+        picture: Preview | None = await workers.arun(*work.task, owner=worker_owner(job.owner_id))
     except PoolBusy as exc:
         raise Busy(str(exc), retry_after_s=30) from exc
     except Exception as exc:  # a preview is a nicety: the job is fine without one

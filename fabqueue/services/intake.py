@@ -153,21 +153,25 @@ def _refused(file_type: str, exc: Exception) -> ServiceError:
     return refusal(file_type, exc)
 
 
-def run_source(workers: WorkerPool, work: SourceWork) -> tuple[Path, dict[str, Any]]:
-    """Do ``work`` in a worker, from a thread."""
+def run_source(
+    workers: WorkerPool, work: SourceWork, owner: str | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Do ``work`` in a worker, from a thread; ``owner``: whose turn it takes."""
     pool = workers.lane(work.lane) if work.lane else workers
     try:
-        made: tuple[Path, dict[str, Any]] = pool.run(*work.task)
+        made: tuple[Path, dict[str, Any]] = pool.run(*work.task, owner=owner)
     except REFUSED as exc:
         raise _refused(work.file_type, exc) from exc
     return made
 
 
-async def arun_source(workers: WorkerPool, work: SourceWork) -> tuple[Path, dict[str, Any]]:
+async def arun_source(
+    workers: WorkerPool, work: SourceWork, owner: str | None = None
+) -> tuple[Path, dict[str, Any]]:
     """Do ``work`` in a worker without holding a thread while it waits (slicing: ~30 s)."""
     pool = workers.lane(work.lane) if work.lane else workers
     try:
-        made: tuple[Path, dict[str, Any]] = await pool.arun(*work.task)
+        made: tuple[Path, dict[str, Any]] = await pool.arun(*work.task, owner=owner)
     except REFUSED as exc:
         raise _refused(work.file_type, exc) from exc
     return made
@@ -208,15 +212,16 @@ def make_from_source(
     material: str | None,
     options: IntakeOptions,
     upload_limit: int,
+    owner: str | None = None,
 ) -> tuple[Stored, dict[str, Any]]:
     """Slice or convert the stored ``source`` in a worker (blocking this thread); store
-    the result and say how it was made."""
+    the result and say how it was made. ``owner``: whose turn it takes in the pool."""
     work = plan_source(
         store=store, profiles=profiles, path=source.path, file_type=file_type,
         targets=targets, material=material, options=options,
     )  # fmt: skip
     try:
-        return keep_made(store, source, work, run_source(workers, work), upload_limit)
+        return keep_made(store, source, work, run_source(workers, work, owner), upload_limit)
     finally:
         drop_work(work)
 

@@ -19,7 +19,13 @@ from fabqueue.events import queue_bus_event
 from fabqueue.models import Job, JobEvent, JobSummary, MachineRecord, Role, RunnerState, User
 from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
-from fabqueue.services.analysis import REFUSED, analysis_task, check_fit, refusal
+from fabqueue.services.analysis import (
+    REFUSED,
+    analysis_task,
+    check_fit,
+    refusal,
+    worker_owner,
+)
 from fabqueue.services.booking_rules import ensure_may_submit
 from fabqueue.services.errors import (
     Conflict,
@@ -260,6 +266,7 @@ def _make_upload(
         store=store, profiles=profiles, workers=workers, source=upload.stored,
         file_type=upload.source_type, targets=upload.targets,
         material=upload.request.material, options=upload.request.intake, upload_limit=limit,
+        owner=worker_owner(upload.owner.id),
     )  # fmt: skip
     return _made(upload, made, made_from)
 
@@ -283,7 +290,7 @@ async def _amake_upload(
         )
     )
     try:
-        made = await arun_source(workers, work)
+        made = await arun_source(workers, work, worker_owner(upload.owner.id))
         stored, made_from = await anyio.to_thread.run_sync(
             lambda: keep_made(store, upload.stored, work, made, limit)
         )
@@ -377,7 +384,8 @@ def submit_job(
     upload = _make_upload(store, profiles, workers, upload, upload_limit)
     try:
         analysis: Analysis = workers.run(
-            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets)
+            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets),
+            owner=worker_owner(owner.id),
         )
     except REFUSED as exc:
         raise refusal(upload.file_type, exc) from exc
@@ -424,7 +432,8 @@ async def submit_job_async(
     upload = await _amake_upload(store, profiles, workers, upload, upload_limit)
     try:
         analysis: Analysis = await workers.arun(
-            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets)
+            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets),
+            owner=worker_owner(owner.id),
         )
     except REFUSED as exc:
         raise refusal(upload.file_type, exc) from exc
@@ -504,14 +513,25 @@ def job_summaries(
     database here: they are the bulk of a job's row). ``before``: only jobs with a
     smaller id (the keyset of the next page); the count ignores it."""
     counted = _listed(select(func.count(col(Job.id))), user, states, machine, owner_id)
-    total = session.execute(counted).scalar_one()
+    # Core execution on the session's connection: no ORM step for plain rows.
+    connection = session.connection()
+    total = connection.execute(counted).scalar_one()
     query = _listed(select(*_SUMMARY_COLUMNS), user, states, machine, owner_id)
     if before is not None:
         query = query.where(col(Job.id) < before)
     query = query.order_by(col(Job.id).desc()).offset(offset).limit(limit)
-    rows = session.connection().execute(query).all()
+    rows = connection.execute(query).all()
     page = [cast(JobSummary, dict(zip(_SUMMARY_FIELDS, row, strict=True))) for row in rows]
     return page, int(total)
+
+
+def job_page(
+    read_sessions: SessionFactory, user: User, **filters: Any
+) -> tuple[list[JobSummary], int]:
+    """:func:`job_summaries` in a read session of its own, opened and closed in the
+    calling thread: the API's most read route hops to a thread once for all of it."""
+    with read_sessions() as session:
+        return job_summaries(session, user, **filters)
 
 
 def job_events(session: Session, job_id: int, user: User) -> list[JobEvent]:

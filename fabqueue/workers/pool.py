@@ -17,7 +17,6 @@ import logging
 import multiprocessing
 import os
 import pickle
-import queue
 import signal
 import threading
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 from fabqueue.workers.child import serve
+from fabqueue.workers.fair import ANYONE, Closed, FairQueue, Full
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +98,25 @@ class _Slot:
             except Exception:  # the first task will try again, and say why
                 log.exception("could not start file worker %d", self.index)
         while True:
-            task = self.pool._queue.get()
-            if task is None:
-                break
-            if not task.future.set_running_or_notify_cancel():
-                continue
             try:
-                result = self._run(task)
-            except BaseException as exc:  # handed to the caller, who raised nothing yet
-                task.future.set_exception(exc)
-            else:
-                task.future.set_result(result)
+                owner, task = self.pool._queue.get()
+            except Closed:
+                break
+            try:
+                self._serve(task)
+            finally:
+                self.pool._queue.done(owner)
         self.stop()
+
+    def _serve(self, task: _Task) -> None:
+        if not task.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = self._run(task)
+        except BaseException as exc:  # handed to the caller, who raised nothing yet
+            task.future.set_exception(exc)
+        else:
+            task.future.set_result(result)
 
     def _ensure(self) -> Connection:
         if self.conn is not None and self.proc is not None and self.proc.is_alive():
@@ -174,23 +181,33 @@ class _Slot:
 
 
 class WorkerPool:
-    """``size`` warm workers under ``limits``; at most ``queue_max`` tasks waiting."""
+    """``size`` warm workers under ``limits``; at most ``queue_max`` tasks waiting,
+    served fairly between their owners (:mod:`fabqueue.workers.fair`)."""
 
     def __init__(
-        self, size: int, limits: WorkerLimits, *, queue_max: int = 16, prestart: bool = False
+        self,
+        size: int,
+        limits: WorkerLimits,
+        *,
+        queue_max: int = 16,
+        prestart: bool = False,
+        owner_cap: int | None = None,
     ) -> None:
         """``prestart``: start the workers now, in the background, so the first upload
-        does not wait for one (the first start also starts the fork server: seconds)."""
+        does not wait for one (the first start also starts the fork server: seconds).
+        ``owner_cap``: workers one owner may hold at once; by default all but one, so
+        one person's files never hold every worker (one, on a one-worker pool)."""
         if size < 1:
             raise ValueError("a worker pool needs at least one worker")
         self.size = size
         self.limits = limits
         self.queue_max = queue_max
         self.prestart = prestart
+        self.owner_cap = owner_cap if owner_cap is not None else max(1, size - 1)
         self._count_lock = threading.Lock()
         self.started = 0
         """Worker processes started so far (a replaced worker counts again)."""
-        self._queue: queue.Queue[_Task | None] = queue.Queue(maxsize=queue_max)
+        self._queue: FairQueue[_Task] = FairQueue(queue_max, self.owner_cap)
         self._mp = _context()
         self._slots = [_Slot(self, i) for i in range(size)]
         self._closed = False
@@ -218,28 +235,36 @@ class WorkerPool:
         }
         return WorkFailed(kind, reasons[kind])
 
-    def submit(self, fn: Callable[..., T], *args: Any, wait: bool = False) -> Future[T]:
+    def submit(
+        self, fn: Callable[..., T], *args: Any, wait: bool = False, owner: str | None = None
+    ) -> Future[T]:
         """Queue ``fn(*args)`` for a worker. ``wait``: block for room in the queue
-        (the dispatcher's conversions) instead of raising :class:`PoolBusy` (uploads)."""
+        (the dispatcher's conversions) instead of raising :class:`PoolBusy` (uploads).
+        ``owner``: whose work it is (``user:12``, ``dispatch``), the unit of fairness;
+        work without one shares a single turn."""
         if self._closed:
             raise WorkFailed("closed", "the worker pool is shut down")
         task = _Task(fn, args)
         try:
-            self._queue.put(task, block=wait)
-        except queue.Full:
+            self._queue.put(task, owner or ANYONE, block=wait)
+        except Full:
             raise PoolBusy(
                 f"the server is busy reading other files ({self.queue_max} waiting): "
                 "try again in a minute"
             ) from None
+        except Closed:
+            raise WorkFailed("closed", "the worker pool is shut down") from None
         return task.future
 
-    def run(self, fn: Callable[..., T], *args: Any, wait: bool = False) -> T:
+    def run(
+        self, fn: Callable[..., T], *args: Any, wait: bool = False, owner: str | None = None
+    ) -> T:
         """Run ``fn(*args)`` in a worker; for threads (the CLI, the dispatcher's)."""
-        return self.submit(fn, *args, wait=wait).result()
+        return self.submit(fn, *args, wait=wait, owner=owner).result()
 
-    async def arun(self, fn: Callable[..., T], *args: Any) -> T:
+    async def arun(self, fn: Callable[..., T], *args: Any, owner: str | None = None) -> T:
         """Run ``fn(*args)`` in a worker without holding a thread while it waits."""
-        return await asyncio.wrap_future(self.submit(fn, *args))
+        return await asyncio.wrap_future(self.submit(fn, *args, owner=owner))
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -252,15 +277,8 @@ class WorkerPool:
         if self._closed:
             return
         self._closed = True
-        while True:
-            try:
-                task = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if task is not None:
-                task.future.cancel()
-        for _ in self._slots:
-            self._queue.put(None)
+        for task in self._queue.close():
+            task.future.cancel()
         for slot in self._slots:
             slot.thread.join(10.0)
         for lane in self.lanes.values():

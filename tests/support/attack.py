@@ -50,6 +50,7 @@ class Figures:
     """(file, status, detail)"""
     normal_status: int = 0
     normal_submit_s: float = 0.0
+    """From the normal job's upload to its answer (accepted: stored and analysed)."""
     normal_state: str = ""
     attack_s: float = 0.0
 
@@ -129,6 +130,9 @@ def attack(svc: Service, tmp: Path) -> Figures:
     assert svc.proc is not None
     token = svc.cli("user", "add", "Eve", "--role", "facilitator").stdout.split()[-1]
     headers = {"Authorization": f"Bearer {token}"}
+    # The normal job is somebody else's: the pool serves its owners in turn.
+    other = svc.cli("user", "add", "Marie", "--role", "facilitator").stdout.split()[-1]
+    normal_headers = {"Authorization": f"Bearer {other}"}
     files = [(arc_bomb(tmp / f"arcs-{i}.gcode"), "printer") for i in range(ARC_BOMBS)]
     files += [(zero_file(tmp / f"zeros-{i}.exp"), "brodeuse") for i in range(ZERO_FILES)]
     normal = tiny_gcode(tmp, "normal.gcode", seconds=60)
@@ -152,7 +156,7 @@ def attack(svc: Service, tmp: Path) -> Figures:
     for w in watchers:
         w.start()
     try:
-        answer = _send(svc, headers, files, normal, figures)
+        answer = _send(svc, (headers, normal_headers), files, normal, figures)
     finally:
         stop.set()
         for w in watchers:
@@ -174,19 +178,21 @@ def attack(svc: Service, tmp: Path) -> Figures:
 
 def _send(
     svc: Service,
-    headers: dict[str, str],
+    headers: tuple[dict[str, str], dict[str, str]],
     files: list[tuple[Path, str]],
     normal: Path,
     figures: Figures,
 ) -> httpx.Response:
-    """Everything at once; the normal job once the hostile uploads are in."""
+    """Everything at once (``headers[0]``); the normal job (``headers[1]``, somebody
+    else) once the hostile uploads are in."""
+    attacker, normal_user = headers
     t0 = time.perf_counter()
     with ThreadPoolExecutor(len(files) + 1) as pool:
-        hostile = [pool.submit(_upload, svc.url, headers, path, m) for path, m in files]
+        hostile = [pool.submit(_upload, svc.url, attacker, path, m) for path, m in files]
         wait_for(lambda: all(f.running() for f in hostile), what="the attack to start")
         time.sleep(0.5)  # pacing, not waiting for a result: the uploads reach the server
         n0 = time.perf_counter()
-        answer = pool.submit(_upload, svc.url, headers, normal, "printer").result()
+        answer = pool.submit(_upload, svc.url, normal_user, normal, "printer").result()
         figures.normal_submit_s = time.perf_counter() - n0
         figures.normal_status = answer.status_code
         for (path, _), future in zip(files, hostile, strict=True):

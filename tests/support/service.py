@@ -48,7 +48,8 @@ class Service:
                 env=self.env,
                 cwd=REPO,
             )
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded shared machine the lifespan alone can take half a minute.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"service exited: {self.log.read_text()[-2000:]}")

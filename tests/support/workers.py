@@ -33,7 +33,9 @@ class InlineWorkers(WorkerPool):
     def close(self) -> None:
         self._closed = True
 
-    def submit(self, fn: Callable[..., T], *args: Any, wait: bool = False) -> Future[T]:
+    def submit(
+        self, fn: Callable[..., T], *args: Any, wait: bool = False, owner: str | None = None
+    ) -> Future[T]:
         future: Future[T] = Future()
         try:
             future.set_result(fn(*args))

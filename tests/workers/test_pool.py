@@ -153,3 +153,20 @@ def test_the_memory_limit_is_soft_so_a_slicer_a_worker_starts_can_be_given_more(
         p.close()
     assert soft == 512 * 1024 * 1024
     assert hard == resource.RLIM_INFINITY
+
+
+def test_one_owners_files_never_hold_every_worker(tmp_path: Path) -> None:
+    p = WorkerPool(2, WorkerLimits(cpu_s=5, memory_mb=512), queue_max=8)
+    release = tmp_path / "release"
+    try:
+        eve = [p.submit(tasks.wait_for_file, str(release), owner="user:1") for _ in range(4)]
+        wait_for(lambda: eve[0].running(), what="eve's first file in a worker")
+        # Eve's files would take both workers in arrival order; Marie's comes after.
+        marie = p.submit(tasks.pid, owner="user:2")
+        assert marie.result(timeout=60) in p.worker_pids()
+        assert not any(f.done() for f in eve)
+        assert p._queue.running("user:1") == 1
+        release.touch()
+        assert [f.result(timeout=60) for f in eve] == [str(release)] * 4
+    finally:
+        p.close()
