@@ -29,6 +29,7 @@ from fabqueue.events import EventBus
 from fabqueue.lease import NodeLease
 from fabqueue.models import StoredFile
 from fabqueue.profiles import ProfileSet, load_profiles
+from fabqueue.services import nodes as node_service
 from fabqueue.services.errors import ServiceError
 from fabqueue.services.intake import unavailable as intake_unavailable
 from fabqueue.services.machines import register_local
@@ -152,6 +153,15 @@ def create_app(
                 lease=node_lease,
             )
             await ctx.dispatcher.start()
+        nodes_watch = asyncio.create_task(
+            node_service.watch(
+                read_sessions=ctx.read_sessions,
+                bus=ctx.bus,
+                clock=ctx.clock,
+                offline_after_s=settings.offline_after_s,
+                every_s=settings.lease_heartbeat_s,
+            )
+        )
         if on_started is not None:
             on_started(settings)
         try:
@@ -159,6 +169,7 @@ def create_app(
         finally:
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()
+            nodes_watch.cancel()
             if heartbeat is not None:
                 heartbeat.cancel()
             if own_lease is not None:

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     lease_heartbeat_s: float = Field(10.0, gt=0)
     """How often the process holding the node's lease notes it is alive."""
 
+    node_offline_after_s: float | None = Field(None, gt=0)
+    """A node whose last heartbeat is older than this is shown offline, and staff may
+    take its work back (default: three heartbeats)."""
+
+    @property
+    def offline_after_s(self) -> float:
+        return self.node_offline_after_s or 3 * self.lease_heartbeat_s
+
     start_dispatcher: bool = True
 
     storage: Literal["local", "database"] = "local"

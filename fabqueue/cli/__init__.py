@@ -14,6 +14,7 @@ from fabqueue.cli import (
     books,
     client,
     database,
+    nodes,
     profiles,
     quotes,
     reports,
@@ -36,6 +37,7 @@ COMMAND_MODULES = (
     books,
     reports,
     storage,
+    nodes,
 )
 
 
