@@ -14,7 +14,7 @@ from fabqueue.services.errors import ServiceError
 from fabqueue.settings import Settings
 from fabqueue.web.errors import BadForm, NotAllowed, PageRedirect
 from fabqueue.web.page import anonymous_page
-from fabqueue.web.routes import auth, board, jobs, machines, quotes
+from fabqueue.web.routes import auth, board, jobs, machines, nodes, quotes
 from fabqueue.web.sessions import SessionMiddleware, secret_key
 from fabqueue.web.state import build_web_state
 
@@ -60,7 +60,14 @@ def install(app: FastAPI, settings: Settings) -> None:
         )
         return _error_page(request, 403, page.gettext("Form expired"), detail)
 
-    for router in (auth.router, board.router, jobs.router, machines.router, quotes.router):
+    for router in (
+        auth.router,
+        board.router,
+        jobs.router,
+        machines.router,
+        nodes.router,
+        quotes.router,
+    ):
         app.include_router(router, include_in_schema=False)
     app.add_route("/static/{digest}/{name:path}", web.assets.serve, include_in_schema=False)
 

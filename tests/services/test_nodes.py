@@ -1,0 +1,233 @@
+"""A node's liveness is its lease's heartbeat; staff take an offline node's work back.
+
+The app here runs no dispatcher: its machine ``printer`` belongs to node ``cafe-b``,
+whose lease row the test writes, so the fake clock alone says how old its last beat is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from fabqueue.clock import FakeClock
+from fabqueue.db import session_scope
+from fabqueue.models import (
+    Job,
+    JobEvent,
+    MachineEvent,
+    MachineRecord,
+    NodeLeaseRecord,
+    RunnerState,
+)
+from fabqueue.services import nodes
+from fabqueue.services.jobs import index_file
+from fabqueue.settings import Settings
+from fabqueue.states import JobState
+from jobs.base import MachineKind
+from tests.conftest import Api
+
+TIMEOUT = 30.0
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def b(make_api: Any, settings: Settings, clock: FakeClock) -> Api:
+    """An app on the database of a network where ``cafe-b`` owns ``printer``."""
+    api: Api = make_api(
+        settings.model_copy(
+            update={"start_dispatcher": False, "node": "cafe-b", "node_offline_after_s": TIMEOUT}
+        ),
+        clock=clock,
+    )
+    return api
+
+
+def beat(api: Api, node: str, age_s: float | None, clock: FakeClock) -> None:
+    """Write ``node``'s lease row as if its last heartbeat were ``age_s`` seconds ago."""
+    with session_scope(api.ctx.sessions) as session:
+        row = session.get(NodeLeaseRecord, node)
+        if age_s is None:
+            if row is not None:
+                session.delete(row)
+            return
+        at = clock.now() - timedelta(seconds=age_s)
+        session.merge(
+            NodeLeaseRecord(node=node, pid=4242, host="b-pc", started_at=at, heartbeat_at=at)
+        )
+
+
+def running_job(api: Api, checkpoint: dict[str, Any]) -> int:
+    now = api.ctx.clock.now()
+    owner = api.token("staff") and api.user_ids["staff"]
+    with session_scope(api.ctx.sessions) as session:
+        index_file(session, "a" * 64, 10, now)
+        job = Job(
+            kind=MachineKind.fdm_printer,
+            owner_id=owner,
+            title="part",
+            file_sha256="a" * 64,
+            file_name="part.gcode",
+            file_type="gcode",
+            file_size=10,
+            state=JobState.running,
+            machine="printer",
+            progress=0.4,
+            checkpoint=checkpoint,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(job)
+        session.flush()
+        assert job.id is not None
+        session.add(
+            JobEvent(job_id=job.id, to_state=JobState.running, at=now, actor="machine:printer")
+        )
+        return job.id
+
+
+def job_of(api: Api, job_id: int) -> Job:
+    with api.ctx.read_sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        session.expunge(job)
+        return job
+
+
+def record(api: Api, slug: str = "printer") -> MachineRecord:
+    with api.ctx.read_sessions() as session:
+        found = session.get(MachineRecord, slug)
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+@pytest.mark.parametrize(
+    ("age_s", "timeout_s", "online"),
+    [
+        (0.0, 30.0, True),
+        (29.9, 30.0, True),
+        (30.0, 30.0, True),  # exactly the timeout: still within it
+        (30.1, 30.0, False),
+        (3600.0, 30.0, False),
+        (5.0, 3.0, False),
+        (5.0, 10.0, True),
+        (-20.0, 30.0, True),  # its clock runs ahead: never dead on a clock's word
+        (None, 30.0, False),  # stopped cleanly: no lease row
+    ],
+)
+def test_liveness_is_the_age_of_the_last_heartbeat(
+    b: Api, clock: FakeClock, age_s: float | None, timeout_s: float, online: bool
+) -> None:
+    beat(b, "cafe-b", age_s, clock)
+    with b.ctx.read_sessions() as session:
+        (state,) = nodes.node_states(session, now=clock.now(), offline_after_s=timeout_s)
+    assert state.name == "cafe-b"
+    assert state.machines == ["printer"]
+    assert state.online is online
+    expected_since = None if online or age_s is None else clock.now() - timedelta(seconds=age_s)
+    assert state.offline_since == expected_since
+
+
+def test_the_api_shows_a_node_offline_once_the_fake_clock_passes_the_timeout(
+    b: Api, clock: FakeClock
+) -> None:
+    beat(b, "cafe-b", 0.0, clock)
+    listed = b.client.get("/api/v1/nodes", headers=b.headers()).json()
+    assert [(n["name"], n["online"], n["pid"]) for n in listed] == [("cafe-b", True, 4242)]
+    last = clock.now()
+    asyncio.run(clock.advance(TIMEOUT + 1))  # nothing sleeps on it: time just moves
+    (node,) = b.client.get("/api/v1/nodes", headers=b.headers()).json()
+    assert node["online"] is False
+    assert node["offline_since"].replace("Z", "+00:00") == last.isoformat()
+    # Members see the state, not which process or computer runs a node.
+    (seen,) = b.client.get("/api/v1/nodes", headers=b.headers("momo", "member")).json()
+    assert seen["online"] is False and seen["pid"] is None and seen["host"] is None
+
+
+def test_taking_back_the_work_of_a_live_node_is_refused_in_french(b: Api, clock: FakeClock) -> None:
+    beat(b, "cafe-b", TIMEOUT - 1, clock)
+    job_id = running_job(b, {"offset": 1200})
+    r = b.client.post("/api/v1/nodes/cafe-b/take-back", headers=b.headers())
+    assert r.status_code == 409, r.text
+    assert r.json()["state"] == "online"
+    assert "est en ligne" in r.json()["detail"]
+    assert job_of(b, job_id).state == JobState.running
+    assert record(b).runner_state == RunnerState.accepting
+
+
+def test_only_staff_take_a_node_s_work_back(b: Api, clock: FakeClock) -> None:
+    beat(b, "cafe-b", TIMEOUT + 5, clock)
+    job_id = running_job(b, {})
+    r = b.client.post("/api/v1/nodes/cafe-b/take-back", headers=b.headers("momo", "member"))
+    assert r.status_code == 403
+    assert b.client.post("/api/v1/nodes/nowhere/take-back", headers=b.headers()).status_code == 404
+    assert job_of(b, job_id).state == JobState.running
+
+
+def test_taking_back_interrupts_its_jobs_keeps_checkpoints_and_the_machine_waits(
+    b: Api, clock: FakeClock
+) -> None:
+    beat(b, "cafe-b", TIMEOUT + 5, clock)
+    job_id = running_job(b, {"offset": 1200, "line": 88})
+    r = b.client.post("/api/v1/nodes/cafe-b/take-back", headers=b.headers())
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "node": "cafe-b",
+        "interrupted": [job_id],
+        "waiting": ["printer"],
+        "left_stopped": [],
+    }
+    job = job_of(b, job_id)
+    assert job.state == JobState.interrupted
+    assert job.checkpoint == {"offset": 1200, "line": 88}
+    assert record(b).runner_state == RunnerState.awaiting_operator
+    staff = f"user:{b.user_ids['staff']}"
+    with b.ctx.read_sessions() as session:
+        last = session.exec(
+            select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id.desc())  # type: ignore[union-attr]
+        ).first()
+        machine_events = session.exec(select(MachineEvent)).all()
+    assert last is not None and last.actor == staff
+    assert last.reason is not None and "cafe-b" in last.reason
+    assert [(e.action, e.actor) for e in machine_events] == [("take_back", staff)]
+    # Twice is harmless: nothing is active any more.
+    again = b.client.post("/api/v1/nodes/cafe-b/take-back", headers=b.headers()).json()
+    assert again["interrupted"] == []
+
+
+def test_a_stopped_machine_stays_stopped_through_take_back_and_confirmation(
+    b: Api, clock: FakeClock
+) -> None:
+    beat(b, "cafe-b", TIMEOUT + 5, clock)
+    job_id = running_job(b, {})
+    assert b.client.post("/api/v1/machines/printer/stop", headers=b.headers()).status_code == 200
+    r = b.client.post("/api/v1/nodes/cafe-b/take-back", headers=b.headers())
+    assert r.json()["interrupted"] == [job_id]
+    assert record(b).runner_state == RunnerState.awaiting_operator
+    assert (
+        b.client.post("/api/v1/machines/printer/confirm", headers=b.headers(), json={}).status_code
+        == 200
+    )
+    assert record(b).runner_state == RunnerState.stopped
+    # With nothing on it, a stopped machine is left as it is.
+    again = b.client.post("/api/v1/nodes/cafe-b/take-back", headers=b.headers()).json()
+    assert again["left_stopped"] == ["printer"] and again["waiting"] == []
+    assert record(b).runner_state == RunnerState.stopped
+
+
+def test_the_watcher_says_each_change_once() -> None:
+    watcher = nodes.NodeWatcher()
+    up = nodes.NodeState("cafe-b", True, None)
+    down = nodes.NodeState("cafe-b", False, None)
+    assert watcher.changes([up]) == [up]
+    assert watcher.changes([up]) == []
+    assert watcher.changes([down]) == [down]
+    assert watcher.changes([down]) == []
