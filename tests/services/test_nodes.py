@@ -29,6 +29,8 @@ from fabqueue.settings import Settings
 from fabqueue.states import JobState
 from jobs.base import MachineKind
 from tests.conftest import Api
+from tests.support.cli import run_cli
+from tests.support.waiting import wait_for
 
 TIMEOUT = 30.0
 
@@ -231,3 +233,78 @@ def test_the_watcher_says_each_change_once() -> None:
     assert watcher.changes([up]) == []
     assert watcher.changes([down]) == [down]
     assert watcher.changes([down]) == []
+
+
+@pytest.fixture
+def watched(make_api: Any, settings: Settings, clock: FakeClock) -> Api:
+    """Like ``b``, with the nodes looked at every 50 ms (one heartbeat period)."""
+    api: Api = make_api(
+        settings.model_copy(
+            update={
+                "start_dispatcher": False,
+                "node": "cafe-b",
+                "node_offline_after_s": TIMEOUT,
+                "lease_heartbeat_s": 0.05,
+            }
+        ),
+        clock=clock,
+    )
+    return api
+
+
+def test_the_event_stream_says_when_a_node_goes_offline_and_back(
+    watched: Api, clock: FakeClock
+) -> None:
+    said: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        watched.ctx.bus.add_listener(
+            lambda m: said.append(m.payload) if m.topic == "machine:node" else None
+        )
+
+    watched.client.portal.call(listen)  # type: ignore[union-attr]
+    beat(watched, "cafe-b", 0.0, clock)
+    wait_for(lambda: said and said[-1]["online"], what="cafe-b online")
+    last = clock.now()
+    asyncio.run(clock.advance(TIMEOUT + 1))
+    wait_for(lambda: not said[-1]["online"], what="cafe-b offline")
+    assert said[-1] == {
+        "node": "cafe-b",
+        "online": False,
+        "offline_since": last.isoformat(),
+        "machines": ["printer"],
+    }
+    beat(watched, "cafe-b", 0.0, clock)
+    wait_for(lambda: said[-1]["online"], what="cafe-b back")
+    # Each change once; the first look may come before the test's first beat (offline).
+    assert [p["online"] for p in said] in ([True, False, True], [False, True, False, True])
+
+
+def test_the_command_line_lists_nodes_and_takes_work_back(b: Api, clock: FakeClock) -> None:
+    # The command reads the real clock: a beat from an hour ago is old enough.
+    hour_ago = clock.now().replace(year=2000)
+    with session_scope(b.ctx.sessions) as session:
+        session.merge(
+            NodeLeaseRecord(
+                node="cafe-b", pid=4242, host="b-pc", started_at=hour_ago, heartbeat_at=hour_ago
+            )
+        )
+    job_id = running_job(b, {"offset": 10})
+    env = {
+        "FABQUEUE_DB_URL": b.ctx.settings.db_url,
+        "FABQUEUE_PROFILES_DIR": str(b.ctx.settings.profiles_dir),
+    }
+    listed = run_cli("nodes", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split("\t")[:3] == [
+        "cafe-b",
+        "offline since 2000-01-05T09:00:00+00:00",
+        "printer",
+    ]
+    refused = run_cli("nodes", "take-back", "cafe-b", "--by", "nobody", env=env)
+    assert refused.returncode == 2 and "no user 'nobody'" in refused.stderr
+    taken = run_cli("nodes", "take-back", "cafe-b", "--by", "staff", env=env)
+    assert taken.returncode == 0, taken.stderr
+    assert f"job(s) interrupted: {job_id}" in taken.stdout
+    assert "waiting for a person: printer" in taken.stdout
+    assert job_of(b, job_id).state == JobState.interrupted

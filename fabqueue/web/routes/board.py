@@ -11,10 +11,9 @@ from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
 from fabqueue.models import Outcome
-from fabqueue.services import counter
+from fabqueue.services import counter, nodes
 from fabqueue.services import jobs as job_service
 from fabqueue.services import machines as machine_service
-from fabqueue.services import nodes
 from fabqueue.web.page import SignedInPage, StaffPage, once
 
 router = APIRouter()
