@@ -23,7 +23,7 @@ from fabqueue.events import EventBus, queue_bus_event
 from fabqueue.models import Job, MachineEvent, MachineRecord, NodeLeaseRecord, RunnerState, User
 from fabqueue.services.errors import Conflict, Forbidden, NotFound
 from fabqueue.services.machines import set_runner_state
-from fabqueue.states import ACTIVE_STATES, JobState, transition
+from fabqueue.states import ACTIVE_STATES, InvalidTransition, JobState, transition
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,11 @@ def take_back(
     person. Refused while the node's lease is alive. Commits."""
     if not user.is_staff:
         raise Forbidden("only staff can take a node's work back")
+    # Hold the node's lease row until this commits: a heartbeat landing meanwhile waits,
+    # so "offline" stays true for the whole decision (SQLite has one writer anyway).
+    session.exec(
+        select(NodeLeaseRecord).where(NodeLeaseRecord.node == name).with_for_update()
+    ).first()
     state = node_state(session, name, now=now, offline_after_s=offline_after_s)
     if state.online:
         assert state.heartbeat_at is not None
@@ -134,17 +139,20 @@ def take_back(
         jobs = _active_jobs(session, slug)
         for job in jobs:
             assert job.id is not None
-            transition(
-                session,
-                job.id,
-                JobState.interrupted,
-                expected=[JobState(job.state)],
-                actor=who,
-                reason=reason,
-                at=now,
-                # The checkpoint stays: the job can be resumed where it stopped.
-                values={"message": reason[:500], "eta_s": None},
-            )
+            try:
+                transition(
+                    session,
+                    job.id,
+                    JobState.interrupted,
+                    expected=[JobState(job.state)],
+                    actor=who,
+                    reason=reason,
+                    at=now,
+                    # The checkpoint stays: the job can be resumed where it stopped.
+                    values={"message": reason[:500], "eta_s": None},
+                )
+            except InvalidTransition:
+                continue  # it moved meanwhile (staff, or the node itself): theirs stands
             interrupted.append(job.id)
         if not jobs and record.runner_state == RunnerState.stopped:
             left_stopped.append(slug)
