@@ -28,6 +28,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PRINTER = "cafe-b-printer"
 HEARTBEAT_S = 0.5
 OFFLINE_AFTER_S = 2.0
+STARTUP_S = 120.0
+"""Starting ``fabqueue serve`` takes seconds; on this shared machine under load, more."""
 
 
 def cafe_b(tmp_path: Path, pg_url: str, link: str) -> Service:
@@ -110,7 +112,7 @@ def test_a_killed_node_is_seen_offline_and_staff_take_its_work_back(
     expected = file_commands(path)
     with emulator(baud=250000, speed=5.0, link=link) as emu:
         b = cafe_b(tmp_path, pg_url, link)
-        b.start()
+        b.start(timeout_s=STARTUP_S)
         try:
             a = make_api(cafe_a(tmp_path, pg_url))
             a.token()  # staff, in the database both cafés share
@@ -152,7 +154,7 @@ def test_a_killed_node_is_seen_offline_and_staff_take_its_work_back(
 
             # Café B comes back: it does not fight, it converges.
             before = str(db_machine(a).status.get("at") or "")
-            b.start()
+            b.start(timeout_s=STARTUP_S)
             wait_for(lambda: node_seen(a, "cafe-b")["online"], 15, what="café B back")
             status_written_after(a, before)
             assert states(a, job_id) == ["queued", "starting", "running", "interrupted"]

@@ -39,7 +39,7 @@ class Service:
             cwd=REPO,
         )
 
-    def start(self) -> None:
+    def start(self, timeout_s: float = 30.0) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "fabqueue", "serve", "--port", str(self.port)],
@@ -48,7 +48,7 @@ class Service:
                 env=self.env,
                 cwd=REPO,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"service exited: {self.log.read_text()[-2000:]}")
