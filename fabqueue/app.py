@@ -160,6 +160,7 @@ def create_app(
                 clock=ctx.clock,
                 offline_after_s=settings.offline_after_s,
                 every_s=settings.lease_heartbeat_s,
+                here=settings.node if ctx.dispatcher is not None else None,
             )
         )
         if on_started is not None:

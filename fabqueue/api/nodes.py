@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from fabqueue.api.deps import CtxDep, CurrentUser, ReadSessionDep, SessionDep, StaffUser
+from fabqueue.context import AppContext
 from fabqueue.services import nodes as node_service
 
 router = APIRouter(prefix="/nodes", tags=["nodes"])
@@ -34,6 +35,11 @@ class TakeBackResult(BaseModel):
     left_stopped: list[str]
 
 
+def this_node(ctx: AppContext) -> str | None:
+    """The node this process runs, when it does (it holds the lease): alive."""
+    return ctx.settings.node if ctx.dispatcher is not None else None
+
+
 def _public(state: node_service.NodeState, staff: bool) -> NodePublic:
     return NodePublic(
         name=state.name,
@@ -51,7 +57,10 @@ def list_nodes(session: ReadSessionDep, ctx: CtxDep, user: CurrentUser) -> list[
     """Every node, online or offline since its last heartbeat
     (``FABQUEUE_NODE_OFFLINE_AFTER_S``, default three heartbeats)."""
     states = node_service.node_states(
-        session, now=ctx.clock.now(), offline_after_s=ctx.settings.offline_after_s
+        session,
+        now=ctx.clock.now(),
+        offline_after_s=ctx.settings.offline_after_s,
+        here=this_node(ctx),
     )
     return [_public(s, user.is_staff) for s in states]
 
@@ -66,6 +75,7 @@ def take_back(name: str, ctx: CtxDep, session: SessionDep, user: StaffUser) -> T
         user=user,
         now=ctx.clock.now(),
         offline_after_s=ctx.settings.offline_after_s,
+        here=this_node(ctx),
     )
     return TakeBackResult(
         node=done.node,

@@ -51,8 +51,12 @@ class NodeState:
         return None if self.online else self.heartbeat_at
 
 
-def node_states(session: Session, *, now: datetime, offline_after_s: float) -> list[NodeState]:
-    """Every node that holds a lease or owns a machine, by name."""
+def node_states(
+    session: Session, *, now: datetime, offline_after_s: float, here: str | None = None
+) -> list[NodeState]:
+    """Every node that holds a lease or owns a machine, by name. ``here``: the node of
+    the process asking, when it holds its lease: alive, whatever its last beat says (a
+    slow database must not make a node show its own machines offline)."""
     leases = {r.node: r for r in session.exec(select(NodeLeaseRecord))}
     machines: dict[str, list[str]] = {}
     for slug, node in session.exec(
@@ -66,7 +70,7 @@ def node_states(session: Session, *, now: datetime, offline_after_s: float) -> l
         states.append(
             NodeState(
                 name=name,
-                online=is_online(beat, now, offline_after_s),
+                online=name == here or is_online(beat, now, offline_after_s),
                 heartbeat_at=beat,
                 pid=lease.pid if lease is not None else None,
                 host=lease.host if lease is not None else None,
@@ -76,20 +80,22 @@ def node_states(session: Session, *, now: datetime, offline_after_s: float) -> l
     return states
 
 
-def node_state(session: Session, name: str, *, now: datetime, offline_after_s: float) -> NodeState:
-    for state in node_states(session, now=now, offline_after_s=offline_after_s):
+def node_state(
+    session: Session, name: str, *, now: datetime, offline_after_s: float, here: str | None = None
+) -> NodeState:
+    for state in node_states(session, now=now, offline_after_s=offline_after_s, here=here):
         if state.name == name:
             return state
     raise NotFound(f"no node {name!r}")
 
 
 def offline_nodes(
-    session: Session, *, now: datetime, offline_after_s: float
+    session: Session, *, now: datetime, offline_after_s: float, here: str | None = None
 ) -> dict[str, NodeState]:
     """The offline nodes that own machines, by name: what the board marks."""
     return {
         s.name: s
-        for s in node_states(session, now=now, offline_after_s=offline_after_s)
+        for s in node_states(session, now=now, offline_after_s=offline_after_s, here=here)
         if not s.online and s.machines
     }
 
@@ -105,7 +111,13 @@ class TakenBack:
 
 
 def take_back(
-    *, session: Session, name: str, user: User, now: datetime, offline_after_s: float
+    *,
+    session: Session,
+    name: str,
+    user: User,
+    now: datetime,
+    offline_after_s: float,
+    here: str | None = None,
 ) -> TakenBack:
     """Take an offline node's work back: its active jobs become ``interrupted`` (their
     checkpoints kept, so they can be resumed or requeued), its machines wait for a
@@ -117,15 +129,14 @@ def take_back(
     session.exec(
         select(NodeLeaseRecord).where(NodeLeaseRecord.node == name).with_for_update()
     ).first()
-    state = node_state(session, name, now=now, offline_after_s=offline_after_s)
+    state = node_state(session, name, now=now, offline_after_s=offline_after_s, here=here)
     if state.online:
-        assert state.heartbeat_at is not None
+        beat = state.heartbeat_at.isoformat(timespec="seconds") if state.heartbeat_at else "?"
         raise Conflict(
-            f"Le nœud « {name} » est en ligne (dernier signe de vie à "
-            f"{state.heartbeat_at.isoformat(timespec='seconds')}) : on ne reprend pas le "
-            "travail d'un nœud vivant.",
+            f"Le nœud « {name} » est en ligne (dernier signe de vie à {beat}) : on ne "
+            "reprend pas le travail d'un nœud vivant.",
             state="online",
-            heartbeat_at=state.heartbeat_at.isoformat(),
+            heartbeat_at=state.heartbeat_at.isoformat() if state.heartbeat_at else None,
         )
     who = f"user:{user.id}"
     since = state.heartbeat_at.isoformat(timespec="seconds") if state.heartbeat_at else "unknown"
@@ -211,6 +222,7 @@ async def watch(
     clock: Clock,
     offline_after_s: float,
     every_s: float,
+    here: str | None = None,
 ) -> None:
     """Say on the event bus (``machine:node``) when a node goes off or on line, so the
     board and the event stream's readers see it without asking."""
@@ -218,7 +230,9 @@ async def watch(
 
     def look() -> list[NodeState]:
         with read_sessions() as session:
-            states = node_states(session, now=clock.now(), offline_after_s=offline_after_s)
+            states = node_states(
+                session, now=clock.now(), offline_after_s=offline_after_s, here=here
+            )
         return watcher.changes(states)
 
     while True:

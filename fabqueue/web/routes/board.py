@@ -30,7 +30,10 @@ def board_page(page: StaffPage) -> Response:
             session, page.ctx.profiles, now=page.ctx.clock.now(), prices=page.web.prices
         )
         offline = nodes.offline_nodes(
-            session, now=page.ctx.clock.now(), offline_after_s=page.ctx.settings.offline_after_s
+            session,
+            now=page.ctx.clock.now(),
+            offline_after_s=page.ctx.settings.offline_after_s,
+            here=page.ctx.settings.node if page.ctx.dispatcher is not None else None,
         )
         return page.render(
             "pages/board.html",

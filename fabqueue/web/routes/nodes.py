@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from starlette.responses import Response
 
+from fabqueue.api.nodes import this_node
 from fabqueue.services import nodes as node_service
 from fabqueue.web.page import StaffPage, once
 
@@ -34,6 +35,7 @@ def take_back(
                 user=user,
                 now=page.ctx.clock.now(),
                 offline_after_s=page.ctx.settings.offline_after_s,
+                here=this_node(page.ctx),
             )
         back = next if next and next.startswith("/") and not next.startswith("//") else "/"
         return page.redirect(back)
