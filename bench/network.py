@@ -7,8 +7,12 @@
    node A (folder copy + chunks into the database), fetched by node B into its empty
    cache (what B's dispatch does before the machine starts), p50/p99 over RUNS files.
 3. Peak Python memory (tracemalloc) while storing and fetching it: must stay flat.
+4. From ``kill -9`` of a node (a real ``fabqueue serve`` process) to another node's API
+   showing it offline, over OFFLINE_RUNS kills, with a short heartbeat (0.5 s, offline
+   after 1.5 s) and with the defaults (10 s, offline after 30 s).
 
-Run: ``.venv/bin/python bench/network.py`` (needs Debian's postgresql, as the tests do).
+Run: ``.venv/bin/python bench/network.py`` (needs Debian's postgresql, as the tests do);
+``--offline`` runs only part 4.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from fabqueue.settings import Settings  # noqa: E402
 from fabqueue.storage.postgres import DatabaseStore  # noqa: E402
 from tests.support import pg  # noqa: E402
 from tests.support.factories import make_user, sim_printer, tiny_gcode, write_profiles  # noqa: E402
+from tests.support.service import Service  # noqa: E402
 from tests.support.storage import PatternStream  # noqa: E402
 
 JOBS = 200
@@ -143,12 +148,73 @@ def storage_latency(tmp: Path, url: str) -> None:
     )
 
 
+OFFLINE_RUNS = 7
+DEFAULT_RUNS = 3
+
+
+def offline_after_kill(
+    tmp: Path, url: str, heartbeat_s: float, offline_s: float, runs: int
+) -> None:
+    """Seconds from SIGKILL of node B to node A's ``GET /api/v1/nodes`` saying offline."""
+    profiles = write_profiles(tmp / "kill-b", {"kill-b-p1": sim_printer()})
+    b = Service(
+        {
+            "FABQUEUE_DB_URL": url,
+            "FABQUEUE_DATA_DIR": str(tmp / "kill-b" / "data"),
+            "FABQUEUE_PROFILES_DIR": str(profiles),
+            "FABQUEUE_NODE": "kill-b",
+            "FABQUEUE_LEASE_HEARTBEAT_S": str(heartbeat_s),
+            "FABQUEUE_NODE_OFFLINE_AFTER_S": str(offline_s),
+        },
+        tmp / "kill-b.log",
+    )
+    a_settings = Settings(
+        db_url=url,
+        data_dir=tmp / "kill-a" / "data",
+        profiles_dir=write_profiles(tmp / "kill-a", {}),
+        node="kill-a",
+        lease_heartbeat_s=heartbeat_s,
+        node_offline_after_s=offline_s,
+    )
+    seen: list[float] = []
+    with TestClient(create_app(a_settings)) as a:
+        ctx = a.app.state.ctx  # type: ignore[attr-defined]
+        _, token = make_user(ctx.sessions, f"bench-{heartbeat_s}", "facilitator")
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def b_online() -> bool:
+            nodes = a.get("/api/v1/nodes", headers=headers).json()
+            return any(n["name"] == "kill-b" and n["online"] for n in nodes)
+
+        for _ in range(runs):
+            b.start()
+            while not b_online():
+                time.sleep(0.02)
+            b.kill9()
+            t0 = time.perf_counter()
+            while b_online():
+                time.sleep(0.02)
+            seen.append(time.perf_counter() - t0)
+    print(
+        f"kill -9 to offline on the other node, heartbeat {heartbeat_s:g} s, offline after "
+        f"{offline_s:g} s, {runs} runs: median {statistics.median(seen):.2f} s "
+        f"(min {min(seen):.2f}, max {max(seen):.2f}; expected between "
+        f"{offline_s - heartbeat_s:g} and {offline_s:g} s with beats on time; "
+        "a late beat makes it sooner)"
+    )
+
+
 def main() -> None:
+    only_offline = "--offline" in sys.argv[1:]
     server = pg.start()
     try:
         with tempfile.TemporaryDirectory(prefix="fq-bench-net-") as tmp:
-            queue_throughput(Path(tmp), new_database(server))
-            storage_latency(Path(tmp), new_database(server))
+            if not only_offline:
+                queue_throughput(Path(tmp), new_database(server))
+                storage_latency(Path(tmp), new_database(server))
+            url = new_database(server)
+            offline_after_kill(Path(tmp), url, 0.5, 1.5, OFFLINE_RUNS)
+            offline_after_kill(Path(tmp), url, 10.0, 30.0, DEFAULT_RUNS)
     finally:
         server.stop()
 

@@ -30,6 +30,7 @@ from fabqueue.lease import NodeLease
 from fabqueue.models import StoredFile
 from fabqueue.notify.sender import MailSender
 from fabqueue.profiles import ProfileSet, load_profiles
+from fabqueue.services import nodes as node_service
 from fabqueue.services.errors import ServiceError
 from fabqueue.services.intake import unavailable as intake_unavailable
 from fabqueue.services.machines import register_local
@@ -177,6 +178,16 @@ def create_app(
                 profiles=ctx.profiles,
             )
             await mail_sender.start()
+        nodes_watch = asyncio.create_task(
+            node_service.watch(
+                read_sessions=ctx.read_sessions,
+                bus=ctx.bus,
+                clock=ctx.clock,
+                offline_after_s=settings.offline_after_s,
+                every_s=settings.lease_heartbeat_s,
+                here=settings.node if ctx.dispatcher is not None else None,
+            )
+        )
         if on_started is not None:
             on_started(settings)
         try:
@@ -186,6 +197,7 @@ def create_app(
                 await mail_sender.stop()
             if ctx.dispatcher is not None:
                 await ctx.dispatcher.stop()
+            nodes_watch.cancel()
             if heartbeat is not None:
                 heartbeat.cancel()
             if own_lease is not None:

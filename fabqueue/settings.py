@@ -85,6 +85,14 @@ class Settings(BaseSettings):
 
     quote_request_window_s: float = Field(3600.0, gt=0)
 
+    node_offline_after_s: float | None = Field(None, gt=0)
+    """A node whose last heartbeat is older than this is shown offline, and staff may
+    take its work back (default: three heartbeats)."""
+
+    @property
+    def offline_after_s(self) -> float:
+        return self.node_offline_after_s or 3 * self.lease_heartbeat_s
+
     start_dispatcher: bool = True
 
     storage: Literal["local", "database"] = "local"

@@ -14,6 +14,7 @@ from fabqueue.api import (
     invoices,
     jobs,
     machines,
+    nodes,
     privacy,
     quotes,
     reports,
@@ -39,5 +40,6 @@ api_router.include_router(calendars.router)
 api_router.include_router(privacy.router, responses=WRITES)
 api_router.include_router(intake.router, responses=UPLOADS)
 api_router.include_router(invoices.router, responses=WRITES)
+api_router.include_router(nodes.router, responses=WRITES)
 
 __all__ = ["api_router"]

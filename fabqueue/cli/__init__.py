@@ -15,6 +15,7 @@ from fabqueue.cli import (
     client,
     database,
     mail,
+    nodes,
     profiles,
     quotes,
     reports,
@@ -38,6 +39,7 @@ COMMAND_MODULES = (
     reports,
     storage,
     mail,
+    nodes,
 )
 
 

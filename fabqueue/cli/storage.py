@@ -1,4 +1,5 @@
-"""``fabqueue storage migrate``: move the data folder's files into the database store."""
+"""``fabqueue storage migrate``: move the data folder's files into the database store;
+``fabqueue storage gc``: remove stored files nothing refers to any more."""
 
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ def register(sub: Any) -> None:
         "safe to run again",
     )
     mig.set_defaults(func=migrate)
+    gc = ssub.add_parser(
+        "gc",
+        help="list the stored files no job or quote refers to any more; --apply removes them",
+    )
+    gc.add_argument("--apply", action="store_true", help="remove them (default: only list)")
+    gc.add_argument(
+        "--min-age-minutes",
+        type=float,
+        default=60.0,
+        help="leave files stored or used more recently than this (default 60)",
+    )
+    gc.set_defaults(func=collect_garbage)
 
 
 def migrate(_args: argparse.Namespace) -> int:
@@ -48,3 +61,39 @@ def migrate_files(settings: Any, engine: Any, *, explicit: bool) -> tuple[int, i
         fail(str(exc))
     assert isinstance(store, DatabaseStore)
     return store.migrate_local()
+
+
+def collect_garbage(args: argparse.Namespace) -> int:
+    from fabqueue.clock import utcnow
+    from fabqueue.db import make_engine, make_session_factory
+    from fabqueue.services.storage_gc import collect
+    from fabqueue.settings import Settings
+    from fabqueue.storage import StorageMisconfigured, make_store
+
+    if args.min_age_minutes < 0:
+        fail("--min-age-minutes cannot be negative")
+    settings = Settings()
+    engine = make_engine(settings.db_url)
+    try:
+        try:
+            store = make_store(settings, engine)
+        except StorageMisconfigured as exc:
+            fail(str(exc))
+        with make_session_factory(engine, None)() as session:
+            report = collect(
+                session,
+                store,
+                now=utcnow(),
+                min_age_s=args.min_age_minutes * 60,
+                apply=args.apply,
+            )
+    finally:
+        engine.dispose()
+    for orphan in report.orphans:
+        print(f"{orphan.sha256}\t{orphan.size}\t{','.join(sorted(orphan.where))}")
+    verb = "removed" if report.applied else "would be removed (run again with --apply)"
+    print(
+        f"{len(report.orphans)} file(s), {report.size} bytes, {verb}; "
+        f"{report.young} recent file(s) left alone; {report.loose_chunks} loose chunk group(s)"
+    )
+    return 0

@@ -44,6 +44,26 @@ class FileStore(ContentStore):
                     removed += 1
         return removed
 
+    def local_files(self) -> Iterator[tuple[str, int, float]]:
+        """(sha256, size, mtime) of every content file in the data folder."""
+        if not self._files.is_dir():
+            return
+        for path in self._files.rglob("*"):
+            if path.is_file() and len(path.name) == 64:
+                st = path.stat()
+                yield path.name, st.st_size, st.st_mtime
+
+    def forget_local(self, sha256: str, *, older_than: float) -> bool:
+        """Remove this node's copy unless it was written or used since ``older_than``."""
+        path = self.path_for(sha256)
+        try:
+            if path.stat().st_mtime >= older_than:
+                return False
+        except FileNotFoundError:
+            return False
+        path.unlink(missing_ok=True)
+        return True
+
     def path_for(self, sha256: str) -> Path:
         return self._files / sha256[:2] / sha256
 
@@ -115,6 +135,8 @@ class FileStore(ContentStore):
             final = self.path_for(sha)
             if final.exists():
                 tmp.unlink()
+                # Stored again: young again, so a garbage collection running now keeps it.
+                os.utime(final)
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 tmp.replace(final)

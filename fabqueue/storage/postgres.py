@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fabqueue.models import FileBlob, FileChunk
@@ -54,8 +54,11 @@ class DatabaseStore(FileStore):
         return stored
 
     def put(self, path: Path, sha256: str) -> bool:
-        """Copy a local file into the database unless it is there; True if copied."""
-        if self.has(sha256):
+        """Copy a local file into the database unless it is there; True if copied.
+
+        Already there: its ``created_at`` becomes now, so a garbage collection running
+        meanwhile (it keeps young files) cannot take it from the job about to use it."""
+        if self._touch(sha256):
             return False
         seq = 0
         size = 0
@@ -77,6 +80,13 @@ class DatabaseStore(FileStore):
                 raise
             return False
         return True
+
+    def _touch(self, sha256: str) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(_blob).where(_blob.c.sha256 == sha256).values(created_at=datetime.now(UTC))
+            )
+        return bool(result.rowcount)
 
     def read(self, sha256: str) -> Iterator[bytes]:
         with self.engine.connect() as conn:

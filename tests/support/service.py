@@ -39,7 +39,7 @@ class Service:
             cwd=REPO,
         )
 
-    def start(self) -> None:
+    def start(self, timeout_s: float = 90.0) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "fabqueue", "serve", "--port", str(self.port)],
@@ -48,8 +48,9 @@ class Service:
                 env=self.env,
                 cwd=REPO,
             )
-        # Generous: on a loaded shared machine the lifespan alone can take half a minute.
-        deadline = time.monotonic() + 90
+        # Generous by default: on a loaded shared machine the lifespan alone can take
+        # half a minute.
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"service exited: {self.log.read_text()[-2000:]}")

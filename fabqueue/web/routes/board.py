@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
 from fabqueue.models import Outcome
-from fabqueue.services import counter
+from fabqueue.services import counter, nodes
 from fabqueue.services import jobs as job_service
 from fabqueue.services import machines as machine_service
 from fabqueue.web.page import SignedInPage, StaffPage, once
@@ -29,7 +29,16 @@ def board_page(page: StaffPage) -> Response:
         data = counter.board(
             session, page.ctx.profiles, now=page.ctx.clock.now(), prices=page.web.prices
         )
-        return page.render("pages/board.html", {"board": data, "profiles": page.ctx.profiles})
+        offline = nodes.offline_nodes(
+            session,
+            now=page.ctx.clock.now(),
+            offline_after_s=page.ctx.settings.offline_after_s,
+            here=page.ctx.settings.node if page.ctx.dispatcher is not None else None,
+        )
+        return page.render(
+            "pages/board.html",
+            {"board": data, "profiles": page.ctx.profiles, "offline_nodes": offline},
+        )
 
 
 @router.get("/live")
