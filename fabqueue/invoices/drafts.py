@@ -168,7 +168,9 @@ class QuoteBill:
     final: bool
 
 
-def _bill_of(session: Session, quote: Quote) -> QuoteBill:
+def _bill_of(session: Session, quote: Quote, chosen: set[int] | None = None) -> QuoteBill:
+    """What an invoice of the quote bills now: the design lines' copies made and not
+    billed (only the ``chosen`` design lines, when given)."""
     assert quote.id is not None
     bill = QuoteBill([], [], True)
     others: list[QuoteLine] = []
@@ -177,6 +179,8 @@ def _bill_of(session: Session, quote: Quote) -> QuoteBill:
             others.append(line)
             continue
         done, copies = _done_unbilled_jobs(session, line)
+        if chosen is not None and line.id not in chosen:
+            done = []
         billed_before = _billed_copies(session, line)
         if billed_before + len(done) < copies:
             bill.final = False
@@ -253,15 +257,59 @@ def credited_line_ids(session: Session, invoice_id: int) -> set[int]:
     return {r for r in rows if r is not None}
 
 
-def draft_from_quote(*, session: Session, user: User, quote_id: int, at: datetime) -> Invoice:
-    """A draft invoice of the quote's jobs done and not billed yet.
+@dataclass(frozen=True)
+class Billable:
+    """A design line of a converted quote, as the issuing page offers it."""
+
+    quote_line_id: int
+    description: str
+    copies: int
+    done_unbilled: int
+    billed: int
+    unit_price_cents: int
+
+
+def billable_lines(session: Session, quote_id: int) -> list[Billable]:
+    """The quote's design lines with their copies made and not billed yet (a read: the
+    draft itself re-checks under the quote's lock)."""
+    out = []
+    for line in lines_of(session, quote_id):
+        if line.kind != LineKind.design:
+            continue
+        assert line.id is not None
+        done, copies = _done_unbilled_jobs(session, line)
+        out.append(
+            Billable(
+                line.id,
+                line.description,
+                copies,
+                len(done),
+                _billed_copies(session, line),
+                line.unit_price_cents,
+            )
+        )
+    return out
+
+
+def draft_from_quote(
+    *,
+    session: Session,
+    user: User,
+    quote_id: int,
+    at: datetime,
+    quote_line_ids: list[int] | None = None,
+) -> Invoice:
+    """A draft invoice of the quote's jobs done and not billed yet (of the design lines
+    ``quote_line_ids`` only, when given: the rest waits for a later invoice).
 
     The invoice that completes the quote (every copy made) also carries the quote's
     free lines and discount, and deducts the deposits already invoiced.
     """
     check_staff(user)
     quote = _converted_quote(session, quote_id)
-    bill = _bill_of(session, quote)
+    if quote_line_ids is not None and not quote_line_ids:
+        raise Invalid("choose at least one line to invoice")
+    bill = _bill_of(session, quote, None if quote_line_ids is None else set(quote_line_ids))
     if not any(ln.job_ids for ln in bill.lines) and not bill.final:
         raise Conflict(
             f"nothing to invoice on quote {quote.number}: no job of it succeeded since "

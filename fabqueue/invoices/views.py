@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from fabqueue.invoices.drafts import lines_of_invoice
-from fabqueue.invoices.payments import balance_cents, paid_cents
+from fabqueue.invoices.payments import balance_cents, paid_cents, refund_due_cents
 from fabqueue.invoices.states import ISSUED_STATES
 from fabqueue.models.invoices import (
     Invoice,
@@ -56,6 +56,8 @@ class InvoicePublic(BaseModel):
     total_ttc: Decimal | None
     paid: Decimal
     balance_due: Decimal | None
+    refund_due: Decimal | None = None
+    """On a credit note: what the café still owes back to the client."""
     pdf_sha256: str | None
     footprint: str | None
     till_reference: str | None
@@ -130,6 +132,9 @@ def to_public(session: Session, invoice: Invoice) -> InvoicePublic:
         total_ttc=_money(invoice.total_ttc_cents),
         paid=from_cents(paid_cents(session, invoice.id)),
         balance_due=from_cents(balance_cents(session, invoice)) if issued else None,
+        refund_due=from_cents(refund_due_cents(session, invoice))
+        if invoice.kind == InvoiceKind.credit_note
+        else None,
         pdf_sha256=invoice.pdf_sha256,
         footprint=invoice.footprint,
         till_reference=invoice.till_reference,
@@ -150,10 +155,13 @@ def list_invoices(
     kind: InvoiceKind | None = None,
     state: InvoiceState | None = None,
     quote_id: int | None = None,
+    organisation_id: int | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[Invoice]:
     query = select(Invoice)
+    if organisation_id is not None:
+        query = query.where(Invoice.organisation_id == organisation_id)
     if kind is not None:
         query = query.where(Invoice.kind == kind)
     if state is not None:
@@ -193,4 +201,23 @@ def payment_public(session: Session, payment: Payment) -> PaymentPublic:
         paid_on=payment.paid_on,
         reference=payment.reference,
         recorded_at=payment.recorded_at,
+    )
+
+
+def payments_of(session: Session, invoice_id: int) -> list[PaymentPublic]:
+    """The payments (and, on a credit note, the refunds) recorded against a record."""
+    rows = session.exec(
+        select(Payment).where(Payment.invoice_id == invoice_id).order_by(col(Payment.id))
+    )
+    return [payment_public(session, p) for p in rows]
+
+
+def credit_notes_of(session: Session, invoice_id: int) -> list[Invoice]:
+    return list(
+        session.exec(
+            select(Invoice)
+            .where(Invoice.corrects_id == invoice_id)
+            .where(Invoice.kind == InvoiceKind.credit_note)
+            .order_by(col(Invoice.id))
+        )
     )

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from starlette.responses import Response
 
+from fabqueue.quotes import archive as quote_archive
 from fabqueue.quotes import convert as quote_convert
 from fabqueue.quotes import lines as quote_lines
-from fabqueue.quotes import pdf as quote_pdf
 from fabqueue.quotes import sending as quote_sending
 from fabqueue.quotes import workflow as quote_flow
 from fabqueue.quotes.views import to_public
@@ -62,7 +62,9 @@ def quote_pdf_page(quote_id: int, page: StaffPage) -> Response:
     assert page.user is not None
     with page.ctx.read_sessions() as session:
         quote = quote_flow.get_quote(session, quote_id, page.user)
-        pdf = quote_pdf.render_pdf(session, quote, page.ctx.profiles, page.ctx.clock.now())
+        pdf = quote_archive.pdf_bytes(
+            session, quote, page.ctx.profiles, page.ctx.store, page.ctx.clock.now()
+        )
         name = quote.number or f"projet-devis-{quote.id}"
     return Response(
         pdf,
@@ -175,7 +177,7 @@ def _move(page: Page, quote_id: int, action: str) -> str | None:
                 quote_id=quote_id,
                 profiles=ctx.profiles,
                 at=ctx.clock.now(),
+                store=ctx.store,
             )
-            session.commit()
             return f"/api/v1/quotes/link/{token}"
     raise NotFound(f"no action {action!r}")
