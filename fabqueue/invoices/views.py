@@ -10,11 +10,13 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from fabqueue.invoices.drafts import lines_of_invoice
-from fabqueue.invoices.payments import balance_cents, paid_cents, refund_due_cents
+from fabqueue.invoices.payments import balance_cents, overdue, paid_cents, refund_due_cents
 from fabqueue.invoices.states import ISSUED_STATES
+from fabqueue.models import Job, Organisation, Quote, QuoteJob, QuoteState
 from fabqueue.models.invoices import (
     Invoice,
     InvoiceEvent,
+    InvoiceJob,
     InvoiceKind,
     InvoiceState,
     Payment,
@@ -22,6 +24,7 @@ from fabqueue.models.invoices import (
 )
 from fabqueue.pricing import from_cents, line_total_cents
 from fabqueue.services.errors import NotFound
+from fabqueue.states import JobState
 
 
 class InvoiceLinePublic(BaseModel):
@@ -221,3 +224,95 @@ def credit_notes_of(session: Session, invoice_id: int) -> list[Invoice]:
             .order_by(col(Invoice.id))
         )
     )
+
+
+# --- what the staff pages list ---------------------------------------------------------
+
+
+def customer_label(session: Session, invoice: Invoice) -> str:
+    """Who is billed: the name frozen on an issued record, else the draft's customer."""
+    name = invoice.client.get("name") if invoice.client else None
+    if name:
+        return str(name)
+    if invoice.organisation_id is not None:
+        org = session.get(Organisation, invoice.organisation_id)
+        return org.name if org else ""
+    return invoice.customer_name or ""
+
+
+def overdue_ids(session: Session, today: date) -> set[int]:
+    return {inv.id for inv, _left in overdue(session, today) if inv.id is not None}
+
+
+class QuoteToInvoice(BaseModel):
+    id: int
+    number: str | None
+    title: str
+    state: QuoteState
+    organisation_name: str
+    total_ht: Decimal | None
+
+
+def quotes_to_invoice(session: Session, limit: int = 100) -> list[QuoteToInvoice]:
+    """Accepted quotes (a deposit may be asked) and converted ones (their jobs made are
+    invoiced), newest first."""
+    rows = session.exec(
+        select(Quote, Organisation)
+        .join(Organisation, col(Organisation.id) == col(Quote.organisation_id))
+        .where(col(Quote.state).in_([QuoteState.accepted, QuoteState.converted]))
+        .order_by(col(Quote.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        QuoteToInvoice(
+            id=q.id or 0,
+            number=q.number,
+            title=q.title,
+            state=q.state,
+            organisation_name=org.name,
+            total_ht=_money(q.total_ht_cents),
+        )
+        for q, org in rows
+    ]
+
+
+class CounterJob(BaseModel):
+    id: int
+    title: str
+    file_name: str
+    copies: int
+    kind: str
+    finished_at: datetime
+
+
+def counter_jobs(session: Session, limit: int = 100) -> list[CounterJob]:
+    """Jobs made at the counter (not from a quote) and not on an invoice yet."""
+    from_quote = select(QuoteJob.job_id)
+    billed = select(InvoiceJob.job_id)
+    rows = session.exec(
+        select(Job)
+        .where(Job.state == JobState.succeeded)
+        .where(col(Job.id).not_in(from_quote))
+        .where(col(Job.id).not_in(billed))
+        .order_by(col(Job.updated_at).desc())
+        .limit(limit)
+    ).all()
+    return [
+        CounterJob(
+            id=j.id or 0,
+            title=j.title,
+            file_name=j.file_name,
+            copies=j.copies,
+            kind=j.kind.value,
+            finished_at=j.updated_at,
+        )
+        for j in rows
+    ]
+
+
+def organisations(session: Session) -> list[tuple[int, str]]:
+    return [
+        (o.id, o.name)
+        for o in session.exec(select(Organisation).order_by(col(Organisation.name)))
+        if o.id is not None
+    ]

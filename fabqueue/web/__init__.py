@@ -15,6 +15,9 @@ from fabqueue.settings import Settings
 from fabqueue.web.errors import BadForm, NotAllowed, PageRedirect
 from fabqueue.web.page import anonymous_page
 from fabqueue.web.routes import auth, board, jobs, machines, quotes
+from fabqueue.web.routes.books import exports as book_exports
+from fabqueue.web.routes.books import invoices as invoice_pages
+from fabqueue.web.routes.books import reports as report_pages
 from fabqueue.web.sessions import SessionMiddleware, secret_key
 from fabqueue.web.state import build_web_state
 
@@ -61,6 +64,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         return _error_page(request, 403, page.gettext("Form expired"), detail)
 
     for router in (auth.router, board.router, jobs.router, machines.router, quotes.router):
+        app.include_router(router, include_in_schema=False)
+    for router in (invoice_pages.router, book_exports.router, report_pages.router):
         app.include_router(router, include_in_schema=False)
     app.add_route("/static/{digest}/{name:path}", web.assets.serve, include_in_schema=False)
 
