@@ -143,7 +143,20 @@ def cell(value: Cell, lang: str) -> str:
     locale = "fr_FR" if lang == "fr" else "en_GB"
     if isinstance(value, int):
         return format_decimal(value, locale=locale)
+    if isinstance(value, Decimal):  # amounts in euros: always their cents
+        return format_decimal(value, locale=locale, format="#,##0.00")
     return format_decimal(Decimal(str(value)), locale=locale, format="#,##0.###")
+
+
+def _base(kind: str, choice: Choice) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "kinds": KINDS,
+        "choice": choice,
+        "error": None,
+        "report": None,
+        "query": choice.query(),
+    }
 
 
 @router.get("/reports")
@@ -156,7 +169,7 @@ def report_page(kind: str, page: StaffPage) -> Response:
     if kind not in KINDS:
         return page.redirect("/reports/activity")
     choice = Choice(page, dict(page.request.query_params))
-    context: dict[str, Any] = {"kind": kind, "kinds": KINDS, "choice": choice, "error": None}
+    context = _base(kind, choice)
     try:
         report = _build(page, choice)
     except _Bad as exc:
@@ -168,7 +181,6 @@ def report_page(kind: str, page: StaffPage) -> Response:
         charts=svg_charts(report),
         cell=lambda v: cell(v, page.lang),
         numeric=lambda v: isinstance(v, int | float | Decimal) and not isinstance(v, bool),
-        query=choice.query(),
     )
     return page.render("pages/reports/report.html", context)
 
@@ -182,7 +194,7 @@ def download(kind: str, page: StaffPage, format: str = "csv") -> Response:
     try:
         report = _build(page, choice)
     except _Bad as exc:
-        context = {"kind": kind, "kinds": KINDS, "choice": choice, "error": exc.message}
+        context = {**_base(kind, choice), "error": exc.message}
         return page.render("pages/reports/report.html", context, status=422)
     body = exports.render(report, format, service.site_identity(page.ctx.profiles))
     name = f"bilan-{report.period.replace('/', '_')}.{format}"
