@@ -7,6 +7,7 @@ A job is billed once: :class:`~fabqueue.models.InvoiceJob` holds it from the dra
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -527,6 +528,96 @@ def _discount_lines(lines: list[InvoiceLine], sale: CounterSale) -> list[Invoice
         )
         for rate_bp, base in sorted(bases.items(), reverse=True)
     ]
+
+
+# --- members' machine time ------------------------------------------------------------
+
+
+def member_jobs(session: Session, member_id: int) -> list[Job]:
+    """A member's own jobs made and not invoiced yet (not from a quote)."""
+    return list(
+        session.exec(
+            select(Job)
+            .where(Job.owner_id == member_id)
+            .where(Job.state == JobState.succeeded)
+            .where(col(Job.id).not_in(select(QuoteJob.job_id)))
+            .where(col(Job.id).not_in(select(InvoiceJob.job_id)))
+            .order_by(col(Job.id))
+        )
+    )
+
+
+def billed_minutes(job: Job, increment_min: int) -> int:
+    """The job's machine time (its analysis, every copy), up to the next increment."""
+    seconds = (Analysis.model_validate(job.analysis).duration_s or 0.0) * job.copies
+    steps = math.ceil(seconds / (60 * increment_min))  # started increments
+    return max(steps, 1) * increment_min
+
+
+def draft_member_time(
+    *, session: Session, user: User, member_id: int, profiles: ProfileSet, at: datetime
+) -> Invoice:
+    """A draft invoice of a member's machine time when ``prices.toml`` charges it
+    (``[members] hourly_rate``): one line per job made and not invoiced, its machine
+    time rounded up to the increment, at the members' hourly rate."""
+    check_staff(user)
+    rules = profiles.prices.members
+    if rules.hourly_rate <= 0:
+        raise Conflict("the café does not charge members' machine time (prices.toml [members])")
+    member = session.get(User, member_id)
+    if member is None or member.role.value != "member":
+        raise NotFound(f"no member {member_id}")
+    jobs = member_jobs(session, member_id)
+    if not jobs:
+        raise Conflict(f"{member.name} has no job made and not invoiced yet")
+    site = profiles.site
+    rate_bp = int(site.line_vat_rate() * 100) if site else 0
+    # Billed per started increment (« 3 × 15 min »): a whole quantity, and a unit price
+    # in whole cents, where hours would need thirds.
+    step = rules.time_increment_min
+    unit_cents = int(
+        (rules.hourly_rate * 100 * step / 60).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    )
+    lines = []
+    for job in jobs:
+        minutes = billed_minutes(job, step)
+        lines.append(
+            InvoiceLine(
+                invoice_id=0,
+                position=0,
+                kind=InvoiceLineKind.item,
+                description=f"Temps machine — {job.title} ({job.machine or job.kind.value}), "
+                f"{minutes} min",
+                quantity_milli=minutes // step * MILLI,
+                unit=f"{step} min",
+                unit_price_cents=unit_cents,
+                vat_rate_bp=rate_bp,
+                account_key=job.kind.value,
+                job_ids=[job.id or 0],
+            )
+        )
+    invoice = _new(
+        session,
+        user,
+        InvoiceKind.invoice,
+        at,
+        customer_name=member.name,
+        business=False,
+        title="Temps machine adhérent",
+    )
+    _add_lines(session, invoice, lines)
+    _hold_jobs(session, invoice, [j.id for j in jobs if j.id is not None])
+    record(
+        session,
+        invoice,
+        actor=actor_of(user),
+        at=at,
+        action="drafted",
+        member=member_id,
+        jobs=[j.id for j in jobs],
+    )
+    session.commit()
+    return invoice
 
 
 # --- cancel -------------------------------------------------------------------------

@@ -7,12 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from fabqueue.invoices.drafts import lines_of_invoice
 from fabqueue.invoices.payments import balance_cents, overdue, paid_cents, refund_due_cents
 from fabqueue.invoices.states import ISSUED_STATES
-from fabqueue.models import Job, Organisation, Quote, QuoteJob, QuoteState
+from fabqueue.models import Job, Organisation, Quote, QuoteJob, QuoteState, Role, User
 from fabqueue.models.invoices import (
     Invoice,
     InvoiceEvent,
@@ -316,3 +317,18 @@ def organisations(session: Session) -> list[tuple[int, str]]:
         for o in session.exec(select(Organisation).order_by(col(Organisation.name)))
         if o.id is not None
     ]
+
+
+def members_to_invoice(session: Session) -> list[tuple[int, str, int]]:
+    """Members with jobs made and not invoiced yet: (id, name, how many jobs)."""
+    rows = session.exec(
+        select(User.id, User.name, func.count(col(Job.id)))
+        .join(Job, col(Job.owner_id) == col(User.id))
+        .where(User.role == Role.member)
+        .where(Job.state == JobState.succeeded)
+        .where(col(Job.id).not_in(select(QuoteJob.job_id)))
+        .where(col(Job.id).not_in(select(InvoiceJob.job_id)))
+        .group_by(col(User.id), col(User.name))
+        .order_by(col(User.name))
+    ).all()
+    return [(uid, name, n) for uid, name, n in rows if uid is not None]

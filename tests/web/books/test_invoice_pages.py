@@ -292,3 +292,39 @@ def test_exports_page_and_its_refusals(qapi: Api, desk: TestClient) -> None:
     r = desk.get("/books/ventes.csv", params={"start": "2026-01-01", "end": "2026-12-31"})
     assert r.status_code == 200 and r.text.startswith("numero;type;date")
     assert desk.get("/books/autre.csv").status_code == 404
+
+
+def test_members_machine_time_is_invoiced_when_prices_charge_it(
+    qapi: Api, desk: TestClient, tmp_path: Path
+) -> None:
+    from fabqueue.db import session_scope
+    from fabqueue.models import Job
+    from fabqueue.profiles import load_profiles
+    from tests.support.factories import make_user
+
+    lea, _token = make_user(qapi.ctx.sessions, "lea", "member")
+    # Lea's own job (made on a machine she is authorised for; the authorisation rules
+    # are not what this test is about).
+    job_id = counter_job(qapi, copies=2)
+    with session_scope(qapi.ctx.sessions) as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.owner_id = lea
+        s.add(job)
+        s.commit()
+    # Free by default: nothing offered.
+    assert "Temps machine des adhérents" not in text_of(desk.get("/invoices/new").text)
+    root = tmp_path / "qprofiles"
+    with (root / "prices.toml").open("a") as fh:
+        fh.write('\n[members]\nhourly_rate = "4.00"\ntime_increment_min = 15\n')
+    qapi.ctx.profiles = load_profiles(root)
+    words = text_of(desk.get("/invoices/new").text)
+    assert "Temps machine des adhérents" in words and "lea · 1 travail(x) non facturé(s)" in words
+    r = post(desk, "/invoices/new", "/invoices/member-time", {"member_id": str(lea)})
+    words = text_of(r.text)
+    # 2 copies × 2 323 s = 77,4 min: six started quarter hours at 1,00 € HT each.
+    assert "90 min" in words and "lea" in words, words[:1500]
+    page = f"/invoices/{invoice_id_of(r)}"
+    words = text_of(post(desk, page, f"{page}/do/issue", {}).text)
+    assert euros_in(words, "Total HT") == Decimal("6.00")
+    assert "Temps machine des adhérents" not in text_of(desk.get("/invoices/new").text)

@@ -86,6 +86,9 @@ def _render_new(page: Page, *, error: str | None = None, status: int = 200) -> R
             "quotes": views.quotes_to_invoice(session),
             "jobs": views.counter_jobs(session),
             "orgs": views.organisations(session),
+            "members": views.members_to_invoice(session)
+            if page.ctx.profiles.prices.members.hourly_rate > 0
+            else [],
             "error": error,
         }
     return page.render("pages/invoices/new.html", context, status=status)
@@ -230,6 +233,33 @@ def draft_counter(
                 session=session,
                 user=user,
                 sale=sale,
+                profiles=page.ctx.profiles,
+                at=page.ctx.clock.now(),
+            )
+            assert inv.id is not None
+            return inv.id
+
+    return _draft(page, idem, make, lambda **kw: _render_new(page, **kw))
+
+
+@router.post("/invoices/member-time")
+def draft_member_time(
+    page: StaffPage,
+    member_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    """A member's machine time, when prices.toml charges it."""
+    page.check_csrf(csrf)
+    user = page.user
+    assert user is not None
+
+    def make() -> int:
+        with page.ctx.sessions() as session:
+            inv = drafts.draft_member_time(
+                session=session,
+                user=user,
+                member_id=member_id,
                 profiles=page.ctx.profiles,
                 at=page.ctx.clock.now(),
             )

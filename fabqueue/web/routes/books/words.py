@@ -44,6 +44,14 @@ def _rules(_: Gettext) -> list[tuple[str, str]]:
             _("An invoice names its customer: choose an organisation or write a name."),
         ),
         (r"only a job made is invoiced", _("Only a job that is done can be invoiced.")),
+        (
+            r"does not charge members' machine time",
+            _("The café does not charge members' machine time (prices.toml, [members])."),
+        ),
+        (
+            r"has no job made and not invoiced yet",
+            _("This member has no job made and not invoiced yet."),
+        ),
         (r"is on an invoice already", _("This job is on an invoice already.")),
         (
             r"was made from a quote",
