@@ -123,10 +123,11 @@ def test_request_to_jobs(qapi: Api) -> None:
         "drafted",
         "line_added",
         "sent",
+        "pdf_archived",
         "accepted",
         "converted",
     ]
-    assert events[5]["actor"] == "link"
+    assert events[6]["actor"] == "link"
     assert events[1]["actor"].startswith("user:")
 
 
