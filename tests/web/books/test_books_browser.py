@@ -98,11 +98,20 @@ def test_a_facilitator_invoices_is_paid_twice_and_credits_a_line(
 
 
 def _books_pages(browser: Any, url: str, number: str, quote_id: int) -> list[str]:
+    """Every money page, full: an invoice issued and paid, its credit note owing a
+    refund (so the payment, credit and refund forms are all shown somewhere)."""
     context = browser.new_context(locale="fr-FR", viewport=TABLET)
     page = context.new_page()
     invoice = _invoice_the_quote(page, url, number)
+    page.get_by_role("button", name="Enregistrer le règlement").click()
+    page.get_by_role("checkbox", name=re.compile("Conception du modèle")).check()
+    page.get_by_label("Motif (imprimé sur l'avoir)").fill("Conception offerte")
+    page.get_by_role("button", name="Créditer les lignes cochées").click()
+    _expect()(page.get_by_role("heading", level=1)).to_contain_text("AV-2026-0001")
+    note = str(page.url).removeprefix(url)
     context.close()
     return [
+        note,
         "/invoices",
         "/invoices?state=issued&overdue=1",
         "/invoices/new",
