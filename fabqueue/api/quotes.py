@@ -283,7 +283,7 @@ def reprice(quote_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUse
 def send(quote_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuoteSent:
     """Number (DEV-YYYY-NNNN), freeze and send. The answer carries the client's secret
     link once; give it with the PDF."""
-    quote, token = quote_sending.send(
+    quote, token = quote_archive.send_and_archive(
         session=session,
         user=user,
         quote_id=quote_id,

@@ -13,10 +13,11 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from fabqueue.models import Quote, QuoteEvent, StoredFile
+from fabqueue.models import Quote, QuoteEvent, StoredFile, User
 from fabqueue.profiles import ProfileSet
 from fabqueue.quotes.pdf import render_pdf
-from fabqueue.quotes.workflow import record_event
+from fabqueue.quotes.sending import send
+from fabqueue.quotes.workflow import actor_of, record_event
 from fabqueue.services.errors import Conflict, NotFound
 from fabqueue.storage import FileMissing, FileStore
 
@@ -90,3 +91,27 @@ def pdf_bytes(
         raise NotFound(
             f"the archived PDF of {quote.number} is missing from the file store"
         ) from exc
+
+
+def send_and_archive(
+    *,
+    session: Session,
+    user: User,
+    quote_id: int,
+    profiles: ProfileSet,
+    store: FileStore,
+    at: datetime,
+) -> tuple[Quote, str]:
+    """Send a draft (:func:`fabqueue.quotes.sending.send`, which commits), then archive
+    the PDF as sent. Returns the quote and its link's secret."""
+    quote, token = send(session=session, user=user, quote_id=quote_id, profiles=profiles, at=at)
+    assert quote.id is not None
+    archive_sent_pdf(
+        session=session,
+        quote_id=quote.id,
+        store=store,
+        profiles=profiles,
+        actor=actor_of(user),
+        at=at,
+    )
+    return quote, token

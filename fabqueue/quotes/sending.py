@@ -33,7 +33,6 @@ from fabqueue.quotes.workflow import (
     record_event,
 )
 from fabqueue.services.errors import Conflict, Forbidden, NotFound
-from fabqueue.storage import FileStore
 
 LINK_ACTOR = "link"
 SYSTEM = "system"
@@ -206,18 +205,9 @@ def _freeze(
 
 
 def send(
-    *,
-    session: Session,
-    user: User,
-    quote_id: int,
-    profiles: ProfileSet,
-    at: datetime,
-    store: FileStore | None = None,
+    *, session: Session, user: User, quote_id: int, profiles: ProfileSet, at: datetime
 ) -> tuple[Quote, str]:
     """Number, freeze and send a draft. Returns the quote and its link's secret.
-
-    With ``store``, the PDF as sent is archived right after the commit
-    (:mod:`fabqueue.quotes.archive`), so the devis shown later is the one sent.
 
     Sending a version supersedes the other versions still waiting for an answer; it is
     refused when the client already accepted another version.
@@ -262,18 +252,6 @@ def send(
     )
     close_others(session, others, actor=actor_of(user), at=at, by=quote, only_sent=True, site=site)
     session.commit()
-    if store is not None:
-        from fabqueue.quotes.archive import archive_sent_pdf  # it prints through this module
-
-        assert quote.id is not None
-        archive_sent_pdf(
-            session=session,
-            quote_id=quote.id,
-            store=store,
-            profiles=profiles,
-            actor=actor_of(user),
-            at=at,
-        )
     return quote, token
 
 

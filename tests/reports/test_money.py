@@ -13,8 +13,8 @@ from fabqueue.db import session_scope
 from fabqueue.models.invoices import Invoice, InvoiceKind, InvoiceState, Payment, PaymentMethod
 from fabqueue.reports import exports
 from fabqueue.reports.tables import money_table
-from tests.reports.test_exports import _sheets
 from tests.support.activity import YEAR, Year
+from tests.support.ods import ods_sheets
 
 AT = datetime(YEAR, 6, 1, tzinfo=UTC)
 
@@ -143,7 +143,7 @@ def test_json_csv_and_ods_carry_the_same_amounts(year: Year, tmp_path: Path) -> 
     assert lines[start + 1][1] == "Facturé HT (€)"
     total = next(ln for ln in lines[start:] if ln and ln[0] == "Total")
     assert total[1:] == [v.replace(".", ",") for v in CAFE["Total"]]
-    sheet = _sheets(exports.render(r, "ods", identity), tmp_path)["facturation"]
+    sheet = ods_sheets(exports.render(r, "ods", identity), tmp_path)["facturation"]
     ods_total = next(row for row in sheet if row and row[0] == "Total")
     assert [Decimal(str(v)).quantize(D("0.01")) for v in ods_total[1:]] == [
         D(v).quantize(D("0.01")) for v in CAFE["Total"]

@@ -11,7 +11,6 @@ from starlette.responses import Response
 from fabqueue.quotes import archive as quote_archive
 from fabqueue.quotes import convert as quote_convert
 from fabqueue.quotes import lines as quote_lines
-from fabqueue.quotes import sending as quote_sending
 from fabqueue.quotes import workflow as quote_flow
 from fabqueue.quotes.views import to_public
 from fabqueue.services.errors import NotFound, ServiceError
@@ -171,7 +170,7 @@ def _move(page: Page, quote_id: int, action: str) -> str | None:
             session.commit()
             return None
         if action == "send":
-            _quote, token = quote_sending.send(
+            _quote, token = quote_archive.send_and_archive(
                 session=session,
                 user=page.user,
                 quote_id=quote_id,
