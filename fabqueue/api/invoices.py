@@ -243,6 +243,23 @@ def credit(
     return _fresh(ctx, note.id)
 
 
+@router.post("/credit-notes/{note_id}/refunds", status_code=status.HTTP_201_CREATED)
+def refund(
+    note_id: IdPath, body: PaymentBody, ctx: CtxDep, session: SessionDep, user: StaffUser
+) -> views.PaymentPublic:
+    """Money paid back to the client on a credit note (a negative payment); at most what
+    the café owes on the corrected invoice."""
+    p = payments.record_refund(
+        session=session,
+        user=user,
+        credit_note_id=note_id,
+        data=payments.PaymentIn(**body.model_dump()),
+        at=ctx.clock.now(),
+    )
+    with ctx.read_sessions() as read:
+        return views.payment_public(read, p)
+
+
 @router.get("/credit-notes")
 def list_credit_notes(session: ReadSessionDep, _user: StaffUser) -> views.InvoicesPublic:
     rows = views.list_invoices(session, kind=InvoiceKind.credit_note, limit=500)

@@ -38,9 +38,9 @@ from fabqueue.models.quote_public import (
     Refusal,
 )
 from fabqueue.quotes import answers as quote_answers
+from fabqueue.quotes import archive as quote_archive
 from fabqueue.quotes import convert as quote_convert
 from fabqueue.quotes import lines as quote_lines
-from fabqueue.quotes import pdf as quote_pdf
 from fabqueue.quotes import sending as quote_sending
 from fabqueue.quotes import workflow as svc
 from fabqueue.quotes.views import to_public
@@ -70,7 +70,7 @@ def _sent(ctx: AppContext, quote: Quote, user: User, token: str) -> QuoteSent:
 
 
 def _pdf(ctx: AppContext, session: Session, quote: Quote) -> Response:
-    pdf = quote_pdf.render_pdf(session, quote, ctx.profiles, ctx.clock.now())
+    pdf = quote_archive.pdf_bytes(session, quote, ctx.profiles, ctx.store, ctx.clock.now())
     name = quote.number or f"projet-devis-{quote.id}"
     return Response(
         pdf,
@@ -283,8 +283,13 @@ def reprice(quote_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUse
 def send(quote_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUser) -> QuoteSent:
     """Number (DEV-YYYY-NNNN), freeze and send. The answer carries the client's secret
     link once; give it with the PDF."""
-    quote, token = quote_sending.send(
-        session=session, user=user, quote_id=quote_id, profiles=ctx.profiles, at=ctx.clock.now()
+    quote, token = quote_archive.send_and_archive(
+        session=session,
+        user=user,
+        quote_id=quote_id,
+        profiles=ctx.profiles,
+        at=ctx.clock.now(),
+        store=ctx.store,
     )
     return _sent(ctx, quote, user, token)
 

@@ -254,7 +254,10 @@ def _payment_entries(
             Movement(accounts.payments.get(method.value, "512000"), cents),
             Movement(accounts.customers, -cents, _customer(inv)),
         ]
-        label = f"Règlement {inv.number} {method.value} {reference}".strip()[:200]
+        # A refund (a negative payment on a credit note) credits the bank, debits the
+        # customer.
+        what = "Remboursement" if cents < 0 else "Règlement"
+        label = f"{what} {inv.number} {method.value} {reference}".strip()[:200]
         yield paid_on, 1, accounts.bank_journal, reference or f"REG{pay_id}", label, moves
 
 

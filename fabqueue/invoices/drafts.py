@@ -7,6 +7,7 @@ A job is billed once: :class:`~fabqueue.models.InvoiceJob` holds it from the dra
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -168,7 +169,9 @@ class QuoteBill:
     final: bool
 
 
-def _bill_of(session: Session, quote: Quote) -> QuoteBill:
+def _bill_of(session: Session, quote: Quote, chosen: set[int] | None = None) -> QuoteBill:
+    """What an invoice of the quote bills now: the design lines' copies made and not
+    billed (only the ``chosen`` design lines, when given)."""
     assert quote.id is not None
     bill = QuoteBill([], [], True)
     others: list[QuoteLine] = []
@@ -177,6 +180,8 @@ def _bill_of(session: Session, quote: Quote) -> QuoteBill:
             others.append(line)
             continue
         done, copies = _done_unbilled_jobs(session, line)
+        if chosen is not None and line.id not in chosen:
+            done = []
         billed_before = _billed_copies(session, line)
         if billed_before + len(done) < copies:
             bill.final = False
@@ -253,15 +258,59 @@ def credited_line_ids(session: Session, invoice_id: int) -> set[int]:
     return {r for r in rows if r is not None}
 
 
-def draft_from_quote(*, session: Session, user: User, quote_id: int, at: datetime) -> Invoice:
-    """A draft invoice of the quote's jobs done and not billed yet.
+@dataclass(frozen=True)
+class Billable:
+    """A design line of a converted quote, as the issuing page offers it."""
+
+    quote_line_id: int
+    description: str
+    copies: int
+    done_unbilled: int
+    billed: int
+    unit_price_cents: int
+
+
+def billable_lines(session: Session, quote_id: int) -> list[Billable]:
+    """The quote's design lines with their copies made and not billed yet (a read: the
+    draft itself re-checks under the quote's lock)."""
+    out = []
+    for line in lines_of(session, quote_id):
+        if line.kind != LineKind.design:
+            continue
+        assert line.id is not None
+        done, copies = _done_unbilled_jobs(session, line)
+        out.append(
+            Billable(
+                line.id,
+                line.description,
+                copies,
+                len(done),
+                _billed_copies(session, line),
+                line.unit_price_cents,
+            )
+        )
+    return out
+
+
+def draft_from_quote(
+    *,
+    session: Session,
+    user: User,
+    quote_id: int,
+    at: datetime,
+    quote_line_ids: list[int] | None = None,
+) -> Invoice:
+    """A draft invoice of the quote's jobs done and not billed yet (of the design lines
+    ``quote_line_ids`` only, when given: the rest waits for a later invoice).
 
     The invoice that completes the quote (every copy made) also carries the quote's
     free lines and discount, and deducts the deposits already invoiced.
     """
     check_staff(user)
     quote = _converted_quote(session, quote_id)
-    bill = _bill_of(session, quote)
+    if quote_line_ids is not None and not quote_line_ids:
+        raise Invalid("choose at least one line to invoice")
+    bill = _bill_of(session, quote, None if quote_line_ids is None else set(quote_line_ids))
     if not any(ln.job_ids for ln in bill.lines) and not bill.final:
         raise Conflict(
             f"nothing to invoice on quote {quote.number}: no job of it succeeded since "
@@ -479,6 +528,96 @@ def _discount_lines(lines: list[InvoiceLine], sale: CounterSale) -> list[Invoice
         )
         for rate_bp, base in sorted(bases.items(), reverse=True)
     ]
+
+
+# --- members' machine time ------------------------------------------------------------
+
+
+def member_jobs(session: Session, member_id: int) -> list[Job]:
+    """A member's own jobs made and not invoiced yet (not from a quote)."""
+    return list(
+        session.exec(
+            select(Job)
+            .where(Job.owner_id == member_id)
+            .where(Job.state == JobState.succeeded)
+            .where(col(Job.id).not_in(select(QuoteJob.job_id)))
+            .where(col(Job.id).not_in(select(InvoiceJob.job_id)))
+            .order_by(col(Job.id))
+        )
+    )
+
+
+def billed_minutes(job: Job, increment_min: int) -> int:
+    """The job's machine time (its analysis, every copy), up to the next increment."""
+    seconds = (Analysis.model_validate(job.analysis).duration_s or 0.0) * job.copies
+    steps = math.ceil(seconds / (60 * increment_min))  # started increments
+    return max(steps, 1) * increment_min
+
+
+def draft_member_time(
+    *, session: Session, user: User, member_id: int, profiles: ProfileSet, at: datetime
+) -> Invoice:
+    """A draft invoice of a member's machine time when ``prices.toml`` charges it
+    (``[members] hourly_rate``): one line per job made and not invoiced, its machine
+    time rounded up to the increment, at the members' hourly rate."""
+    check_staff(user)
+    rules = profiles.prices.members
+    if rules.hourly_rate <= 0:
+        raise Conflict("the café does not charge members' machine time (prices.toml [members])")
+    member = session.get(User, member_id)
+    if member is None or member.role.value != "member":
+        raise NotFound(f"no member {member_id}")
+    jobs = member_jobs(session, member_id)
+    if not jobs:
+        raise Conflict(f"{member.name} has no job made and not invoiced yet")
+    site = profiles.site
+    rate_bp = int(site.line_vat_rate() * 100) if site else 0
+    # Billed per started increment (« 3 × 15 min »): a whole quantity, and a unit price
+    # in whole cents, where hours would need thirds.
+    step = rules.time_increment_min
+    unit_cents = int(
+        (rules.hourly_rate * 100 * step / 60).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    )
+    lines = []
+    for job in jobs:
+        minutes = billed_minutes(job, step)
+        lines.append(
+            InvoiceLine(
+                invoice_id=0,
+                position=0,
+                kind=InvoiceLineKind.item,
+                description=f"Temps machine — {job.title} ({job.machine or job.kind.value}), "
+                f"{minutes} min",
+                quantity_milli=minutes // step * MILLI,
+                unit=f"{step} min",
+                unit_price_cents=unit_cents,
+                vat_rate_bp=rate_bp,
+                account_key=job.kind.value,
+                job_ids=[job.id or 0],
+            )
+        )
+    invoice = _new(
+        session,
+        user,
+        InvoiceKind.invoice,
+        at,
+        customer_name=member.name,
+        business=False,
+        title="Temps machine adhérent",
+    )
+    _add_lines(session, invoice, lines)
+    _hold_jobs(session, invoice, [j.id for j in jobs if j.id is not None])
+    record(
+        session,
+        invoice,
+        actor=actor_of(user),
+        at=at,
+        action="drafted",
+        member=member_id,
+        jobs=[j.id for j in jobs],
+    )
+    session.commit()
+    return invoice
 
 
 # --- cancel -------------------------------------------------------------------------

@@ -50,14 +50,27 @@ def credited_cents(session: Session, invoice_id: int) -> int:
     return int(total or 0)
 
 
+def refunded_cents(session: Session, invoice_id: int) -> int:
+    """What the café paid back on the credit notes of an invoice (refunds are payments
+    of a negative amount recorded against a credit note)."""
+    total: int | None = session.exec(
+        select(func.coalesce(func.sum(Payment.amount_cents), 0))
+        .join(Invoice, col(Invoice.id) == col(Payment.invoice_id))
+        .where(Invoice.corrects_id == invoice_id)
+        .where(Invoice.kind == InvoiceKind.credit_note)
+    ).one()
+    return -int(total or 0)
+
+
 def balance_cents(session: Session, invoice: Invoice) -> int:
-    """What the client still owes: TTC less payments and credit notes (negative when
-    the café owes a refund)."""
+    """What the client still owes: TTC less payments and credit notes, plus what the
+    café refunded (negative when the café still owes a refund)."""
     assert invoice.id is not None
     return (
         (invoice.total_ttc_cents or 0)
         - paid_cents(session, invoice.id)
         - credited_cents(session, invoice.id)
+        + refunded_cents(session, invoice.id)
     )
 
 
@@ -146,3 +159,69 @@ def overdue(session: Session, today: date) -> list[tuple[Invoice, int]]:
         .order_by(col(Invoice.due_date), col(Invoice.id))
     ).all()
     return [(inv, balance_cents(session, inv)) for inv in rows]
+
+
+def refund_due_cents(session: Session, note: Invoice) -> int:
+    """What the café still owes the client on the invoice a credit note corrects (0 when
+    the credit note only lowered a balance that was not paid yet)."""
+    if note.kind != InvoiceKind.credit_note or note.corrects_id is None or note.number is None:
+        return 0
+    invoice = session.get(Invoice, note.corrects_id)
+    assert invoice is not None
+    return max(0, -balance_cents(session, invoice))
+
+
+def record_refund(
+    *, session: Session, user: User, credit_note_id: int, data: PaymentIn, at: datetime
+) -> Payment:
+    """Record money paid back to the client against a credit note (stored as a payment
+    of a negative amount, so the payments CSV and the FEC show it going out); refuse more
+    than the café owes. The corrected invoice's balance goes back towards zero."""
+    check_staff(user)
+    cents = to_cents(data.amount)
+    if cents <= 0:
+        raise Invalid("a refund is a positive amount")
+    note = lock(session, credit_note_id)
+    if note.kind != InvoiceKind.credit_note or note.number is None:
+        raise Conflict(
+            f"{note.number or note.id} is not an issued credit note: a refund is recorded "
+            "against the credit note that owes it",
+            state=note.state.value,
+        )
+    assert note.id is not None and note.corrects_id is not None
+    invoice = lock(session, note.corrects_id)
+    owed = refund_due_cents(session, note)
+    if cents > owed:
+        raise Conflict(
+            f"{data.amount} € is more than the {owed / 100:.2f} € the café owes on "
+            f"{invoice.number}",
+            refund_due_cents=owed,
+        )
+    payment = Payment(
+        invoice_id=note.id,
+        amount_cents=-cents,
+        method=data.method,
+        paid_on=data.paid_on,
+        reference=data.reference.strip(),
+        recorded_by=actor_of(user),
+        recorded_at=at,
+    )
+    session.add(payment)
+    session.flush()
+    from fabqueue.invoices.states import record
+
+    for target in (note, invoice):
+        record(
+            session,
+            target,
+            actor=actor_of(user),
+            at=at,
+            action="refund_recorded",
+            payment_id=payment.id,
+            amount_cents=-cents,
+            method=data.method.value,
+            reference=payment.reference,
+            credit_note=note.number,
+        )
+    session.commit()
+    return payment

@@ -7,14 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from fabqueue.invoices.drafts import lines_of_invoice
-from fabqueue.invoices.payments import balance_cents, paid_cents
+from fabqueue.invoices.payments import balance_cents, overdue, paid_cents, refund_due_cents
 from fabqueue.invoices.states import ISSUED_STATES
+from fabqueue.models import Job, Organisation, Quote, QuoteJob, QuoteState, Role, User
 from fabqueue.models.invoices import (
     Invoice,
     InvoiceEvent,
+    InvoiceJob,
     InvoiceKind,
     InvoiceState,
     Payment,
@@ -22,6 +25,7 @@ from fabqueue.models.invoices import (
 )
 from fabqueue.pricing import from_cents, line_total_cents
 from fabqueue.services.errors import NotFound
+from fabqueue.states import JobState
 
 
 class InvoiceLinePublic(BaseModel):
@@ -56,6 +60,8 @@ class InvoicePublic(BaseModel):
     total_ttc: Decimal | None
     paid: Decimal
     balance_due: Decimal | None
+    refund_due: Decimal | None = None
+    """On a credit note: what the café still owes back to the client."""
     pdf_sha256: str | None
     footprint: str | None
     till_reference: str | None
@@ -130,6 +136,9 @@ def to_public(session: Session, invoice: Invoice) -> InvoicePublic:
         total_ttc=_money(invoice.total_ttc_cents),
         paid=from_cents(paid_cents(session, invoice.id)),
         balance_due=from_cents(balance_cents(session, invoice)) if issued else None,
+        refund_due=from_cents(refund_due_cents(session, invoice))
+        if invoice.kind == InvoiceKind.credit_note
+        else None,
         pdf_sha256=invoice.pdf_sha256,
         footprint=invoice.footprint,
         till_reference=invoice.till_reference,
@@ -150,10 +159,13 @@ def list_invoices(
     kind: InvoiceKind | None = None,
     state: InvoiceState | None = None,
     quote_id: int | None = None,
+    organisation_id: int | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[Invoice]:
     query = select(Invoice)
+    if organisation_id is not None:
+        query = query.where(Invoice.organisation_id == organisation_id)
     if kind is not None:
         query = query.where(Invoice.kind == kind)
     if state is not None:
@@ -194,3 +206,129 @@ def payment_public(session: Session, payment: Payment) -> PaymentPublic:
         reference=payment.reference,
         recorded_at=payment.recorded_at,
     )
+
+
+def payments_of(session: Session, invoice_id: int) -> list[PaymentPublic]:
+    """The payments (and, on a credit note, the refunds) recorded against a record."""
+    rows = session.exec(
+        select(Payment).where(Payment.invoice_id == invoice_id).order_by(col(Payment.id))
+    )
+    return [payment_public(session, p) for p in rows]
+
+
+def credit_notes_of(session: Session, invoice_id: int) -> list[Invoice]:
+    return list(
+        session.exec(
+            select(Invoice)
+            .where(Invoice.corrects_id == invoice_id)
+            .where(Invoice.kind == InvoiceKind.credit_note)
+            .order_by(col(Invoice.id))
+        )
+    )
+
+
+# --- what the staff pages list ---------------------------------------------------------
+
+
+def customer_label(session: Session, invoice: Invoice) -> str:
+    """Who is billed: the name frozen on an issued record, else the draft's customer."""
+    name = invoice.client.get("name") if invoice.client else None
+    if name:
+        return str(name)
+    if invoice.organisation_id is not None:
+        org = session.get(Organisation, invoice.organisation_id)
+        return org.name if org else ""
+    return invoice.customer_name or ""
+
+
+def overdue_ids(session: Session, today: date) -> set[int]:
+    return {inv.id for inv, _left in overdue(session, today) if inv.id is not None}
+
+
+class QuoteToInvoice(BaseModel):
+    id: int
+    number: str | None
+    title: str
+    state: QuoteState
+    organisation_name: str
+    total_ht: Decimal | None
+
+
+def quotes_to_invoice(session: Session, limit: int = 100) -> list[QuoteToInvoice]:
+    """Accepted quotes (a deposit may be asked) and converted ones (their jobs made are
+    invoiced), newest first."""
+    rows = session.exec(
+        select(Quote, Organisation)
+        .join(Organisation, col(Organisation.id) == col(Quote.organisation_id))
+        .where(col(Quote.state).in_([QuoteState.accepted, QuoteState.converted]))
+        .order_by(col(Quote.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        QuoteToInvoice(
+            id=q.id or 0,
+            number=q.number,
+            title=q.title,
+            state=q.state,
+            organisation_name=org.name,
+            total_ht=_money(q.total_ht_cents),
+        )
+        for q, org in rows
+    ]
+
+
+class CounterJob(BaseModel):
+    id: int
+    title: str
+    file_name: str
+    copies: int
+    kind: str
+    finished_at: datetime
+
+
+def counter_jobs(session: Session, limit: int = 100) -> list[CounterJob]:
+    """Jobs made at the counter (not from a quote) and not on an invoice yet."""
+    from_quote = select(QuoteJob.job_id)
+    billed = select(InvoiceJob.job_id)
+    rows = session.exec(
+        select(Job)
+        .where(Job.state == JobState.succeeded)
+        .where(col(Job.id).not_in(from_quote))
+        .where(col(Job.id).not_in(billed))
+        .order_by(col(Job.updated_at).desc())
+        .limit(limit)
+    ).all()
+    return [
+        CounterJob(
+            id=j.id or 0,
+            title=j.title,
+            file_name=j.file_name,
+            copies=j.copies,
+            kind=j.kind.value,
+            finished_at=j.updated_at,
+        )
+        for j in rows
+    ]
+
+
+def organisations(session: Session) -> list[tuple[int, str]]:
+    return [
+        (o.id, o.name)
+        for o in session.exec(select(Organisation).order_by(col(Organisation.name)))
+        if o.id is not None
+    ]
+
+
+def members_to_invoice(session: Session) -> list[tuple[int, str, int]]:
+    """Members with jobs made and not invoiced yet: (id, name, how many jobs)."""
+    rows = session.exec(
+        select(User.id, User.name, func.count(col(Job.id)))
+        .join(Job, col(Job.owner_id) == col(User.id))
+        .where(User.role == Role.member)
+        .where(Job.state == JobState.succeeded)
+        .where(col(Job.id).not_in(select(QuoteJob.job_id)))
+        .where(col(Job.id).not_in(select(InvoiceJob.job_id)))
+        .group_by(col(User.id), col(User.name))
+        .order_by(col(User.name))
+    ).all()
+    return [(uid, name, n) for uid, name, n in rows if uid is not None]

@@ -69,6 +69,15 @@ class LabourPrices(_Strict):
     """Design/digitising time, when it is priced differently from handling."""
 
 
+class MemberPrices(_Strict):
+    """What a member's own machine time costs (``[members]``); 0 = free, as most cafés."""
+
+    hourly_rate: Money = Field(Decimal("0"), ge=0, decimal_places=2)
+    """€ HT per hour of machine time of a member's own job."""
+    time_increment_min: int = Field(15, ge=1, le=240)
+    """Machine time is billed per started increment."""
+
+
 class Group(_Strict):
     label: str = Field(min_length=1, max_length=80)
     adjustment_percent: Percent = Field(gt=-100, le=200)
@@ -89,6 +98,7 @@ class PriceProfile(_Strict):
     fdm_printer: PrinterPrices = Field(default_factory=PrinterPrices)
     vinyl_cutter: CutterPrices = Field(default_factory=CutterPrices)
     embroidery: EmbroideryPrices = Field(default_factory=EmbroideryPrices)
+    members: MemberPrices = Field(default_factory=MemberPrices)
     groups: dict[str, Group] = Field(default_factory=dict)
     """Price groups a client organisation (or member) belongs to, by key."""
 

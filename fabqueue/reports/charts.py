@@ -36,8 +36,10 @@ def bars(
     labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[float]]],
     unit: str = "",
+    key: str = "chart",
 ) -> str:
-    """Stacked vertical bars, one per label; ``series`` are (name, one value per label)."""
+    """Stacked vertical bars, one per label; ``series`` are (name, one value per label).
+    ``key`` makes the ids of its title and summary unique on a page of several charts."""
     totals = [sum(s[1][i] for s in series) for i in range(len(labels))]
     top = max(totals, default=0.0) or 1.0
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
@@ -49,9 +51,9 @@ def bars(
     )
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-labelledby="t d" width="100%" font-family="sans-serif" font-size="11">',
-        f'<title id="t">{escape(title)}</title>',
-        f'<desc id="d">{escape(summary)}</desc>',
+        f'aria-labelledby="{key}-t {key}-d" width="100%" font-family="sans-serif" font-size="11">',
+        f'<title id="{key}-t">{escape(title)}</title>',
+        f'<desc id="{key}-d">{escape(summary)}</desc>',
         f'<text x="{LEFT}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
     ]
     for tick in _ticks(top * 1.05):

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from fabqueue.models import User
 from fabqueue.profiles import ProfileSet
-from fabqueue.reports import accuracy, activity, energy, material
+from fabqueue.reports import accuracy, activity, energy, material, money
 from fabqueue.reports.period import Period
 from fabqueue.reports.rows import Rows, load
 from fabqueue.services.booking_rules import calendar_for
@@ -33,6 +33,8 @@ class Report(BaseModel):
     material: material.MaterialReport
     energy: energy.EnergyReport
     accuracy: list[accuracy.MachineAccuracy]
+    money: money.MoneyReport
+    """Invoiced and paid amounts (the café's own series when narrowed to its machines)."""
 
 
 def available_hours(profiles: ProfileSet, period: Period, slugs: Sequence[str]) -> dict[str, float]:
@@ -97,7 +99,14 @@ def build(
         material=material.report(rows.jobs, rows.redos),
         energy=energy.report(rows.jobs, rows.redos, period, powers(profiles)),
         accuracy=accuracy.report(rows.jobs),
+        money=money.report(session, period, None if machines is None else cafe_series(profiles)),
     )
+
+
+def cafe_series(profiles: ProfileSet) -> list[str] | None:
+    """The invoice series of this café (cafés sharing a database each have theirs)."""
+    site = profiles.site
+    return None if site is None else [site.invoice_prefix, site.credit_note_prefix]
 
 
 def site_identity(profiles: ProfileSet) -> dict[str, Any]:

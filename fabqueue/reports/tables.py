@@ -101,6 +101,40 @@ def activity_tables(r: Report) -> list[Table]:
     ]
 
 
+MONEY_HEADERS = [
+    "Mois",
+    "Facturé HT (€)",
+    "Facturé TTC (€)",
+    "Avoirs HT (€)",
+    "Avoirs TTC (€)",
+    "Net facturé HT (€)",
+    "Net facturé TTC (€)",
+    "Encaissé HT (€)",
+    "Encaissé TTC (€)",
+    "Remboursé TTC (€)",
+]
+
+
+def money_table(r: Report) -> Table:
+    """Invoiced and paid amounts per month, the period's total last."""
+    rows: list[list[Cell]] = [
+        [
+            f.key if f.key != "total" else "Total",
+            f.invoiced_ht,
+            f.invoiced_ttc,
+            f.credited_ht,
+            f.credited_ttc,
+            f.net_ht,
+            f.net_ttc,
+            f.paid_ht,
+            f.paid_ttc,
+            f.refunded_ttc,
+        ]
+        for f in [*r.money.months, r.money.total]
+    ]
+    return Table("facturation", "Facturé et encaissé", MONEY_HEADERS, rows)
+
+
 def material_tables(r: Report) -> list[Table]:
     m = r.material
     return [
@@ -188,7 +222,13 @@ def accuracy_tables(r: Report) -> list[Table]:
 
 
 def all_tables(r: Report) -> list[Table]:
-    return activity_tables(r) + material_tables(r) + energy_tables(r) + accuracy_tables(r)
+    return [
+        *activity_tables(r),
+        money_table(r),
+        *material_tables(r),
+        *energy_tables(r),
+        *accuracy_tables(r),
+    ]
 
 
 def svg_charts(r: Report) -> dict[str, str]:
@@ -206,23 +246,34 @@ def svg_charts(r: Report) -> dict[str, str]:
                 ("Annulés", [m.cancelled for m in months]),
             ],
             "travaux",
+            key="chart-mois",
         ),
         "machines": charts.bars(
             "Heures machine utilisées",
             [m.machine for m in r.activity.machines],
             [("Heures", [m.used_h for m in r.activity.machines])],
             "h",
+            key="chart-machines",
+        ),
+        "facturation": charts.bars(
+            "Net facturé par mois (€ TTC)",
+            [m.key[5:] for m in r.money.months],
+            [("€ TTC", [float(m.net_ttc) for m in r.money.months])],
+            "€",
+            key="chart-facturation",
         ),
         "matieres": charts.bars(
             "Part gaspillée par matière (%)",
             [f"{u.material} ({u.quantity})" for u in r.material.materials],
             [("%", [(_pct(u.waste_share) or 0.0) for u in r.material.materials])],
             "%",
+            key="chart-matieres",
         ),
         "energie": charts.bars(
             "Énergie par mois (kWh, estimation)",
             [k[5:] for k in r.energy.months],
             [("kWh", list(r.energy.months.values()))],
             "kWh",
+            key="chart-energie",
         ),
     }

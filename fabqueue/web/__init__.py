@@ -27,6 +27,9 @@ from fabqueue.web.routes import (
     public,
     quotes,
 )
+from fabqueue.web.routes.books import exports as book_exports
+from fabqueue.web.routes.books import invoices as invoice_pages
+from fabqueue.web.routes.books import reports as report_pages
 from fabqueue.web.sessions import SessionMiddleware, secret_key
 from fabqueue.web.state import build_web_state
 
@@ -88,6 +91,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     ):
         app.include_router(router, include_in_schema=False)
     for router in (public.router, client.router):
+        app.include_router(router, include_in_schema=False)
+    for router in (invoice_pages.router, book_exports.router, report_pages.router):
         app.include_router(router, include_in_schema=False)
     app.add_route("/static/{digest}/{name:path}", web.assets.serve, include_in_schema=False)
 

@@ -99,7 +99,7 @@ def test_pdf_text_reads_back(year: Year, tmp_path: Path) -> None:
 
 def test_charts_are_accessible_svg(year: Year) -> None:
     charts = svg_charts(year.report())
-    assert set(charts) == {"mois", "machines", "matieres", "energie"}
+    assert set(charts) == {"mois", "machines", "facturation", "matieres", "energie"}
     for svg in charts.values():
         assert svg.startswith("<svg") and 'role="img"' in svg
         assert "<title" in svg and "<desc" in svg

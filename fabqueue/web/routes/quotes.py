@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from starlette.responses import Response
 
+from fabqueue.quotes import archive as quote_archive
 from fabqueue.quotes import convert as quote_convert
 from fabqueue.quotes import lines as quote_lines
-from fabqueue.quotes import pdf as quote_pdf
-from fabqueue.quotes import sending as quote_sending
 from fabqueue.quotes import workflow as quote_flow
 from fabqueue.quotes.links import absolute_link
 from fabqueue.quotes.public_requests import request_origin
@@ -77,7 +76,9 @@ def quote_pdf_page(quote_id: int, page: StaffPage) -> Response:
     assert page.user is not None
     with page.ctx.read_sessions() as session:
         quote = quote_flow.get_quote(session, quote_id, page.user)
-        pdf = quote_pdf.render_pdf(session, quote, page.ctx.profiles, page.ctx.clock.now())
+        pdf = quote_archive.pdf_bytes(
+            session, quote, page.ctx.profiles, page.ctx.store, page.ctx.clock.now()
+        )
         name = quote.number or f"projet-devis-{quote.id}"
     return Response(
         pdf,
@@ -185,14 +186,14 @@ def _move(page: Page, quote_id: int, action: str) -> str | None:
             session.commit()
             return None
         if action == "send":
-            _quote, token = quote_sending.send(
+            _quote, token = quote_archive.send_and_archive(
                 session=session,
                 user=page.user,
                 quote_id=quote_id,
                 profiles=ctx.profiles,
                 at=ctx.clock.now(),
+                store=ctx.store,
             )
-            session.commit()
             return absolute_link(ctx.settings, token, ctx.profiles.site)
         if action == "link":
             # The link is not kept in clear: showing it again means making a new one.

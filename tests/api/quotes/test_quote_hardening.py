@@ -127,7 +127,8 @@ def test_a_draft_made_without_vat_is_sent_with_the_vat_of_the_regime_in_force(
     assert sent["totals"]["vat"] == [{"rate": "20", "base_ht": "100.00", "vat": "20.00"}]
     assert sent["totals"]["ttc"] == "120.00"
     detail = qapi.client.get(f"/api/v1/quotes/{q['id']}/events", headers=staff(qapi)).json()
-    assert detail[-1]["detail"]["vat_rates_changed"] == [1]
+    sent_event = next(e for e in reversed(detail) if e["action"] == "sent")
+    assert sent_event["detail"]["vat_rates_changed"] == [1]
 
 
 @pytest.mark.parametrize("regime", ["normal"])

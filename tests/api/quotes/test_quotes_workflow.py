@@ -123,10 +123,11 @@ def test_request_to_jobs(qapi: Api) -> None:
         "drafted",
         "line_added",
         "sent",
+        "pdf_archived",
         "accepted",
         "converted",
     ]
-    assert events[5]["actor"] == "link"
+    assert events[6]["actor"] == "link"
     assert events[1]["actor"].startswith("user:")
 
 
@@ -336,7 +337,8 @@ def test_expiry(qapi: Api, clock: SetClock) -> None:
     r = post(qapi, f"/link/{sent['accept_token']}/refuse", reason="trop tard")
     assert r.status_code == 409
     events = qapi.client.get(f"/api/v1/quotes/{q['id']}/events", headers=staff(qapi)).json()
-    assert events[-1]["action"] == "sent"  # nothing changed
+    # Nothing changed since sending (and archiving the PDF as sent).
+    assert [e["action"] for e in events][-2:] == ["sent", "pdf_archived"]
     # A new version can be sent after expiry.
     assert post(qapi, f"/{q['id']}/revise", staff(qapi)).status_code == 201
 

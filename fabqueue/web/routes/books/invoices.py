@@ -1,0 +1,474 @@
+"""Invoices at the counter: the list (state, client, overdue), an invoice's page (lines,
+totals, payments, balance, history, PDF), issuing from a converted quote or from counter
+jobs, payments, credit notes and refunds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path
+from sqlmodel import Session
+from starlette.responses import Response
+
+from fabqueue.invoices import credit_notes, drafts, issuing, payments, views
+from fabqueue.invoices.states import ISSUED_STATES, OPEN_STATES
+from fabqueue.models import Quote, User
+from fabqueue.models.invoices import InvoiceKind, InvoiceState, PaymentMethod
+from fabqueue.models.types import MAX_ID
+from fabqueue.services.errors import NotFound, ServiceError
+from fabqueue.storage import FileMissing
+from fabqueue.web.page import Page, StaffPage, once, site_tz
+from fabqueue.web.routes.books import forms
+from fabqueue.web.routes.books.words import in_words
+
+router = APIRouter()
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+Text = Annotated[str, Form(max_length=500)]
+Ticks = Annotated[list[str] | None, Form()]
+
+
+def today(page: Page) -> date:
+    return page.ctx.clock.now().astimezone(site_tz(page.ctx)).date()
+
+
+def refusal(page: Page, exc: ServiceError) -> str:
+    if isinstance(exc, forms.FormError):
+        return exc.message
+    return in_words(exc.message, page.gettext)
+
+
+def actor_names(session: Session, actors: set[str]) -> dict[str, str]:
+    out = {}
+    for actor in actors:
+        kind, _, ident = actor.partition(":")
+        user = session.get(User, int(ident)) if kind == "user" and ident.isdigit() else None
+        out[actor] = user.name if user else actor
+    return out
+
+
+# --- the list -----------------------------------------------------------------------
+
+
+@router.get("/invoices")
+def invoice_list(page: StaffPage, state: str = "", client: str = "", overdue: str = "") -> Response:
+    chosen = InvoiceState(state) if state in InvoiceState.__members__ else None
+    org = int(client) if client.isdigit() and len(client) <= 12 else None
+    with page.ctx.read_sessions() as session:
+        late = views.overdue_ids(session, today(page))
+        rows = views.list_invoices(session, state=chosen, organisation_id=org, limit=300)
+        if overdue == "1":
+            rows = [r for r in rows if r.id in late]
+        invoices = [
+            (views.to_public(session, r), views.customer_label(session, r), r.id in late)
+            for r in rows
+        ]
+        orgs = views.organisations(session)
+    return page.render(
+        "pages/invoices/list.html",
+        {
+            "invoices": invoices,
+            "orgs": orgs,
+            "states": [s.value for s in InvoiceState],
+            "filters": {"state": state, "client": client, "overdue": overdue == "1"},
+        },
+    )
+
+
+# --- issuing ------------------------------------------------------------------------
+
+
+def _render_new(page: Page, *, error: str | None = None, status: int = 200) -> Response:
+    with page.ctx.read_sessions() as session:
+        context = {
+            "quotes": views.quotes_to_invoice(session),
+            "jobs": views.counter_jobs(session),
+            "orgs": views.organisations(session),
+            "members": views.members_to_invoice(session)
+            if page.ctx.profiles.prices.members.hourly_rate > 0
+            else [],
+            "error": error,
+        }
+    return page.render("pages/invoices/new.html", context, status=status)
+
+
+@router.get("/invoices/new")
+def new_invoice(page: StaffPage) -> Response:
+    return _render_new(page)
+
+
+def _render_quote(
+    page: Page, quote_id: int, *, error: str | None = None, status: int = 200
+) -> Response:
+    with page.ctx.read_sessions() as session:
+        quote = session.get(Quote, quote_id)
+        if quote is None:
+            raise NotFound(f"no quote {quote_id}")
+        billable = drafts.billable_lines(session, quote_id)
+        earlier = [
+            (views.to_public(session, inv), views.customer_label(session, inv))
+            for inv in views.list_invoices(session, quote_id=quote_id, limit=100)
+        ]
+    return page.render(
+        "pages/invoices/from_quote.html",
+        {"quote": quote, "billable": billable, "earlier": earlier, "error": error},
+        status=status,
+    )
+
+
+@router.get("/invoices/new/quote/{quote_id}")
+def from_quote_page(quote_id: Id, page: StaffPage) -> Response:
+    return _render_quote(page, quote_id)
+
+
+def _draft(
+    page: Page, idem: str | None, make: Callable[[], int], back: Callable[..., Response]
+) -> Response:
+    """Run ``make`` (a service that drafts and commits; returns the new record's id) once
+    per key; on a refusal, ``back`` shows the form again with the reason."""
+
+    def run() -> Response:
+        try:
+            new_id = make()
+        except ServiceError as exc:
+            return back(error=refusal(page, exc), status=exc.status_code)
+        return page.redirect(f"/invoices/{new_id}")
+
+    return once(page, idem, run)
+
+
+@router.post("/invoices/from-quote")
+def draft_from_quote(
+    page: StaffPage,
+    quote_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+    line: Ticks = None,
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    page.check_csrf(csrf)
+    user = page.user
+    assert user is not None
+
+    def make() -> int:
+        with page.ctx.sessions() as session:
+            inv = drafts.draft_from_quote(
+                session=session,
+                user=user,
+                quote_id=quote_id,
+                at=page.ctx.clock.now(),
+                quote_line_ids=forms.ids(line or []),
+            )
+            assert inv.id is not None
+            return inv.id
+
+    return _draft(page, idem, make, lambda **kw: _render_quote(page, quote_id, **kw))
+
+
+@router.post("/invoices/deposit")
+def draft_deposit(
+    page: StaffPage,
+    quote_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+    percent: Annotated[str, Form(max_length=20)] = "",
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    page.check_csrf(csrf)
+    user = page.user
+    assert user is not None
+
+    def make() -> int:
+        share = forms.percent(
+            percent, page.gettext("Write the deposit as a percentage, for example 30.")
+        )
+        with page.ctx.sessions() as session:
+            inv = drafts.draft_deposit(
+                session=session,
+                user=user,
+                quote_id=quote_id,
+                percent=share,
+                at=page.ctx.clock.now(),
+            )
+            assert inv.id is not None
+            return inv.id
+
+    return _draft(page, idem, make, lambda **kw: _render_quote(page, quote_id, **kw))
+
+
+@router.post("/invoices/counter")
+def draft_counter(
+    page: StaffPage,
+    job: Ticks = None,
+    organisation_id: Annotated[str, Form(max_length=12)] = "",
+    customer_name: Annotated[str, Form(max_length=200)] = "",
+    business: Annotated[str, Form(max_length=4)] = "",
+    till_reference: Annotated[str, Form(max_length=120)] = "",
+    discount: Annotated[str, Form(max_length=20)] = "",
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    page.check_csrf(csrf)
+    user = page.user
+    assert user is not None
+
+    def make() -> int:
+        off = (
+            forms.percent(
+                discount, page.gettext("Write the discount as a percentage, for example 10.")
+            )
+            if discount.strip()
+            else forms.percent("0", "")
+        )
+        sale = drafts.CounterSale(
+            job_ids=forms.ids(job or []),
+            organisation_id=int(organisation_id) if organisation_id.isdigit() else None,
+            customer_name=customer_name.strip() or None,
+            business=business == "1",
+            till_reference=till_reference.strip() or None,
+            discount_percent=off,
+        )
+        with page.ctx.sessions() as session:
+            inv = drafts.draft_counter(
+                session=session,
+                user=user,
+                sale=sale,
+                profiles=page.ctx.profiles,
+                at=page.ctx.clock.now(),
+            )
+            assert inv.id is not None
+            return inv.id
+
+    return _draft(page, idem, make, lambda **kw: _render_new(page, **kw))
+
+
+@router.post("/invoices/member-time")
+def draft_member_time(
+    page: StaffPage,
+    member_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    """A member's machine time, when prices.toml charges it."""
+    page.check_csrf(csrf)
+    user = page.user
+    assert user is not None
+
+    def make() -> int:
+        with page.ctx.sessions() as session:
+            inv = drafts.draft_member_time(
+                session=session,
+                user=user,
+                member_id=member_id,
+                profiles=page.ctx.profiles,
+                at=page.ctx.clock.now(),
+            )
+            assert inv.id is not None
+            return inv.id
+
+    return _draft(page, idem, make, lambda **kw: _render_new(page, **kw))
+
+
+# --- one invoice --------------------------------------------------------------------
+
+
+def _render_invoice(
+    page: Page, invoice_id: int, *, error: str | None = None, status: int = 200
+) -> Response:
+    with page.ctx.read_sessions() as session:
+        inv = views.get_invoice(session, invoice_id)
+        public = views.to_public(session, inv)
+        events = views.events_of(session, invoice_id)
+        notes = [views.to_public(session, n) for n in views.credit_notes_of(session, invoice_id)]
+        credited = drafts.credited_line_ids(session, invoice_id)
+        corrects = views.get_invoice(session, inv.corrects_id) if inv.corrects_id else None
+        context: dict[str, Any] = {
+            "inv": public,
+            "customer": views.customer_label(session, inv),
+            "payments": views.payments_of(session, invoice_id),
+            "events": events,
+            "names": actor_names(session, {e.actor for e in events}),
+            "notes": notes,
+            "corrects": corrects,
+            "creditable": [ln for ln in public.lines if ln.id not in credited]
+            if inv.kind != InvoiceKind.credit_note and inv.state in ISSUED_STATES
+            else [],
+            "can_pay": inv.kind != InvoiceKind.credit_note and inv.state in OPEN_STATES,
+            "overdue": invoice_id in views.overdue_ids(session, today(page)),
+            "today": today(page).isoformat(),
+            "methods": [m.value for m in PaymentMethod],
+            "error": error,
+        }
+    return page.render("pages/invoices/invoice.html", context, status=status)
+
+
+@router.get("/invoices/{invoice_id}")
+def invoice_page(invoice_id: Id, page: StaffPage) -> Response:
+    return _render_invoice(page, invoice_id)
+
+
+@router.get("/invoices/{invoice_id}/pdf")
+def invoice_pdf(invoice_id: Id, page: StaffPage) -> Response:
+    """The PDF exactly as issued, from the archive (Factur-X inside)."""
+    with page.ctx.read_sessions() as session:
+        inv = views.get_invoice(session, invoice_id)
+    if inv.pdf_sha256 is None:
+        raise NotFound(page.gettext("A draft has no PDF yet: issue it first."))
+    try:
+        data = page.ctx.store.fetch(inv.pdf_sha256).read_bytes()
+    except FileMissing as exc:
+        raise NotFound(
+            in_words(f"the archived PDF of {inv.number} is missing", page.gettext)
+        ) from exc
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{inv.number}.pdf"'},
+    )
+
+
+def _act(page: Page, invoice_id: int, idem: str | None, action: Callable[[User], None]) -> Response:
+    """Run a service on the invoice once per key; a refusal shows the page with why."""
+    user = page.user
+    assert user is not None
+
+    def run() -> Response:
+        try:
+            action(user)
+        except ServiceError as exc:
+            return _render_invoice(
+                page, invoice_id, error=refusal(page, exc), status=exc.status_code
+            )
+        return page.redirect(f"/invoices/{invoice_id}")
+
+    return once(page, idem, run)
+
+
+@router.post("/invoices/{invoice_id}/do/{action}")
+def invoice_action(
+    invoice_id: Id,
+    action: str,
+    page: StaffPage,
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    """issue (number, freeze, PDF) or cancel (a draft only)."""
+    page.check_csrf(csrf)
+    ctx = page.ctx
+    if action not in ("issue", "cancel"):
+        raise NotFound(f"no action {action!r}")
+
+    def do(user: User) -> None:
+        with ctx.sessions() as session:
+            if action == "issue":
+                issuing.issue(
+                    session=session,
+                    user=user,
+                    invoice_id=invoice_id,
+                    profiles=ctx.profiles,
+                    store=ctx.store,
+                    at=ctx.clock.now(),
+                )
+            else:
+                drafts.cancel_draft(
+                    session=session, user=user, invoice_id=invoice_id, at=ctx.clock.now()
+                )
+
+    return _act(page, invoice_id, idem, do)
+
+
+def _payment(
+    page: Page, amount: str, method: str, paid_on: str, reference: str
+) -> payments.PaymentIn:
+    return payments.PaymentIn(
+        amount=forms.amount(amount, page.gettext("Write the amount in euros, for example 12,50.")),
+        method=forms.method(method, page.gettext("Choose how it was paid.")),
+        paid_on=forms.day(paid_on, page.gettext("Give the day it was paid.")),
+        reference=reference.strip(),
+    )
+
+
+@router.post("/invoices/{invoice_id}/payments")
+def record_payment(
+    invoice_id: Id,
+    page: StaffPage,
+    amount: Annotated[str, Form(max_length=40)] = "",
+    method: Annotated[str, Form(max_length=20)] = "",
+    paid_on: Annotated[str, Form(max_length=20)] = "",
+    reference: Annotated[str, Form(max_length=120)] = "",
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    page.check_csrf(csrf)
+    ctx = page.ctx
+
+    def do(user: User) -> None:
+        data = _payment(page, amount, method, paid_on, reference)
+        with ctx.sessions() as session:
+            payments.record_payment(
+                session=session, user=user, invoice_id=invoice_id, data=data, at=ctx.clock.now()
+            )
+
+    return _act(page, invoice_id, idem, do)
+
+
+@router.post("/invoices/{invoice_id}/refund")
+def record_refund(
+    invoice_id: Id,
+    page: StaffPage,
+    amount: Annotated[str, Form(max_length=40)] = "",
+    method: Annotated[str, Form(max_length=20)] = "",
+    paid_on: Annotated[str, Form(max_length=20)] = "",
+    reference: Annotated[str, Form(max_length=120)] = "",
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    page.check_csrf(csrf)
+    ctx = page.ctx
+
+    def do(user: User) -> None:
+        data = _payment(page, amount, method, paid_on, reference)
+        with ctx.sessions() as session:
+            payments.record_refund(
+                session=session, user=user, credit_note_id=invoice_id, data=data, at=ctx.clock.now()
+            )
+
+    return _act(page, invoice_id, idem, do)
+
+
+@router.post("/invoices/{invoice_id}/credit")
+def credit(
+    invoice_id: Id,
+    page: StaffPage,
+    line: Ticks = None,
+    whole: Annotated[str, Form(max_length=4)] = "",
+    reason: Text = "",
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    """A credit note for the ticked lines, or for every line not credited yet."""
+    page.check_csrf(csrf)
+    ctx = page.ctx
+    user = page.user
+    assert user is not None
+
+    def run() -> Response:
+        try:
+            with ctx.sessions() as session:
+                note = credit_notes.credit(
+                    session=session,
+                    user=user,
+                    invoice_id=invoice_id,
+                    line_ids=None if whole == "1" else forms.ids(line or []),
+                    reason=reason,
+                    profiles=ctx.profiles,
+                    store=ctx.store,
+                    at=ctx.clock.now(),
+                )
+        except ServiceError as exc:
+            return _render_invoice(
+                page, invoice_id, error=refusal(page, exc), status=exc.status_code
+            )
+        return page.redirect(f"/invoices/{note.id}")
+
+    return once(page, idem, run)
