@@ -11,6 +11,7 @@ from starlette.responses import Response
 from fabqueue.quotes import archive as quote_archive
 from fabqueue.quotes import convert as quote_convert
 from fabqueue.quotes import lines as quote_lines
+from fabqueue.quotes import sending as quote_sending
 from fabqueue.quotes import workflow as quote_flow
 from fabqueue.quotes.links import absolute_link
 from fabqueue.quotes.public_requests import request_origin
