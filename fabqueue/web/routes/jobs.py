@@ -21,7 +21,7 @@ from fabqueue.web.page import Page, StaffPage, once
 from fabqueue.web.problems import in_words, suggested_scale
 from fabqueue.web.routes.job_form import PRESETS, JobForm, JobFormDep
 from jobs.base import MachineKind
-from jobs.registry import SOURCES, accepted_types
+from jobs.registry import SOURCES, accepted_types, file_type_of
 
 router = APIRouter()
 
@@ -41,7 +41,18 @@ def _choices(page: Page) -> dict[str, Any]:
 
 
 def _context(page: Page, form: JobForm | None = None) -> dict[str, Any]:
-    return {**_choices(page), "understood": None, "error": None, "form": form}
+    upload = form.upload if form is not None else None
+    return {
+        **_choices(page),
+        "form": form,
+        "brought": file_type_of(upload.filename or "") if upload is not None else "",
+        "understood": None,
+        "error": None,
+        "scale_to": None,
+        "pages": None,
+        "warnings": [],
+        "picture": None,
+    }
 
 
 def _error(page: Page, context: dict[str, Any], exc: ServiceError) -> dict[str, Any]:
