@@ -30,6 +30,7 @@ from fabqueue.quotes.workflow import (
 )
 from fabqueue.services.analysis import analyse_file
 from fabqueue.services.errors import Forbidden, Invalid, NotFound, TooLarge
+from fabqueue.services.intake import IntakeOptions, make_from_source, source_spec
 from fabqueue.services.jobs import MAX_COPIES, SubmitRequest, index_file, machines_for
 from fabqueue.services.machines import all_machines
 from fabqueue.storage import FileStore, UploadTooLarge
@@ -135,15 +136,21 @@ def add_design(
     description: str | None,
     upload_limit: int,
     now: datetime,
+    intake: IntakeOptions | None = None,
 ) -> QuoteLine:
     """Store and analyse a design file (outside any write transaction, like a job
-    submission: a file the machines cannot make is refused here), then add its line."""
+    submission: a file the machines cannot make is refused here), then add its line.
+
+    A model is sliced and a logo converted or traced first (``intake``: preset, page,
+    threshold): the line holds the made file, which the quote's jobs then run."""
     if not 1 <= quantity <= MAX_COPIES:
         raise Invalid(f"the quantity of a design must be between 1 and {MAX_COPIES}")
+    brought = file_type_of(filename)
+    spec = source_spec(brought)
+    file_type = spec.becomes if spec is not None else brought
     with read_sessions() as session:
         quote = get_quote(session, quote_id, user)
         editable(quote, user, "add designs to")
-        file_type = file_type_of(filename)
         targets = machines_for(all_machines(session), SubmitRequest(filename=filename), file_type)
     kind = targets[0].kind
     material = material or quote_pricing.default_material(profiles, kind)
@@ -153,7 +160,16 @@ def add_design(
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
+    if spec is not None:
+        stored, made_from = make_from_source(
+            store=store, profiles=profiles, source=stored, file_type=brought, targets=targets,
+            material=material, options=intake or IntakeOptions(), upload_limit=upload_limit,
+        )  # fmt: skip
+        filename = f"{filename.rsplit('.', 1)[0]}.{file_type}"
     analysis = analyse_file(stored.path, file_type, profiles, targets, workers=workers)
+    if spec is not None:
+        analysis.warnings.extend(made_from.pop("warnings", []))
+        analysis.details["made_from"] = made_from
 
     with session_scope(sessions) as session:
         quote = locked_for(session, quote_id, user)

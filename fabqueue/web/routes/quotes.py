@@ -15,8 +15,10 @@ from fabqueue.quotes import sending as quote_sending
 from fabqueue.quotes import workflow as quote_flow
 from fabqueue.quotes.views import to_public
 from fabqueue.services.errors import NotFound, ServiceError
+from fabqueue.services.intake import IntakeOptions
 from fabqueue.web.page import Page, StaffPage, once
 from fabqueue.web.problems import in_words
+from jobs.registry import SOURCES, accepted_types
 
 router = APIRouter()
 
@@ -47,7 +49,13 @@ def _render(
     materials = sorted(page.ctx.profiles.materials.values(), key=lambda m: (m.kind, m.name))
     return page.render(
         "pages/quote.html",
-        {"quote": public, "error": error, "link": link, "materials": materials},
+        {
+            "quote": public,
+            "error": error,
+            "link": link,
+            "materials": materials,
+            "accept": ",".join("." + t for t in [*accepted_types(), *sorted(SOURCES)]),
+        },
         status=status,
     )
 
@@ -79,16 +87,25 @@ def add_design(
     quantity: Annotated[int, Form(ge=1, le=1000)] = 1,
     material: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
+    preset: Annotated[str, Form()] = "normal",
+    page_no: Annotated[str, Form(alias="page")] = "",
+    threshold: Annotated[int, Form(ge=0, le=255)] = 128,
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
     page.check_csrf(csrf)
     assert page.user is not None
     user = page.user
+    # What a model or a logo needs to become a design (ignored for ready files).
+    number = page_no.strip()
+    intake = IntakeOptions(
+        preset=preset, page=int(number) if number.isdigit() else None, threshold=threshold
+    )
 
     def run() -> Response:
         try:
             quote_lines.add_design(
+                intake=intake,
                 sessions=page.ctx.sessions,
                 read_sessions=page.ctx.read_sessions,
                 store=page.ctx.store,
