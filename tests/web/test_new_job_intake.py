@@ -222,3 +222,23 @@ def test_the_job_page_asks_good_or_redo_when_its_machine_waits(staff: TestClient
     )
     assert r.status_code == 303 and r.headers["location"] == f"/jobs/{job.id}"
     assert state() == JobState.succeeded
+
+
+def test_without_the_tools_the_page_says_slicing_and_tracing_are_unavailable(
+    staff: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from jobs import registry
+
+    for file_type in ("stl", "3mf", "obj", "png", "jpg", "jpeg"):
+        spec = registry.SOURCES[file_type]
+        monkeypatch.setitem(registry.SOURCES, file_type, replace(spec, available=lambda: False))
+    page = text_of(staff.get("/jobs/new").text)
+    assert "Le découpage des modèles 3D (STL, 3MF, OBJ) est indisponible" in page
+    assert "La vectorisation des images (PNG, JPEG) est indisponible" in page
+    assert "Prendre une photo" not in page, "no camera when nothing can trace its picture"
+    cube = binary_stl(tmp_path / "cube.stl", box_triangles(20, 20, 12))
+    r = _post(staff, "/jobs/new/understand", cube, "cube.stl", csrf=_form(staff)["csrf"])
+    words = text_of(r.text)
+    assert "prusa-slicer n’est pas installé" in words, words[:1500]
