@@ -12,6 +12,7 @@ from drivers.base import JobTicket
 from fabqueue.dispatch.scheduler import Booking, Candidate, MachineInfo, pick_next
 from fabqueue.models import Booking as BookingRow
 from fabqueue.models import Job, MachineRecord, Role, RunnerState, User
+from fabqueue.services.analysis import CHOICES_KEY, job_choices
 from fabqueue.services.estimates import correction_factor
 from fabqueue.states import ACTIVE_STATES, OCCUPYING_STATES, JobState, transition
 from fabqueue.storage import FileStore
@@ -172,4 +173,5 @@ def claim_next(
         copies=job.copies,
         estimated_duration_s=(job.analysis or {}).get("duration_s"),
         resume_from=resume,
+        params={CHOICES_KEY: choices} if (choices := job_choices(job.analysis)) else {},
     )

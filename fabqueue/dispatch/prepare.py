@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from drivers.base import JobRejected, JobTicket
 from fabqueue.profiles import MachineProfile, MaterialProfile
+from fabqueue.services.analysis import CHOICES_KEY, job_params
 from fabqueue.storage import FileStore
 from fabqueue.workers import WorkerPool, WorkFailed, tasks
 from jobs.base import AnalysisError, FileRejected
@@ -33,6 +34,9 @@ def prepare_ticket(
     material = materials.get(ticket.material or "")
     if material is not None and material.cut_mirrored and hasattr(params, "mirror"):
         params = params.model_copy(update={"mirror": True})
+    # What the job chose at the counter (mirror off for this flex, a weeding border)
+    # goes over the material's and the machine's defaults.
+    params = job_params(params, ticket.params.get(CHOICES_KEY))
     try:
         artifact = workers.run(
             tasks.convert,

@@ -144,6 +144,7 @@ def prepare_design(
     filename: str,
     material: str | None,
     upload_limit: int,
+    intake: IntakeOptions | None = None,
 ) -> PreparedDesign:
     """Store and analyse a design file like a job submission (outside any write
     transaction): a file the machines cannot make is refused here. A model is sliced and
@@ -167,7 +168,8 @@ def prepare_design(
         original = stored
         stored, made_from = make_from_source(
             store=store, profiles=profiles, workers=workers, source=stored,
-            file_type=file_type, targets=targets, material=material, options=IntakeOptions(),
+            file_type=file_type, targets=targets, material=material,
+            options=intake or IntakeOptions(),
             upload_limit=upload_limit,
         )  # fmt: skip
     analysis = analyse_file(stored.path, ready_type, profiles, targets, workers=workers)
@@ -240,17 +242,28 @@ def add_design(
     description: str | None,
     upload_limit: int,
     now: datetime,
+    intake: IntakeOptions | None = None,
 ) -> QuoteLine:
-    """Store and analyse a design file (``prepare_design``), then add its line."""
+    """Store and analyse a design file (outside any write transaction, like a job
+    submission: a file the machines cannot make is refused here), then add its line.
+
+    A model is sliced and a logo converted or traced first (``intake``: preset, page,
+    threshold): the line holds the made file, which the quote's jobs then run."""
     if not 1 <= quantity <= MAX_COPIES:
         raise Invalid(f"the quantity of a design must be between 1 and {MAX_COPIES}")
+    brought = file_type_of(filename)
+    spec = source_spec(brought)
+    file_type = spec.becomes if spec is not None else brought
     with read_sessions() as session:
         quote = get_quote(session, quote_id, user)
         editable(quote, user, "add designs to")
     design = prepare_design(
         read_sessions=read_sessions, store=store, profiles=profiles, workers=workers,
         stream=stream, filename=filename, material=material, upload_limit=upload_limit,
+        intake=intake,
     )  # fmt: skip
+    if spec is not None:  # the line names the file it holds: ``logo.pdf`` made ``logo.svg``
+        filename = f"{filename.rsplit('.', 1)[0]}.{file_type}"
 
     with session_scope(sessions) as session:
         quote = locked_for(session, quote_id, user)

@@ -4,6 +4,7 @@ the words a submitter reads when a file is refused."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,21 @@ from fabqueue.services.machines import params_of
 from fabqueue.storage import FileStore
 from fabqueue.workers import PoolBusy, WorkerPool, WorkFailed, tasks
 from jobs.base import Analysis, AnalysisError, FileRejected, Preview
-from jobs.params import MachineParams
+from jobs.params import CutterParams, MachineParams
+from jobs.params.cutter import with_job_choices
 
 log = logging.getLogger(__name__)
+
+
+CHOICES_KEY = "job_choices"
+"""Where a job's own choices (mirror, weeding border) live in its analysis' details:
+with the figures they changed, read again for its preview and at dispatch."""
+
+
+def job_choices(analysis: Mapping[str, Any] | None) -> dict[str, bool]:
+    details = (analysis or {}).get("details") or {}
+    found = details.get(CHOICES_KEY) or {}
+    return {str(k): bool(v) for k, v in found.items()}
 
 
 def params_for(profiles: ProfileSet, record: MachineRecord) -> MachineParams:
@@ -48,15 +61,34 @@ def worker_owner(user_id: int | None) -> str:
     return f"user:{user_id}"
 
 
+def job_params(params: MachineParams, choices: Mapping[str, object] | None) -> MachineParams:
+    """A machine's parameters with what one job chose for itself (a cutter's mirror and
+    weeding border); other kinds take no choice."""
+    if choices and isinstance(params, CutterParams):
+        return with_job_choices(params, choices)
+    return params
+
+
 def analysis_task(
-    path: Path, file_type: str, profiles: ProfileSet, targets: list[MachineRecord]
+    path: Path,
+    file_type: str,
+    profiles: ProfileSet,
+    targets: list[MachineRecord],
+    choices: Mapping[str, object] | None = None,
 ) -> tuple[Any, ...]:
     """The worker task (function and arguments) that analyses ``path``."""
-    return (tasks.analyze, path, file_type, params_for(profiles, targets[0]))
+    return (tasks.analyze, path, file_type, job_params(params_for(profiles, targets[0]), choices))
 
 
-def check_fit(analysis: Analysis, profiles: ProfileSet, targets: list[MachineRecord]) -> None:
-    problems = {r.slug: params_for(profiles, r).fit_problems(analysis) for r in targets}
+def check_fit(
+    analysis: Analysis,
+    profiles: ProfileSet,
+    targets: list[MachineRecord],
+    choices: Mapping[str, object] | None = None,
+) -> None:
+    problems = {
+        r.slug: job_params(params_for(profiles, r), choices).fit_problems(analysis) for r in targets
+    }
     if all(problems.values()):
         if len(targets) == 1:
             raise Invalid(f"does not fit {targets[0].slug}: {'; '.join(problems[targets[0].slug])}")
@@ -71,13 +103,16 @@ def analyse_file(
     targets: list[MachineRecord],
     *,
     workers: WorkerPool,
+    choices: Mapping[str, object] | None = None,
 ) -> Analysis:
     """Analyse in a worker (blocking this thread; the API's own upload awaits instead)."""
     try:
-        analysis: Analysis = workers.run(*analysis_task(path, file_type, profiles, targets))
+        analysis: Analysis = workers.run(
+            *analysis_task(path, file_type, profiles, targets, choices)
+        )
     except REFUSED as exc:
         raise refusal(file_type, exc) from exc
-    check_fit(analysis, profiles, targets)
+    check_fit(analysis, profiles, targets, choices)
     return analysis
 
 
@@ -102,6 +137,8 @@ def _preview_work(
         params: MachineParams | None = local[0].params if local else None
     else:
         params = params_for(profiles, record)
+    if params is not None:
+        params = job_params(params, job_choices(job.analysis))
     task = (
         tasks.preview,
         store.fetch(job.file_sha256),

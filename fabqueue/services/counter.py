@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlmodel import Session, col, func, select
 
@@ -23,9 +23,10 @@ from fabqueue.models import Booking, Job, MachineRecord, User
 from fabqueue.pricing import PriceInput, price_line
 from fabqueue.profiles import ProfileSet
 from fabqueue.profiles.site import VatRegime
-from fabqueue.services.analysis import analyse_file
+from fabqueue.services.analysis import analyse_file, job_params, params_for
 from fabqueue.services.booking_rules import tz_of
 from fabqueue.services.errors import Invalid, NotFound, TooLarge
+from fabqueue.services.intake import make_from_source, source_spec
 from fabqueue.services.jobs import (
     MAX_COPIES,
     PRIORITY_RANGE,
@@ -37,7 +38,7 @@ from fabqueue.services.jobs import (
 )
 from fabqueue.services.machines import MachineCatalog, all_machines, occupying_job
 from fabqueue.states import OCCUPYING_STATES, JobState
-from fabqueue.storage import FileStore, UploadTooLarge
+from fabqueue.storage import FileStore, Stored, UploadTooLarge
 from fabqueue.workers import WorkerPool
 from jobs.base import Analysis, MachineKind
 from jobs.registry import file_type_of
@@ -267,6 +268,26 @@ class Understood:
     mirrored: bool
     resized: float | None = None
     """The factor the design was scaled by to reach the wanted size (None: as drawn)."""
+    weeding_border: bool | None = None
+    """Whether the cutter cuts a weeding border around each copy (None: not a cutter)."""
+    source_type: str | None = None
+    """The type of the file as brought when it was made into ``file_type`` (a model
+    sliced, a logo converted or traced); None for a ready file."""
+    pages: int | None = None
+    """Pages of a PDF or AI file (the page to cut is chosen when there are several)."""
+
+    @property
+    def made_name(self) -> str:
+        stem = self.filename.rsplit(".", 1)[0] if "." in self.filename else self.filename
+        return f"{stem}.{self.file_type}" if self.source_type else self.filename
+
+
+class PageNeeded(Invalid):
+    """A PDF of several pages: which one is to be cut."""
+
+    def __init__(self, pages: int) -> None:
+        super().__init__(f"this PDF has {pages} pages: choose which one to cut", pages=pages)
+        self.pages = pages
 
 
 @dataclass(frozen=True)
@@ -303,6 +324,89 @@ def _resize(store: FileStore, path: Path, file_type: str, factor: float, upload_
     return store.save(io.BytesIO(data), limit=upload_limit).path
 
 
+def intake_status() -> dict[str, bool]:
+    """Which ways of taking files in work on this node: models (prusa-slicer), PDF and
+    AI logos (poppler-utils), pictures (potrace). A page says what is unavailable."""
+    from jobs.registry import SOURCES
+
+    return {
+        "models": SOURCES["stl"].available(),
+        "pdf": SOURCES["pdf"].available(),
+        "pictures": SOURCES["png"].available(),
+    }
+
+
+def _pages(path: Path, file_type: str, page: int | None) -> int | None:
+    from jobs.base import AnalysisError
+    from jobs.logos.convert import PDF_TYPES
+    from jobs.logos.pdf import pdf_available
+
+    if file_type not in PDF_TYPES or not pdf_available():
+        return None
+    from jobs.logos.pdf import page_count
+
+    try:
+        pages = page_count(path)
+    except AnalysisError as exc:
+        raise Invalid(str(exc)) from exc
+    if pages > 1 and page is None:
+        raise PageNeeded(pages)
+    return pages
+
+
+@dataclass(frozen=True)
+class _Made:
+    path: Path
+    file_type: str
+    source_type: str | None = None
+    pages: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _made(
+    *,
+    store: FileStore,
+    profiles: ProfileSet,
+    workers: WorkerPool,
+    stored: Stored,
+    brought: str,
+    targets: list[MachineRecord],
+    request: SubmitRequest,
+    upload_limit: int,
+) -> _Made:
+    """The file to analyse: as brought, or sliced / converted / traced from it."""
+    spec = source_spec(brought)
+    if spec is None:
+        return _Made(stored.path, brought)
+    pages = _pages(stored.path, brought, request.intake.page)
+    made, details = make_from_source(
+        store=store, profiles=profiles, workers=workers, source=stored, file_type=brought,
+        targets=targets, material=request.material, options=request.intake,
+        upload_limit=upload_limit,
+    )  # fmt: skip
+    return _Made(made.path, spec.becomes, brought, pages, details)
+
+
+def _with_made_from(analysis: Analysis, made: _Made) -> Analysis:
+    """As the queued job will say it: what the slicer or the tracer warned of, and how."""
+    if made.source_type is None:
+        return analysis
+    details = dict(made.details)
+    warnings = [*analysis.warnings, *details.pop("warnings", [])]
+    return analysis.model_copy(
+        update={"warnings": warnings, "details": {**analysis.details, "made_from": details}}
+    )
+
+
+def _weeding_border(
+    profiles: ProfileSet, target: MachineRecord, choices: dict[str, bool]
+) -> bool | None:
+    from jobs.params import CutterParams
+
+    params = job_params(params_for(profiles, target), choices)
+    return params.weeding_border if isinstance(params, CutterParams) else None
+
+
 def understand(
     *,
     read_sessions: SessionFactory,
@@ -315,15 +419,17 @@ def understand(
     catalog: MachineCatalog | None = None,
     size: WantedSize | None = None,
 ) -> Understood:
-    """Store and analyse a file as a submission would, resized if asked, and price it;
-    queue nothing.
+    """Store and analyse a file as a submission would (a model sliced, a logo converted
+    or traced first), resized if asked, and price it; queue nothing.
 
     The stored file is kept by its sha256 for the submission that follows; if none
     does, the store's garbage collection removes it at the next start.
     """
     if not 1 <= request.copies <= MAX_COPIES:
         raise Invalid(f"copies must be between 1 and {MAX_COPIES}")
-    file_type = file_type_of(request.filename)
+    brought = file_type_of(request.filename)
+    spec = source_spec(brought)
+    file_type = spec.becomes if spec is not None else brought
     if catalog is not None:
         known = catalog.records()
     else:
@@ -336,8 +442,13 @@ def understand(
         stored = store.save(stream, limit=upload_limit)
     except UploadTooLarge as exc:
         raise TooLarge(str(exc), limit=exc.limit) from exc
-    path = stored.path
-    analysis = analyse_file(path, file_type, profiles, targets, workers=workers)
+    made = _made(
+        store=store, profiles=profiles, workers=workers, stored=stored, brought=brought,
+        targets=targets, request=request, upload_limit=upload_limit,
+    )  # fmt: skip
+    path = made.path
+    choices = request.choices
+    analysis = analyse_file(path, file_type, profiles, targets, workers=workers, choices=choices)
     factor = size.factor(analysis) if size is not None else None
     if factor is not None and size is not None:
         original = path
@@ -345,12 +456,14 @@ def understand(
         # page size's: one correction from the measured result makes the size exact.
         for _ in range(2):
             path = _resize(store, original, file_type, factor, upload_limit)
-            analysis = analyse_file(path, file_type, profiles, targets, workers=workers)
+            analysis = analyse_file(
+                path, file_type, profiles, targets, workers=workers, choices=choices
+            )
             correction = size.factor(analysis)
             if correction is None or abs(correction - 1) < 1e-3:
                 break
             factor *= correction
-    analysis = _refine(read_sessions, profiles, request, targets, analysis)
+    analysis = _with_made_from(_refine(read_sessions, profiles, request, targets, analysis), made)
     material = profiles.materials.get(request.material) if request.material else None
     price = price_of(
         profiles,
@@ -360,6 +473,7 @@ def understand(
         material=request.material,
         copies=request.copies,
     )
+    mirrored = choices.get("mirror", bool(material is not None and material.cut_mirrored))
     return Understood(
         sha256=path.name,
         filename=request.filename,
@@ -368,8 +482,11 @@ def understand(
         machines=[t.slug for t in targets],
         analysis=analysis,
         price=price,
-        mirrored=bool(material is not None and material.cut_mirrored),
+        mirrored=mirrored and targets[0].kind == MachineKind.vinyl_cutter,
         resized=factor,
+        weeding_border=_weeding_border(profiles, targets[0], choices),
+        source_type=made.source_type,
+        pages=made.pages,
     )
 
 
@@ -432,6 +549,12 @@ def preview_upload(
 
     local = profiles.machines.get(understood.machines[0])
     params = local.params if local is not None else None
+    if params is not None:
+        # The preview shows the cut as it will be made: mirrored for flex, bordered.
+        choices = {"mirror": understood.mirrored}
+        if understood.weeding_border is not None:
+            choices["weeding_border"] = understood.weeding_border
+        params = job_params(params, choices)
     try:
         picture = make_preview(
             store.path_for(understood.sha256), understood.file_type, params, understood.analysis

@@ -20,6 +20,7 @@ from fabqueue.models import Job, JobEvent, JobSummary, MachineRecord, Role, Runn
 from fabqueue.models.types import UTCDateTime
 from fabqueue.profiles import ProfileSet
 from fabqueue.services.analysis import (
+    CHOICES_KEY,
     REFUSED,
     analysis_task,
     check_fit,
@@ -84,6 +85,9 @@ class SubmitRequest:
     title: str | None = None
     intake: IntakeOptions = field(default_factory=IntakeOptions)
     """Slicing preset, trace threshold…: used when the file is a model or a logo."""
+    choices: dict[str, bool] = field(default_factory=dict)
+    """What this job chose on its machine (a cutter's ``mirror``, ``weeding_border``);
+    what it leaves out, the material and the machine decide. Kept with the job."""
 
 
 def _actor(user: User) -> str:
@@ -310,8 +314,10 @@ def _queue_job(
 ) -> Job:
     request, owner, stored = upload.request, upload.owner, upload.stored
     assert owner.id is not None
-    check_fit(analysis, profiles, upload.targets)
+    check_fit(analysis, profiles, upload.targets, request.choices)
     analysis = _refine(read_sessions, profiles, request, upload.targets, analysis)
+    if request.choices:
+        analysis.details[CHOICES_KEY] = dict(request.choices)
     if upload.made_from is not None:
         made_from = dict(upload.made_from)
         analysis.warnings.extend(made_from.pop("warnings", []))
@@ -384,7 +390,9 @@ def submit_job(
     upload = _make_upload(store, profiles, workers, upload, upload_limit)
     try:
         analysis: Analysis = workers.run(
-            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets),
+            *analysis_task(
+                upload.stored.path, upload.file_type, profiles, upload.targets, request.choices
+            ),
             owner=worker_owner(owner.id),
         )
     except REFUSED as exc:
@@ -432,7 +440,9 @@ async def submit_job_async(
     upload = await _amake_upload(store, profiles, workers, upload, upload_limit)
     try:
         analysis: Analysis = await workers.arun(
-            *analysis_task(upload.stored.path, upload.file_type, profiles, upload.targets),
+            *analysis_task(
+                upload.stored.path, upload.file_type, profiles, upload.targets, request.choices
+            ),
             owner=worker_owner(owner.id),
         )
     except REFUSED as exc:

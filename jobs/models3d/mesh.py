@@ -23,6 +23,7 @@ INCH_SUSPECT_MM = 5.0
 """A model whose largest side is under this was most likely drawn in inches (a 1.2 mm
 tall "vase"): ×25.4 is offered, never applied silently."""
 MM_PER_INCH = 25.4
+SKIRT_ROOM_MM = 8.0
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,11 @@ def check_mesh(info: MeshInfo, bed: tuple[float, float, float], scale: float = 1
     # Either flat orientation fits; PrusaSlicer does not rotate, so X and Y are taken as given.
     ratios = (sx / bed[0], sy / bed[1], sz / bed[2])
     if max(ratios) > 1.0:
-        fit = int(1000 / max(ratios)) / 1000 * scale
+        # The offered scale leaves room for the skirt PrusaSlicer draws around the part
+        # (6 mm away by default): a part scaled to the bed's exact width would not fit.
+        room = (bed[0] - 2 * SKIRT_ROOM_MM, bed[1] - 2 * SKIRT_ROOM_MM, bed[2])
+        fit = int(1000 * min(r / s for r, s in zip(room, (sx, sy, sz), strict=True))) / 1000
+        fit *= scale
         return [
             f"the model is {sx:.0f} × {sy:.0f} × {sz:.0f} mm and the bed is "
             f"{bed[0]:.0f} × {bed[1]:.0f} × {bed[2]:.0f} mm; send it again with scale={fit:g} "

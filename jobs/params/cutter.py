@@ -7,6 +7,7 @@ serial line: what most café cutters are until someone measures theirs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -167,3 +168,19 @@ class CutterParams(BaseModel):
             f"the design is {long:.1f} mm long, more than the "
             f"{self.max_length_mm:.0f} mm this cutter can take in one go"
         ]
+
+
+JOB_CHOICES = ("mirror", "weeding_border")
+"""What a job may choose for itself on the machine that cuts it (the rest is the
+machine's: a customer's sticker does not change the blade offset)."""
+
+
+def with_job_choices(params: CutterParams, choices: Mapping[str, object] | None) -> CutterParams:
+    """The machine's parameters with the job's own mirror and weeding border."""
+    update = {k: bool(v) for k, v in (choices or {}).items() if k in JOB_CHOICES}
+    if not update:
+        return params
+    if not update.get("weeding_border", params.weeding_border):
+        # Lines through the waste end on the border: no border, no lines.
+        update["weeding_lines"] = False
+    return params.model_copy(update=update)

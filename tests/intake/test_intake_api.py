@@ -52,13 +52,14 @@ def test_a_model_too_big_for_the_bed_is_offered_a_scale_never_scaled_silently(
     big = binary_stl(tmp_path / "big.stl", box_triangles(500, 100, 20))
     refused = submit(api, big)
     assert refused.status_code == 422
-    assert "scale=0.5" in refused.json()["detail"]
+    # (250 mm - room for the skirt on both sides) / 500 mm: the offer must fit once sliced.
+    assert "scale=0.468" in refused.json()["detail"]
     assert "never scaled without asking" in refused.json()["detail"]
-    made = submit(api, big, scale="0.4")
+    made = submit(api, big, scale="0.468")
     assert made.status_code == 201, made.text
     box = made.json()["analysis"]["bounds"]
-    assert box["max_z"] == pytest.approx(20 * 0.4, abs=0.3)
-    assert 199 < box["max_x"] - box["min_x"] < 216  # 500 mm × 0.4, and the skirt around it
+    assert box["max_z"] == pytest.approx(20 * 0.468, abs=0.3)
+    assert 233 < box["max_x"] - box["min_x"] <= 250  # 500 mm × 0.468, and the skirt around it
 
 
 def test_a_missing_tool_is_said_at_submission_and_in_health(

@@ -66,8 +66,9 @@ def test_bad_meshes_are_explained_with_what_to_do(tmp_path: Path) -> None:
     big = read_mesh(binary_stl(tmp_path / "big.stl", box_triangles(400, 100, 50)), "stl")
     (why,) = check_mesh(big, BED)
     assert "400 × 100 × 50 mm and the bed is 250 × 210 × 210 mm" in why
-    assert "scale=0.625" in why and "never scaled without asking" in why
-    assert check_mesh(big, BED, scale=0.625) == []
+    # (250 - 2 × 8 mm for the skirt) / 400
+    assert "scale=0.585" in why and "never scaled without asking" in why
+    assert check_mesh(big, BED, scale=0.585) == []
 
 
 def test_a_200_mb_mesh_is_refused_before_it_is_read(tmp_path: Path) -> None:

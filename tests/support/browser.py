@@ -12,9 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlmodel import col, select
 
+from fabqueue.clock import FakeClock, utcnow
 from fabqueue.db import make_engine, make_session_factory
+from fabqueue.models import Job
+from fabqueue.settings import Settings
 from tests.support.factories import make_user
+from tests.support.live import ClockHand, live_server
 from tests.support.service import Service
 from tests.support.web import PASSWORD, add_person, counter_profiles
 
@@ -107,3 +112,47 @@ def sign_in(page: Any, base: str, name: str = "camille", *, english: bool = Fals
     page.get_by_label("Password" if english else "Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Sign in" if english else "Se connecter").click()
     page.wait_for_load_state()
+
+
+class ServedCounter:
+    """The counter served from this process (uvicorn in a thread) on a ``FakeClock``:
+    the simulated machines move only when the test moves time."""
+
+    def __init__(self, url: str, app: Any, hand: ClockHand) -> None:
+        self.url = url
+        self.ctx = app.state.ctx
+        self.hand = hand
+        add_person(self.ctx.sessions, "camille", "facilitator")
+        add_person(self.ctx.sessions, "momo", "member")
+        _uid, self.token = make_user(self.ctx.sessions, "script", "facilitator")
+
+    def advance(self, seconds: float) -> None:
+        self.hand.advance(seconds)
+
+    def submit(self, path: Path, **form: str) -> dict[str, Any]:
+        with path.open("rb") as fh:
+            r = httpx.post(
+                f"{self.url}/api/v1/jobs",
+                headers={"Authorization": f"Bearer {self.token}"},
+                files={"file": (path.name, fh)},
+                data=form,
+                timeout=60,
+            )
+        assert r.status_code == 201, r.text
+        data: dict[str, Any] = r.json()
+        return data
+
+    def jobs(self) -> list[Job]:
+        with self.ctx.read_sessions() as session:
+            return list(session.exec(select(Job).order_by(col(Job.id))))
+
+
+@contextmanager
+def served_counter(settings: Settings) -> Iterator[ServedCounter]:
+    """``settings`` with the café's profiles; the clock starts now and stands still."""
+    from fabqueue.app import create_app
+
+    hand = ClockHand(FakeClock(start=utcnow()))
+    app = create_app(settings, clock=hand.clock, on_started=hand.started)
+    with live_server(app) as url:
+        yield ServedCounter(url, app, hand)

@@ -3,6 +3,7 @@ streaming, with the app's context (and database) reachable from the test."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from fabqueue.clock import FakeClock
 from tests.support.service import free_port
 
 
@@ -32,3 +34,20 @@ def live_server(app: FastAPI, **config: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+class ClockHand:
+    """Moves the served app's ``FakeClock`` from the test's thread: the clock's sleepers
+    live on the server's event loop, so time moves there (pass ``started`` as the app's
+    ``on_started``)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def started(self, _settings: object) -> None:
+        self.loop = asyncio.get_running_loop()
+
+    def advance(self, seconds: float) -> None:
+        assert self.loop is not None, "the app has not started: pass on_started=hand.started"
+        asyncio.run_coroutine_threadsafe(self.clock.advance(seconds), self.loop).result(30)

@@ -71,6 +71,28 @@ def counter_profiles(root: Path, *, cutter_speed: float = 3.0, machines: int = 1
     return root
 
 
+FLEX = """
+    name = "Flex thermocollant blanc"
+    kind = "vinyl_cutter"
+    type = "flex"
+    unit = "m2"
+    unit_price = "20.00"
+    cut_mirrored = true
+"""
+
+
+def intake_profiles(root: Path) -> Path:
+    """The counter's café with a simulated printer (PrusaSlicer's profiles beside it) and
+    heat-transfer flex: models, logos and photos as people bring them."""
+    from tests.support.factories import sim_printer
+    from tests.support.intake import with_slicing
+
+    counter_profiles(root)
+    (root / "machines" / "printer.toml").write_text(textwrap.dedent(sim_printer()))
+    (root / "materials" / "flex-blanc.toml").write_text(textwrap.dedent(FLEX))
+    return with_slicing(root)
+
+
 def add_person(
     sessions: SessionFactory, name: str, role: str, *, password: str = PASSWORD, pin: str = PIN
 ) -> int:

@@ -12,8 +12,19 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import SMALL_CONTROLS_JS, VIEWPORTS, Counter, chromium, sign_in
-from tests.support.web import PIN, STICKER
+from fabqueue.settings import Settings
+from fabqueue.states import JobState
+from tests.support.browser import (
+    SMALL_CONTROLS_JS,
+    VIEWPORTS,
+    Counter,
+    ServedCounter,
+    chromium,
+    served_counter,
+    sign_in,
+)
+from tests.support.waiting import wait_for
+from tests.support.web import PIN, STICKER, counter_profiles
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -61,12 +72,27 @@ def _understood(page: Any, *, english: bool = False) -> None:
     page.locator("#file").set_input_files(str(STICKER))
     page.locator("#material").select_option("vinyle-noir")
     heading = "What fabqueue understood" if english else "Ce que fabqueue a compris"
-    _expect()(page.get_by_role("heading", name=heading)).to_be_visible()
+    # The analysis runs in the worker pool: on a loaded machine it takes a few seconds.
+    _expect()(page.get_by_role("heading", name=heading)).to_be_visible(timeout=LIVE_S)
 
 
-def test_the_facilitators_day(page: Any, counter: Counter) -> None:
+@pytest.fixture
+def profiles_dir(tmp_path: Path) -> Path:
+    """For the app served in-process: a cutter that cuts in real (clock) time."""
+    return counter_profiles(tmp_path / "served-profiles", cutter_speed=1.0)
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[ServedCounter]:
+    with served_counter(settings) as c:
+        yield c
+
+
+def test_the_facilitators_day(page: Any, served: ServedCounter) -> None:
+    """On the injected clock: the cut moves only when the test moves time, so what the
+    board shows at each step is known, however loaded the machine running the test."""
     expect = _expect()
-    sign_in(page, counter.url)
+    sign_in(page, served.url)
     expect(page.get_by_role("heading", name="File d'attente (0)")).to_be_visible()
 
     page.get_by_role("link", name="Nouveau travail").first.click()
@@ -85,21 +111,38 @@ def test_the_facilitators_day(page: Any, counter: Counter) -> None:
     page.evaluate("window.__sameDocument = true")
     card = page.locator("article.machine", has=page.get_by_role("heading", name="Plotter"))
     expect(card).to_contain_text("Mme Ferrand")
-    expect(card).to_contain_text("Vinyle échenillé ?", timeout=LIVE_S)
+    expect(card).to_contain_text("en cours", timeout=LIVE_S)
+    percent = card.locator(".progress-row .big-figure").first
+    expect(percent).to_have_text(re.compile(r"^0\s?%$"))
+    (first,) = served.jobs()
+    # Nothing moves until the test moves time; then the cut moves as far as it does.
+    wait_for(
+        lambda: served.advance(0.5) or (served.jobs()[0].progress or 0) >= 0.3,
+        timeout=60,
+        what="a third of the cut",
+    )
+    expect(percent).to_have_text(re.compile(r"^[1-9]\d\s?%$"))
+    assert served.jobs()[0].state == JobState.running
+    wait_for(
+        lambda: served.advance(0.5) or served.jobs()[0].state == JobState.awaiting_operator,
+        timeout=60,
+        what="the end of the cut",
+    )
+    expect(card).to_contain_text("Vinyle échenillé ?")
     expect(card.get_by_role("button", name="Bonne")).to_be_visible()
     expect(card.get_by_role("button", name="À refaire")).to_be_visible()
-    first = counter.jobs()[0]
-    assert first["state"] == "awaiting_operator"
+    assert served.jobs()[0].state == JobState.awaiting_operator
 
     # The next customer's job arrives meanwhile (from a script, say): it waits its turn.
-    counter.submit(STICKER, material="vinyle-noir", title="badge suivant")
+    served.submit(STICKER, material="vinyle-noir", title="badge suivant")
     expect(page.get_by_role("heading", name="File d'attente (1)")).to_be_visible()
     card.get_by_role("button", name="Bonne").click()
     expect(card).to_contain_text("badge suivant", timeout=LIVE_S)
     expect(page.get_by_role("heading", name="File d'attente (0)")).to_be_visible()
-    states = {j["title"]: j["state"] for j in counter.jobs()}
-    assert states[first["title"]] == "succeeded"
-    assert states["badge suivant"] in ("starting", "running", "awaiting_operator")
+    states = {j.title: j.state for j in served.jobs()}
+    assert states[first.title] == JobState.succeeded
+    # The clock stands still: the next job has started and cannot have finished.
+    assert states["badge suivant"] in (JobState.starting, JobState.running)
     assert page.evaluate("window.__sameDocument") is True, "the board never reloaded"
 
 

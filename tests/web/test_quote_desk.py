@@ -62,3 +62,51 @@ def test_a_request_is_priced_sent_accepted_and_turned_into_jobs(
     words = text_of(converted.text)
     assert "converti en travaux" in words
     assert len(re.findall(r'href="/jobs/\d+"', converted.text)) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("tool_potrace", "tool_pdftocairo", "tool_prusa_slicer")
+def test_the_desk_builds_lines_from_a_model_and_a_photographed_logo(
+    make_api: object, tmp_path: Path
+) -> None:
+    from tests.support.intake import (
+        LOGO,
+        binary_stl,
+        box_triangles,
+        filled,
+        logo_pdf,
+        render_png,
+        with_slicing,
+    )
+
+    api: Api = make_api()  # type: ignore[operator]
+    with_slicing(api.ctx.settings.profiles_dir)
+    add_person(api.ctx.sessions, "camille", "facilitator")
+    _org, client = make_client(api)
+    q = api.client.post("/api/v1/quotes", headers=client, json={"title": "Enseigne"}).json()
+    desk = api.client
+    sign_in(desk, "camille")
+    page = f"/quotes/{q['id']}"
+    assert "Un modèle 3D, un logo en PDF ou une image" in text_of(desk.get(page).text)
+
+    pdf = logo_pdf(tmp_path / "logo.pdf", filled(LOGO, tmp_path / "filled.svg"), width_mm=100)
+    png = render_png(pdf, tmp_path / "logo", 600)
+    cube = binary_stl(tmp_path / "cube.stl", box_triangles(20, 20, 12))
+    for path, fields in ((png, {"threshold": "100"}), (cube, {"preset": "brouillon"})):
+        r = desk.post(
+            f"{page}/designs",
+            data={**_form(desk, page), **fields, "page": ""},
+            files={"file": (path.name, path.read_bytes(), "application/octet-stream")},
+        )
+        assert r.status_code == 200, text_of(r.text)[:800]
+    lines = api.client.get(f"/api/v1/quotes/{q['id']}", headers=client).json()["lines"]
+    made = {line["file_name"]: line for line in lines if line.get("file_name")}
+    assert set(made) == {"logo.svg", "cube.gcode"}, lines
+
+    two = logo_pdf(tmp_path / "two.pdf", filled(LOGO, tmp_path / "f2.svg"), width_mm=80, pages=2)
+    refused = desk.post(
+        f"{page}/designs",
+        data=_form(desk, page),
+        files={"file": ("two.pdf", two.read_bytes(), "application/pdf")},
+    )
+    assert refused.status_code == 422 and "choisissez la page" in text_of(refused.text).lower()

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Form, UploadFile
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 
 from fabqueue.models import Job, User
 from fabqueue.services import analysis as file_service
 from fabqueue.services import counter
+from fabqueue.services import intake as intake_service
 from fabqueue.services import jobs as job_service
 from fabqueue.services.errors import Invalid, NotFound, ServiceError
 from fabqueue.storage import FileMissing
 from fabqueue.web.page import Page, StaffPage, once
-from fabqueue.web.problems import in_words
+from fabqueue.web.problems import in_words, suggested_scale
+from fabqueue.web.routes.job_form import PRESETS, JobForm, JobFormDep
 from jobs.base import MachineKind
-from jobs.registry import accepted_types
+from jobs.registry import SOURCES, accepted_types, file_type_of
 
 router = APIRouter()
 
@@ -31,96 +34,109 @@ def _choices(page: Page) -> dict[str, Any]:
         "machines": sorted(profiles.machines.values(), key=lambda m: m.name),
         "materials": sorted(profiles.materials.values(), key=lambda m: (m.kind, m.name)),
         "kinds": list(MachineKind),
-        "accept": ",".join("." + t for t in accepted_types()),
+        "accept": ",".join("." + t for t in [*accepted_types(), *sorted(SOURCES)]),
+        "intake": counter.intake_status(),
+        "presets": PRESETS,
     }
 
 
-def _request(
-    filename: str, kind: str, machine: str, material: str, copies: int, hold: bool = False
-) -> job_service.SubmitRequest:
-    return job_service.SubmitRequest(
-        filename=filename,
-        machine=machine or None,
-        kind=MachineKind(kind) if kind else None,
-        material=material or None,
-        copies=copies,
-        hold=hold,
-    )
+def _context(page: Page, form: JobForm | None = None) -> dict[str, Any]:
+    upload = form.upload if form is not None else None
+    return {
+        **_choices(page),
+        "form": form,
+        "brought": file_type_of(upload.filename or "") if upload is not None else "",
+        "understood": None,
+        "error": None,
+        "scale_to": None,
+        "pages": None,
+        "warnings": [],
+        "picture": None,
+    }
 
 
-def _mm(text: str) -> float | None:
-    text = text.strip().replace(",", ".")
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise Invalid("a size is a number of millimetres, e.g. 80") from None
-
-
-def _size(width: str, height: str) -> counter.WantedSize | None:
-    w, h = _mm(width), _mm(height)
-    if w is None and h is None:
-        return None
-    # Aspect is kept: a width, when given, decides.
-    return counter.WantedSize(width_mm=w, height_mm=None if w is not None else h)
+def _error(page: Page, context: dict[str, Any], exc: ServiceError) -> dict[str, Any]:
+    context["error"] = in_words(exc.message, page.gettext, page.lang)
+    context["scale_to"] = suggested_scale(exc.message)
+    context["pages"] = exc.extra.get("pages")
+    return context
 
 
 @router.get("/jobs/new")
 def new_job(page: StaffPage) -> Response:
-    return page.render("pages/new_job.html", {**_choices(page), "understood": None, "error": None})
+    return page.render("pages/new_job.html", _context(page))
+
+
+def _understand(page: Page, form: JobForm, upload: UploadFile) -> counter.Understood:
+    return counter.understand(
+        read_sessions=page.ctx.read_sessions,
+        store=page.ctx.store,
+        profiles=page.ctx.profiles,
+        workers=page.ctx.pool,
+        stream=upload.file,
+        request=form.request(upload.filename or ""),
+        upload_limit=page.ctx.settings.upload_limit_bytes,
+        catalog=page.ctx.machines,
+        size=form.size(),
+    )
 
 
 @router.post("/jobs/new/understand")
 def understand(
-    page: StaffPage,
-    file: Annotated[UploadFile, File()],
-    kind: Annotated[str, Form()] = "",
-    machine: Annotated[str, Form()] = "",
-    material: Annotated[str, Form()] = "",
-    copies: Annotated[int, Form(ge=1, le=1000)] = 1,
-    width_mm: Annotated[str, Form()] = "",
-    height_mm: Annotated[str, Form()] = "",
-    csrf: Annotated[str | None, Form()] = None,
+    page: StaffPage, form: JobFormDep, csrf: Annotated[str | None, Form()] = None
 ) -> Response:
     """What fabqueue made of the file: preview, figures, price, problems. Queues nothing."""
     page.check_csrf(csrf)
-    context: dict[str, Any] = {**_choices(page), "understood": None, "error": None}
-    try:
-        understood = counter.understand(
-            read_sessions=page.ctx.read_sessions,
-            store=page.ctx.store,
-            profiles=page.ctx.profiles,
-            workers=page.ctx.pool,
-            stream=file.file,
-            request=_request(file.filename or "", kind, machine, material, copies),
-            upload_limit=page.ctx.settings.upload_limit_bytes,
-            catalog=page.ctx.machines,
-            size=_size(width_mm, height_mm),
-        )
-    except ServiceError as exc:
-        context["error"] = in_words(exc.message, page.gettext, page.lang)
+    context = _context(page, form)
+    upload = form.upload
+    if upload is None:
         return page.render("pages/new_job.html", context)
+    try:
+        understood = _understand(page, form, upload)
+    except ServiceError as exc:
+        return page.render("pages/new_job.html", _error(page, context, exc))
     picture = counter.preview_upload(
         store=page.ctx.store, profiles=page.ctx.profiles, understood=understood
     )
     context["understood"] = understood
+    context["warnings"] = [
+        in_words(w, page.gettext, page.lang) for w in understood.analysis.warnings
+    ]
     context["picture"] = (
         f"data:{picture[0]};base64,{base64.b64encode(picture[1]).decode()}" if picture else None
     )
     return page.render("pages/new_job.html", context)
 
 
+@router.post("/jobs/new/trace-preview")
+def trace_preview(
+    page: StaffPage, form: JobFormDep, csrf: Annotated[str | None, Form()] = None
+) -> Response:
+    """The picture as it would be cut with the threshold as it is now: the slider asks
+    again as it moves (the price follows when it is let go)."""
+    page.check_csrf(csrf)
+    upload = form.upload
+    context: dict[str, Any] = {"traced": None, "error": None}
+    if upload is not None:
+        try:
+            svg = intake_service.logo_preview(
+                store=page.ctx.store,
+                workers=page.ctx.pool,
+                stream=upload.file,
+                filename=upload.filename or "",
+                options=form.intake(),
+                upload_limit=page.ctx.settings.upload_limit_bytes,
+            )
+            context["traced"] = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+        except ServiceError as exc:
+            context["error"] = in_words(exc.message, page.gettext, page.lang)
+    return page.render("partials/trace_preview.html", context)
+
+
 @router.post("/jobs/new")
 def submit(
     page: StaffPage,
-    file: Annotated[UploadFile, File()],
-    kind: Annotated[str, Form()] = "",
-    machine: Annotated[str, Form()] = "",
-    material: Annotated[str, Form()] = "",
-    copies: Annotated[int, Form(ge=1, le=1000)] = 1,
-    width_mm: Annotated[str, Form()] = "",
-    height_mm: Annotated[str, Form()] = "",
+    form: JobFormDep,
     hold: Annotated[str, Form()] = "",
     customer_name: Annotated[str, Form()] = "",
     customer_contact: Annotated[str, Form()] = "",
@@ -132,15 +148,13 @@ def submit(
     owner = page.user
 
     def run() -> Response:
-        request = _request(file.filename or "", kind, machine, material, copies, hold == "1")
         try:
-            job = _submit(page, owner, file, request, _size(width_mm, height_mm))
+            upload = form.upload
+            if upload is None:
+                raise Invalid("choose a file first")
+            job = _submit(page, owner, form, upload, hold == "1")
         except ServiceError as exc:
-            context = {
-                **_choices(page),
-                "understood": None,
-                "error": in_words(exc.message, page.gettext, page.lang),
-            }
+            context = _error(page, _context(page, form), exc)
             return page.render("pages/new_job.html", context, status=422)
         assert job.id is not None
         if customer_name.strip() or customer_contact.strip():
@@ -157,28 +171,15 @@ def submit(
     return once(page, idem, run)
 
 
-def _submit(
-    page: Page,
-    owner: User,
-    file: UploadFile,
-    request: job_service.SubmitRequest,
-    size: counter.WantedSize | None,
-) -> Job:
-    """The job as the page showed it: resized first when a size was asked."""
-    stream: BinaryIO = file.file
-    if size is not None:
-        understood = counter.understand(
-            read_sessions=page.ctx.read_sessions,
-            store=page.ctx.store,
-            profiles=page.ctx.profiles,
-            workers=page.ctx.pool,
-            stream=stream,
-            request=request,
-            upload_limit=page.ctx.settings.upload_limit_bytes,
-            catalog=page.ctx.machines,
-            size=size,
-        )
+def _submit(page: Page, owner: User, form: JobForm, upload: UploadFile, hold: bool) -> Job:
+    """The job as the page showed it: resized first when a size was asked (a model or
+    a logo is then queued as the SVG it was made into, at its size)."""
+    stream: BinaryIO = upload.file
+    request = form.request(upload.filename or "", hold)
+    if form.size() is not None:
+        understood = _understand(page, form, upload)
         stream = counter.stored_upload(page.ctx.store, understood.sha256).open("rb")
+        request = replace(request, filename=understood.made_name)
     try:
         return job_service.submit_job(
             sessions=page.ctx.sessions,
@@ -194,7 +195,7 @@ def _submit(
             catalog=page.ctx.machines,
         )
     finally:
-        if stream is not file.file:
+        if stream is not upload.file:
             stream.close()
 
 

@@ -17,8 +17,10 @@ from fabqueue.quotes.links import absolute_link
 from fabqueue.quotes.public_requests import request_origin
 from fabqueue.quotes.views import to_public
 from fabqueue.services.errors import NotFound, ServiceError
+from fabqueue.services.intake import IntakeOptions
 from fabqueue.web.page import Page, StaffPage, once
 from fabqueue.web.problems import in_words
+from jobs.registry import SOURCES, accepted_types
 
 router = APIRouter()
 
@@ -55,6 +57,7 @@ def _render(
         "qr": _qr_svg(link) if link else None,
         "origin": origin,
         "materials": materials,
+        "accept": ",".join("." + t for t in [*accepted_types(), *sorted(SOURCES)]),
     }
     return page.render("pages/quote.html", context, status=status)
 
@@ -96,16 +99,25 @@ def add_design(
     quantity: Annotated[int, Form(ge=1, le=1000)] = 1,
     material: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
+    preset: Annotated[str, Form()] = "normal",
+    page_no: Annotated[str, Form(alias="page")] = "",
+    threshold: Annotated[int, Form(ge=0, le=255)] = 128,
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
     page.check_csrf(csrf)
     assert page.user is not None
     user = page.user
+    # What a model or a logo needs to become a design (ignored for ready files).
+    number = page_no.strip()
+    intake = IntakeOptions(
+        preset=preset, page=int(number) if number.isdigit() else None, threshold=threshold
+    )
 
     def run() -> Response:
         try:
             quote_lines.add_design(
+                intake=intake,
                 sessions=page.ctx.sessions,
                 read_sessions=page.ctx.read_sessions,
                 store=page.ctx.store,

@@ -36,6 +36,16 @@
     open = [];
   });
 
+  // Two ways to bring a file (a file, or a photo just taken): the last one chosen counts.
+  // Capture phase: cleared before the form sends itself on the same change.
+  document.addEventListener("change", function (e) {
+    var other = e.target.dataset && e.target.dataset.instead;
+    if (other && e.target.files && e.target.files.length) {
+      var el = document.getElementById(other);
+      if (el) el.value = "";
+    }
+  }, true);
+
   // A refused action (the job moved on meanwhile…): the server's words, above the page.
   document.addEventListener("htmx:responseError", function (e) {
     var flash = document.getElementById("flash");

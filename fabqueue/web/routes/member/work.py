@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Form
 from starlette.responses import Response
 
 from fabqueue.services import counter, members, trainings
@@ -15,7 +15,8 @@ from fabqueue.services.booking_rules import policy_of, tz_of
 from fabqueue.services.errors import Invalid, ServiceError
 from fabqueue.web.page import Page, once
 from fabqueue.web.problems import in_words
-from fabqueue.web.routes.jobs import _request, _size, _submit
+from fabqueue.web.routes.job_form import JobFormDep
+from fabqueue.web.routes.jobs import _submit, _understand
 from fabqueue.web.routes.member.access import HOME, MemberPage
 from jobs.registry import accepted_types
 
@@ -86,31 +87,17 @@ def _check_machine(page: Page, machine: str) -> None:
 
 @router.post(NEW + "/understand")
 def understand(
-    page: MemberPage,
-    file: Annotated[UploadFile, File()],
-    machine: Annotated[str, Form()] = "",
-    material: Annotated[str, Form()] = "",
-    copies: Annotated[int, Form(ge=1, le=1000)] = 1,
-    width_mm: Annotated[str, Form()] = "",
-    height_mm: Annotated[str, Form()] = "",
-    csrf: Annotated[str | None, Form()] = None,
+    page: MemberPage, form: JobFormDep, csrf: Annotated[str | None, Form()] = None
 ) -> Response:
     """What fabqueue made of the file, as at the counter. Queues nothing."""
     page.check_csrf(csrf)
     context: dict[str, Any] = {**_choices(page), "understood": None, "error": None}
     try:
-        _check_machine(page, machine)
-        understood = counter.understand(
-            read_sessions=page.ctx.read_sessions,
-            store=page.ctx.store,
-            profiles=page.ctx.profiles,
-            workers=page.ctx.pool,
-            stream=file.file,
-            request=_request(file.filename or "", "", machine, material, copies),
-            upload_limit=page.ctx.settings.upload_limit_bytes,
-            catalog=page.ctx.machines,
-            size=_size(width_mm, height_mm),
-        )
+        _check_machine(page, form.machine)
+        upload = form.upload
+        if upload is None:
+            raise Invalid("choisissez un fichier")
+        understood = _understand(page, form, upload)
     except ServiceError as exc:
         context["error"] = in_words(exc.message, page.gettext, page.lang)
         return page.render("pages/member/new_job.html", context)
@@ -127,12 +114,7 @@ def understand(
 @router.post(NEW)
 def submit(
     page: MemberPage,
-    file: Annotated[UploadFile, File()],
-    machine: Annotated[str, Form()] = "",
-    material: Annotated[str, Form()] = "",
-    copies: Annotated[int, Form(ge=1, le=1000)] = 1,
-    width_mm: Annotated[str, Form()] = "",
-    height_mm: Annotated[str, Form()] = "",
+    form: JobFormDep,
     hold: Annotated[str, Form()] = "",
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
@@ -142,10 +124,12 @@ def submit(
     owner = page.user
 
     def run() -> Response:
-        request = _request(file.filename or "", "", machine, material, copies, hold == "1")
         try:
-            _check_machine(page, machine)
-            job = _submit(page, owner, file, request, _size(width_mm, height_mm))
+            _check_machine(page, form.machine)
+            upload = form.upload
+            if upload is None:
+                raise Invalid("choisissez un fichier")
+            job = _submit(page, owner, form, upload, hold == "1")
         except ServiceError as exc:
             context = {
                 **_choices(page),
