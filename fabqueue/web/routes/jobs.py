@@ -41,9 +41,15 @@ def _choices(page: Page) -> dict[str, Any]:
 
 
 def _context(page: Page, form: JobForm | None = None) -> dict[str, Any]:
+    return {**_choices(page), **understood_context(form)}
+
+
+def understood_context(form: JobForm | None = None) -> dict[str, Any]:
+    """What ``partials/understood.html`` reads, before anything is understood (the
+    counter's page and the member's)."""
     upload = form.upload if form is not None else None
     return {
-        **_choices(page),
+        "presets": PRESETS,
         "form": form,
         "brought": file_type_of(upload.filename or "") if upload is not None else "",
         "understood": None,

@@ -16,7 +16,7 @@ from fabqueue.services.errors import Invalid, ServiceError
 from fabqueue.web.page import Page, once
 from fabqueue.web.problems import in_words
 from fabqueue.web.routes.job_form import JobFormDep
-from fabqueue.web.routes.jobs import _submit, _understand
+from fabqueue.web.routes.jobs import _submit, _understand, understood_context
 from fabqueue.web.routes.member.access import HOME, MemberPage
 from jobs.registry import accepted_types
 
@@ -69,7 +69,7 @@ def my_jobs(page: MemberPage) -> Response:
 
 @router.get(NEW)
 def new_job(page: MemberPage, machine: str = "") -> Response:
-    context = {**_choices(page), "understood": None, "error": None, "request_machine": machine}
+    context = {**_choices(page), **understood_context(), "request_machine": machine}
     return page.render("pages/member/new_job.html", context)
 
 
@@ -91,7 +91,7 @@ def understand(
 ) -> Response:
     """What fabqueue made of the file, as at the counter. Queues nothing."""
     page.check_csrf(csrf)
-    context: dict[str, Any] = {**_choices(page), "understood": None, "error": None}
+    context: dict[str, Any] = {**_choices(page), **understood_context(form)}
     try:
         _check_machine(page, form.machine)
         upload = form.upload
@@ -133,7 +133,7 @@ def submit(
         except ServiceError as exc:
             context = {
                 **_choices(page),
-                "understood": None,
+                **understood_context(form),
                 "error": in_words(exc.message, page.gettext, page.lang),
             }
             return page.render("pages/member/new_job.html", context, status=exc.status_code)
