@@ -107,7 +107,7 @@ def test_admin_creates_a_member_whom_a_facilitator_trains(browser: Any, cafe: Ca
     admin.goto(f"{cafe.url}/admin/people")
     admin.get_by_role("link", name="Mia").click()
     expect(admin.locator("#auths + ol")).to_contain_text("Découpe vinyle")
-    expect(admin.locator("#auths + ol")).to_contain_text("valable jusqu'au 3 mars 2028")
+    expect(admin.locator("#auths + ol")).to_contain_text("valable jusqu’au 3 mars 2028")
 
     mia = _page(browser, size=(390, 844))
     _sign_in(mia, cafe.url, "Mia", password)

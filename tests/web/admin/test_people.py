@@ -196,7 +196,7 @@ def test_the_admin_authorises_directly_then_withdraws_with_a_reason(
         follow_redirects=False,
     )
     assert r.status_code == 303
-    assert "valable jusqu'au 30 septembre 2026" in text_of(admin.get(path).text)
+    assert "valable jusqu’au 30 septembre 2026" in text_of(admin.get(path).text)
     with desk.ctx.read_sessions() as session:
         (auth,) = session.exec(select(Authorisation).where(Authorisation.member_id == uid)).all()
         assert auth.granted_by == desk.user_ids["ines"]

@@ -97,7 +97,7 @@ def test_a_facilitator_trains_a_member_from_session_to_authorisation(
 
     sign_in(client, "ines")
     person = text_of(client.get(f"/admin/people/{momo}").text)
-    assert "Découpe vinyle" in person and "valable jusqu'au 4 mars 2027" in person
+    assert "Découpe vinyle" in person and "valable jusqu’au 4 mars 2027" in person
 
 
 def test_a_full_session_refuses_one_more(desk: Api) -> None:
