@@ -13,6 +13,7 @@ import logging
 import os
 import pickle
 import threading
+import time
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
@@ -32,8 +33,6 @@ class WallClock:
         return datetime.now(UTC)
 
     def monotonic(self) -> float:
-        import time
-
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
