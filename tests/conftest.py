@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from fabqueue.app import create_app
 from fabqueue.db import make_engine, make_session_factory, upgrade
 from fabqueue.settings import Settings
-from tests.support import pg
+from tests.support import leaks, pg
 from tests.support.factories import REPO, make_user, sim_printer, write_profiles
 from tests.support.tools import PACKAGES, require
 
@@ -140,3 +140,12 @@ def _tool_fixture(tool: str):  # type: ignore[no-untyped-def]
 
 for _tool in PACKAGES:
     globals()[f"tool_{_tool.replace('-', '_')}"] = _tool_fixture(_tool)
+
+
+@pytest.fixture(autouse=True)
+def no_driver_left() -> Iterator[None]:
+    """No machine driver outlives its test (see tests/support/leaks.py)."""
+    before = leaks.driver_processes()
+    yield
+    left = leaks.left_behind(before)
+    assert not left, f"machine drivers left running after the test: {left}"

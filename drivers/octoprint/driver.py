@@ -116,6 +116,9 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
         self._tracked: _Tracked | None = None
         self._last_connect = -1e9
         self._flags: dict[str, bool] = {}
+        self._orders = 0
+        """Pause and resume orders given so far: a poll that began before one of them
+        saw the old state and must not report it over the order's own report."""
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -187,6 +190,7 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
                 self._push(state=MachineState.error, message=str(exc))
 
     async def _poll_with(self, client: OctoPrintClient) -> None:
+        orders = self._orders
         printer = await self._call(client.printer)
         if printer is None:
             await self._not_operational(client)
@@ -195,7 +199,7 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
         self._flags = flags
         temps = self._temperatures(printer.get("temperature") or {})
         if any(flags.get(f) for f in _ACTIVE_FLAGS):
-            await self._printing(client, flags, temps)
+            await self._printing(client, flags, temps, orders)
         elif flags.get("error") or flags.get("closedOrError"):
             text = printer.get("state", {}).get("text", "error")
             self._push(state=MachineState.error, message=f"OctoPrint: {text}", temperatures=temps)
@@ -240,7 +244,11 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
             self._wake.set()
 
     async def _printing(
-        self, client: OctoPrintClient, flags: dict[str, bool], temps: dict[str, Temperature]
+        self,
+        client: OctoPrintClient,
+        flags: dict[str, bool],
+        temps: dict[str, Temperature],
+        orders: int,
     ) -> None:
         job = await self._call(client.job)
         path = str(((job.get("job") or {}).get("file") or {}).get("path") or "")
@@ -270,6 +278,8 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
         left = progress.get("printTimeLeft")
         # "pausing": still emptying its queue, the head still moves; paused once it stops.
         paused = bool(flags.get("paused")) and not flags.get("resuming")
+        if orders != self._orders:
+            return  # stale: the poll woken by the order says how it went
         phase = JobPhase.paused if paused else JobPhase.running
         self._push(
             state=MachineState.paused if paused else MachineState.busy,
@@ -429,6 +439,7 @@ class OctoPrintDriver(Driver[OctoPrintConfig]):
 
     async def _pause_command(self, pause: bool) -> None:
         """Ask once, then keep the wish: the watcher asks again if OctoPrint drops it."""
+        self._orders += 1
         tracked = self._tracked
         if tracked is not None:
             tracked.pause_wanted = pause
