@@ -12,9 +12,15 @@ import os
 import signal
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from drivers.hosted.child import COMM_PREFIX
+
+SESSION = f"FABQUEUE_TEST_SESSION={uuid.uuid4().hex}"
+"""Put in this test session's environment, so inherited by every process it starts
+(servers, and their driver processes): another session's drivers are not ours."""
+os.environ["FABQUEUE_TEST_SESSION"] = SESSION.partition("=")[2]
 
 ORPHAN_GRACE_S = 20.0
 """A driver whose server was killed notices within a second and lets go of its port
@@ -22,13 +28,17 @@ within ten: allowed before it counts as left behind."""
 
 
 def driver_processes() -> set[int]:
-    """Every driver process on this machine (named by drivers/hosted/child.py)."""
+    """The driver processes this test session started, directly or through a server
+    (named by drivers/hosted/child.py, and with this session in their environment)."""
     found = set()
+    mark = SESSION.encode() + b"\0"
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         with contextlib.suppress(OSError):
-            if (proc / "comm").read_text().startswith(COMM_PREFIX):
+            if (proc / "comm").read_text().startswith(COMM_PREFIX) and mark in (
+                proc / "environ"
+            ).read_bytes():
                 found.add(int(proc.name))
     return found
 
