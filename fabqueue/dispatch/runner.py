@@ -122,6 +122,13 @@ class MachineRunner:
         self._blocked_until = 0.0
         self._recheck = False
         self._status_dirty = True
+        self._status_written: tuple[tuple[Any, ...], float] | None = None
+        self._status_key: tuple[Any, ...] | None = None
+        self._requests_check = True
+        self._requests_at = -1e9
+        """Look at the job's record for requests (cancel, pause…): when woken for this
+        machine, at every poll and when the machine's state changes — not for each
+        progress report, which a machine may send many times a second."""
         self._estop_check = True
         """Look for an emergency stop request (at start-up, when told, at every poll)."""
         self.looks = 0
@@ -151,6 +158,7 @@ class MachineRunner:
             return  # busy with a job: a longer queue changes nothing for it now
         if not queue_only:
             self._wake_for_machine = True
+            self._requests_check = True
         self._wake.set()
 
     def emergency_stop(self) -> None:
@@ -181,6 +189,7 @@ class MachineRunner:
                 # another node included.
                 self._wake_for_machine = True
                 self._estop_check = True
+            self._requests_check = True
         self._wake.clear()
 
     async def _read(self, fn: Callable[[Session], T]) -> T:
@@ -202,6 +211,10 @@ class MachineRunner:
     # --- status from the driver ------------------------------------------------------
 
     def _on_status(self, status: MachineStatus) -> None:
+        key = _status_key(status)
+        if key != self._status_key:
+            self._status_key = key
+            self._requests_check = True
         self._pending.append(status)
         self._status_dirty = True
         self._wake_for_machine = True
@@ -216,14 +229,36 @@ class MachineRunner:
             await self._handle_status(status)
         if self._estop_check:
             await self._emergency_stop_if_asked()
-        if self._status_dirty:
+        if self._status_dirty and self._status_due():
             self._status_dirty = False
             await self._write_machine_status()
         if self.current is not None:
-            await self._follow_requests()
+            now = self.clock.monotonic()
+            # Requests made through another node come with no event here: at least
+            # once per poll period, however often the machine reports.
+            if self._requests_check or now - self._requests_at >= self.settings.dispatch_poll_s:
+                self._requests_check, self._requests_at = False, now
+                await self._follow_requests()
             await self._watch_offline()
         elif not self._stopping:
             await self._claim_and_start()
+
+    def _status_due(self) -> bool:
+        """A change of state is written at once; progress and temperatures alone at most
+        once per progress interval (the board has them live from the bus; the record is
+        for other nodes and restarts). A machine may report many times a second: a
+        simulated one does, and each write is a transaction."""
+        key = _status_key(self.driver.status)
+        now = self.clock.monotonic()
+        last = self._status_written
+        if (
+            last is not None
+            and last[0] == key
+            and now - last[1] < self.settings.progress_write_interval_s
+        ):
+            return False  # still dirty: the next step after the interval writes it
+        self._status_written = (key, now)
+        return True
 
     async def _write_machine_status(self) -> None:
         snapshot = self.driver.status.model_dump(mode="json")
@@ -750,3 +785,9 @@ def _emergency_stop_asked(slug: str) -> Callable[[Session], datetime | None]:
         return record.emergency_stop_at if record is not None else None
 
     return read
+
+
+def _status_key(status: MachineStatus) -> tuple[Any, ...]:
+    """What makes a status a change of state rather than progress."""
+    job = status.job
+    return (status.state, status.message, job and job.ref, job and job.phase)
