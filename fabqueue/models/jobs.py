@@ -119,6 +119,16 @@ class Job(SQLModel, table=True):
     """A walk-in customer the job is made for (the counter calls them when it is ready)."""
     customer_contact: str | None = Field(default=None, max_length=200)
     """Their phone number or e-mail address, as they gave it."""
+    # What one run asks for (all copies), written when a run ends (``reports.figures``):
+    # reports sum these columns instead of reading every job's JSON analysis.
+    run_duration_s: float | None = None
+    run_heatup_s: float | None = None
+    run_homing_s: float | None = None
+    run_filament_g: float | None = None
+    run_vinyl_mm2: float | None = None
+    run_design_mm2: float | None = None
+    run_thread_m: float | None = None
+    run_purge_g: float | None = None
 
 
 class JobEvent(SQLModel, table=True):

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from pydantic import BaseModel
 
+from fabqueue.reports.figures import Quantities
 from fabqueue.reports.rows import JobRow
 from fabqueue.services.estimates import job_ratio
 
@@ -39,23 +40,32 @@ def _quantile(sorted_values: list[float], q: float) -> float:
 
 
 def ratios(jobs: list[JobRow]) -> dict[str, list[float]]:
+    return ratios_of(
+        [(j.machine, j.q, j.actual_s) for j in jobs if j.state == "succeeded" and j.machine]
+    )
+
+
+def ratios_of(timings: list[tuple[str, Quantities, float | None]]) -> dict[str, list[float]]:
+    """Per machine, the ratios of its succeeded runs: (machine, quantities, measured)."""
     out: dict[str, list[float]] = defaultdict(list)
-    for j in jobs:
-        if j.state != "succeeded" or j.machine is None:
-            continue
+    for machine, q, actual in timings:
         analysis = {
-            "duration_s": j.q.duration_s,
-            "details": {"heatup_s": j.q.heatup_s, "homing_s": j.q.homing_s},
+            "duration_s": q.duration_s,
+            "details": {"heatup_s": q.heatup_s, "homing_s": q.homing_s},
         }
-        ratio = job_ratio(analysis, j.actual_s)
+        ratio = job_ratio(analysis, actual)
         if ratio is not None:
-            out[j.machine].append(ratio)
+            out[machine].append(ratio)
     return out
 
 
 def report(jobs: list[JobRow]) -> list[MachineAccuracy]:
+    return report_of(ratios(jobs))
+
+
+def report_of(ratios: dict[str, list[float]]) -> list[MachineAccuracy]:
     out = []
-    for machine, values in sorted(ratios(jobs).items()):
+    for machine, values in sorted(ratios.items()):
         values.sort()
         buckets = [sum(1 for v in values if low <= v < high) for low, high in BUCKETS]
         out.append(
