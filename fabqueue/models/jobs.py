@@ -133,8 +133,12 @@ class Job(SQLModel, table=True):
 
 class JobEvent(SQLModel, table=True):
     __tablename__ = "job_event"
-    # Activity reports count the operator's « bad » judgements of a period (migration 0012).
-    __table_args__ = (Index("ix_job_event_to_state_at", "to_state", "at"),)
+    # Activity reports count the operator's « bad » judgements of a period (migration 0012)
+    # and find, for each, the machine whose claim came last before it (migration 0015).
+    __table_args__ = (
+        Index("ix_job_event_to_state_at", "to_state", "at"),
+        Index("ix_job_event_job_state_at", "job_id", "to_state", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="job.id", index=True)

@@ -11,7 +11,6 @@ from collections import defaultdict
 
 from pydantic import BaseModel
 
-from fabqueue.reports.figures import Quantities
 from fabqueue.reports.rows import JobRow
 from fabqueue.services.estimates import job_ratio
 
@@ -40,22 +39,17 @@ def _quantile(sorted_values: list[float], q: float) -> float:
 
 
 def ratios(jobs: list[JobRow]) -> dict[str, list[float]]:
-    return ratios_of(
-        [(j.machine, j.q, j.actual_s) for j in jobs if j.state == "succeeded" and j.machine]
-    )
-
-
-def ratios_of(timings: list[tuple[str, Quantities, float | None]]) -> dict[str, list[float]]:
-    """Per machine, the ratios of its succeeded runs: (machine, quantities, measured)."""
     out: dict[str, list[float]] = defaultdict(list)
-    for machine, q, actual in timings:
+    for j in jobs:
+        if j.state != "succeeded" or j.machine is None:
+            continue
         analysis = {
-            "duration_s": q.duration_s,
-            "details": {"heatup_s": q.heatup_s, "homing_s": q.homing_s},
+            "duration_s": j.q.duration_s,
+            "details": {"heatup_s": j.q.heatup_s, "homing_s": j.q.homing_s},
         }
-        ratio = job_ratio(analysis, actual)
+        ratio = job_ratio(analysis, j.actual_s)
         if ratio is not None:
-            out[machine].append(ratio)
+            out[j.machine].append(ratio)
     return out
 
 

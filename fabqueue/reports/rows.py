@@ -46,6 +46,7 @@ from fabqueue.models import (
 from fabqueue.models.types import UTCDateTime
 from fabqueue.reports.figures import COLUMNS, Quantities
 from fabqueue.reports.period import Period
+from fabqueue.services.estimates import RATIO_RANGE
 from fabqueue.states import JobState
 
 BAD_REASON = "operator: bad"
@@ -164,8 +165,8 @@ class Sums:
     groups: list[RunGroup]
     owners: list[tuple[int, str]]
     """(account id, role) of everyone with a job closed in the period."""
-    timings: list[tuple[str, Quantities, float | None]]
-    """(machine, quantities, measured time) of each succeeded run."""
+    ratios: dict[str, list[float]]
+    """Per machine, actual / estimated time of its succeeded runs (``load_ratios``)."""
     bookings: list[BookingRow]
     quotes: list[QuoteRow]
     trainings: TrainingRows
@@ -176,7 +177,7 @@ def load_sums(session: Session, period: Period, machines: Sequence[str] | None =
     return Sums(
         groups=load_groups(session, period, machines),
         owners=load_owners(session, period, machines),
-        timings=load_timings(session, period, machines),
+        ratios=load_ratios(session, period, machines),
         bookings=load_bookings(session, period, machines),
         quotes=load_quotes(session, period),
         trainings=load_trainings(session, period),
@@ -462,34 +463,39 @@ def load_owners(
     session: Session, period: Period, machines: Sequence[str] | None
 ) -> list[tuple[int, str]]:
     """(account id, role) of everyone with a job closed in the period."""
-    query = (
-        columns(col(Job.owner_id), _text(User.role))
-        .join(User, col(User.id) == col(Job.owner_id))
-        .distinct()
-    )
-    return [
-        (uid, role)
-        for uid, role in session.connection().execute(_closed_in(query, period, machines))
-    ]
+    owners = _closed_in(columns(col(Job.owner_id)), period, machines)
+    query = columns(col(User.id), _text(User.role)).where(col(User.id).in_(owners))
+    return [(uid, role) for uid, role in session.connection().execute(query)]
 
 
-def load_timings(
+def _positive(value: Any) -> Any:
+    return case((value > 0, value), else_=_float(0.0))
+
+
+def load_ratios(
     session: Session, period: Period, machines: Sequence[str] | None
-) -> list[tuple[str, Quantities, float | None]]:
-    """(machine, quantities, measured time) of the period's succeeded runs: what the
-    estimates are checked against."""
+) -> dict[str, list[float]]:
+    """Per machine, actual / estimated time of the period's succeeded runs, smallest
+    first: ``services.estimates.job_ratio`` worked out by the database, the same
+    operations in the same order (heat-up and homing out, ratios outside the learning
+    range left out), so the figures are the estimator's to the last bit."""
+    actual = _actual()
+    estimate = col(Job.run_duration_s)
+    fixed = _positive(col(Job.run_heatup_s)) + _positive(col(Job.run_homing_s))
+    ratio = (actual - fixed) / estimate
+    low, high = RATIO_RANGE
     query = (
-        columns(col(Job.machine), _actual(), *_figures())
+        columns(col(Job.machine), ratio)
         .outerjoin(JobActual, col(JobActual.job_id) == col(Job.id))
         .where(col(Job.state) == JobState.succeeded)
         .where(col(Job.machine).is_not(None))
+        .where(actual > 0, estimate > 0, ratio >= low, ratio <= high)
+        .order_by(col(Job.machine), ratio)
     )
-    return [
-        (machine, stored(figures), actual)
-        for machine, actual, *figures in session.connection().execute(
-            _closed_in(query, period, machines)
-        )
-    ]
+    out: dict[str, list[float]] = {}
+    for machine, value in session.connection().execute(_closed_in(query, period, machines)):
+        out.setdefault(machine, []).append(value)
+    return out
 
 
 def load_bookings(

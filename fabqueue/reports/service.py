@@ -98,7 +98,7 @@ def build(
         ),
         material=material.report_of(rows.groups),
         energy=energy.report_of(rows.groups, period, powers(profiles)),
-        accuracy=accuracy.report_of(accuracy.ratios_of(rows.timings)),
+        accuracy=accuracy.report_of(rows.ratios),
         money=money.report(session, period, None if machines is None else cafe_series(profiles)),
     )
 

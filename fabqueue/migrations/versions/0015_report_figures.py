@@ -1,4 +1,4 @@
-"""the figures of a job's run in plain columns, for the activity reports
+"""the figures of a job's run in plain columns, and the claims of a job by time, for the activity reports
 
 Revision ID: 0015
 Revises: 0013_notify
@@ -63,11 +63,17 @@ def upgrade() -> None:
     op.execute(
         sa.update(job).values({name: _value(job, path, rule) for name, path, rule in FIGURES})
     )
+    # The machine of a « bad » run is the job's last claim before it: without this, each
+    # lookup walked every claim of every job made before it.
+    with op.batch_alter_table("job_event", schema=None) as batch_op:
+        batch_op.create_index("ix_job_event_job_state_at", ["job_id", "to_state", "at"])
 
 
 def downgrade() -> None:
     # SQLite drops columns in place (3.35+): rebuilding the job table, which others
     # reference, would trip its foreign keys as soon as it holds rows.
+    with op.batch_alter_table("job_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_job_event_job_state_at")
     with op.batch_alter_table("job", schema=None, recreate="never") as batch_op:
         for name, _, _ in reversed(FIGURES):
             batch_op.drop_column(name)
