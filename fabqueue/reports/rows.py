@@ -312,7 +312,8 @@ def _redo_machine() -> Any:
 
 def _bad_runs(query: Any, period: Period) -> Any:
     return (
-        query.join(Job, col(Job.id) == col(JobEvent.job_id))
+        query.select_from(JobEvent)
+        .join(Job, col(Job.id) == col(JobEvent.job_id))
         .where(col(JobEvent.to_state) == JobState.queued)
         .where(col(JobEvent.reason).startswith(BAD_REASON))
         .where(_in(col(JobEvent.at), period))
