@@ -166,7 +166,8 @@ class Sums:
     owners: list[tuple[int, str]]
     """(account id, role) of everyone with a job closed in the period."""
     ratios: dict[str, list[float]]
-    """Per machine, actual / estimated time of its succeeded runs (``load_ratios``)."""
+    """Per machine, actual / estimated time of its succeeded runs (``load_ratios``), in
+    no order."""
     bookings: list[BookingRow]
     quotes: list[QuoteRow]
     trainings: TrainingRows
@@ -476,8 +477,8 @@ def _positive(value: Any) -> Any:
 def load_ratios(
     session: Session, period: Period, machines: Sequence[str] | None
 ) -> dict[str, list[float]]:
-    """Per machine, actual / estimated time of the period's succeeded runs, smallest
-    first: ``services.estimates.job_ratio`` worked out by the database, the same
+    """Per machine, actual / estimated time of the period's succeeded runs (in no
+    order): ``services.estimates.job_ratio`` worked out by the database, the same
     operations in the same order (heat-up and homing out, ratios outside the learning
     range left out), so the figures are the estimator's to the last bit."""
     actual = _actual()
@@ -491,7 +492,6 @@ def load_ratios(
         .where(col(Job.state) == JobState.succeeded)
         .where(col(Job.machine).is_not(None))
         .where(actual > 0, estimate > 0, ratio >= low, ratio <= high)
-        .order_by(col(Job.machine), ratio)
     )
     out: dict[str, list[float]] = {}
     for machine, value in session.connection().execute(_closed_in(query, period, machines)):
