@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, insert, inspect, text
+from sqlalchemy import Engine, Float, insert, inspect, text
+from sqlalchemy import literal as sa_literal
+from sqlalchemy import select as sa_select
 
 from fabqueue.db import (
     alembic_config,
@@ -28,7 +30,8 @@ from fabqueue.states import JobState, transition
 from tests.support.activity import PARIS, YEAR, Year
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-BEFORE = "0013_notify"
+BEFORE = "-1"
+"""One step below 0015, whichever revision it is chained to (another branch adds 0014)."""
 
 ANALYSES: list[tuple[dict[str, Any], int]] = [
     (
@@ -169,3 +172,23 @@ def test_database_sums_equal_the_rows_added_up(
     by_machine = {m: sorted(v) for m, v in sums.ratios.items()}
     assert by_machine == {m: sorted(v) for m, v in accuracy.ratios(loaded.jobs).items()}
     assert fields(RunGroup)[5].name == "runs"
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_machine_seconds_round_half_to_even_as_python_does(
+    db: str, request: pytest.FixtureRequest
+) -> None:
+    engine = make_engine(request.getfixturevalue("sqlite_url" if db == "sqlite" else "pg_url"))
+    values = [0.0, 0.5, 1.5, 2.5, 2.4999999, 2.5000001, 300.5, 301.5, 7.75, 1e9 + 0.5]
+    try:
+        with engine.connect() as c:
+            got = [
+                c.execute(
+                    sa_select(rows._half_even(sa_literal(v, Float()), engine.dialect.name))
+                ).scalar_one()
+                for v in values
+            ]
+    finally:
+        engine.dispose()
+    assert [int(g) for g in got] == [round(v) for v in values]
+    assert [round(v) for v in values][1:4] == [0, 2, 2]
