@@ -1,14 +1,19 @@
 """The yearly activity report over a large year: 50,000 jobs (and their ~110,000 events),
 5,000 bookings, 500 quotes, on SQLite (file, WAL) and PostgreSQL (a throw-away local
-cluster, as the tests make). Target: the report (JSON figures) in < 2 s on each.
+cluster, as the tests make). Target: the report in < 2 s on each.
 
-Times ``service.build`` for the year (every query and every aggregation) RUNS times and
-prints the median and spread, wall clock, this process's CPU time and, on PostgreSQL,
-the database server's (on a shared, loaded machine the wall clock mostly measures the
-wait for a core); then, once each, the ODS and the PDF exports.
+Times, RUNS times each, median and spread: ``service.build`` for the year (every query
+and every aggregation: wall clock, this process's CPU and, on PostgreSQL, the database
+server's), then the real things people open, through the app (``TestClient``, signed
+in): the staff page ``/reports/activity?year=…`` (this café's machines: the report,
+its tables, its SVG charts and the page around them) and the API's JSON
+``/api/v1/reports/activity?year=…`` (the whole network). Then, once each, the ODS and
+the PDF exports.
 
-PostgreSQL reads each job's analysis (``json``) once into ``jsonb`` for the figures
-(``reports/rows.py``); no index or pre-aggregation beyond migration 0012's indexes.
+The runs are added up by the database (``reports/rows.py``: GROUP BY machine, kind,
+material, result and month) from the plain ``run_*`` figure columns of migration 0015,
+with 0012's indexes and 0015's ``job_event(job_id, to_state, at)`` for the machine of
+each « bad » run; no JSON analysis is read.
 
     .venv/bin/python bench/reports.py [--runs 5] [--jobs 50000] [--sqlite-only]
 """
@@ -22,19 +27,26 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
+warnings.filterwarnings("ignore", message=".*httpx.*")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from fabqueue.app import create_app  # noqa: E402
 from fabqueue.db import make_engine, make_session_factory, session_scope, upgrade  # noqa: E402
 from fabqueue.profiles import load_profiles  # noqa: E402
 from fabqueue.reports import exports, period, service  # noqa: E402
+from fabqueue.settings import Settings  # noqa: E402
 from tests.support import pg  # noqa: E402
 from tests.support.activity import NOW, PARIS, YEAR, generate, write_cafe  # noqa: E402
+from tests.support.factories import make_user  # noqa: E402
+from tests.support.web import add_person, sign_in  # noqa: E402
 
 # A real G-code analysis carries this much beside the figures the reports read.
 PADDING = {
@@ -98,6 +110,7 @@ def bench(url: str, label: str, root: Path, args: argparse.Namespace) -> None:
             f"{label}: the database server's CPU: median {statistics.median(db_cpu):.2f} s "
             f"(min {min(db_cpu):.2f}, max {max(db_cpu):.2f})"
         )
+    pages(url, label, root, sessions, args)
     print(f"{label}: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     identity = service.site_identity(profiles)
     for fmt in ("ods", "pdf"):
@@ -105,6 +118,41 @@ def bench(url: str, label: str, root: Path, args: argparse.Namespace) -> None:
         body = exports.render(report, fmt, identity)
         print(f"{label}: {fmt} export {time.perf_counter() - t:.3f} s ({len(body)} bytes)")
     engine.dispose()
+
+
+def spread(times: list[float]) -> str:
+    return (
+        f"median {statistics.median(times):.3f} s, min {min(times):.3f}, max {max(times):.3f} "
+        f"over {len(times)} runs"
+    )
+
+
+def pages(url: str, label: str, root: Path, sessions: Any, args: argparse.Namespace) -> None:
+    """The staff page and the API's JSON of the year, as a browser or a script gets them."""
+    settings = Settings(db_url=url, data_dir=root / "data", profiles_dir=root / "profiles")
+    add_person(sessions, "treso", "facilitator")
+    _, token = make_user(sessions, "script", "facilitator")
+    targets = {
+        "staff page": (f"/reports/activity?year={YEAR}", {}),
+        "API JSON": (f"/api/v1/reports/activity?year={YEAR}", {"Authorization": f"Bearer {token}"}),
+    }
+    times: dict[str, list[float]] = {name: [] for name in targets}
+    sizes: dict[str, int] = {}
+    with TestClient(create_app(settings)) as client:
+        sign_in(client, "treso")
+        for path, headers in targets.values():
+            client.get(path, headers=headers)  # the first loads templates and catalogues
+        # One after the other in each round: the app's file workers, starting beside
+        # it, slow whichever comes first as much as the other.
+        for _ in range(args.runs):
+            for name, (path, headers) in targets.items():
+                t = time.perf_counter()
+                r = client.get(path, headers=headers)
+                times[name].append(time.perf_counter() - t)
+                assert r.status_code == 200, r.text[:500]
+                sizes[name] = len(r.content)
+    for name, (path, _) in targets.items():
+        print(f"{label}: {name} {path} ({sizes[name]} bytes): {spread(times[name])}")
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from fabqueue.models.jobs import (
     JobState,
 )
 from fabqueue.notify.jobs import job_moved
+from fabqueue.reports import figures
 
 __all__ = [
     "ACTIVE_STATES",
@@ -84,6 +85,11 @@ ALLOWED_TRANSITIONS: Mapping[JobState, frozenset[JobState]] = {
         {JobState.queued, JobState.starting, JobState.failed, JobState.cancelled}
     ),
 }
+
+
+RUN_ENDS = TERMINAL_STATES | {JobState.queued}
+"""Moves that end a run: the job closes, or goes (back) into the queue (the operator
+judged it bad, staff requeued it). The run's figures are written with them."""
 
 
 class InvalidTransition(Exception):
@@ -173,6 +179,10 @@ def transition(
         # The state changes here, guarded and logged, or not at all.
         raise ValueError("transition() sets the state itself: drop 'state' from values")
     updates: dict[str, Any] = {"state": to, "updated_at": at}
+    if to in RUN_ENDS:
+        # Reports sum these plain columns: reading every job's JSON analysis made a
+        # yearly report slow.
+        updates.update(figures.columns(current.analysis, current.copies))
     if values:
         updates.update(values)
     # The guard repeats the state read above: between the read and this UPDATE another

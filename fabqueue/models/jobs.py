@@ -119,12 +119,26 @@ class Job(SQLModel, table=True):
     """A walk-in customer the job is made for (the counter calls them when it is ready)."""
     customer_contact: str | None = Field(default=None, max_length=200)
     """Their phone number or e-mail address, as they gave it."""
+    # What one run asks for (all copies), written when a run ends (``reports.figures``):
+    # reports sum these columns instead of reading every job's JSON analysis.
+    run_duration_s: float | None = None
+    run_heatup_s: float | None = None
+    run_homing_s: float | None = None
+    run_filament_g: float | None = None
+    run_vinyl_mm2: float | None = None
+    run_design_mm2: float | None = None
+    run_thread_m: float | None = None
+    run_purge_g: float | None = None
 
 
 class JobEvent(SQLModel, table=True):
     __tablename__ = "job_event"
-    # Activity reports count the operator's « bad » judgements of a period (migration 0012).
-    __table_args__ = (Index("ix_job_event_to_state_at", "to_state", "at"),)
+    # Activity reports count the operator's « bad » judgements of a period (migration 0012)
+    # and find, for each, the machine whose claim came last before it (migration 0015).
+    __table_args__ = (
+        Index("ix_job_event_to_state_at", "to_state", "at"),
+        Index("ix_job_event_job_state_at", "job_id", "to_state", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="job.id", index=True)

@@ -54,8 +54,12 @@ def ratios(jobs: list[JobRow]) -> dict[str, list[float]]:
 
 
 def report(jobs: list[JobRow]) -> list[MachineAccuracy]:
+    return report_of(ratios(jobs))
+
+
+def report_of(ratios: dict[str, list[float]]) -> list[MachineAccuracy]:
     out = []
-    for machine, values in sorted(ratios(jobs).items()):
+    for machine, values in sorted(ratios.items()):
         values.sort()
         buckets = [sum(1 for v in values if low <= v < high) for low, high in BUCKETS]
         out.append(

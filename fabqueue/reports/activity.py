@@ -23,8 +23,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from fabqueue.reports.groups import of_rows, run_seconds
 from fabqueue.reports.period import Period
-from fabqueue.reports.rows import JobRow, RedoRow, Rows
+from fabqueue.reports.rows import JobRow, RedoRow, Rows, RunGroup, Sums
 
 RESULTS = ("succeeded", "failed", "redone", "cancelled")
 
@@ -97,26 +98,17 @@ class Activity(BaseModel):
     """Invoices are not in this database yet: reported as absent, never guessed."""
 
 
-def run_seconds(job: JobRow) -> float:
-    if job.actual_s is not None and job.actual_s > 0:
-        return job.actual_s
-    estimate = job.q.duration_s or 0.0
-    if job.state == "failed" and job.progress is not None:
-        return estimate * min(max(job.progress, 0.0), 1.0)
-    return estimate if job.state in ("succeeded", "failed") else 0.0
+__all__ = ["run_seconds"]
 
 
-def _tally(jobs: list[JobRow], redos: list[RedoRow], key_job: str) -> dict[str, Counter[str]]:
-    """Counts of results and seconds, keyed by a JobRow attribute (``machine``/``kind``)."""
+def _tally(groups: list[RunGroup], key: str) -> dict[str, Counter[str]]:
+    """Counts of results and machine seconds, keyed by a group attribute
+    (``machine``, ``kind`` or ``month``)."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
-    for j in jobs:
-        key = getattr(j, key_job) or "?"
-        out[key][j.state] += 1
-        out[key]["seconds"] += round(run_seconds(j))
-    for r in redos:
-        key = getattr(r, key_job) or "?"
-        out[key]["redone"] += 1
-        out[key]["seconds"] += round(r.q.duration_s or 0.0)
+    for g in groups:
+        c = out[getattr(g, key) or "?"]
+        c[g.result] += g.runs
+        c["seconds"] += g.seconds
     return out
 
 
@@ -127,7 +119,12 @@ def _rate(part: int, whole: int) -> float | None:
 def machines(
     jobs: list[JobRow], redos: list[RedoRow], available_h: Mapping[str, float]
 ) -> list[MachineActivity]:
-    tally = _tally([j for j in jobs if j.machine or j.state != "cancelled"], redos, "machine")
+    return machines_of(of_rows(jobs, redos), available_h)
+
+
+def machines_of(groups: list[RunGroup], available_h: Mapping[str, float]) -> list[MachineActivity]:
+    # A job cancelled before any machine took it was no machine's.
+    tally = _tally([g for g in groups if g.machine or g.result != "cancelled"], "machine")
     out = []
     for slug in sorted(set(tally) | set(available_h)):
         c = tally.get(slug, Counter())
@@ -161,28 +158,31 @@ def _outcomes(key: str, c: Counter[str]) -> Outcomes:
 
 
 def kinds(jobs: list[JobRow], redos: list[RedoRow]) -> list[Outcomes]:
-    tally = _tally(jobs, redos, "kind")
+    return kinds_of(of_rows(jobs, redos))
+
+
+def kinds_of(groups: list[RunGroup]) -> list[Outcomes]:
+    tally = _tally(groups, "kind")
     return [_outcomes(k, tally[k]) for k in sorted(tally)]
 
 
 def months(jobs: list[JobRow], redos: list[RedoRow], period: Period) -> list[Outcomes]:
-    tally: dict[str, Counter[str]] = defaultdict(Counter)
-    for j in jobs:
-        c = tally[period.month_of(j.closed_at)]
-        c[j.state] += 1
-        c["seconds"] += round(run_seconds(j))
-    for r in redos:
-        c = tally[period.month_of(r.at)]
-        c["redone"] += 1
-        c["seconds"] += round(r.q.duration_s or 0.0)
+    return months_of(of_rows(jobs, redos, period), period)
+
+
+def months_of(groups: list[RunGroup], period: Period) -> list[Outcomes]:
+    tally = _tally(groups, "month")
     return [_outcomes(m.label, tally.get(m.label, Counter())) for m in period.months()]
 
 
-def people(rows: Rows, period: Period, roles: Mapping[int, str]) -> People:
+def people(rows: Rows | Sums, period: Period, roles: Mapping[int, str]) -> People:
     """``roles``: account id → role of everyone who booked or was trained."""
-    ids: set[int] = {j.owner_id for j in rows.jobs}
+    owners = (
+        rows.owners if isinstance(rows, Sums) else [(j.owner_id, j.owner_role) for j in rows.jobs]
+    )
+    ids: set[int] = {uid for uid, _ in owners}
     role_of = dict(roles)
-    role_of.update({j.owner_id: j.owner_role for j in rows.jobs})
+    role_of.update(owners)
     live = [b for b in rows.bookings if period.contains(b.starts_at) and not b.cancelled]
     ids |= {b.member_id for b in live}
     ids |= {m for m, _ in rows.trainings.validated}
@@ -196,7 +196,7 @@ def people(rows: Rows, period: Period, roles: Mapping[int, str]) -> People:
     )
 
 
-def trainings(rows: Rows) -> Trainings:
+def trainings(rows: Rows | Sums) -> Trainings:
     t = rows.trainings
     return Trainings(
         sessions=len(t.sessions),
@@ -205,7 +205,7 @@ def trainings(rows: Rows) -> Trainings:
     )
 
 
-def bookings(rows: Rows, period: Period, now: datetime) -> Bookings:
+def bookings(rows: Rows | Sums, period: Period, now: datetime) -> Bookings:
     starting = [b for b in rows.bookings if period.contains(b.starts_at)]
     return Bookings(
         made=sum(1 for b in rows.bookings if period.contains(b.created_at)),
@@ -220,7 +220,7 @@ def _euros(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
-def quotes(rows: Rows, period: Period) -> Quotes:
+def quotes(rows: Rows | Sums, period: Period) -> Quotes:
     sent = [q for q in rows.quotes if period.contains(q.sent_at)]
     accepted = [q for q in rows.quotes if period.contains(q.accepted_at)]
     converted = [q for q in rows.quotes if period.contains(q.converted_at)]
@@ -235,7 +235,7 @@ def quotes(rows: Rows, period: Period) -> Quotes:
 
 
 def activity(
-    rows: Rows,
+    rows: Sums,
     period: Period,
     *,
     now: datetime,
@@ -244,9 +244,9 @@ def activity(
 ) -> Activity:
     return Activity(
         period=period.label,
-        machines=machines(rows.jobs, rows.redos, available_h),
-        kinds=kinds(rows.jobs, rows.redos),
-        months=months(rows.jobs, rows.redos, period),
+        machines=machines_of(rows.groups, available_h),
+        kinds=kinds_of(rows.groups),
+        months=months_of(rows.groups, period),
         people=people(rows, period, roles),
         trainings=trainings(rows),
         bookings=bookings(rows, period, now),

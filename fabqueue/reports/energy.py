@@ -2,7 +2,7 @@
 figures and each run's times. Never a measurement: no machine reports its consumption.
 
 Per run: heat-up watts × heat-up time + running watts × the rest of the run's time.
-The run's time is the one machine hours use (``activity.run_seconds``); bad runs take
+The run's time is the one machine hours use (``groups.run_seconds``); bad runs take
 their estimate. Machines whose profile gives no power figures are listed, not guessed.
 """
 
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from fabqueue.reports.activity import run_seconds
+from fabqueue.reports.groups import of_rows
 from fabqueue.reports.period import Period
-from fabqueue.reports.rows import JobRow, Quantities, RedoRow
+from fabqueue.reports.rows import JobRow, RedoRow, RunGroup
 
 LABEL = "Estimation (puissances des profils machines × temps des travaux), pas une mesure"
 
@@ -42,29 +42,29 @@ class EnergyReport(BaseModel):
     """Machines with runs but no power figures in their profile."""
 
 
-def run_wh(q: Quantities, seconds: float, power: Power) -> float:
-    heat = min(q.heatup_s, seconds)
-    return (power.heatup_w * heat + power.running_w * (seconds - heat)) / 3600
-
-
 def report(
     jobs: list[JobRow], redos: list[RedoRow], period: Period, powers: Mapping[str, Power]
 ) -> EnergyReport:
+    return report_of(of_rows(jobs, redos, period), period, powers)
+
+
+def report_of(groups: list[RunGroup], period: Period, powers: Mapping[str, Power]) -> EnergyReport:
     per_machine: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     per_month: dict[str, float] = {m.label: 0.0 for m in period.months()}
     missing: set[str] = set()
-    items = [(j.machine, j.q, run_seconds(j), j.closed_at) for j in jobs if j.state != "cancelled"]
-    items += [(r.machine, r.q, r.q.duration_s or 0.0, r.at) for r in redos]
-    for machine, q, seconds, at in items:
-        slug = machine or "?"
+    for g in groups:
+        if g.result == "cancelled":
+            continue
+        slug = g.machine or "?"
         power = powers.get(slug)
         if power is None:
             missing.add(slug)
             continue
-        wh = run_wh(q, seconds, power)
-        per_machine[slug][0] += 1
+        # Heat-up watts over each run's heat-up, running watts over the rest of it.
+        wh = (power.heatup_w * g.heat_s + power.running_w * (g.run_s - g.heat_s)) / 3600
+        per_machine[slug][0] += g.runs
         per_machine[slug][1] += wh
-        month = period.month_of(at)
+        month = g.month or "?"
         per_month[month] = per_month.get(month, 0.0) + wh
     return EnergyReport(
         kwh=round(sum(v[1] for v in per_machine.values()) / 1000, 3),

@@ -10,12 +10,11 @@ weeding offcut (vinyl used − design area) when it knows the design's area.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from fabqueue.reports.rows import JobRow, Quantities, RedoRow
+from fabqueue.reports.groups import of_rows
+from fabqueue.reports.rows import JobRow, RedoRow, RunGroup
 
 QUANTITIES = {"filament_g": "g", "vinyl_m2": "m²", "thread_m": "m"}
 TOP_CAUSES = 5
@@ -59,41 +58,19 @@ class MaterialReport(BaseModel):
     causes: list[Cause]
 
 
-@dataclass(frozen=True)
-class Run:
-    result: str
-    """``good``, ``failed`` or ``redone``."""
-    machine: str
-    material: str
-    q: Quantities
-    fraction: float
-
-
-def runs(jobs: list[JobRow], redos: list[RedoRow]) -> Iterator[Run]:
-    for j in jobs:
-        if j.state == "succeeded":
-            yield Run("good", j.machine or "?", j.material or "?", j.q, 1.0)
-        elif j.state == "failed":
-            frac = 1.0 if j.progress is None else min(max(j.progress, 0.0), 1.0)
-            yield Run("failed", j.machine or "?", j.material or "?", j.q, frac)
-    for r in redos:
-        yield Run("redone", r.machine or "?", r.material or "?", r.q, 1.0)
-
-
-def amounts(q: Quantities) -> dict[str, float]:
-    return {"filament_g": q.filament_g, "vinyl_m2": q.vinyl_mm2 / 1e6, "thread_m": q.thread_m}
-
-
-def _extras(run: Run) -> dict[str, tuple[float | None, float | None]]:
-    """(purge, offcut) per quantity for a succeeded run; None = not measured."""
-    offcut = None
-    if run.q.design_mm2 is not None and run.q.vinyl_mm2 > 0:
-        offcut = max(run.q.vinyl_mm2 - run.q.design_mm2, 0.0) / 1e6
-    return {
-        "filament_g": (run.q.purge_g if run.q.filament_g > 0 else None, None),
-        "vinyl_m2": (None, offcut),
-        "thread_m": (None, None),
-    }
+QUANTITY_SUMS = {
+    "filament_g": ("filament_g", "filament_runs"),
+    "vinyl_m2": ("vinyl_m2", "vinyl_runs"),
+    "thread_m": ("thread_m", "thread_runs"),
+}
+"""Per quantity: the group's amount used, and its runs that asked for some."""
+EXTRAS = {
+    "filament_g": ("purge", "purge_g", "purge_runs"),
+    "vinyl_m2": ("offcut", "offcut_m2", "offcut_runs"),
+}
+"""Per quantity: what a succeeded run still wastes, when its analysis measured it."""
+RESULT = {"succeeded": "good", "failed": "failed", "redone": "redone"}
+"""A run's result as the material report names it (cancelled jobs used nothing)."""
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -101,29 +78,36 @@ def _share(part: float, whole: float) -> float | None:
 
 
 def report(jobs: list[JobRow], redos: list[RedoRow]) -> MaterialReport:
+    return report_of(of_rows(jobs, redos))
+
+
+def report_of(groups: list[RunGroup]) -> MaterialReport:
     sums: dict[str, dict[str, float]] = {k: defaultdict(float) for k in QUANTITIES}
     per_material: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
     causes: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for run in runs(jobs, redos):
-        extras = _extras(run) if run.result == "good" else {}
-        for key, amount in amounts(run.q).items():
-            if amount <= 0:
+    for g in groups:
+        result = RESULT.get(g.result)
+        if result is None:
+            continue
+        material = g.material or "?"
+        for key, (amount, runs) in QUANTITY_SUMS.items():
+            if not getattr(g, runs):
                 continue
-            used = amount * run.fraction
-            s, pm = sums[key], per_material[(run.material, key)]
+            used = getattr(g, amount)
+            s, pm = sums[key], per_material[(material, key)]
             s["used"] += used
-            s[run.result] += used
+            s[result] += used
             pm[0] += used
-            if run.result != "good":
+            if result != "good":
                 pm[1] += used
-            purge, offcut = extras.get(key, (None, None))
-            for name, extra in (("purge", purge), ("offcut", offcut)):
-                if extra is not None:
-                    s[name] += extra
-                    s[f"{name}_runs"] += 1
-                    pm[1] += extra
-        if run.result != "good":
-            causes[(run.machine, run.material)][0 if run.result == "failed" else 1] += 1
+            elif key in EXTRAS:
+                name, extra, measured = EXTRAS[key]
+                if getattr(g, measured):
+                    s[name] += getattr(g, extra)
+                    s[f"{name}_runs"] += getattr(g, measured)
+                    pm[1] += getattr(g, extra)
+        if result != "good":
+            causes[(g.machine or "?", material)][0 if result == "failed" else 1] += g.runs
     return MaterialReport(
         quantities=[_quantity(k, unit, sums[k]) for k, unit in QUANTITIES.items()],
         materials=[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from fabqueue.services.errors import Invalid
@@ -17,11 +18,12 @@ class Period:
     """Inclusive, café's calendar."""
     tz: ZoneInfo
 
-    @property
+    # Worked out once: a year's report asks them of every booking and quote.
+    @cached_property
     def start(self) -> datetime:
         return _midnight(self.first_day, self.tz)
 
-    @property
+    @cached_property
     def end(self) -> datetime:
         return _midnight(self.last_day + timedelta(days=1), self.tz)
 

@@ -1,20 +1,35 @@
 """Narrow rows read from the database for one period: the only SQL of the reports.
 
-Every other module of the package works on these rows, so a figure can be checked with
-a table of numbers and the same rows give the same report on SQLite and PostgreSQL.
+A report reads :func:`load_sums`: the runs added up by the database per machine, kind,
+material, result and month (:class:`RunGroup`, from the jobs' plain ``run_*`` columns),
+the bookings, quotes and trainings as rows. :func:`load` reads the runs one by one
+(:class:`JobRow`, :class:`RedoRow`): ``groups.of_rows`` adds those up the same way, so
+every figure can be checked on a table of numbers, and the two ways against each other.
 Names are never read: people are ids and roles, so reports can only count them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, or_, true, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    type_coerce,
+)
 from sqlalchemy import select as columns
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from fabqueue.models import (
@@ -29,27 +44,14 @@ from fabqueue.models import (
     User,
 )
 from fabqueue.models.types import UTCDateTime
+from fabqueue.reports.figures import COLUMNS, Quantities
 from fabqueue.reports.period import Period
+from fabqueue.services.estimates import RATIO_RANGE
 from fabqueue.states import JobState
 
 BAD_REASON = "operator: bad"
 """How the operator's « bad » judgement is recorded (``services.machines._judge``)."""
 CLOSED = (JobState.succeeded, JobState.failed, JobState.cancelled)
-
-
-@dataclass(slots=True)
-class Quantities:
-    """What one run of a job asks for, from its analysis (all copies)."""
-
-    duration_s: float | None = None
-    heatup_s: float = 0.0
-    homing_s: float = 0.0
-    filament_g: float = 0.0
-    vinyl_mm2: float = 0.0
-    design_mm2: float | None = None
-    """Area of the design itself (weeding offcut = vinyl used − this), when known."""
-    thread_m: float = 0.0
-    purge_g: float | None = None
 
 
 @dataclass(slots=True)
@@ -118,77 +120,69 @@ class Rows:
     trainings: TrainingRows
 
 
-PATHS = (
-    ("duration_s",),
-    ("details", "heatup_s"),
-    ("details", "homing_s"),
-    ("material", "filament_g"),
-    ("material", "vinyl_area_mm2"),
-    ("details", "design_area_mm2"),
-    ("material", "thread_m"),
-    ("details", "purge_g"),
-)
-"""The analysis figures a report reads, extracted by the database: decoding each job's
-whole analysis in Python took most of a yearly report's time."""
+@dataclass(slots=True)
+class RunGroup:
+    kind: str
+    machine: str | None
+    material: str | None
+    result: str
+    """``succeeded``, ``failed`` or ``cancelled`` (the job closed so), or ``redone`` (the
+    operator judged the run bad and it ran again)."""
+    month: str | None
+    """``YYYY-MM`` of the café's calendar, or None when not asked."""
+    runs: int = 0
+    seconds: int = 0
+    """Machine time: each run's seconds rounded (half to even), then added."""
+    run_s: float = 0.0
+    heat_s: float = 0.0
+    """Of ``run_s``, the heat-up part (each run's heat-up, at most its time)."""
+    filament_g: float = 0.0
+    filament_runs: int = 0
+    vinyl_m2: float = 0.0
+    vinyl_runs: int = 0
+    thread_m: float = 0.0
+    thread_runs: int = 0
+    purge_g: float = 0.0
+    purge_runs: int = 0
+    """Succeeded runs using filament whose analysis measured the purge line."""
+    offcut_m2: float = 0.0
+    offcut_runs: int = 0
+    """Succeeded runs cutting vinyl whose analysis knew the design's area."""
+
+    @property
+    def key(self) -> tuple[str, str | None, str | None, str, str | None]:
+        return (self.kind, self.machine, self.material, self.result, self.month)
+
+    def add(self, other: RunGroup) -> None:
+        for f in fields(self)[5:]:
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
-def figures(analysis: Any) -> list[Any]:
-    """``PATHS`` as columns (JSON path and cast: SQLite and PostgreSQL alike)."""
-    return [analysis[path].as_float() for path in PATHS]
+@dataclass(frozen=True)
+class Sums:
+    """A period as the database adds it up: what a report is made from."""
+
+    groups: list[RunGroup]
+    owners: list[tuple[int, str]]
+    """(account id, role) of everyone with a job closed in the period."""
+    ratios: dict[str, list[float]]
+    """Per machine, actual / estimated time of its succeeded runs (``load_ratios``), in
+    no order."""
+    bookings: list[BookingRow]
+    quotes: list[QuoteRow]
+    trainings: TrainingRows
 
 
-def _analysis(session: Session) -> tuple[Any, Any]:
-    """The analysis to take ``figures`` from, and what to join for it (or None).
-
-    PostgreSQL stores it as ``json`` (text): each path on it parses the whole text
-    again, eight times a row (5 s of a yearly report). It is parsed once a row into
-    ``jsonb`` instead, in a lateral subquery that OFFSET 0 keeps the planner from
-    inlining (inlined, the cast would be copied into every path). SQLite parses
-    quickly and keeps the plain paths."""
-    if session.get_bind().dialect.name != "postgresql":
-        return col(Job.analysis), None
-    inner = select(cast(col(Job.analysis), JSONB).label("a")).correlate(Job).offset(0)
-    parsed = inner.lateral("parsed")
-    return parsed.c.a, parsed
-
-
-def _text(column: Any) -> Any:
-    """An enum column as its plain value: no enum member made per row, then undone."""
-    return type_coerce(col(column), String)
-
-
-def _joined(query: Any, parsed: Any) -> Any:
-    return query if parsed is None else query.join(parsed, true())
-
-
-def quantities(values: Sequence[Any], copies: int) -> Quantities:
-    """A run's quantities from the ``PATHS`` values of its analysis, scaled to its copies."""
-    # A negative or missing figure is unknown, not a negative quantity.
-    duration, heatup, homing, filament, vinyl, design, thread, purge = [
-        None if v is None or v < 0 else float(v) for v in values
-    ]
-    n = max(copies, 1)
-    return Quantities(
-        duration_s=duration * n if duration is not None else None,
-        heatup_s=heatup or 0.0,
-        homing_s=homing or 0.0,
-        filament_g=(filament or 0.0) * n,
-        vinyl_mm2=(vinyl or 0.0) * n,
-        design_mm2=design * n if design is not None else None,
-        thread_m=(thread or 0.0) * n,
-        purge_g=purge * n if purge is not None else None,
+def load_sums(session: Session, period: Period, machines: Sequence[str] | None = None) -> Sums:
+    """Everything the reports of ``period`` need; ``machines`` narrows to one café's."""
+    return Sums(
+        groups=load_groups(session, period, machines),
+        owners=load_owners(session, period, machines),
+        ratios=load_ratios(session, period, machines),
+        bookings=load_bookings(session, period, machines),
+        quotes=load_quotes(session, period),
+        trainings=load_trainings(session, period),
     )
-
-
-def from_analysis(analysis: dict[str, Any], copies: int = 1) -> Quantities:
-    """The same, from an analysis as stored (tests, callers holding a job)."""
-    values: list[Any] = []
-    for path in PATHS:
-        node: Any = analysis
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        values.append(node)
-    return quantities(values, copies)
 
 
 def _in(column: Any, period: Period) -> Any:
@@ -199,8 +193,60 @@ def _machine_filter(query: Any, column: Any, machines: Sequence[str] | None) -> 
     return query if machines is None else query.where(col(column).in_(list(machines)))
 
 
+def _text(column: Any) -> Any:
+    """An enum column as its plain value: no enum member made per row, then undone."""
+    return type_coerce(col(column), String)
+
+
+def _float(value: float) -> Any:
+    return literal(value, Float())
+
+
+def _closed_in(query: Any, period: Period, machines: Sequence[str] | None) -> Any:
+    """``query`` narrowed to the jobs that closed in ``period`` (on ``machines``)."""
+    query = query.where(col(Job.state).in_([s.value for s in CLOSED])).where(
+        or_(
+            _in(col(Job.finished_at), period),
+            and_(col(Job.finished_at).is_(None), _in(col(Job.updated_at), period)),
+        )
+    )
+    return _machine_filter(query, Job.machine, machines)
+
+
+def _closed_at() -> Any:
+    return type_coerce(func.coalesce(col(Job.finished_at), col(Job.updated_at)), UTCDateTime)
+
+
+def _actual() -> Any:
+    """The run's measured time: the operator's entry, else the runner's."""
+    entered = col(JobActual.duration_s)
+    return case(
+        (and_(entered.is_not(None), entered != 0), entered), else_=col(Job.actual_duration_s)
+    )
+
+
+def _figures() -> list[Any]:
+    return [getattr(Job, name) for name in COLUMNS]
+
+
+def stored(values: Sequence[Any]) -> Quantities:
+    """A run's quantities from its ``run_*`` columns (already for all copies)."""
+    duration, heatup, homing, filament, vinyl, design, thread, purge = values
+    return Quantities(
+        duration,
+        heatup or 0.0,
+        homing or 0.0,
+        filament or 0.0,
+        vinyl or 0.0,
+        design,
+        thread or 0.0,
+        purge,
+    )
+
+
 def load(session: Session, period: Period, machines: Sequence[str] | None = None) -> Rows:
-    """Everything the reports of ``period`` need; ``machines`` narrows to one café's."""
+    """Everything the reports of ``period`` need, row by row; ``machines`` narrows to
+    one café's. (A report reads :func:`load_sums`: the same, added up by the database.)"""
     return Rows(
         jobs=load_jobs(session, period, machines),
         redos=load_redos(session, period, machines),
@@ -211,8 +257,6 @@ def load(session: Session, period: Period, machines: Sequence[str] | None = None
 
 
 def load_jobs(session: Session, period: Period, machines: Sequence[str] | None) -> list[JobRow]:
-    closed = [s.value for s in CLOSED]
-    analysis, parsed = _analysis(session)
     query = (
         columns(
             col(Job.id),
@@ -220,30 +264,19 @@ def load_jobs(session: Session, period: Period, machines: Sequence[str] | None) 
             col(Job.machine),
             col(Job.material),
             _text(Job.state),
-            col(Job.copies),
             col(Job.owner_id),
             _text(User.role),
             col(Job.progress),
-            col(Job.actual_duration_s),
-            col(JobActual.duration_s),
-            type_coerce(func.coalesce(col(Job.finished_at), col(Job.updated_at)), UTCDateTime),
-            *figures(analysis),
+            _actual(),
+            _closed_at(),
+            *_figures(),
         )
         .join(User, col(User.id) == col(Job.owner_id))
         .outerjoin(JobActual, col(JobActual.job_id) == col(Job.id))
-        .where(col(Job.state).in_(closed))
-        .where(
-            or_(
-                _in(col(Job.finished_at), period),
-                and_(col(Job.finished_at).is_(None), _in(col(Job.updated_at), period)),
-            )
-        )
     )
-    query = _machine_filter(_joined(query, parsed), Job.machine, machines)
     out: list[JobRow] = []
-    for r in session.connection().execute(query).all():
-        (jid, kind, machine, material, state, copies, owner, role, progress) = r[:9]
-        runner_s, operator_s, closed_at = r[9:12]
+    for r in session.connection().execute(_closed_in(query, period, machines)):
+        jid, kind, machine, material, state, owner, role, progress, actual, closed_at = r[:10]
         out.append(
             JobRow(
                 id=jid,
@@ -254,63 +287,216 @@ def load_jobs(session: Session, period: Period, machines: Sequence[str] | None) 
                 owner_id=owner,
                 owner_role=role,
                 closed_at=closed_at,
-                q=quantities(r[12:], copies),
+                q=stored(r[10:]),
                 progress=progress,
-                actual_s=operator_s or runner_s,
+                actual_s=actual,
             )
         )
     return out
 
 
-def load_redos(session: Session, period: Period, machines: Sequence[str] | None) -> list[RedoRow]:
-    analysis, parsed = _analysis(session)
-    query = (
-        columns(
-            col(JobEvent.job_id),
-            col(JobEvent.at),
-            col(Job.kind),
-            col(Job.material),
-            col(Job.copies),
-            *figures(analysis),
-        )
+def _redo_machine() -> Any:
+    """The machine of a « bad » run: whose claim (``machine:<slug>``) came last before
+    the judgement, as ``machine:<slug>``."""
+    claim = aliased(JobEvent)
+    return (
+        columns(col(claim.actor))
+        .where(col(claim.job_id) == col(JobEvent.job_id))
+        .where(col(claim.to_state) == JobState.starting)
+        .where(col(claim.at) <= col(JobEvent.at))
+        .order_by(col(claim.at).desc(), col(claim.id).desc())
+        .limit(1)
+        .correlate(JobEvent)
+        .scalar_subquery()
+    )
+
+
+def _bad_runs(query: Any, period: Period) -> Any:
+    return (
+        query.select_from(JobEvent)
         .join(Job, col(Job.id) == col(JobEvent.job_id))
         .where(col(JobEvent.to_state) == JobState.queued)
         .where(col(JobEvent.reason).startswith(BAD_REASON))
         .where(_in(col(JobEvent.at), period))
     )
-    bad = session.connection().execute(_joined(query, parsed)).all()
-    claims = _claims(session, {job_id for job_id, *_ in bad})
+
+
+def _slug(actor: str | None) -> str | None:
+    return None if actor is None else actor.removeprefix("machine:")
+
+
+def load_redos(session: Session, period: Period, machines: Sequence[str] | None) -> list[RedoRow]:
+    query = columns(
+        col(JobEvent.job_id),
+        _text(Job.kind),
+        _redo_machine(),
+        col(Job.material),
+        col(JobEvent.at),
+        *_figures(),
+    )
     out: list[RedoRow] = []
-    for job_id, at, kind, material, copies, *values in bad:
-        machine = _machine_at(claims.get(job_id, []), at)
-        if machines is not None and machine not in machines:
-            continue
-        out.append(RedoRow(job_id, str(kind), machine, material, at, quantities(values, copies)))
+    for job_id, kind, actor, material, at, *figures in session.connection().execute(
+        _bad_runs(query, period)
+    ):
+        machine = _slug(actor)
+        if machines is None or machine in machines:
+            out.append(RedoRow(job_id, kind, machine, material, at, stored(figures)))
     return out
 
 
-def _claims(session: Session, job_ids: Iterable[int]) -> dict[int, list[tuple[datetime, str]]]:
-    """Each job's claims by a machine, oldest first: which machine ran which attempt."""
-    ids = sorted(job_ids)
-    out: dict[int, list[tuple[datetime, str]]] = {}
-    for i in range(0, len(ids), 5000):
-        rows = session.connection().execute(
-            columns(col(JobEvent.job_id), col(JobEvent.at), col(JobEvent.actor))
-            .where(col(JobEvent.job_id).in_(ids[i : i + 5000]))
-            .where(col(JobEvent.to_state) == JobState.starting)
-            .order_by(col(JobEvent.at), col(JobEvent.id))
+def _month(at: Any, period: Period) -> Any:
+    """The index, in ``period.months()``, of the month ``at`` falls in."""
+    months = period.months()
+    if len(months) == 1:
+        return literal(0, Integer())
+    return case(*[(at < m.end, i) for i, m in enumerate(months[:-1])], else_=len(months) - 1)
+
+
+def _half_even(seconds: Any, dialect: str) -> Any:
+    """Python's ``round()`` (half to even) of a number of seconds, never negative."""
+    if dialect == "postgresql":
+        return cast(seconds, BigInteger)  # float8 to int8 rounds half to even (rint)
+    whole = cast(seconds, Integer)  # SQLite truncates: a positive number's floor
+    rest = seconds - whole
+    return case(
+        (rest > 0.5, whole + 1), (rest < 0.5, whole), (whole % 2 == 0, whole), else_=whole + 1
+    )
+
+
+def _job_runs(period: Period, machines: Sequence[str] | None) -> Any:
+    """One row per job closed in the period: its group's key, time and material share."""
+    state = _text(Job.state)
+    estimate = func.coalesce(col(Job.run_duration_s), _float(0.0))
+    progress = col(Job.progress)
+    clamped = case((progress < 0, _float(0.0)), (progress > 1, _float(1.0)), else_=progress)
+    failed_part = and_(state == "failed", progress.is_not(None))
+    actual = _actual()
+    seconds = case(
+        (actual > 0, actual),
+        (failed_part, estimate * clamped),
+        (state.in_(("succeeded", "failed")), estimate),
+        else_=_float(0.0),
+    )
+    query = columns(
+        _text(Job.kind).label("kind"),
+        col(Job.machine).label("machine"),
+        col(Job.material).label("material"),
+        state.label("result"),
+        _month(_closed_at(), period).label("month"),
+        seconds.label("seconds"),
+        case((failed_part, clamped), else_=_float(1.0)).label("frac"),
+        *_figures(),
+    ).outerjoin(JobActual, col(JobActual.job_id) == col(Job.id))
+    return _closed_in(query, period, machines).subquery()
+
+
+def _redo_runs(period: Period) -> Any:
+    """One row per « bad » run of the period, its machine as the claim's actor."""
+    query = columns(
+        _text(Job.kind).label("kind"),
+        _redo_machine().label("machine"),
+        col(Job.material).label("material"),
+        literal("redone", String()).label("result"),
+        _month(col(JobEvent.at), period).label("month"),
+        func.coalesce(col(Job.run_duration_s), _float(0.0)).label("seconds"),
+        _float(1.0).label("frac"),
+        *_figures(),
+    )
+    return _bad_runs(query, period).subquery()
+
+
+def _summed(runs: Any, dialect: str) -> Any:
+    """``runs`` added up by group: the sums of :class:`RunGroup`, in its field order."""
+    r = runs.c
+    heatup = func.coalesce(r.run_heatup_s, _float(0.0))
+    filament = func.coalesce(r.run_filament_g, _float(0.0))
+    vinyl = func.coalesce(r.run_vinyl_mm2, _float(0.0))
+    thread = func.coalesce(r.run_thread_m, _float(0.0))
+    succeeded = r.result == "succeeded"
+    purge = case((and_(succeeded, filament > 0, r.run_purge_g.is_not(None)), r.run_purge_g))
+    offcut = case(
+        (
+            and_(succeeded, r.run_design_mm2.is_not(None), vinyl > 0),
+            case((vinyl - r.run_design_mm2 > 0, vinyl - r.run_design_mm2), else_=_float(0.0)) / 1e6,
         )
-        for job_id, at, actor in rows:
-            out.setdefault(job_id, []).append((at, actor.removeprefix("machine:")))
+    )
+    key = (r.kind, r.machine, r.material, r.result, r.month)
+    return columns(
+        *key,
+        func.count(),
+        func.sum(_half_even(r.seconds, dialect)),
+        func.sum(r.seconds),
+        func.sum(case((heatup < r.seconds, heatup), else_=r.seconds)),
+        func.sum(filament * r.frac),
+        func.sum(case((filament > 0, 1), else_=0)),
+        func.sum(vinyl / 1e6 * r.frac),
+        func.sum(case((vinyl > 0, 1), else_=0)),
+        func.sum(thread * r.frac),
+        func.sum(case((thread > 0, 1), else_=0)),
+        func.sum(purge),
+        func.count(purge),
+        func.sum(offcut),
+        func.count(offcut),
+    ).group_by(*key)
+
+
+def load_groups(session: Session, period: Period, machines: Sequence[str] | None) -> list[RunGroup]:
+    """The period's runs added up by the database (``groups.of_rows`` of
+    :func:`load_jobs` and :func:`load_redos`, without reading them one by one)."""
+    dialect = session.get_bind().dialect.name
+    labels = [m.label for m in period.months()]
+    # PostgreSQL adds integers up as numeric: back to the field's own type.
+    kinds = [int if f.type == "int" else float for f in fields(RunGroup)[5:]]
+    out: list[RunGroup] = []
+    for runs in (_job_runs(period, machines), _redo_runs(period)):
+        for kind, machine, material, result, month, *sums in session.connection().execute(
+            _summed(runs, dialect)
+        ):
+            if result == "redone":
+                machine = _slug(machine)
+                if machines is not None and machine not in machines:
+                    continue
+            values: list[Any] = [t(v or 0) for t, v in zip(kinds, sums, strict=True)]
+            out.append(RunGroup(kind, machine, material, result, labels[month], *values))
     return out
 
 
-def _machine_at(claims: list[tuple[datetime, str]], at: datetime) -> str | None:
-    machine = None
-    for claimed_at, slug in claims:
-        if claimed_at <= at:
-            machine = slug
-    return machine
+def load_owners(
+    session: Session, period: Period, machines: Sequence[str] | None
+) -> list[tuple[int, str]]:
+    """(account id, role) of everyone with a job closed in the period."""
+    owners = _closed_in(columns(col(Job.owner_id)), period, machines)
+    query = columns(col(User.id), _text(User.role)).where(col(User.id).in_(owners))
+    return [(uid, role) for uid, role in session.connection().execute(query)]
+
+
+def _positive(value: Any) -> Any:
+    return case((value > 0, value), else_=_float(0.0))
+
+
+def load_ratios(
+    session: Session, period: Period, machines: Sequence[str] | None
+) -> dict[str, list[float]]:
+    """Per machine, actual / estimated time of the period's succeeded runs (in no
+    order): ``services.estimates.job_ratio`` worked out by the database, the same
+    operations in the same order (heat-up and homing out, ratios outside the learning
+    range left out), so the figures are the estimator's to the last bit."""
+    actual = _actual()
+    estimate = col(Job.run_duration_s)
+    fixed = _positive(col(Job.run_heatup_s)) + _positive(col(Job.run_homing_s))
+    ratio = (actual - fixed) / estimate
+    low, high = RATIO_RANGE
+    query = (
+        columns(col(Job.machine), ratio)
+        .outerjoin(JobActual, col(JobActual.job_id) == col(Job.id))
+        .where(col(Job.state) == JobState.succeeded)
+        .where(col(Job.machine).is_not(None))
+        .where(actual > 0, estimate > 0, ratio >= low, ratio <= high)
+    )
+    out: dict[str, list[float]] = {}
+    for machine, value in session.connection().execute(_closed_in(query, period, machines)):
+        out.setdefault(machine, []).append(value)
+    return out
 
 
 def load_bookings(

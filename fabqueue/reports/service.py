@@ -14,7 +14,7 @@ from fabqueue.models import User
 from fabqueue.profiles import ProfileSet
 from fabqueue.reports import accuracy, activity, energy, material, money
 from fabqueue.reports.period import Period
-from fabqueue.reports.rows import Rows, load
+from fabqueue.reports.rows import Sums, load_sums
 from fabqueue.services.booking_rules import calendar_for
 from fabqueue.services.errors import NotFound
 
@@ -54,7 +54,7 @@ def powers(profiles: ProfileSet) -> dict[str, energy.Power]:
     }
 
 
-def _roles(session: Session, rows: Rows) -> dict[int, str]:
+def _roles(session: Session, rows: Sums) -> dict[int, str]:
     ids = {b.member_id for b in rows.bookings} | {m for m, _ in rows.trainings.validated}
     out: dict[int, str] = {}
     ordered = sorted(ids)
@@ -79,7 +79,7 @@ def build(
         unknown = sorted(set(machines) - set(profiles.machines))
         if unknown:
             raise NotFound(f"no machine profile for {', '.join(unknown)}")
-    rows = load(session, period, machines)
+    rows = load_sums(session, period, machines)
     slugs = sorted(profiles.machines) if machines is None else sorted(machines)
     return Report(
         period=period.label,
@@ -96,9 +96,9 @@ def build(
             available_h=available_hours(profiles, period, slugs),
             roles=_roles(session, rows),
         ),
-        material=material.report(rows.jobs, rows.redos),
-        energy=energy.report(rows.jobs, rows.redos, period, powers(profiles)),
-        accuracy=accuracy.report(rows.jobs),
+        material=material.report_of(rows.groups),
+        energy=energy.report_of(rows.groups, period, powers(profiles)),
+        accuracy=accuracy.report_of(rows.ratios),
         money=money.report(session, period, None if machines is None else cafe_series(profiles)),
     )
 

@@ -38,7 +38,7 @@ from fabqueue.models import (
     User,
 )
 from fabqueue.profiles import ProfileSet, load_profiles
-from fabqueue.reports import period, service
+from fabqueue.reports import figures, period, service
 from fabqueue.reports.service import Report
 from tests.support.factories import sim_printer, write_profiles
 
@@ -247,6 +247,8 @@ class Generator:
                 "updated_at": closed,
                 "started_at": started if ran_on else None,
                 "finished_at": None if state == "cancelled" else closed,
+                # The run's figures, as ``states.transition`` writes them when it ends.
+                **figures.columns(analysis, 1),
             }
         )
         redo_machine = None
