@@ -1,5 +1,6 @@
 """``fabqueue invoices …`` (list, from-quote, member-time, member-bookings, issue, pay,
-credit, pdf, overdue) and ``fabqueue books …`` (fec YEAR, sales, payments, verify): the treasurer's and the accountant's commands."""
+credit, pdf, overdue) and ``fabqueue books …`` (fec YEAR, sales, payments, verify): the
+treasurer's and the accountant's commands."""
 
 from __future__ import annotations
 
