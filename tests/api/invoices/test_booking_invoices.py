@@ -338,7 +338,7 @@ def test_a_booking_is_never_issued_twice(qapi: Api, root: Path) -> None:
         seq = s.get(InvoiceSequence, ("FAC", 2026))
         assert seq is not None and seq.last == 1  # the refused issue used no number
         # The database itself refuses a second live bill of the booking.
-        with pytest.raises(IntegrityError):
+        with pytest.raises(IntegrityError, match="billed_booking_id"):
             s.execute(
                 update(InvoiceBooking)
                 .where(col(InvoiceBooking.invoice_id) == second)
@@ -487,3 +487,12 @@ def _two_drafts(sessions: Any, profiles: ProfileSet, at: datetime) -> tuple[int,
         first_id = first.id
     with session_scope(sessions) as s:
         return clerk_id, [first_id, twin_draft(s, first_id)]
+
+
+def test_a_rate_for_an_unknown_machine_is_refused(tmp_path: Path) -> None:
+    from fabqueue.profiles import ProfileErrors
+
+    root = quote_profiles(tmp_path / "p", "normal")
+    write_members(root, 'booking_machine_rates = { imprimante-3d = "4.00" }')
+    with pytest.raises(ProfileErrors, match="booking_machine_rates.imprimante-3d"):
+        load_profiles(root)
