@@ -494,5 +494,5 @@ def test_a_rate_for_an_unknown_machine_is_refused(tmp_path: Path) -> None:
 
     root = quote_profiles(tmp_path / "p", "normal")
     write_members(root, 'booking_machine_rates = { imprimante-3d = "4.00" }')
-    with pytest.raises(ProfileErrors, match="booking_machine_rates.imprimante-3d"):
+    with pytest.raises(ProfileErrors, match=r"booking_machine_rates\.imprimante-3d"):
         load_profiles(root)
