@@ -409,6 +409,48 @@ def test_the_api_lists_drafts_and_issues_a_members_bookings(qapi: Api, root: Pat
     assert [b["id"] for b in r.json()] == [b1]
 
 
+def test_the_api_drafts_a_members_machine_time_without_the_booked_jobs(
+    qapi: Api, root: Path
+) -> None:
+    charge(qapi, root, CHARGED + '\nhourly_rate = "4.00"\ntime_increment_min = 15')
+    lea, _ = make_user(qapi.ctx.sessions, "lea", "member")
+    book(qapi, lea)
+    member_job(qapi, lea, TUESDAY + timedelta(minutes=10), 40)  # the booking's
+    outside = member_job(qapi, lea, TUESDAY + timedelta(hours=4), 40)
+    r = qapi.client.post(
+        "/api/v1/invoices/member-time", headers=staff(qapi), json={"member_id": lea}
+    )
+    assert r.status_code == 201, r.text
+    assert [ln["job_ids"] for ln in r.json()["lines"]] == [[outside]]
+
+
+def test_the_cli_lists_and_drafts_a_members_bookings(
+    qapi: Api, root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fabqueue.cli import main
+
+    settings = qapi.ctx.settings
+    monkeypatch.setenv("FABQUEUE_DB_URL", settings.db_url)
+    monkeypatch.setenv("FABQUEUE_PROFILES_DIR", str(settings.profiles_dir))
+    monkeypatch.setenv("FABQUEUE_DATA_DIR", str(settings.data_dir))
+    qapi.token("treso", "admin")
+    charge(qapi, root, CHARGED)
+    lea, _ = make_user(qapi.ctx.sessions, "lea", "member")
+    make_user(qapi.ctx.sessions, "noe", "member")
+    booking = book(qapi, lea)
+    args = ["invoices", "member-bookings"]
+    assert main([*args, "lea", "--by", "treso", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert f"{booking}  printer  2026-02-24 13:00–15:00Z" in out
+    assert "1 booking(s) to invoice" in out
+    with pytest.raises(SystemExit) as stop:
+        main([*args, "noe", "--by", "treso"])
+    assert stop.value.code == 2 and "noe has no booking to invoice" in capsys.readouterr().err
+    assert main([*args, "lea", "--by", "treso", "--booking", str(booking)]) == 0
+    assert "bookings of lea" in capsys.readouterr().out
+    assert _to_invoice(qapi, lea) == []
+
+
 # --- PostgreSQL: two clerks issue at once -------------------------------------------------
 
 
