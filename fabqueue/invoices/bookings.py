@@ -22,14 +22,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, delete, exists, false, func, not_, or_, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, not_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from fabqueue.invoices.booked_time import charges, machine_charged, price_booked_time
 from fabqueue.invoices.drafts import (
     MILLI,
     _add_lines,
@@ -54,53 +53,7 @@ from fabqueue.profiles.prices import MemberPrices
 from fabqueue.services import french
 from fabqueue.services.errors import Conflict, Invalid, NotFound
 
-# --- the price of booked time (pure) ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BookedPrice:
-    """Booked minutes as billed: whole started increments, each at a price in cents."""
-
-    billed_minutes: int
-    steps: int
-    unit_cents: int
-    """€ HT of one increment, in cents (hourly rate × increment, to the cent)."""
-
-    @property
-    def amount_ht(self) -> Decimal:
-        return Decimal(self.steps * self.unit_cents) / 100
-
-
-def price_booked_time(minutes: int, hourly_rate: Decimal, increment_min: int) -> BookedPrice:
-    """``minutes`` booked, billed per started ``increment_min`` at ``hourly_rate`` € HT.
-
-    Billed per increment (« 4 × 30 min ») so the quantity is whole and the unit price
-    is whole cents where hours would need thirds.
-    """
-    if minutes < 0:
-        raise ValueError("booked minutes are never negative")
-    if increment_min < 1:
-        raise ValueError("the increment is at least one minute")
-    steps = math.ceil(minutes / increment_min)
-    unit = (hourly_rate * 100 * increment_min / 60).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return BookedPrice(steps * increment_min, steps, int(unit))
-
-
 # --- which bookings are billed ----------------------------------------------------------
-
-
-def charges(rules: MemberPrices) -> bool:
-    """Does the café bill any booking (booked time, or a missed booking's fee)?"""
-    return rules.charges_bookings or rules.no_show == "fee"
-
-
-def _machine_charged(rules: MemberPrices, machine: Any) -> ColumnElement[bool]:
-    """SQL: the booked time on ``machine`` (a column) costs something."""
-    free = [m for m, r in rules.booking_machine_rates.items() if r <= 0]
-    paid = [m for m, r in rules.booking_machine_rates.items() if r > 0]
-    if rules.booking_hourly_rate > 0:
-        return not_(col(machine).in_(free)) if free else col(machine).is_not(None)
-    return col(machine).in_(paid) if paid else false()
 
 
 def _on_live_invoice() -> ColumnElement[bool]:
@@ -116,7 +69,7 @@ def _on_live_invoice() -> ColumnElement[bool]:
 
 def _billable(rules: MemberPrices, now: datetime) -> list[ColumnElement[bool]]:
     honoured = col(Booking.no_show_at).is_(None)
-    charged = _machine_charged(rules, Booking.machine)
+    charged = machine_charged(rules, Booking.machine)
     if rules.no_show == "fee":
         who = or_(and_(honoured, charged), not_(honoured))
     elif rules.no_show == "as_booked":
@@ -160,22 +113,6 @@ def members_with_bookings(
         .order_by(col(User.name))
     ).all()
     return [(uid, name, n) for uid, name, n in rows if uid is not None]
-
-
-def in_charged_booking(rules: MemberPrices) -> ColumnElement[bool]:
-    """SQL on :class:`Job`: the job started inside a live booking of its owner, on that
-    machine, whose time the café bills (the booking bills that machine time)."""
-    if not rules.charges_bookings:
-        return false()
-    return exists(
-        select(Booking.id)
-        .where(col(Booking.member_id) == col(Job.owner_id))
-        .where(col(Booking.machine) == col(Job.machine))
-        .where(col(Booking.cancelled_at).is_(None))
-        .where(col(Booking.starts_at) <= col(Job.started_at))
-        .where(col(Booking.ends_at) > col(Job.started_at))
-        .where(_machine_charged(rules, Booking.machine))
-    )
 
 
 # --- drafting ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import delete, not_
 from sqlmodel import Session, col, select
 
+from fabqueue.invoices.booked_time import in_charged_booking
 from fabqueue.invoices.states import ISSUED_STATES, move, record
 from fabqueue.models import Job, Organisation, Quote, QuoteJob, QuoteLine, QuoteState, User
 from fabqueue.models.invoices import (
@@ -537,8 +538,6 @@ def _discount_lines(lines: list[InvoiceLine], sale: CounterSale) -> list[Invoice
 def member_jobs(session: Session, member_id: int, rules: MemberPrices | None = None) -> list[Job]:
     """A member's own jobs made and not invoiced yet (not from a quote; with the price
     ``rules``, not inside a booking that bills that machine time)."""
-    from fabqueue.invoices.bookings import in_charged_booking
-
     q = (
         select(Job)
         .where(Job.owner_id == member_id)

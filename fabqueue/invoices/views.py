@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import false, func, not_
 from sqlmodel import Session, col, select
 
+from fabqueue.invoices.booked_time import in_charged_booking
 from fabqueue.invoices.drafts import lines_of_invoice
 from fabqueue.invoices.payments import balance_cents, overdue, paid_cents, refund_due_cents
 from fabqueue.invoices.states import ISSUED_STATES
@@ -325,8 +326,6 @@ def members_to_invoice(
 ) -> list[tuple[int, str, int]]:
     """Members with jobs made and not invoiced yet: (id, name, how many jobs); with the
     price ``rules``, not counting jobs a billed booking covers."""
-    from fabqueue.invoices.bookings import in_charged_booking
-
     covered = in_charged_booking(rules) if rules is not None else false()
     rows = session.exec(
         select(User.id, User.name, func.count(col(Job.id)))

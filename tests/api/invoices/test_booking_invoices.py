@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from fabqueue.auth import create_user
 from fabqueue.db import make_engine, make_session_factory, session_scope
-from fabqueue.invoices import bookings, drafts, issuing
+from fabqueue.invoices import booked_time, bookings, drafts, issuing
 from fabqueue.models import Booking, Role, User
 from fabqueue.models.invoices import (
     Invoice,
@@ -62,14 +62,14 @@ CHARGED = 'booking_hourly_rate = "3.00"\nbooking_increment_min = 30'
 def test_booked_time_is_billed_per_started_increment(
     minutes: int, rate: str, step: int, billed: int, steps: int, unit_cents: int, amount: str
 ) -> None:
-    price = bookings.price_booked_time(minutes, Decimal(rate), step)
+    price = booked_time.price_booked_time(minutes, Decimal(rate), step)
     assert (price.billed_minutes, price.steps, price.unit_cents) == (billed, steps, unit_cents)
     assert price.amount_ht == Decimal(amount)
 
 
 def test_the_price_refuses_negative_time() -> None:
     with pytest.raises(ValueError, match="never negative"):
-        bookings.price_booked_time(-5, Decimal("3.00"), 30)
+        booked_time.price_booked_time(-5, Decimal("3.00"), 30)
 
 
 @pytest.mark.parametrize(
@@ -91,9 +91,9 @@ def test_the_rule_is_checked(values: dict[str, Any], error: str) -> None:
 
 def test_bookings_are_free_by_default() -> None:
     rules = MemberPrices()
-    assert not bookings.charges(rules) and rules.no_show == "free"
+    assert not booked_time.charges(rules) and rules.no_show == "free"
     shipped = load_profiles(Path(__file__).parents[3] / "profiles").prices.members
-    assert not bookings.charges(shipped)
+    assert not booked_time.charges(shipped)
     per_machine = MemberPrices.model_validate(
         {"booking_hourly_rate": "3", "booking_machine_rates": {"cutter": "6.00", "printer": "0"}}
     )
