@@ -6,7 +6,7 @@ services own the unit of work (they commit).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -23,6 +23,7 @@ from fabqueue.api.deps import (
     StaffUser,
 )
 from fabqueue.context import AppContext
+from fabqueue.invoices import bookings as invoice_bookings
 from fabqueue.invoices import books, credit_notes, drafts, issuing, payments, views
 from fabqueue.models.invoices import InvoiceKind, InvoiceState, PaymentMethod
 from fabqueue.models.types import MAX_ID
@@ -117,6 +118,78 @@ def counter(
     sale = drafts.CounterSale(**body.model_dump())
     inv = drafts.draft_counter(
         session=session, user=user, sale=sale, profiles=ctx.profiles, at=ctx.clock.now()
+    )
+    return _fresh(ctx, inv.id)
+
+
+class MemberIn(BaseModel):
+    member_id: int = Field(ge=1, le=MAX_ID)
+
+
+class MemberBookingsIn(BaseModel):
+    member_id: int = Field(ge=1, le=MAX_ID)
+    booking_ids: list[int] | None = Field(None, max_length=500)
+    """None: every booking of the member to invoice."""
+
+
+class BookingToInvoice(BaseModel):
+    id: int
+    machine: str
+    starts_at: datetime
+    ends_at: datetime
+    no_show: bool
+
+
+@router.post("/invoices/member-time", status_code=status.HTTP_201_CREATED)
+def member_time(
+    body: MemberIn, ctx: CtxDep, session: SessionDep, user: StaffUser
+) -> views.InvoicePublic:
+    """A draft of a member's machine time (jobs made), when prices.toml charges it."""
+    inv = drafts.draft_member_time(
+        session=session,
+        user=user,
+        member_id=body.member_id,
+        profiles=ctx.profiles,
+        at=ctx.clock.now(),
+    )
+    return _fresh(ctx, inv.id)
+
+
+@router.get("/invoices/member-bookings")
+def member_bookings_to_invoice(
+    ctx: CtxDep,
+    session: ReadSessionDep,
+    _user: StaffUser,
+    member_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+) -> list[BookingToInvoice]:
+    """A member's bookings that ended and that prices.toml bills, not invoiced yet."""
+    rows = invoice_bookings.bookings_to_invoice(
+        session, member_id, ctx.profiles.prices.members, ctx.clock.now()
+    )
+    return [
+        BookingToInvoice(
+            id=b.id or 0,
+            machine=b.machine,
+            starts_at=b.starts_at,
+            ends_at=b.ends_at,
+            no_show=b.no_show_at is not None,
+        )
+        for b in rows
+    ]
+
+
+@router.post("/invoices/member-bookings", status_code=status.HTTP_201_CREATED)
+def member_bookings(
+    body: MemberBookingsIn, ctx: CtxDep, session: SessionDep, user: StaffUser
+) -> views.InvoicePublic:
+    """A draft of a member's booked machine time: one line per booking."""
+    inv = invoice_bookings.draft_member_bookings(
+        session=session,
+        user=user,
+        member_id=body.member_id,
+        profiles=ctx.profiles,
+        at=ctx.clock.now(),
+        booking_ids=body.booking_ids,
     )
     return _fresh(ctx, inv.id)
 

@@ -1,5 +1,6 @@
-"""``fabqueue invoices …`` (list, issue, pay, credit, pdf, overdue) and ``fabqueue books
-…`` (fec YEAR, sales, payments, verify): the treasurer's and the accountant's commands."""
+"""``fabqueue invoices …`` (list, from-quote, member-time, member-bookings, issue, pay,
+credit, pdf, overdue) and ``fabqueue books …`` (fec YEAR, sales, payments, verify): the
+treasurer's and the accountant's commands."""
 
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ def _register_invoices(sub: Any) -> None:
     fq.add_argument("quote_id", type=int)
     fq.add_argument("--by", required=True, help="staff user name")
     fq.set_defaults(func=from_quote)
+    mt = isub.add_parser("member-time", help="draft an invoice of a member's jobs made")
+    mt.add_argument("member", help="the member's user name")
+    mt.add_argument("--by", required=True, help="staff user name")
+    mt.set_defaults(func=member_time)
+    mb = isub.add_parser(
+        "member-bookings", help="draft an invoice of a member's booked machine time"
+    )
+    mb.add_argument("member", help="the member's user name")
+    mb.add_argument("--booking", type=int, action="append", dest="bookings", help="booking id")
+    mb.add_argument("--list", action="store_true", help="only list the bookings to invoice")
+    mb.add_argument("--by", required=True, help="staff user name")
+    mb.set_defaults(func=member_bookings)
     iss = isub.add_parser("issue", help="number, print and archive a draft")
     iss.add_argument("invoice_id", type=int)
     iss.add_argument("--by", required=True, help="staff user name")
@@ -156,6 +169,71 @@ def from_quote(args: argparse.Namespace) -> int:
             draft_from_quote, session=session, user=user, quote_id=args.quote_id, at=utcnow()
         )
         print(f"draft invoice {inv.id} for quote {args.quote_id}")
+    return 0
+
+
+def _member(session: Any, name: str) -> Any:
+    from sqlmodel import select
+
+    from fabqueue.models import Role, User
+
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None or user.role != Role.member:
+        fail(f"no member named {name!r}")
+    return user
+
+
+def member_time(args: argparse.Namespace) -> int:
+    from fabqueue.clock import utcnow
+    from fabqueue.db import session_scope
+    from fabqueue.invoices.drafts import draft_member_time
+
+    sessions, profiles, _store = _context()
+    with session_scope(sessions) as session:
+        user = _staff(session, args.by)
+        member = _member(session, args.member)
+        inv = _run(
+            draft_member_time,
+            session=session,
+            user=user,
+            member_id=member.id,
+            profiles=profiles,
+            at=utcnow(),
+        )
+        print(f"draft invoice {inv.id}: machine time of {member.name}")
+    return 0
+
+
+def member_bookings(args: argparse.Namespace) -> int:
+    from fabqueue.clock import utcnow
+    from fabqueue.db import session_scope
+    from fabqueue.invoices import bookings
+
+    sessions, profiles, _store = _context()
+    with session_scope(sessions) as session:
+        user = _staff(session, args.by)
+        member = _member(session, args.member)
+        if args.list:
+            rows = bookings.bookings_to_invoice(
+                session, member.id, profiles.prices.members, utcnow()
+            )
+            for b in rows:
+                absent = "  (absent)" if b.no_show_at else ""
+                print(
+                    f"{b.id}  {b.machine}  {b.starts_at:%Y-%m-%d %H:%M}–{b.ends_at:%H:%M}Z{absent}"
+                )
+            print(f"{len(rows)} booking(s) to invoice")
+            return 0
+        inv = _run(
+            bookings.draft_member_bookings,
+            session=session,
+            user=user,
+            member_id=member.id,
+            profiles=profiles,
+            at=utcnow(),
+            booking_ids=args.bookings,
+        )
+        print(f"draft invoice {inv.id}: bookings of {member.name}")
     return 0
 
 

@@ -8,9 +8,11 @@ crediting the same line at the same moment cannot both succeed.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
+from fabqueue.invoices.bookings import release as release_bookings
 from fabqueue.invoices.drafts import (
     actor_of,
     check_staff,
@@ -118,6 +120,9 @@ def credit(
     session.flush()
     record(session, note, actor=actor_of(user), at=at, action="drafted", corrects=invoice.number)
     note = issue_locked(session, note, actor=actor_of(user), site=site, at=at)
+    freed: dict[str, Any] = {}
+    if ids := release_bookings(session, note, [ln.id for ln in chosen if ln.id is not None]):
+        freed["bookings_freed"] = ids
     record(
         session,
         invoice,
@@ -127,6 +132,7 @@ def credit(
         credit_note=note.number,
         lines=[ln.id for ln in chosen],
         total_ttc_cents=note.total_ttc_cents,
+        **freed,
     )
     settle(session, invoice, actor=actor_of(user), at=at, action="credited")
     session.commit()

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import delete
+from sqlalchemy import delete, not_
 from sqlmodel import Session, col, select
 
+from fabqueue.invoices.booked_time import in_charged_booking
 from fabqueue.invoices.states import ISSUED_STATES, move, record
 from fabqueue.models import Job, Organisation, Quote, QuoteJob, QuoteLine, QuoteState, User
 from fabqueue.models.invoices import (
@@ -28,6 +29,7 @@ from fabqueue.models.invoices import (
 from fabqueue.models.quotes import LineKind
 from fabqueue.pricing import PriceInput, price_line, to_cents
 from fabqueue.profiles import ProfileSet
+from fabqueue.profiles.prices import MemberPrices
 from fabqueue.quotes.pricing import hourly_rate
 from fabqueue.quotes.workflow import lines_of, lock
 from fabqueue.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -533,18 +535,19 @@ def _discount_lines(lines: list[InvoiceLine], sale: CounterSale) -> list[Invoice
 # --- members' machine time ------------------------------------------------------------
 
 
-def member_jobs(session: Session, member_id: int) -> list[Job]:
-    """A member's own jobs made and not invoiced yet (not from a quote)."""
-    return list(
-        session.exec(
-            select(Job)
-            .where(Job.owner_id == member_id)
-            .where(Job.state == JobState.succeeded)
-            .where(col(Job.id).not_in(select(QuoteJob.job_id)))
-            .where(col(Job.id).not_in(select(InvoiceJob.job_id)))
-            .order_by(col(Job.id))
-        )
+def member_jobs(session: Session, member_id: int, rules: MemberPrices | None = None) -> list[Job]:
+    """A member's own jobs made and not invoiced yet (not from a quote; with the price
+    ``rules``, not inside a booking that bills that machine time)."""
+    q = (
+        select(Job)
+        .where(Job.owner_id == member_id)
+        .where(Job.state == JobState.succeeded)
+        .where(col(Job.id).not_in(select(QuoteJob.job_id)))
+        .where(col(Job.id).not_in(select(InvoiceJob.job_id)))
     )
+    if rules is not None:
+        q = q.where(not_(in_charged_booking(rules)))
+    return list(session.exec(q.order_by(col(Job.id))))
 
 
 def billed_minutes(job: Job, increment_min: int) -> int:
@@ -567,7 +570,7 @@ def draft_member_time(
     member = session.get(User, member_id)
     if member is None or member.role.value != "member":
         raise NotFound(f"no member {member_id}")
-    jobs = member_jobs(session, member_id)
+    jobs = member_jobs(session, member_id, rules)
     if not jobs:
         raise Conflict(f"{member.name} has no job made and not invoiced yet")
     site = profiles.site

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from fabqueue.invoices.bookings import claim as claim_bookings
 from fabqueue.invoices.drafts import actor_of, check_staff, lines_of_invoice
 from fabqueue.invoices.facturx import Renderer, factur_x_xml
 from fabqueue.invoices.states import move, record
@@ -203,6 +204,7 @@ def issue_locked(
         # An accountant refuses invoices of 0 € (Fab Manager #102).
         raise Conflict("the invoice comes to 0 €: nothing to invoice")
     check_xml(session, invoice, lines)
+    billed: dict[str, Any] = {"bookings": b} if (b := claim_bookings(session, invoice)) else {}
     invoice.footprint = footprint_of(invoice, lines)
     move(
         session,
@@ -215,6 +217,7 @@ def issue_locked(
         number=invoice.number,
         total_ttc_cents=invoice.total_ttc_cents,
         footprint=invoice.footprint,
+        **billed,
     )
     return invoice
 

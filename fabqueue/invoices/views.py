@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func
+from sqlalchemy import false, func, not_
 from sqlmodel import Session, col, select
 
+from fabqueue.invoices.booked_time import in_charged_booking
 from fabqueue.invoices.drafts import lines_of_invoice
 from fabqueue.invoices.payments import balance_cents, overdue, paid_cents, refund_due_cents
 from fabqueue.invoices.states import ISSUED_STATES
@@ -24,6 +25,7 @@ from fabqueue.models.invoices import (
     PaymentMethod,
 )
 from fabqueue.pricing import from_cents, line_total_cents
+from fabqueue.profiles.prices import MemberPrices
 from fabqueue.services.errors import NotFound
 from fabqueue.states import JobState
 
@@ -319,8 +321,12 @@ def organisations(session: Session) -> list[tuple[int, str]]:
     ]
 
 
-def members_to_invoice(session: Session) -> list[tuple[int, str, int]]:
-    """Members with jobs made and not invoiced yet: (id, name, how many jobs)."""
+def members_to_invoice(
+    session: Session, rules: MemberPrices | None = None
+) -> list[tuple[int, str, int]]:
+    """Members with jobs made and not invoiced yet: (id, name, how many jobs); with the
+    price ``rules``, not counting jobs a billed booking covers."""
+    covered = in_charged_booking(rules) if rules is not None else false()
     rows = session.exec(
         select(User.id, User.name, func.count(col(Job.id)))
         .join(Job, col(Job.owner_id) == col(User.id))
@@ -328,6 +334,7 @@ def members_to_invoice(session: Session) -> list[tuple[int, str, int]]:
         .where(Job.state == JobState.succeeded)
         .where(col(Job.id).not_in(select(QuoteJob.job_id)))
         .where(col(Job.id).not_in(select(InvoiceJob.job_id)))
+        .where(not_(covered))
         .group_by(col(User.id), col(User.name))
         .order_by(col(User.name))
     ).all()

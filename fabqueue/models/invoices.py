@@ -133,6 +133,30 @@ class InvoiceJob(SQLModel, table=True):
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
 
 
+class InvoiceBooking(SQLModel, table=True):
+    """A booking billed on an invoice line.
+
+    Written with the draft; ``billed_booking_id`` is set to the booking in the issuing
+    transaction and is unique, so two invoices issued at the same moment cannot both
+    bill one booking. A credit note of the line clears it (the booking may be invoiced
+    again, corrected) and keeps the row as history.
+    """
+
+    __tablename__ = "invoice_booking"
+
+    line_id: int = Field(
+        foreign_key="invoice_line.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    booking_id: int = Field(foreign_key="booking.id", index=True)
+    billed_booking_id: int | None = Field(default=None, unique=True)
+    """The booking while an issued invoice bills it (NULL in a draft or once credited)."""
+    credited_by_id: int | None = Field(default=None, foreign_key="invoice.id")
+    """The credit note that freed the booking."""
+    covered_job_ids: list[int] = Field(default_factory=list, sa_type=JSON)
+    """The member's jobs that ran inside the booking: their machine time is the booking's."""
+
+
 class InvoiceEvent(SQLModel, table=True):
     __tablename__ = "invoice_event"
 

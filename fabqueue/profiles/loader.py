@@ -147,6 +147,11 @@ def load_profiles(root: Path) -> ProfileSet:
     prices = _load_optional(root, "prices.toml", PriceProfile, errors) or PriceProfile()
     site = _load_optional(root, "site.toml", SiteProfile, errors)
     _check_prices(prices, materials, errors)
+    errors.extend(
+        ProfileError("prices.toml", f"members.booking_machine_rates.{slug}", "no such machine")
+        for slug in prices.members.booking_machine_rates
+        if slug not in machines
+    )
     if site is not None and site.logo is not None and not (root / site.logo).is_file():
         errors.append(ProfileError("site.toml", "logo", f"no file {site.logo!r} in {root}"))
 

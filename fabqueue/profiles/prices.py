@@ -7,14 +7,16 @@ applied by :mod:`fabqueue.pricing`; ``docs/quotes.md`` shows a worked example pe
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jobs.base import MachineKind
 
 Money = Decimal
 Percent = Decimal
+NoShowRule = Literal["free", "as_booked", "fee"]
+Rate = Annotated[Decimal, Field(ge=0, decimal_places=2)]
 
 
 class _Strict(BaseModel):
@@ -76,6 +78,36 @@ class MemberPrices(_Strict):
     """€ HT per hour of machine time of a member's own job."""
     time_increment_min: int = Field(15, ge=1, le=240)
     """Machine time is billed per started increment."""
+    booking_hourly_rate: Money = Field(Decimal("0"), ge=0, decimal_places=2)
+    """€ HT per hour of a member's booked autonomous machine time (0 = bookings free)."""
+    booking_machine_rates: dict[str, Rate] = Field(default_factory=dict)
+    """Per machine (its profile's file name): € HT per booked hour, instead of
+    ``booking_hourly_rate`` (0 = that machine's bookings are free)."""
+    booking_increment_min: int = Field(30, ge=1, le=240)
+    """Booked time is billed per started increment."""
+    no_show: NoShowRule = "free"
+    """A booking the member did not come to: ``free``, ``as_booked`` (billed as if
+    honoured: the machine was kept for them) or ``fee`` (``no_show_fee``, once)."""
+    no_show_fee: Money = Field(Decimal("0"), ge=0, decimal_places=2)
+    """€ HT billed once per booking missed, when ``no_show = "fee"``."""
+
+    @model_validator(mode="after")
+    def _fee_is_set(self) -> MemberPrices:
+        if self.no_show == "fee" and self.no_show_fee <= 0:
+            raise ValueError('no_show = "fee" needs a no_show_fee above 0 (€ HT)')
+        if self.no_show != "fee" and self.no_show_fee > 0:
+            raise ValueError('no_show_fee is only billed with no_show = "fee"')
+        return self
+
+    def booking_rate(self, machine: str) -> Money:
+        """€ HT per booked hour on ``machine``."""
+        return self.booking_machine_rates.get(machine, self.booking_hourly_rate)
+
+    @property
+    def charges_bookings(self) -> bool:
+        return self.booking_hourly_rate > 0 or any(
+            r > 0 for r in self.booking_machine_rates.values()
+        )
 
 
 class Group(_Strict):

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Api
+from tests.support.booking_invoices import TUESDAY, book, charge, member_job
 from tests.support.browser import SMALL_CONTROLS_JS, VIEWPORTS, chromium, sign_in
 from tests.support.invoices import accepted_quote, convert, succeed
 from tests.support.live import live_server
@@ -29,11 +32,16 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def served(qapi: Api) -> Iterator[tuple[str, dict[str, Any]]]:
+def served(qapi: Api, tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """The app over real HTTP (the TestClient already ran its lifespan), with a quote of
-    two benchies and a design fee, accepted, turned into jobs, both made."""
+    two benchies and a design fee, accepted, turned into jobs, both made; and a member's
+    booking and job made, the café charging both (so every form of « Faire une facture »
+    is shown)."""
     add_person(qapi.ctx.sessions, "camille", "facilitator")
-    add_person(qapi.ctx.sessions, "momo", "member")
+    momo = add_person(qapi.ctx.sessions, "momo", "member")
+    charge(qapi, tmp_path / "qprofiles", 'hourly_rate = "4.00"\nbooking_hourly_rate = "3.00"')
+    book(qapi, momo)
+    member_job(qapi, momo, TUESDAY + timedelta(hours=3), 30)
     q = accepted_quote(qapi, copies=2, extra=(("Conception du modèle", "1", "15.00"),))
     succeed(qapi, *convert(qapi, q["id"]))
     with live_server(qapi.client.app, lifespan="off") as url:
@@ -162,6 +170,9 @@ def test_every_control_is_at_least_48_px_at_three_sizes(
     context = browser.new_context(locale="fr-FR")
     page = context.new_page()
     sign_in(page, url)
+    page.goto(f"{url}/invoices/new")
+    for name in ("Facturer les réservations de momo", "Facturer le temps machine de momo"):
+        _expect()(page.get_by_role("button", name=name)).to_be_visible()
     small: dict[str, list[str]] = {}
     for name, (width, height) in VIEWPORTS.items():
         page.set_viewport_size({"width": width, "height": height})

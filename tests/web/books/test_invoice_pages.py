@@ -328,3 +328,39 @@ def test_members_machine_time_is_invoiced_when_prices_charge_it(
     words = text_of(post(desk, page, f"{page}/do/issue", {}).text)
     assert euros_in(words, "Total HT") == Decimal("6.00")
     assert "Temps machine des adhérents" not in text_of(desk.get("/invoices/new").text)
+
+
+def test_members_bookings_are_invoiced_when_prices_charge_them(
+    qapi: Api, desk: TestClient, tmp_path: Path
+) -> None:
+    from tests.support.booking_invoices import book, charge
+    from tests.support.factories import make_user
+
+    lea, _token = make_user(qapi.ctx.sessions, "lea", "member")
+    noe, _token = make_user(qapi.ctx.sessions, "noe", "member")
+    book(qapi, lea)  # Tuesday 24 February, 14:00–16:00 in Paris
+    # Free by default: nothing offered.
+    assert "Réservations des adhérents" not in text_of(desk.get("/invoices/new").text)
+    charge(qapi, tmp_path / "qprofiles", 'booking_hourly_rate = "3.00"')
+    words = text_of(desk.get("/invoices/new").text)
+    assert "Réservations des adhérents" in words
+    assert "lea · 1 réservation(s) non facturée(s)" in words and "noe ·" not in words
+    # Without its CSRF token, nothing is drafted.
+    r = desk.post("/invoices/member-bookings", data={"member_id": str(lea)})
+    assert r.status_code == 403 and "Formulaire expiré" in text_of(r.text)
+    # A member with nothing to invoice: the reason, in French, and the form again.
+    r = post(desk, "/invoices/new", "/invoices/member-bookings", {"member_id": str(noe)})
+    words = text_of(r.text)
+    assert r.status_code == 409
+    assert "Cet adhérent n'a aucune réservation terminée à facturer." in words
+    assert "Réservations des adhérents" in words
+    data = {**form(desk, "/invoices/new"), "member_id": str(lea)}
+    r = desk.post("/invoices/member-bookings", data=data)
+    again = desk.post("/invoices/member-bookings", data=data)  # a double tap: one draft
+    assert str(r.url) == str(again.url)
+    words = text_of(r.text)
+    assert "Réservation — Test printer, 24 février 2026, 14:00–16:00 : 120 min facturées" in words
+    page = f"/invoices/{invoice_id_of(r)}"
+    words = text_of(post(desk, page, f"{page}/do/issue", {}).text)
+    assert euros_in(words, "Total HT") == Decimal("6.00")
+    assert "Réservations des adhérents" not in text_of(desk.get("/invoices/new").text)

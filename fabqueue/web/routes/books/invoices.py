@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Path
 from sqlmodel import Session
 from starlette.responses import Response
 
+from fabqueue.invoices import bookings as invoice_bookings
 from fabqueue.invoices import credit_notes, drafts, issuing, payments, views
 from fabqueue.invoices.states import ISSUED_STATES, OPEN_STATES
 from fabqueue.models import Quote, User
@@ -81,14 +82,14 @@ def invoice_list(page: StaffPage, state: str = "", client: str = "", overdue: st
 
 
 def _render_new(page: Page, *, error: str | None = None, status: int = 200) -> Response:
+    rules = page.ctx.profiles.prices.members
     with page.ctx.read_sessions() as session:
         context = {
             "quotes": views.quotes_to_invoice(session),
             "jobs": views.counter_jobs(session),
             "orgs": views.organisations(session),
-            "members": views.members_to_invoice(session)
-            if page.ctx.profiles.prices.members.hourly_rate > 0
-            else [],
+            "members": views.members_to_invoice(session, rules) if rules.hourly_rate > 0 else [],
+            "booked": invoice_bookings.members_with_bookings(session, rules, page.ctx.clock.now()),
             "error": error,
         }
     return page.render("pages/invoices/new.html", context, status=status)
@@ -257,6 +258,33 @@ def draft_member_time(
     def make() -> int:
         with page.ctx.sessions() as session:
             inv = drafts.draft_member_time(
+                session=session,
+                user=user,
+                member_id=member_id,
+                profiles=page.ctx.profiles,
+                at=page.ctx.clock.now(),
+            )
+            assert inv.id is not None
+            return inv.id
+
+    return _draft(page, idem, make, lambda **kw: _render_new(page, **kw))
+
+
+@router.post("/invoices/member-bookings")
+def draft_member_bookings(
+    page: StaffPage,
+    member_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+    csrf: Annotated[str | None, Form()] = None,
+    idem: Annotated[str | None, Form()] = None,
+) -> Response:
+    """A member's booked machine time, when prices.toml charges it."""
+    page.check_csrf(csrf)
+    user = page.user
+    assert user is not None
+
+    def make() -> int:
+        with page.ctx.sessions() as session:
+            inv = invoice_bookings.draft_member_bookings(
                 session=session,
                 user=user,
                 member_id=member_id,

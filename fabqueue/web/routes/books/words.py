@@ -52,6 +52,22 @@ def _rules(_: Gettext) -> list[tuple[str, str]]:
             r"has no job made and not invoiced yet",
             _("This member has no job made and not invoiced yet."),
         ),
+        (
+            r"does not charge members' bookings",
+            _("The café does not charge members' bookings (prices.toml, [members])."),
+        ),
+        (
+            r"has no booking to invoice",
+            _("This member has no ended booking left to invoice."),
+        ),
+        (
+            r"cannot be invoiced to",
+            _("These bookings cannot be invoiced: cancelled, not over yet, or invoiced already."),
+        ),
+        (
+            r"booking\(s\) .* are invoiced already",
+            _("These bookings are invoiced already: cancel this draft."),
+        ),
         (r"is on an invoice already", _("This job is on an invoice already.")),
         (
             r"was made from a quote",
