@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from fabqueue.auth import StreamTickets, TokenCache
 from fabqueue.clock import Clock
+from fabqueue.coalesce import Coalescer
 from fabqueue.db import SessionFactory
 from fabqueue.dispatch.dispatcher import Dispatcher
 from fabqueue.events import EventBus
@@ -31,6 +32,8 @@ class AppContext:
     dispatcher: Dispatcher | None = None
     tokens: TokenCache = field(default_factory=TokenCache)
     tickets: StreamTickets = field(default_factory=StreamTickets)
+    job_pages: Coalescer[str] = field(default_factory=Coalescer)
+    """The job list's pages: identical reads asked at the same moment made once."""
     machines: MachineCatalog | None = None
     workers: WorkerPool | None = None
     """Set by the app's lifespan: where every file analysis, conversion and preview runs."""

@@ -138,8 +138,8 @@ async def list_jobs(
 
     # One thread hop for the session, the query and the serialisation (a session
     # dependency and a sync route took three); serialised once, without FastAPI's
-    # second validation.
-    body = await anyio.to_thread.run_sync(page)
+    # second validation; shared by identical reads asked at the same moment.
+    body = await ctx.job_pages.run((user.id, request.url.path, request.url.query), page)
     return Response(body, media_type="application/json")
 
 
