@@ -25,6 +25,7 @@ import contextlib
 import math
 import os
 import select
+import signal
 import sys
 import termios
 import threading
@@ -390,11 +391,13 @@ def serve_forever(args: Any) -> int:
     path = emulator.start()
     print(f"HP-GL cutter on {path} ({settings.baud} baud, {settings.buffer_size}-byte buffer, "
           f"flow {settings.flow}); Ctrl-C to stop", flush=True)  # fmt: skip
+    # An event, not KeyboardInterrupt: a signal that lands while the main thread is in
+    # C code or a finally block must still end the emulator (as the Marlin one does).
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
     try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
+        done.wait()
     finally:
         emulator.stop()
         st = emulator.stats
