@@ -16,7 +16,7 @@ from fabqueue.invoices import bookings as invoice_bookings
 from fabqueue.invoices import credit_notes, drafts, issuing, payments, views
 from fabqueue.invoices.states import ISSUED_STATES, OPEN_STATES
 from fabqueue.models import Quote, User
-from fabqueue.models.invoices import InvoiceKind, InvoiceState, PaymentMethod
+from fabqueue.models.invoices import Invoice, InvoiceKind, InvoiceState, PaymentMethod
 from fabqueue.models.types import MAX_ID
 from fabqueue.services.errors import NotFound, ServiceError
 from fabqueue.storage import FileMissing
@@ -251,23 +251,7 @@ def draft_member_time(
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
     """A member's machine time, when prices.toml charges it."""
-    page.check_csrf(csrf)
-    user = page.user
-    assert user is not None
-
-    def make() -> int:
-        with page.ctx.sessions() as session:
-            inv = drafts.draft_member_time(
-                session=session,
-                user=user,
-                member_id=member_id,
-                profiles=page.ctx.profiles,
-                at=page.ctx.clock.now(),
-            )
-            assert inv.id is not None
-            return inv.id
-
-    return _draft(page, idem, make, lambda **kw: _render_new(page, **kw))
+    return _draft_for_member(page, member_id, csrf, idem, drafts.draft_member_time)
 
 
 @router.post("/invoices/member-bookings")
@@ -278,13 +262,23 @@ def draft_member_bookings(
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
     """A member's booked machine time, when prices.toml charges it."""
+    return _draft_for_member(page, member_id, csrf, idem, invoice_bookings.draft_member_bookings)
+
+
+def _draft_for_member(
+    page: Page,
+    member_id: int,
+    csrf: str | None,
+    idem: str | None,
+    drafter: Callable[..., Invoice],
+) -> Response:
     page.check_csrf(csrf)
     user = page.user
     assert user is not None
 
     def make() -> int:
         with page.ctx.sessions() as session:
-            inv = invoice_bookings.draft_member_bookings(
+            inv = drafter(
                 session=session,
                 user=user,
                 member_id=member_id,
