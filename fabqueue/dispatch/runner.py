@@ -788,6 +788,7 @@ def _emergency_stop_asked(slug: str) -> Callable[[Session], datetime | None]:
 
 
 def _status_key(status: MachineStatus) -> tuple[Any, ...]:
-    """What makes a status a change of state rather than progress."""
+    """What makes a status a change of state rather than progress: anything a person
+    reads (the machine's message, the job's), not figures that move every second."""
     job = status.job
-    return (status.state, status.message, job and job.ref, job and job.phase)
+    return (status.state, status.message, job and job.ref, job and job.phase, job and job.message)

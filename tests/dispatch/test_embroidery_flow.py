@@ -82,7 +82,13 @@ def test_from_upload_to_the_stick_to_the_operator(emb_api: Api, stick: Path) -> 
 
     # Converted to the machine's JEF and put on the stick; the job waits for a person.
     wait_for(lambda: delivered(stick) == ["CAKE3.JEF"], what="delivery")
-    starting = wait_state(api, j["id"], "starting")
+    wait_state(api, j["id"], "starting")
+    # The file lands on the stick before the driver's report of it reaches the job.
+    starting = wait_for(
+        lambda: "delivered" in (found := job(api, j["id"]))["checkpoint"] and found,
+        what="the delivery in the job's checkpoint",
+    )
+    assert starting["state"] == "starting"
     assert starting["checkpoint"]["delivered"]["name"] == "CAKE3.JEF"
     # The machine's snapshot is written by its runner just after the job's state.
     status = wait_for(
