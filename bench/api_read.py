@@ -121,17 +121,17 @@ async def read_for(
         timeout=30,
     ) as client:
 
-        async def reader() -> None:
+        async def reader(i: int) -> None:
+            size = limit - i if vary else limit
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
-                size = limit - (id(asyncio.current_task()) % CLIENTS) if vary else limit
                 r = await client.get("/api/v1/jobs", params={"limit": size})
                 latencies.append(time.perf_counter() - t0)
                 if r.status_code != 200:
                     raise RuntimeError(f"{r.status_code}: {r.text}")
 
         start = time.perf_counter()
-        await asyncio.gather(*(reader() for _ in range(CLIENTS)))
+        await asyncio.gather(*(reader(i) for i in range(CLIENTS)))
         elapsed = time.perf_counter() - start
     return round(len(latencies) / elapsed), latencies
 

@@ -122,7 +122,7 @@ class MachineRunner:
         self._blocked_until = 0.0
         self._recheck = False
         self._status_dirty = True
-        self._status_written: tuple[tuple[Any, ...], float] | None = None
+        self._status_written: tuple[tuple[Any, ...] | None, float] | None = None
         self._status_key: tuple[Any, ...] | None = None
         self._requests_check = True
         self._requests_at = -1e9
@@ -248,7 +248,7 @@ class MachineRunner:
         once per progress interval (the board has them live from the bus; the record is
         for other nodes and restarts). A machine may report many times a second: a
         simulated one does, and each write is a transaction."""
-        key = _status_key(self.driver.status)
+        key = self._status_key  # the driver's latest status, keyed as it arrived
         now = self.clock.monotonic()
         last = self._status_written
         if (

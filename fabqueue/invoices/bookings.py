@@ -31,11 +31,11 @@ from sqlmodel import Session, col, select
 from fabqueue.invoices.booked_time import charges, machine_charged, price_booked_time
 from fabqueue.invoices.drafts import (
     MILLI,
-    _add_lines,
-    _hold_jobs,
-    _new,
     actor_of,
+    add_lines,
     check_staff,
+    hold_jobs,
+    new_draft,
 )
 from fabqueue.invoices.states import record
 from fabqueue.models import Booking, Job, QuoteJob, Role, User
@@ -248,7 +248,7 @@ def draft_member_bookings(
         hold.extend(free)
     tz = site.tz if site else None
     last_end = max(b.ends_at for b in chosen)
-    invoice = _new(
+    invoice = new_draft(
         session,
         user,
         InvoiceKind.invoice,
@@ -258,7 +258,7 @@ def draft_member_bookings(
         title="Réservations de machines adhérent",
         service_date=last_end.astimezone(tz).date() if tz else last_end.date(),
     )
-    _add_lines(session, invoice, [b.line for b in billed])
+    add_lines(session, invoice, [b.line for b in billed])
     assert invoice.id is not None
     for b in billed:
         assert b.line.id is not None and b.booking.id is not None
@@ -270,7 +270,7 @@ def draft_member_bookings(
                 covered_job_ids=b.covered,
             )
         )
-    _hold_jobs(session, invoice, hold)
+    hold_jobs(session, invoice, hold)
     record(
         session,
         invoice,

@@ -58,7 +58,7 @@ def lines_of_invoice(session: Session, invoice_id: int) -> list[InvoiceLine]:
     )
 
 
-def _new(
+def new_draft(
     session: Session, user: User, kind: InvoiceKind, at: datetime, **values: object
 ) -> Invoice:
     invoice = Invoice(
@@ -75,7 +75,7 @@ def _new(
     return invoice
 
 
-def _add_lines(session: Session, invoice: Invoice, lines: list[InvoiceLine]) -> None:
+def add_lines(session: Session, invoice: Invoice, lines: list[InvoiceLine]) -> None:
     assert invoice.id is not None
     for position, line in enumerate(lines, start=1):
         line.invoice_id = invoice.id
@@ -322,7 +322,7 @@ def draft_from_quote(
         bill.lines.extend(_deposit_deductions(session, quote))
     if not bill.lines:
         raise Conflict(f"quote {quote.number} is invoiced in full already")
-    invoice = _new(
+    invoice = new_draft(
         session,
         user,
         InvoiceKind.invoice,
@@ -332,8 +332,8 @@ def draft_from_quote(
         title=f"{quote.title} (devis {quote.number})",
         business=True,
     )
-    _add_lines(session, invoice, bill.lines)
-    _hold_jobs(session, invoice, bill.jobs)
+    add_lines(session, invoice, bill.lines)
+    hold_jobs(session, invoice, bill.jobs)
     record(
         session,
         invoice,
@@ -348,7 +348,7 @@ def draft_from_quote(
     return invoice
 
 
-def _hold_jobs(session: Session, invoice: Invoice, job_ids: list[int]) -> None:
+def hold_jobs(session: Session, invoice: Invoice, job_ids: list[int]) -> None:
     assert invoice.id is not None
     for job_id in job_ids:
         session.add(InvoiceJob(job_id=job_id, invoice_id=invoice.id))
@@ -393,7 +393,7 @@ def draft_deposit(
         for rate_bp, base in sorted(bases.items(), reverse=True)
         if base > 0
     ]
-    invoice = _new(
+    invoice = new_draft(
         session,
         user,
         InvoiceKind.deposit,
@@ -402,7 +402,7 @@ def draft_deposit(
         quote_id=quote.id,
         title=f"Acompte — {quote.title} (devis {quote.number})",
     )
-    _add_lines(session, invoice, lines)
+    add_lines(session, invoice, lines)
     record(session, invoice, actor=actor_of(user), at=at, action="drafted", percent=str(percent))
     session.commit()
     return invoice
@@ -450,7 +450,7 @@ def draft_counter(
     rate_bp = int(site.line_vat_rate() * 100) if site else 0
     lines = [_counter_line(session, profiles, job_id, rate_bp) for job_id in sale.job_ids]
     lines.extend(_discount_lines(lines, sale))
-    invoice = _new(
+    invoice = new_draft(
         session,
         user,
         InvoiceKind.invoice,
@@ -461,8 +461,8 @@ def draft_counter(
         till_reference=sale.till_reference,
         title="Travaux au comptoir",
     )
-    _add_lines(session, invoice, lines)
-    _hold_jobs(session, invoice, list(sale.job_ids))
+    add_lines(session, invoice, lines)
+    hold_jobs(session, invoice, list(sale.job_ids))
     record(session, invoice, actor=actor_of(user), at=at, action="drafted", jobs=sale.job_ids)
     session.commit()
     return invoice
@@ -599,7 +599,7 @@ def draft_member_time(
                 job_ids=[job.id or 0],
             )
         )
-    invoice = _new(
+    invoice = new_draft(
         session,
         user,
         InvoiceKind.invoice,
@@ -608,8 +608,8 @@ def draft_member_time(
         business=False,
         title="Temps machine adhérent",
     )
-    _add_lines(session, invoice, lines)
-    _hold_jobs(session, invoice, [j.id for j in jobs if j.id is not None])
+    add_lines(session, invoice, lines)
+    hold_jobs(session, invoice, [j.id for j in jobs if j.id is not None])
     record(
         session,
         invoice,
