@@ -93,6 +93,14 @@ class HostedDriver(Driver[Any]):
         self._loop = asyncio.get_running_loop()
         if self._proc is None or not self._proc.is_alive():
             await asyncio.to_thread(self._spawn)
+            proc = self._proc
+            if self._closing and proc is not None:
+                # close() ran while this process was starting (a restart after a
+                # crash): it must not outlive the driver that was closed.
+                if self._conn is not None:
+                    self._conn.close()
+                await asyncio.to_thread(self._end, proc)
+                raise DriverUnavailable("the driver was closed while its process started")
         await self._call("connect")
 
     def _spawn(self) -> None:
