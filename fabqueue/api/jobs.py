@@ -50,6 +50,14 @@ async def submit(
     priority: Annotated[int, Form(description="staff only; higher runs first")] = 0,
     hold: Annotated[bool, Form(description="keep out of the queue until released")] = False,
     title: Annotated[str | None, Form()] = None,
+    mirror: Annotated[
+        bool | None,
+        Form(description="vinyl: cut from the back (default: the material's; on for flex)"),
+    ] = None,
+    weeding_border: Annotated[
+        bool | None,
+        Form(description="vinyl: a weeding border around each copy (default: the machine's)"),
+    ] = None,
 ) -> Response:
     """Submit a job file. It is analysed at once, in a worker process with CPU and memory
     limits: a file that cannot be made, or that costs more than those limits, is refused
@@ -75,6 +83,11 @@ async def submit(
             hold=hold,
             title=title,
             intake=intake,
+            choices={
+                name: chosen
+                for name, chosen in (("mirror", mirror), ("weeding_border", weeding_border))
+                if chosen is not None
+            },
         ),
         upload_limit=ctx.settings.upload_limit_bytes,
         now=ctx.clock.now(),

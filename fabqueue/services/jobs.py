@@ -131,6 +131,11 @@ def machines_for(
             f"no machine here takes {file_type} files; accepted: {', '.join(types)}",
             accepted=types,
         )
+    if req.choices and takers[0].kind != MachineKind.vinyl_cutter:
+        raise Invalid(
+            f"mirror and weeding border are a vinyl cutter's choices, not a "
+            f"{takers[0].kind.value}'s"
+        )
     return takers
 
 

@@ -13,14 +13,16 @@ import numpy as np
 import pytest
 
 from drivers.emulators.hpgl_cutter import CutterSettings, HpglCutterEmulator
+from fabqueue.services.analysis import CHOICES_KEY
 from fabqueue.settings import Settings
 from jobs.vinyl import hpgl
 from tests.conftest import Api
 from tests.jobs.vinyl.test_svg_robustness import BILLION_LAUGHS
 from tests.support.api import submit
-from tests.support.factories import write_profiles
+from tests.support.factories import tiny_gcode, write_profiles
 from tests.support.vinyl import SVG_DIR, svg
 from tests.support.waiting import wait_for
+from tests.support.web import STICKER, intake_profiles
 
 SIM_CUTTER = """
     name = "Cutter"
@@ -224,3 +226,27 @@ def test_flex_is_cut_mirrored_whatever_the_machine_says(
 
     assert np.ptp(plain[:, 0]) == pytest.approx(np.ptp(flex[:, 0]), rel=0.02)
     assert long_leg_side(plain) != long_leg_side(flex)
+
+
+def test_the_api_takes_a_jobs_mirror_and_weeding_border(
+    make_api: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """As the counter's page does: the job's own choices go over the material's mirror
+    and the machine's border, and only a cutter job takes them."""
+    root = intake_profiles(tmp_path / "choices")
+    api: Api = make_api(settings.model_copy(update={"profiles_dir": root}))
+    chosen = submit(
+        api, STICKER, machine="plotter", material="flex-blanc", mirror="false",
+        weeding_border="false", hold="true",
+    )  # fmt: skip
+    assert chosen.status_code == 201, chosen.text
+    details = chosen.json()["analysis"]["details"]
+    assert details[CHOICES_KEY] == {"mirror": False, "weeding_border": False}
+    left = submit(api, STICKER, machine="plotter", material="flex-blanc", hold="true")
+    assert CHOICES_KEY not in left.json()["analysis"]["details"]
+    # The border is cut, so the weeding figures differ from the job without it.
+    assert details != left.json()["analysis"]["details"] | {CHOICES_KEY: details[CHOICES_KEY]}
+    printed = submit(api, tiny_gcode(tmp_path), kind="fdm_printer", mirror="true")
+    assert printed.status_code == 422, printed.text
+    assert "vinyl cutter" in printed.json()["detail"]
+    assert api.client.get("/api/v1/jobs", headers=api.headers()).json()["count"] == 2
