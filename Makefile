@@ -10,7 +10,7 @@ export FABQUEUE_DB_URL ?= sqlite:///var/fabqueue.db
 export FABQUEUE_DATA_DIR ?= var/data
 export FABQUEUE_PROFILES_DIR ?= profiles
 
-.PHONY: run test test-fast test-slow lint format bench clean check-profiles venv
+.PHONY: run test test-fast test-slow lint format bench clean check-profiles venv guide-images
 
 venv: $(STAMP)
 
@@ -51,6 +51,12 @@ test-fast: $(STAMP)
 # Only the tests against real peers.
 test-slow: $(STAMP)
 	$(BIN)/pytest -m "slow or postgres or octoprint or browser"
+
+# The guides' pictures (docs/img), retaken from the pages by the browser tests that walk
+# through each guide; a plain `make test` takes them too but leaves docs/img alone.
+guide-images: $(STAMP)
+	FABQUEUE_UPDATE_GUIDE_IMAGES=1 $(BIN)/pytest -m browser \
+		tests/web/admin/test_guide_screenshots.py tests/web/member/test_member_browser.py
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -156,3 +156,44 @@ def served_counter(settings: Settings) -> Iterator[ServedCounter]:
     app = create_app(settings, clock=hand.clock, on_started=hand.started)
     with live_server(app) as url:
         yield ServedCounter(url, app, hand)
+
+
+GUIDE_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+UPDATE_GUIDE_ENV = "FABQUEUE_UPDATE_GUIDE_IMAGES"
+"""Set to 1 (``make guide-images``) to write the guides' pictures into docs/img; a plain
+test run takes the same pictures into a scratch folder, so ``make test`` leaves the
+working tree as it found it."""
+
+
+SHOTS: dict[str, list[str]] = {}
+"""The pictures each guide got in this test session, in the order taken."""
+
+
+def guide_images(guide: str) -> list[str]:
+    """The pictures ``docs/<guide>`` shows, in order."""
+    import re
+
+    text = (GUIDE_IMAGES.parent / guide).read_text(encoding="utf-8")
+    return list(dict.fromkeys(re.findall(r"img/([\w.-]+\.png)", text)))
+
+
+def guide_shot(page: Any, guide: str, name: str, *, full_page: bool = False) -> Path:
+    """Take one of ``docs/<guide>``'s pictures, as the page shows it now. The guide must
+    show it: a step the test takes and the guide forgot fails here."""
+    import os
+    import tempfile
+
+    text = (GUIDE_IMAGES.parent / guide).read_text(encoding="utf-8")
+    assert f"img/{name}" in text, f"docs/{guide} does not show img/{name}"
+    if os.environ.get(UPDATE_GUIDE_ENV) == "1":
+        folder = GUIDE_IMAGES
+    else:
+        folder = Path(tempfile.gettempdir()) / "fabqueue-guide-img"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    page.screenshot(path=str(path), full_page=full_page)
+    assert path.stat().st_size > 0
+    taken = SHOTS.setdefault(guide, [])
+    if name not in taken:
+        taken.append(name)
+    return path

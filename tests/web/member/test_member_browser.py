@@ -2,7 +2,8 @@
 clock the test moves: refused with an expired authorisation, authorised again, books
 Thursday 14:00–15:00, sends a job that starts first at 14:00 while a staff job waits.
 Then axe-core and finger-sized controls on every member page, in French and English.
-The story's screenshots go to docs/img/ for docs/guide-membre.md (so they stay true)."""
+The story's screenshots are docs/guide-membre.md's pictures (``make guide-images`` writes
+them into docs/img/, so they stay true)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,21 @@ import pytest
 
 from fabqueue.settings import Settings
 from tests.support.bookings import NOW, paris
-from tests.support.browser import SMALL_CONTROLS_JS, VIEWPORTS, chromium, sign_in
-from tests.support.factories import REPO, tiny_gcode
+from tests.support.browser import (
+    SHOTS,
+    SMALL_CONTROLS_JS,
+    VIEWPORTS,
+    chromium,
+    guide_images,
+    guide_shot,
+    sign_in,
+)
+from tests.support.factories import tiny_gcode
 from tests.support.live import live_server
 from tests.support.members import LiveCafe
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-IMG = REPO / "docs" / "img"
 LIVE_MS = 20_000
 THURSDAY = "jeudi 5 mars"
 WIDER_THAN_SCREEN_JS = "() => document.documentElement.scrollWidth > window.innerWidth + 1"
@@ -49,8 +57,7 @@ def _expect() -> Any:
 
 
 def _shot(page: Any, name: str) -> None:
-    IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMG / name), full_page=True)
+    guide_shot(page, "guide-membre.md", name, full_page=True)
 
 
 def _book_thursday(page: Any, cafe: LiveCafe) -> None:
@@ -125,6 +132,8 @@ def test_a_members_day(browser: Any, cafe: LiveCafe, tmp_path: Path) -> None:
     expect(line).not_to_contain_text("support")
     _shot(page, "membre-travaux.png")
     context.close()
+    # Every picture docs/guide-membre.md shows was taken from the pages on this day.
+    assert sorted(SHOTS["guide-membre.md"]) == sorted(guide_images("guide-membre.md"))
 
 
 def _member_pages(cafe: LiveCafe, tmp_path: Path) -> list[str]:
