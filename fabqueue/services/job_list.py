@@ -1,0 +1,203 @@
+"""All the jobs, for staff looking for one: by state (« en file », « en cours »…), by
+machine, by a word typed (``job_search``), a page at a time.
+
+Pages are keyset-paged, never offset: waiting jobs in the order the queue runs them
+(priority, then age, then id — as on the board), every other view newest first by id
+(as ``GET /api/v1/jobs``). A page link carries the last row's key, so a page is as
+quick to read at the end of a long history as at its start, and rows arriving or
+leaving meanwhile neither repeat a row on the next page nor skip one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlalchemy.orm import defer
+from sqlmodel import Session, col, func, select
+
+from fabqueue.models import Job, User
+from fabqueue.models.types import MAX_ID
+from fabqueue.profiles import ProfileSet
+from fabqueue.services.counter import Price, PriceCache
+from fabqueue.services.job_search import matches
+from fabqueue.states import JobState
+
+PAGE_SIZE = 50
+
+
+class View(StrEnum):
+    """The page's filters by state."""
+
+    waiting = "waiting"
+    running = "running"
+    to_check = "to_check"
+    done = "done"
+    failed = "failed"
+    all = "all"
+
+
+VIEW_STATES: dict[View, tuple[JobState, ...]] = {
+    View.waiting: (JobState.queued, JobState.held, JobState.draft),
+    View.running: (JobState.starting, JobState.running, JobState.paused),
+    View.to_check: (JobState.awaiting_operator,),
+    View.done: (JobState.succeeded,),
+    View.failed: (JobState.failed, JobState.interrupted),
+    View.all: tuple(JobState),
+}
+"""Cancelled jobs are under « Tous » only: nobody is waiting for them."""
+
+PRICED = frozenset(VIEW_STATES[View.waiting]) | {JobState.interrupted}
+"""The states the board prices (its queue): the rows that show a price here too."""
+
+
+def view_of(value: str | None) -> View:
+    """An unknown filter shows every job rather than an error: a link edited by hand."""
+    try:
+        return View(value or View.all)
+    except ValueError:
+        return View.all
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    view: View = View.all
+    machine: str | None = None
+    """A machine slug: the jobs that ran there or were sent to it."""
+    q: str = ""
+    """Words typed: file name, owner, customer's name, phone or e-mail."""
+
+
+@dataclass
+class JobListing:
+    jobs: list[Job]
+    counts: dict[View, int]
+    """Jobs in each view, with the machine and the words typed applied."""
+    owners: dict[int, str] = field(default_factory=dict)
+    estimates: dict[int, float] = field(default_factory=dict)
+    """Job id -> the estimated machine time in seconds, where the analysis has one."""
+    prices: dict[int, Price] = field(default_factory=dict)
+    next_key: str | None = None
+    """Give it back as ``after`` for the next page; None on the last page."""
+
+
+def _filtered(query: Any, user: User, f: JobFilter, dialect: str) -> Any:
+    if not user.is_staff:
+        query = query.where(col(Job.owner_id) == user.id)
+    if f.machine:
+        query = query.where(
+            (col(Job.machine) == f.machine) | (col(Job.target_machine) == f.machine)
+        )
+    found = matches(f.q, dialect)
+    if found is not None:
+        query = query.where(found)
+    return query
+
+
+def _counts(session: Session, user: User, f: JobFilter, dialect: str) -> dict[View, int]:
+    by_state: dict[JobState, int] = {}
+    query = _filtered(select(col(Job.state), func.count(col(Job.id))), user, f, dialect)
+    for state, count in session.exec(query.group_by(col(Job.state))):
+        by_state[JobState(state)] = int(count)
+    return {view: sum(by_state.get(s, 0) for s in states) for view, states in VIEW_STATES.items()}
+
+
+# Keys: "<id>" newest first; "<priority>.<created, µs since the epoch>.<id>" in queue order.
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def _number(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_ID:
+        raise ValueError("out of the database's range")
+    return value
+
+
+def _queue_key(job: Job) -> str:
+    micros = (job.created_at - EPOCH) // MICROSECOND
+    return f"{job.priority}.{micros}.{job.id}"
+
+
+def _after_in_queue(key: str) -> Any:
+    priority, micros, job_id = (_number(p) for p in key.split("."))
+    created = EPOCH + micros * MICROSECOND
+    return or_(
+        col(Job.priority) < priority,
+        and_(
+            col(Job.priority) == priority,
+            or_(
+                col(Job.created_at) > created,
+                and_(col(Job.created_at) == created, col(Job.id) > job_id),
+            ),
+        ),
+    )
+
+
+def _ordered(query: Any, view: View, after: str | None) -> Any:
+    """The view's order, from just after the key of the previous page's last row. A key
+    that cannot be read (a link edited by hand) starts from the first page."""
+    queue_order = view == View.waiting
+    try:
+        if after and queue_order:
+            query = query.where(_after_in_queue(after))
+        elif after:
+            query = query.where(col(Job.id) < _number(after))
+    except (ValueError, OverflowError):
+        pass
+    if queue_order:
+        return query.order_by(col(Job.priority).desc(), col(Job.created_at), col(Job.id))
+    return query.order_by(col(Job.id).desc())
+
+
+def job_listing(
+    session: Session,
+    profiles: ProfileSet,
+    user: User,
+    f: JobFilter,
+    *,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+    prices: PriceCache | None = None,
+) -> JobListing:
+    """One page of jobs for ``f``, after the row whose key is ``after``; with the count
+    of every view, the owners' names, estimates and (waiting jobs) walk-in prices."""
+    dialect = session.get_bind().dialect.name
+    estimate = col(Job.analysis)["duration_s"].as_float()
+    query = _filtered(
+        select(Job, estimate)
+        .options(defer(Job.analysis), defer(Job.checkpoint))  # type: ignore[arg-type]
+        .where(col(Job.state).in_([s.value for s in VIEW_STATES[f.view]])),
+        user,
+        f,
+        dialect,
+    )
+    rows = list(session.exec(_ordered(query, f.view, after).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    jobs = [job for job, _ in rows]
+    listing = JobListing(
+        jobs=jobs,
+        counts=_counts(session, user, f, dialect),
+        estimates={j.id: float(s) for j, s in rows if j.id is not None and s is not None},
+    )
+    owner_ids = {j.owner_id for j in jobs}
+    listing.owners = {
+        u.id: u.name
+        for u in session.exec(select(User).where(col(User.id).in_(owner_ids)))
+        if u.id is not None
+    }
+    cache = prices or PriceCache()
+    for job in jobs:
+        price = cache.get(profiles, job) if job.state in PRICED else None
+        if price is not None and job.id is not None:
+            listing.prices[job.id] = price
+    if more and jobs:
+        last = jobs[-1]
+        listing.next_key = _queue_key(last) if f.view == View.waiting else str(last.id)
+    return listing
