@@ -200,9 +200,7 @@ def test_search_finds_a_customer_by_name_phone_or_email_whatever_the_case_or_acc
     db: SessionFactory, profiles: ProfileSet
 ) -> None:
     cafe = Cafe(db)
-    dupont = cafe.job(
-        JobState.succeeded, customer="Mme Élodie Dupont", contact="06 12 34 56 78"
-    )
+    dupont = cafe.job(JobState.succeeded, customer="Mme Élodie Dupont", contact="06 12 34 56 78")
     mail = cafe.job(JobState.queued, customer="M. Garçon", contact="Jean.Garcon@Exemple.fr")
     cafe.job(JobState.queued, customer="Mme Martin", contact="07 00 00 00 00")
     assert search(cafe, profiles, "dupont") == [dupont]
@@ -245,7 +243,7 @@ def test_keyset_pages_neither_repeat_nor_skip_a_job(
     for i in range(57):
         cafe.job(states[i % 4], priority=i % 3 - 1)
     with db() as s:
-        everything = [j for j in s.exec(select(Job))]
+        everything = list(s.exec(select(Job)))
     newest_first = sorted((j.id for j in everything if j.id), reverse=True)
     assert every_page(cafe, profiles, JobFilter(), limit=10) == newest_first
     queue = sorted(
