@@ -6,25 +6,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
 
 from fabqueue.db import SessionFactory, make_engine, make_session_factory, session_scope
-from fabqueue.models import Job, MachineRecord, StoredFile, User
+from fabqueue.models import Job, MachineRecord, User
 from fabqueue.profiles import ProfileSet, load_profiles
 from fabqueue.services.job_list import JobFilter, JobListing, View, job_listing
 from fabqueue.services.jobs import job_summaries
 from fabqueue.states import JobState
 from jobs.base import MachineKind
 from tests.support.factories import make_user
+from tests.support.job_rows import T0, add_job
 from tests.support.web import counter_profiles
 
-T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-SHA = "b" * 64
-STICKER = {"kind": "vinyl_cutter", "file_type": "svg", "analyzer": "svg", "duration_s": 360.0}
+RENAMED = {
+    "file": "file",
+    "customer": "customer_name",
+    "contact": "customer_contact",
+    "target": "target_machine",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -49,7 +54,6 @@ class Cafe:
         self.helene, _ = make_user(sessions, "Hélène Šimić", "member")
         self.minutes = 0
         with session_scope(sessions) as s:
-            s.add(StoredFile(sha256=SHA, size=1, created_at=T0))
             for slug in ("plotter", "plotter-2"):
                 s.add(
                     MachineRecord(
@@ -63,44 +67,18 @@ class Cafe:
                 )
 
     def job(
-        self,
-        state: JobState = JobState.queued,
-        *,
-        file: str = "sticker.svg",
-        owner: int | None = None,
-        customer: str | None = None,
-        contact: str | None = None,
-        machine: str | None = None,
-        target: str | None = None,
-        priority: int = 0,
-        at: datetime | None = None,
+        self, state: JobState = JobState.queued, *, at: datetime | None = None, **fields: Any
     ) -> int:
+        """One more job, a minute after the last one unless ``at`` says when."""
         self.minutes += 1
-        when = at or T0 + timedelta(minutes=self.minutes)
-        with session_scope(self.sessions) as s:
-            job = Job(
-                kind=MachineKind.vinyl_cutter,
-                machine=machine,
-                target_machine=target,
-                material="vinyle-noir",
-                owner_id=owner or self.camille,
-                title=file,
-                file_sha256=SHA,
-                file_name=file,
-                file_type="svg",
-                file_size=1,
-                analysis=STICKER,
-                state=state,
-                priority=priority,
-                customer_name=customer,
-                customer_contact=contact,
-                created_at=when,
-                updated_at=when,
-            )
-            s.add(job)
-            s.flush()
-            assert job.id is not None
-            return job.id
+        fields.setdefault("owner", self.camille)
+        return add_job(
+            self.sessions,
+            fields.pop("owner"),
+            state,
+            at=at or T0 + timedelta(minutes=self.minutes),
+            **{RENAMED.get(k, k): v for k, v in fields.items()},
+        )
 
     def user(self, user_id: int) -> User:
         with self.sessions() as s:
