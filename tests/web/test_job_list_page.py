@@ -30,9 +30,7 @@ def _uid(web: Api, name: str) -> int:
 
 def _job(web: Api, state: JobState = JobState.queued, minute: int = 0, **fields: object) -> int:
     owner = fields.pop("owner", None) or _uid(web, "camille")
-    return add_job(
-        web.ctx.sessions, owner, state, at=T0 + timedelta(minutes=minute), **fields
-    )
+    return add_job(web.ctx.sessions, owner, state, at=T0 + timedelta(minutes=minute), **fields)
 
 
 def _state(web: Api, job_id: int) -> Job:
@@ -89,9 +87,8 @@ def test_each_toggle_filters_and_keeps_the_search(staff: TestClient, web: Api) -
 def test_search_by_customer_phone_email_or_owner_and_an_empty_result_says_what_next(
     staff: TestClient, web: Api
 ) -> None:
-    dupont = _job(
-        web, JobState.succeeded, customer_name="Mme Hélène Dupont", customer_contact="06 12 34 56 78"
-    )
+    customer = {"customer_name": "Mme Hélène Dupont", "customer_contact": "06 12 34 56 78"}
+    dupont = _job(web, JobState.succeeded, **customer)
     mail = _job(web, minute=1, customer_contact="garcon@exemple.fr")
     mine = _job(web, minute=2, owner=_uid(web, "momo"), file="porte-clés.gcode")
     assert _row_ids(staff.get("/jobs?q=HELENE").text) == [dupont]
@@ -121,7 +118,10 @@ def test_pages_of_fifty_follow_the_keyset(staff: TestClient, web: Api) -> None:
     made = [_job(web, JobState.succeeded, minute=i) for i in range(60)]
     first = staff.get("/jobs?state=done")
     assert _row_ids(first.text) == made[::-1][:50]
-    older = re.search(r'href="(/jobs\?state=done&amp;after=\d+)" rel="next">Plus anciens', first.text)
+    older = re.search(
+        r'href="(/jobs\?state=done&amp;after=\d+)" rel="next">Plus anciens',
+        first.text,
+    )
     assert older, "« Plus anciens »"
     second = staff.get(older.group(1).replace("&amp;", "&"))
     assert _row_ids(second.text) == made[::-1][50:]
@@ -167,9 +167,7 @@ def test_a_move_without_its_csrf_token_does_nothing(staff: TestClient, web: Api)
     assert _state(web, job).state == JobState.queued
 
 
-def test_the_live_block_refetches_itself_with_the_same_filters(
-    staff: TestClient, web: Api
-) -> None:
+def test_the_live_block_refetches_itself_with_the_same_filters(staff: TestClient, web: Api) -> None:
     _job(web, customer_name="Dupont")
     page = staff.get("/jobs?state=waiting&q=dupont")
     assert 'hx-get="/jobs?state=waiting&amp;q=dupont&amp;bg=1"' in page.text
