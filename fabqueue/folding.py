@@ -1,7 +1,7 @@
 """Text folded for searching: « Hélène » is found by « helene », « HÉLÈNE » and « hél ».
 
 The same folding must run in the database, where the rows are, and on the words typed:
-SQLite gets :func:`fold` and :func:`digits` as SQL functions at each connection (see
+SQLite gets :func:`fold` as an SQL function at each connection (see
 ``db.py``); PostgreSQL gets an SQL expression doing the same for Latin letters
 (``translate`` then ``lower``: its ``lower`` only folds ASCII under the C locale the
 café's server may run with, and ``unaccent`` is an extension an administrator must add).
@@ -18,19 +18,23 @@ from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 
 SQL_FOLD = "fq_fold"
-SQL_DIGITS = "fq_digits"
+PHONE_SEPARATORS = " .-/()+\u00a0\u202f"
+"""What people put between the digits of a phone number."""
 
 
 def fold(text: str | None) -> str:
     """Without accents, case folded; ``None`` as an empty string."""
     if not text:
         return ""
+    if text.isascii():
+        # Most rows: SQLite calls this once per row searched, and NFKD is the slow part.
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def digits(text: str | None) -> str:
-    """Only the digits: « 06 12.34-56 » is « 061234 56 » typed any way."""
+    """Only the digits: « 06 12.34-56 » and « 06123456 » are the same number."""
     return re.sub(r"\D", "", text or "")
 
 
@@ -54,7 +58,6 @@ LATIN_ACCENTED, LATIN_PLAIN = _latin_pairs()
 def register_sqlite(connection: sqlite3.Connection) -> None:
     """The folding functions, in SQLite's SQL (deterministic: the planner may reuse them)."""
     connection.create_function(SQL_FOLD, 1, fold, deterministic=True)
-    connection.create_function(SQL_DIGITS, 1, digits, deterministic=True)
 
 
 def folded(expr: Any, dialect: str) -> ColumnElement[str]:
@@ -64,8 +67,9 @@ def folded(expr: Any, dialect: str) -> ColumnElement[str]:
     return func.lower(func.translate(expr, LATIN_ACCENTED, LATIN_PLAIN))
 
 
-def digits_of(expr: Any, dialect: str) -> ColumnElement[str]:
-    """``expr`` with only its digits, in the database."""
-    if dialect == "sqlite":
-        return getattr(func, SQL_DIGITS)(expr)  # type: ignore[no-any-return]
-    return func.regexp_replace(expr, "[^0-9]", "", "g")
+def without_separators(expr: Any) -> ColumnElement[str]:
+    """``expr`` without what separates a phone number's digits, in the database (the same
+    SQL on SQLite and PostgreSQL, and no Python call per row)."""
+    for separator in PHONE_SEPARATORS:
+        expr = func.replace(expr, separator, "")
+    return expr  # type: ignore[no-any-return]
