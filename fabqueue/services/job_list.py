@@ -22,7 +22,7 @@ from sqlmodel import Session, col, func, select
 from fabqueue.models import Job, User
 from fabqueue.models.types import MAX_ID
 from fabqueue.profiles import ProfileSet
-from fabqueue.services.counter import Price, PriceCache
+from fabqueue.services.counter import BOARD_WAITING, Price, PriceCache
 from fabqueue.services.job_search import matches
 from fabqueue.states import JobState
 
@@ -41,16 +41,18 @@ class View(StrEnum):
 
 
 VIEW_STATES: dict[View, tuple[JobState, ...]] = {
-    View.waiting: (JobState.queued, JobState.held, JobState.draft),
+    View.waiting: BOARD_WAITING,
     View.running: (JobState.starting, JobState.running, JobState.paused),
     View.to_check: (JobState.awaiting_operator,),
     View.done: (JobState.succeeded,),
     View.failed: (JobState.failed, JobState.interrupted),
     View.all: tuple(JobState),
 }
-"""Cancelled jobs are under « Tous » only: nobody is waiting for them."""
+"""« En file » is the board's queue, interrupted jobs included (they wait for staff to
+resume or requeue them), so that the board's « and N more » lists N more here; they are
+also under « Échoués / interrompus ». Cancelled jobs are under « Tous » only."""
 
-PRICED = frozenset(VIEW_STATES[View.waiting]) | {JobState.interrupted}
+PRICED = frozenset(BOARD_WAITING)
 """The states the board prices (its queue): the rows that show a price here too."""
 
 

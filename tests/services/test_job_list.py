@@ -118,7 +118,7 @@ def test_each_filter_shows_its_states_and_every_view_is_counted(
     cafe = Cafe(db)
     made = {state: cafe.job(state) for state in JobState}
     expected = {
-        View.waiting: {JobState.queued, JobState.held, JobState.draft},
+        View.waiting: {JobState.queued, JobState.held, JobState.draft, JobState.interrupted},
         View.running: {JobState.starting, JobState.running, JobState.paused},
         View.to_check: {JobState.awaiting_operator},
         View.done: {JobState.succeeded},
@@ -130,6 +130,7 @@ def test_each_filter_shows_its_states_and_every_view_is_counted(
         assert set(ids(found)) == {made[s] for s in states}, view
         assert found.counts[view] == len(states)
     assert found.counts == {view: len(states) for view, states in expected.items()}
+    assert found.counts[View.waiting] == 4, "the board's queue: interrupted jobs wait for staff"
 
 
 def test_newest_first_and_the_queue_in_the_order_it_runs(

@@ -71,9 +71,11 @@ def test_each_toggle_filters_and_keeps_the_search(staff: TestClient, web: Api) -
     _job(web, JobState.awaiting_operator, minute=3, customer_name="Dupont", machine="plotter")
     interrupted = _job(web, JobState.interrupted, minute=4, customer_name="Martin")
     waiting = staff.get("/jobs?state=waiting")
-    assert _row_ids(waiting.text) == [urgent, held], "in the order the queue runs them"
+    assert _row_ids(waiting.text) == [urgent, held, interrupted], "in the board's order"
     assert "Dans l'ordre où les machines les prendront" in text_of(waiting.text)
-    assert _row_ids(staff.get("/jobs?state=failed").text) == [interrupted]
+    failed = staff.get("/jobs?state=failed")
+    assert _row_ids(failed.text) == [interrupted]
+    assert "Reprendre" in text_of(failed.text) and "Relancer" in text_of(failed.text)
     searched = staff.get("/jobs?state=waiting&q=dupont")
     assert _row_ids(searched.text) == [urgent, held]
     assert 'href="/jobs?state=to_check&amp;q=dupont"' in searched.text
