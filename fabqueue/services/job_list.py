@@ -10,6 +10,7 @@ leaving meanwhile neither repeat a row on the next page nor skip one.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -99,12 +100,16 @@ def _filtered(query: Any, user: User, f: JobFilter, dialect: str) -> Any:
     return query
 
 
+def _by_view(by_state: Counter[JobState]) -> dict[View, int]:
+    return {view: sum(by_state[s] for s in states) for view, states in VIEW_STATES.items()}
+
+
 def _counts(session: Session, user: User, f: JobFilter, dialect: str) -> dict[View, int]:
-    by_state: dict[JobState, int] = {}
+    by_state: Counter[JobState] = Counter()
     query = _filtered(select(col(Job.state), func.count(col(Job.id))), user, f, dialect)
     for state, count in session.exec(query.group_by(col(Job.state))):
         by_state[JobState(state)] = int(count)
-    return {view: sum(by_state.get(s, 0) for s in states) for view, states in VIEW_STATES.items()}
+    return _by_view(by_state)
 
 
 # Keys: "<id>" newest first; "<priority>.<created, µs since the epoch>.<id>" in queue order.
@@ -126,9 +131,13 @@ def _queue_key(job: Job) -> str:
     return f"{job.priority}.{micros}.{job.id}"
 
 
-def _after_in_queue(key: str) -> Any:
+def _read_queue_key(key: str) -> tuple[int, datetime, int]:
     priority, micros, job_id = (_number(p) for p in key.split("."))
-    created = EPOCH + micros * MICROSECOND
+    return priority, EPOCH + micros * MICROSECOND, job_id
+
+
+def _after_in_queue(key: str) -> Any:
+    priority, created, job_id = _read_queue_key(key)
     return or_(
         col(Job.priority) < priority,
         and_(
@@ -157,6 +166,48 @@ def _ordered(query: Any, view: View, after: str | None) -> Any:
     return query.order_by(col(Job.id).desc())
 
 
+Place = tuple[int, JobState, int, datetime]
+"""A matching job's id, state, priority and creation time: where it goes in its view."""
+
+
+def _after(places: list[Place], view: View, after: str | None) -> list[Place]:
+    """:func:`_ordered`'s order and keys, for rows already read."""
+    if view == View.waiting:
+        places.sort(key=lambda p: (-p[2], p[3], p[0]))
+    else:
+        places.sort(key=lambda p: -p[0])
+    try:
+        if after and view == View.waiting:
+            priority, created, job_id = _read_queue_key(after)
+            start = (-priority, created, job_id)
+            return [p for p in places if (-p[2], p[3], p[0]) > start]
+        if after:
+            before = _number(after)
+            return [p for p in places if p[0] < before]
+    except ValueError:
+        pass
+    return places
+
+
+def _searched_page(
+    session: Session, user: User, f: JobFilter, dialect: str, after: str | None, limit: int
+) -> tuple[dict[View, int], list[int]]:
+    """The counts and the page's ids from one pass over the jobs: folding every row's
+    words (a Python call per row in SQLite) is the cost of a search, paid once, not
+    once for the counts and again for the page."""
+    query = _filtered(
+        select(col(Job.id), col(Job.state), col(Job.priority), col(Job.created_at)),
+        user,
+        f,
+        dialect,
+    )
+    places: list[Place] = [(i, JobState(s), p, c) for i, s, p, c in session.exec(query)]
+    counts = _by_view(Counter(p[1] for p in places))
+    wanted = set(VIEW_STATES[f.view])
+    in_view = _after([p for p in places if p[1] in wanted], f.view, after)
+    return counts, [p[0] for p in in_view[: limit + 1]]
+
+
 def job_listing(
     session: Session,
     profiles: ProfileSet,
@@ -171,21 +222,22 @@ def job_listing(
     of every view, the owners' names, estimates and (waiting jobs) walk-in prices."""
     dialect = session.get_bind().dialect.name
     estimate = col(Job.analysis)["duration_s"].as_float()
-    query = _filtered(
-        select(Job, estimate)
-        .options(defer(Job.analysis), defer(Job.checkpoint))  # type: ignore[arg-type]
-        .where(col(Job.state).in_([s.value for s in VIEW_STATES[f.view]])),
-        user,
-        f,
-        dialect,
-    )
-    rows = list(session.exec(_ordered(query, f.view, after).limit(limit + 1)))
+    read = select(Job, estimate).options(defer(Job.analysis), defer(Job.checkpoint))  # type: ignore[arg-type]
+    if matches(f.q, dialect) is not None:
+        counts, ids = _searched_page(session, user, f, dialect, after, limit)
+        found = {job.id: (job, s) for job, s in session.exec(read.where(col(Job.id).in_(ids)))}
+        rows = [found[i] for i in ids if i in found]
+    else:
+        in_view = read.where(col(Job.state).in_([s.value for s in VIEW_STATES[f.view]]))
+        query = _ordered(_filtered(in_view, user, f, dialect), f.view, after)
+        rows = list(session.exec(query.limit(limit + 1)))
+        counts = _counts(session, user, f, dialect)
     more = len(rows) > limit
     rows = rows[:limit]
     jobs = [job for job, _ in rows]
     listing = JobListing(
         jobs=jobs,
-        counts=_counts(session, user, f, dialect),
+        counts=counts,
         estimates={j.id: float(s) for j, s in rows if j.id is not None and s is not None},
     )
     owner_ids = {j.owner_id for j in jobs}

@@ -214,9 +214,12 @@ def test_search_finds_a_file_or_its_owner_and_reads_wildcards_as_text(
     assert found.counts[View.waiting] == 1 and found.counts[View.all] == 1
 
 
+@pytest.mark.parametrize("q", ["", "STICKER"], ids=["all", "searched"])
 def test_keyset_pages_neither_repeat_nor_skip_a_job(
-    db: SessionFactory, profiles: ProfileSet
+    db: SessionFactory, profiles: ProfileSet, q: str
 ) -> None:
+    """Without words the database orders and pages; with words, one pass reads every match
+    and the page is cut from it: both the same way."""
     cafe = Cafe(db)
     states = [JobState.queued, JobState.held, JobState.succeeded, JobState.failed]
     for i in range(57):
@@ -224,24 +227,25 @@ def test_keyset_pages_neither_repeat_nor_skip_a_job(
     with db() as s:
         everything = list(s.exec(select(Job)))
     newest_first = sorted((j.id for j in everything if j.id), reverse=True)
-    assert every_page(cafe, profiles, JobFilter(), limit=10) == newest_first
+    assert every_page(cafe, profiles, JobFilter(q=q), limit=10) == newest_first
     queue = sorted(
         (j for j in everything if j.state in (JobState.queued, JobState.held)),
         key=lambda j: (-j.priority, j.created_at, j.id),
     )
-    waiting = JobFilter(view=View.waiting)
+    waiting = JobFilter(view=View.waiting, q=q)
     assert every_page(cafe, profiles, waiting, limit=7) == [j.id for j in queue]
     assert every_page(cafe, profiles, waiting, limit=len(queue)) == [j.id for j in queue]
 
 
+@pytest.mark.parametrize("q", ["", "sticker"], ids=["all", "searched"])
 def test_the_queue_pages_by_its_whole_key_when_jobs_arrive_at_the_same_moment(
-    db: SessionFactory, profiles: ProfileSet
+    db: SessionFactory, profiles: ProfileSet, q: str
 ) -> None:
     cafe = Cafe(db)
     same = T0 + timedelta(microseconds=123_457)
     first = [cafe.job(JobState.queued, at=same) for _ in range(5)]
     later = cafe.job(JobState.queued, at=same + timedelta(microseconds=1))
-    page = listing(cafe, profiles, JobFilter(view=View.waiting), limit=3)
+    page = listing(cafe, profiles, JobFilter(view=View.waiting, q=q), limit=3)
     assert ids(page) == first[:3] and page.next_key is not None
     # Between two pages a job arrives at the front and one of the next page leaves.
     cafe.job(JobState.queued, priority=9)
@@ -249,7 +253,7 @@ def test_the_queue_pages_by_its_whole_key_when_jobs_arrive_at_the_same_moment(
         gone = s.get(Job, first[3])
         assert gone is not None
         gone.state = JobState.cancelled
-    rest = listing(cafe, profiles, JobFilter(view=View.waiting), after=page.next_key, limit=3)
+    rest = listing(cafe, profiles, JobFilter(view=View.waiting, q=q), after=page.next_key, limit=3)
     assert ids(rest) == [first[4], later] and rest.next_key is None
 
 
@@ -258,9 +262,9 @@ def test_a_page_link_edited_by_hand_shows_the_first_page(
 ) -> None:
     cafe = Cafe(db)
     made = [cafe.job(JobState.queued) for _ in range(3)]
-    for view in (View.all, View.waiting):
+    for view, q in [(v, q) for v in (View.all, View.waiting) for q in ("", "sticker")]:
         for key in ("abc", "1.2", "9" * 40, "1.2.x", "-1"):
-            found = listing(cafe, profiles, JobFilter(view=view), after=key)
+            found = listing(cafe, profiles, JobFilter(view=view, q=q), after=key)
             if key == "-1" and view == View.all:
                 assert ids(found) == [], "no job before id -1: an empty page, not an error"
             else:
