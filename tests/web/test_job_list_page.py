@@ -15,6 +15,7 @@ from tests.support.job_rows import T0, add_job
 from tests.support.web import csrf_of, idem_of, sign_in, text_of
 
 HX = {"HX-Request": "true", "HX-Target": "jobs"}
+AWAY = "brodeuse-annexe"
 
 
 def _uid(web: Api, name: str) -> int:
@@ -28,8 +29,12 @@ def _uid(web: Api, name: str) -> int:
         return user.id
 
 
-def _job(web: Api, state: JobState = JobState.queued, minute: int = 0, **fields: object) -> int:
+def _job(web: Api, state: JobState = JobState.held, minute: int = 0, **fields: object) -> int:
+    """Held by default, and a queued one pinned to a machine of no node here: the app's
+    dispatcher (the café's plotter) must not take the test's jobs."""
     owner = fields.pop("owner", None) or _uid(web, "camille")
+    if state == JobState.queued:
+        fields.setdefault("target_machine", AWAY)
     return add_job(web.ctx.sessions, owner, state, at=T0 + timedelta(minutes=minute), **fields)
 
 
@@ -47,7 +52,7 @@ def _row_ids(html: str) -> list[int]:
 def test_the_page_lists_every_job_newest_first_with_what_the_board_shows(
     staff: TestClient, web: Api
 ) -> None:
-    queued = _job(web, minute=1, customer_name="Mme Dupont", target_machine="plotter")
+    queued = _job(web, JobState.queued, minute=1, customer_name="Mme Dupont")
     done = _job(web, JobState.succeeded, minute=2, owner=_uid(web, "momo"), machine="plotter")
     r = staff.get("/jobs")
     assert r.status_code == 200
@@ -58,7 +63,7 @@ def test_the_page_lists_every_job_newest_first_with_what_the_board_shows(
     # The same badge as the board: its word and icon; owner, customer, machine, material,
     # estimate, price (waiting jobs only, as on the board), when.
     row = page.split("sticker.svg")[2]
-    assert "⋯ en file · camille · pour Mme Dupont · plotter · Vinyle noir · 6 min" in row
+    assert f"⋯ en file · camille · pour Mme Dupont · {AWAY} · Vinyle noir · 6 min" in row
     assert re.search(r"\d+,\d\d € HT · déposé le lun\. 7 déc\. 2026, 10:01", row), row[:200]
     finished = page.split("sticker.svg")[1]
     assert "✓ terminé · momo" in finished and "fini le lun. 7 déc. 2026, 10:08" in finished
@@ -68,7 +73,7 @@ def test_the_page_lists_every_job_newest_first_with_what_the_board_shows(
 def test_each_toggle_filters_and_keeps_the_search(staff: TestClient, web: Api) -> None:
     held = _job(web, JobState.held, minute=1, customer_name="Dupont")
     urgent = _job(web, JobState.queued, minute=2, priority=3, customer_name="Dupont")
-    _job(web, JobState.awaiting_operator, minute=3, customer_name="Dupont", machine="plotter")
+    _job(web, JobState.awaiting_operator, minute=3, customer_name="Dupont", machine=AWAY)
     interrupted = _job(web, JobState.interrupted, minute=4, customer_name="Martin")
     waiting = staff.get("/jobs?state=waiting")
     assert _row_ids(waiting.text) == [urgent, held, interrupted], "in the board's order"
@@ -158,15 +163,15 @@ def test_queue_moves_from_the_list_come_back_to_it(staff: TestClient, web: Api) 
 
 
 def test_a_move_without_its_csrf_token_does_nothing(staff: TestClient, web: Api) -> None:
-    job = _job(web, JobState.queued)
+    job = _job(web)
     page = staff.get("/jobs")
     for csrf in (None, "not-the-token"):
         data = {"idem": idem_of(page.text), "next": "/jobs"}
         if csrf:
             data["csrf"] = csrf
-        r = staff.post(f"/jobs/{job}/do/hold", data=data)
+        r = staff.post(f"/jobs/{job}/do/release", data=data)
         assert r.status_code == 403 and "Formulaire expiré" in r.text
-    assert _state(web, job).state == JobState.queued
+    assert _state(web, job).state == JobState.held
 
 
 def test_the_live_block_refetches_itself_with_the_same_filters(staff: TestClient, web: Api) -> None:
