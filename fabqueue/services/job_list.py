@@ -5,7 +5,9 @@ Pages are keyset-paged, never offset: waiting jobs in the order the queue runs t
 (priority, then age, then id — as on the board), every other view newest first by id
 (as ``GET /api/v1/jobs``). A page link carries the last row's key, so a page is as
 quick to read at the end of a long history as at its start, and rows arriving or
-leaving meanwhile neither repeat a row on the next page nor skip one.
+leaving meanwhile neither repeat a row on the next page nor skip one. A search has to
+read every job anyway (a word may be anywhere in a name): it reads the matches' keys in
+one pass, counts them and cuts the page from them with the same order and keys.
 """
 
 from __future__ import annotations
