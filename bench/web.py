@@ -6,7 +6,9 @@ Starts ``fabqueue serve`` (uvicorn, SQLite in WAL) with 10 simulated cutters, th
 2. 100 browsers on the board's event stream (/live): time from a job's state change
    (the API call that makes it) to the ``changed`` event arriving in each client,
    p50/p99 over 20 changes x 100 clients (target p99 < 500 ms);
-3. the board's page weight: HTML + CSS + JS, uncompressed (target < 150 KB).
+3. the board's page weight: HTML + CSS + JS, uncompressed (target < 150 KB);
+4. « Travaux » (/jobs) with those 500 waiting jobs and 4,500 finished ones: the first
+   page, and a search for a customer's name (target p99 < 100 ms).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from fabqueue.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from tests.support.factories import make_user  # noqa: E402
+from tests.support.job_rows import T0, add_file, job_row  # noqa: E402
 from tests.support.service import Service  # noqa: E402
 from tests.support.web import PASSWORD, add_person, counter_profiles  # noqa: E402
 
@@ -35,6 +38,7 @@ QUEUED = 500
 RENDERS = 200
 SSE_CLIENTS = 100
 CHANGES = 20
+FINISHED = 4500
 
 SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" width="60mm" height="30mm" viewBox="0 0 60 30">'
@@ -96,6 +100,45 @@ def render_times(client: httpx.Client) -> tuple[list[float], str]:
     return times, html
 
 
+def add_finished(db_url: str, owner: int) -> None:
+    """A season of finished jobs, written straight in (submitting them would take hours
+    of analysis); one customer in 50 is a Dupont, to be searched for."""
+    from datetime import timedelta
+
+    from fabqueue.db import session_scope
+    from fabqueue.states import JobState
+
+    engine = make_engine(db_url)
+    sessions = make_session_factory(engine, None)
+    add_file(sessions)
+    with session_scope(sessions) as s:
+        for i in range(FINISHED):
+            name = "Mme Dupont" if i % 50 == 0 else f"Client {i}"
+            s.add(
+                job_row(
+                    owner,
+                    JobState.succeeded if i % 10 else JobState.failed,
+                    at=T0 - timedelta(minutes=FINISHED - i),
+                    file=f"commande-{i}.svg",
+                    customer_name=name,
+                    customer_contact=f"06 00 00 {i // 100:02d} {i % 100:02d}",
+                )
+            )
+    engine.dispose()
+
+
+def list_times(client: httpx.Client, path: str) -> list[float]:
+    for _ in range(10):
+        assert client.get(path).status_code == 200
+    times = []
+    for _ in range(RENDERS):
+        t0 = time.perf_counter()
+        r = client.get(path)
+        times.append(time.perf_counter() - t0)
+        assert r.status_code == 200
+    return times
+
+
 def page_weight(client: httpx.Client, html: str) -> tuple[int, dict[str, int]]:
     parts = {"html": len(html.encode())}
     for url in re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"', html):
@@ -155,7 +198,7 @@ def main() -> None:
         upgrade(engine)
         sessions = make_session_factory(engine, None)
         add_person(sessions, "camille", "facilitator")
-        _uid, token = make_user(sessions, "script", "facilitator")
+        owner, token = make_user(sessions, "script", "facilitator")
         engine.dispose()
         profiles = counter_profiles(tmp / "profiles", machines=MACHINES)
         service = Service(
@@ -177,6 +220,13 @@ def main() -> None:
                 total, parts = page_weight(client, html)
                 detail = ", ".join(f"{k} {v / 1024:.1f}" for k, v in parts.items())
                 print(f"board page weight: {total / 1024:.1f} KB uncompressed ({detail})")
+                add_finished(f"sqlite:///{db}", owner)
+                jobs = f"{QUEUED + FINISHED} jobs"
+                print(f"/jobs first page, {jobs}: {ms(list_times(client, '/jobs'))}")
+                found = list_times(client, "/jobs?q=dupont")
+                print(f"/jobs?q=dupont (search), {jobs}: {ms(found)}")
+                waiting = list_times(client, "/jobs?state=waiting")
+                print(f"/jobs?state=waiting, {jobs}: {ms(waiting)}")
                 # A job pinned to a machine out of service: it changes state, never runs.
                 headers = {"Authorization": f"Bearer {token}"}
                 client.post("/api/v1/machines/plotter/stop", headers=headers).raise_for_status()

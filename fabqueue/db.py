@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from fabqueue.events import PENDING_EVENTS_KEY, EventBus
+from fabqueue.folding import register_sqlite
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -76,6 +77,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
+        register_sqlite(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -129,6 +129,14 @@ async def list_jobs(
     offset: Annotated[
         int, Query(ge=0, le=MAX_ID, description="skip this many (prefer `next`)")
     ] = 0,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="words to find in the file name or title, the owner's name, the "
+            "customer's name, phone or e-mail (accents and case ignored)",
+        ),
+    ] = None,
 ) -> Response:
     """Jobs, newest first, one page at a time: follow `next` (null on the last page)
     for the rest; `count` is the number of jobs matching the filters. The list leaves
@@ -145,6 +153,7 @@ async def list_jobs(
             limit=limit,
             before=before,
             offset=offset,
+            q=q,
         )
         next_page = _next_link(request, [r["id"] for r in rows], limit)
         return JobPage.model_construct(data=rows, count=total, next=next_page).model_dump_json()

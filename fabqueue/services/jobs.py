@@ -46,6 +46,7 @@ from fabqueue.services.intake import (
     plan_source,
     source_spec,
 )
+from fabqueue.services.job_search import matches
 from fabqueue.services.machines import (
     MachineCatalog,
     all_machines,
@@ -523,15 +524,23 @@ def job_summaries(
     limit: int = 50,
     before: int | None = None,
     offset: int = 0,
+    q: str | None = None,
 ) -> tuple[list[JobSummary], int]:
     """A page of jobs, newest first, without their analyses (never read from the
     database here: they are the bulk of a job's row). ``before``: only jobs with a
-    smaller id (the keyset of the next page); the count ignores it."""
-    counted = _listed(select(func.count(col(Job.id))), user, states, machine, owner_id)
+    smaller id (the keyset of the next page); the count ignores it. ``q``: words to
+    find (``job_search``)."""
+    found = matches(q, session.get_bind().dialect.name) if q else None
+
+    def listed(query: Any) -> Any:
+        query = _listed(query, user, states, machine, owner_id)
+        return query if found is None else query.where(found)
+
+    counted = listed(select(func.count(col(Job.id))))
     # Core execution on the session's connection: no ORM step for plain rows.
     connection = session.connection()
     total = connection.execute(counted).scalar_one()
-    query = _listed(select(*_SUMMARY_COLUMNS), user, states, machine, owner_id)
+    query = listed(select(*_SUMMARY_COLUMNS))
     if before is not None:
         query = query.where(col(Job.id) < before)
     query = query.order_by(col(Job.id).desc()).offset(offset).limit(limit)

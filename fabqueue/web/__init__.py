@@ -19,6 +19,7 @@ from fabqueue.web.routes import (
     auth,
     board,
     client,
+    job_list,
     jobs,
     machines,
     member,
@@ -81,6 +82,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     for router in (
         auth.router,
         board.router,
+        job_list.router,
         jobs.router,
         machines.router,
         nodes.router,
