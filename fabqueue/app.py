@@ -104,7 +104,11 @@ async def _heartbeat(lease: NodeLease, every_s: float) -> None:
 def make_workers(settings: Settings) -> WorkerPool:
     pool = WorkerPool(
         settings.workers,
-        WorkerLimits(cpu_s=settings.worker_cpu_s, memory_mb=settings.worker_memory_mb),
+        WorkerLimits(
+            cpu_s=settings.worker_cpu_s,
+            cpu_s_per_mb=settings.worker_cpu_s_per_mb,
+            memory_mb=settings.worker_memory_mb,
+        ),
         queue_max=settings.worker_queue,
         prestart=True,
     )
@@ -114,6 +118,7 @@ def make_workers(settings: Settings) -> WorkerPool:
         settings.slicer_workers,
         WorkerLimits(
             cpu_s=settings.worker_cpu_s * 3,
+            cpu_s_per_mb=settings.worker_cpu_s_per_mb,
             memory_mb=settings.worker_memory_mb,
             wall_s=2 * SLICE_TIMEOUT_S + 60,  # the mesh report, then the slicing
         ),

@@ -62,7 +62,12 @@ class Settings(BaseSettings):
     """Worker processes for file analysis, conversion and previews (one per core)."""
 
     worker_cpu_s: int = Field(20, ge=1)
-    """CPU seconds one file may cost a worker; a file over it is refused."""
+    """CPU seconds one file may cost a worker, plus ``worker_cpu_s_per_mb`` for each
+    megabyte of the file; a file over it is refused."""
+
+    worker_cpu_s_per_mb: float = Field(1.0, ge=0)
+    """More CPU seconds per megabyte: a 50 MB G-code takes ~11 s to read on a fast
+    computer, and several times that on a small one."""
 
     worker_memory_mb: int = Field(1024, ge=256)
     """Memory (address space) of each worker; a file needing more is refused."""

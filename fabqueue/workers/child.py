@@ -2,8 +2,9 @@
 
 The limits are set before any task is read, so nothing a file makes a reader do
 escapes them. The memory limit holds for the worker's whole life; the CPU limit is
-re-armed before each task (``RLIMIT_CPU`` counts the process's total CPU time), and
-the kernel's SIGXCPU ends a worker that spends more than its allowance on one file.
+re-armed before each task (``RLIMIT_CPU`` counts the process's total CPU time), then
+again with the task's own allowance once it is read (it grows with the task's files),
+and the kernel's SIGXCPU ends a worker that spends more than its allowance on one file.
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ def serve(conn: Connection, memory_mb: int, cpu_s: int) -> None:
             return
         _arm_cpu_limit(cpu_s)
         try:
-            fn, args = pickle.loads(request)
+            fn, args, task_cpu_s = pickle.loads(request)
         except MemoryError:
             answer: tuple[str, Any] = ("memory", None)
         else:
+            _arm_cpu_limit(task_cpu_s)  # the task's own allowance, for the files it reads
             answer = _answer(fn, args)
         del request
         status = answer[0]

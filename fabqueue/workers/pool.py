@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import multiprocessing
 import os
 import pickle
@@ -24,9 +25,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any, TypeVar
 
-from fabqueue.workers.child import serve
+from fabqueue.workers.child import MB, serve
 from fabqueue.workers.fair import ANYONE, Closed, FairQueue, Full
 
 log = logging.getLogger(__name__)
@@ -44,8 +46,15 @@ _PRELOAD = ["fabqueue.workers.tasks"]
 @dataclass(frozen=True)
 class WorkerLimits:
     cpu_s: int = 20
-    """CPU seconds one task may use (the 200,000-stitch embroidery reads in 0.5 s, a
-    10 MB G-code analyses in ~6 s on a small computer)."""
+    """CPU seconds one task may use, plus ``cpu_s_per_mb`` for each megabyte of the files
+    it is given (the 200,000-stitch embroidery reads in 0.5 s, a 10 MB G-code analyses in
+    ~6 s on a small computer)."""
+    cpu_s_per_mb: float = 1.0
+    """A large honest file takes longer to read: a 50 MB G-code needs ~11 CPU s on this
+    project's 2-core test machine and three times that on a small café computer, which a
+    flat allowance would refuse though the upload limit lets it in. A hostile file gains
+    nothing from it: its cost grows with its size too, and the per-file budgets inside
+    ``jobs/`` (arc segments, stitches, path segments) cut it short in proportion."""
     memory_mb: int = 1024
     """Address space of a worker, for its whole life."""
     wall_s: float = 0.0
@@ -56,6 +65,26 @@ class WorkerLimits:
     def __post_init__(self) -> None:
         if self.wall_s <= 0:
             object.__setattr__(self, "wall_s", self.cpu_s * 10.0 + 30.0)
+
+    def cpu_for(self, size_bytes: int) -> int:
+        """CPU seconds for a task given files of ``size_bytes`` in all."""
+        return self.cpu_s + math.ceil(self.cpu_s_per_mb * size_bytes / MB)
+
+    def wall_for(self, cpu_s: int) -> float:
+        """Wall time for a task allowed ``cpu_s``: its extra CPU at the default's pace."""
+        return self.wall_s + 10.0 * (cpu_s - self.cpu_s)
+
+
+def input_bytes(args: tuple[Any, ...]) -> int:
+    """The size of the files a task is handed (its ``Path`` arguments)."""
+    total = 0
+    for arg in args:
+        if isinstance(arg, Path):
+            try:
+                total += arg.stat().st_size
+            except OSError:  # not there: the task will say so itself
+                continue
+    return total
 
 
 class PoolBusy(Exception):
@@ -76,6 +105,7 @@ class WorkFailed(Exception):
 class _Task:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
+    cpu_s: int
     future: Future[Any] = field(default_factory=Future)
 
 
@@ -141,22 +171,23 @@ class _Slot:
     def _run(self, task: _Task) -> Any:
         conn = self._ensure()
         try:
-            conn.send_bytes(pickle.dumps((task.fn, task.args), protocol=pickle.HIGHEST_PROTOCOL))
-            if not conn.poll(self.pool.limits.wall_s):
+            request = (task.fn, task.args, task.cpu_s)
+            conn.send_bytes(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+            if not conn.poll(self.pool.limits.wall_for(task.cpu_s)):
                 self.stop()
-                raise self.pool.failure("time", None)
+                raise self.pool.failure("time", None, task.cpu_s)
             data = conn.recv_bytes(MAX_ANSWER_BYTES)
         except (EOFError, BrokenPipeError, ConnectionResetError):
-            raise self.pool.failure("crash", self._exit_code()) from None
+            raise self.pool.failure("crash", self._exit_code(), task.cpu_s) from None
         except OSError:  # "bad message length": larger than MAX_ANSWER_BYTES
             self.stop()
-            raise self.pool.failure("answer", None) from None
+            raise self.pool.failure("answer", None, task.cpu_s) from None
         status, value = pickle.loads(data)
         if status == "ok":
             return value
         if status == "memory":
             self._exit_code()
-            raise self.pool.failure("memory", None)
+            raise self.pool.failure("memory", None, task.cpu_s)
         raise value
 
     def _exit_code(self) -> int | None:
@@ -221,15 +252,17 @@ class WorkerPool:
         """The pool for tasks of ``name``: its own lane when one was made, else this one."""
         return self.lanes.get(name, self)
 
-    def failure(self, kind: str, exit_code: int | None) -> WorkFailed:
-        """The words a caller shows for a worker stopped by a limit."""
+    def failure(self, kind: str, exit_code: int | None, cpu_s: int | None = None) -> WorkFailed:
+        """The words a caller shows for a worker stopped by a limit (``cpu_s``: the
+        task's allowance)."""
         limits = self.limits
+        cpu_s = limits.cpu_s if cpu_s is None else cpu_s
         if kind == "crash" and exit_code == -signal.SIGXCPU:
             kind = "cpu"
         reasons = {
-            "cpu": f"took more than {limits.cpu_s} s of CPU",
+            "cpu": f"took more than {cpu_s} s of CPU",
             "memory": f"needed more than {limits.memory_mb} MB of memory",
-            "time": f"was not done after {limits.wall_s:.0f} s",
+            "time": f"was not done after {limits.wall_for(cpu_s):.0f} s",
             "answer": f"gave an answer larger than {MAX_ANSWER_BYTES >> 20} MB",
             "crash": f"made the worker stop ({_describe_exit(exit_code)})",
         }
@@ -244,7 +277,7 @@ class WorkerPool:
         work without one shares a single turn."""
         if self._closed:
             raise WorkFailed("closed", "the worker pool is shut down")
-        task = _Task(fn, args)
+        task = _Task(fn, args, self.limits.cpu_for(input_bytes(args)))
         try:
             self._queue.put(task, owner or ANYONE, block=wait)
         except Full:

@@ -97,3 +97,9 @@ def spend_cpu(seconds: float) -> float:
 def spend_cpu_pid(seconds: float) -> int:
     spend_cpu(seconds)
     return os.getpid()
+
+
+def read_slowly(path: Path, seconds: float) -> int:
+    """A reader that takes ``seconds`` of CPU over the file it is given."""
+    spend_cpu(seconds)
+    return path.stat().st_size

@@ -55,6 +55,27 @@ def test_the_cpu_limit_is_per_task_not_per_worker_life() -> None:
         p.close()
 
 
+def test_a_task_given_a_large_file_gets_more_cpu_in_proportion(tmp_path: Path) -> None:
+    """A big honest file (a 50 MB G-code) is not refused for taking longer to read than a
+    small one; the same work with no file is stopped at the base allowance."""
+    limits = WorkerLimits(cpu_s=1, cpu_s_per_mb=1.0, memory_mb=512, wall_s=20)
+    big = tmp_path / "big.gcode"
+    big.write_bytes(b";" * (2 * 1024 * 1024))
+    assert limits.cpu_for(big.stat().st_size) == 3
+    assert limits.wall_for(3) == 40.0
+    p = WorkerPool(1, limits)
+    try:
+        assert p.run(tasks.read_slowly, big, 1.8) == 2 * 1024 * 1024
+        with pytest.raises(WorkFailed) as caught:
+            p.run(tasks.spend_cpu, 5.0)
+        assert str(caught.value) == "took more than 1 s of CPU"
+        with pytest.raises(WorkFailed) as caught:
+            p.run(tasks.read_slowly, big, 10.0)
+        assert str(caught.value) == "took more than 3 s of CPU"
+    finally:
+        p.close()
+
+
 def test_the_memory_limit_refuses_the_task_and_the_next_one_runs(pool: WorkerPool) -> None:
     with pytest.raises(WorkFailed) as caught:
         pool.run(tasks.hog_memory, 2048)
