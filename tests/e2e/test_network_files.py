@@ -1,5 +1,6 @@
 """Two cafés on one PostgreSQL, each with its own data folder: a job's file travels
-through the database to the node whose machine runs it, byte for byte."""
+through the database to the node whose machine runs it, byte for byte — both ways, to a
+printer on the Marlin emulator and to a cutter on the HP-GL cutter emulator."""
 
 from __future__ import annotations
 
@@ -9,16 +10,36 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from drivers.emulators.hpgl_cutter import CutterSettings, HpglCutterEmulator
 from fabqueue.app import create_app
 from fabqueue.settings import Settings
+from jobs.vinyl import hpgl
 from tests.support.api import confirm, machine, states, submit, wait_state
 from tests.support.factories import write_profiles
 from tests.support.marlin import VASE, emulator, file_commands, head_of, marlin_profile, numbered
+from tests.support.vinyl import svg
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 PRINTER = "cafe-b-printer"
+CUTTER = "cafe-a-cutter"
+
+SERIAL_CUTTER = """
+    name = "Serial cutter"
+    kind = "vinyl_cutter"
+    [driver]
+    type = "hpgl_serial"
+    port = "{port}"
+    baud = 2000000
+    pacing = "esc_b"
+    [cutter]
+    roll_width_mm = 300
+    baud = 2000000
+    [cutter.hpgl]
+    coordinates = "relative"
+    end_move = "past_job"
+"""
 
 
 def node(tmp_path: Path, pg_url: str, name: str, machines: dict[str, str], **kw: Any) -> Settings:
@@ -55,6 +76,66 @@ def test_a_job_sent_to_one_cafe_runs_on_the_other_with_the_right_bytes(
         assert numbered(emu) == file_commands(path)
     # Café B read it from the database into its own cache.
     assert list((tmp_path / "cafe-b" / "data" / "files").rglob(job["file_sha256"]))
+
+
+def cached(tmp_path: Path, node_name: str, sha256: str) -> list[Path]:
+    return list((tmp_path / node_name / "data" / "files").rglob(sha256))
+
+
+def test_jobs_sent_to_either_cafe_run_on_the_others_machines_with_the_right_bytes(
+    make_api: Any, tmp_path: Path, pg_url: str
+) -> None:
+    """Café A has the cutter, café B the printer: an SVG submitted at café B is cut at
+    café A as the HP-GL café A made from it, while a G-code submitted at café A prints
+    at café B — each file read from the database by the node that runs it."""
+    printer_link = str(tmp_path / "ttyACM-b")
+    cutter = HpglCutterEmulator(
+        CutterSettings(baud=2_000_000, flow="none", time_scale=200, link=tmp_path / "ttyUSB-a")
+    )
+    gcode = head_of(VASE, 400, tmp_path / "vase.gcode")
+    design = svg(
+        tmp_path,
+        '<rect x="10" y="10" width="60" height="30" rx="5"/><circle cx="40" cy="25" r="8"/>',
+        name="sticker.svg",
+    )
+    cutter.start()
+    try:
+        with emulator(baud=250000, speed=200.0, link=printer_link) as printer:
+            cutter_profile = SERIAL_CUTTER.format(port=cutter.settings.link)
+            a = make_api(node(tmp_path, pg_url, "cafe-a", {CUTTER: cutter_profile}))
+            b = same_people(
+                make_api(node(tmp_path, pg_url, "cafe-b", {PRINTER: marlin_profile(printer_link)})),
+                a,
+            )
+            wait_for(lambda: machine(b, PRINTER)["status"]["state"] == "idle", 15, what="idle")
+            wait_for(lambda: machine(a, CUTTER)["status"]["state"] == "idle", 15, what="idle")
+            to_cut = submit(b, design, machine=CUTTER, copies="2")
+            assert to_cut.status_code == 201, to_cut.text
+            to_print = submit(a, gcode, machine=PRINTER)
+            assert to_print.status_code == 201, to_print.text
+            cut = wait_state(a, to_cut.json()["id"], "awaiting_operator", timeout=90)
+            printed = wait_state(b, to_print.json()["id"], "awaiting_operator", timeout=90)
+            assert cutter.wait_idle(30)
+            assert numbered(printer) == file_commands(gcode)
+    finally:
+        cutter.stop()
+    assert cut["machine"] == CUTTER and printed["machine"] == PRINTER
+    (artifact,) = (tmp_path / "cafe-a" / "data" / "artifacts" / str(cut["id"])).rglob("*.hpgl")
+    sent = artifact.read_bytes()
+    assert b"PR" in sent  # made for café A's cutter: its dialect, relative coordinates
+    assert bytes(cutter.accepted) == sent
+    assert cutter.stats.overflow == 0
+    # Two copies, each a rounded rectangle with its hole, and the alignment cut.
+    assert len(hpgl.read(sent).strokes) == 2 * 2 + 1
+    # Each node read the other's upload from the database into its own cache; the node
+    # that received an upload made no HP-GL of it.
+    assert [p.read_bytes() for p in cached(tmp_path, "cafe-a", cut["file_sha256"])] == [
+        design.read_bytes()
+    ]
+    assert [p.read_bytes() for p in cached(tmp_path, "cafe-b", printed["file_sha256"])] == [
+        gcode.read_bytes()
+    ]
+    assert not (tmp_path / "cafe-b" / "data" / "artifacts" / str(cut["id"])).exists()
 
 
 def test_a_file_left_on_a_node_that_does_not_share_fails_after_bounded_tries(
