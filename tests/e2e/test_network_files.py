@@ -61,7 +61,7 @@ def same_people(api: Any, like: Any) -> Any:
 
 
 def test_a_job_sent_to_one_cafe_runs_on_the_other_with_the_right_bytes(
-    make_api: Any, tmp_path: Path, pg_url: str
+    pg_url: str, make_api: Any, tmp_path: Path
 ) -> None:
     link = str(tmp_path / "ttyACM-b")
     path = head_of(VASE, 600, tmp_path / "vase.gcode")
@@ -83,7 +83,7 @@ def cached(tmp_path: Path, node_name: str, sha256: str) -> list[Path]:
 
 
 def test_jobs_sent_to_either_cafe_run_on_the_others_machines_with_the_right_bytes(
-    make_api: Any, tmp_path: Path, pg_url: str
+    pg_url: str, make_api: Any, tmp_path: Path
 ) -> None:
     """Café A has the cutter, café B the printer: an SVG submitted at café B is cut at
     café A as the HP-GL café A made from it, while a G-code submitted at café A prints
@@ -109,6 +109,16 @@ def test_jobs_sent_to_either_cafe_run_on_the_others_machines_with_the_right_byte
             )
             wait_for(lambda: machine(b, PRINTER)["status"]["state"] == "idle", 15, what="idle")
             wait_for(lambda: machine(a, CUTTER)["status"]["state"] == "idle", 15, what="idle")
+            # Café B judges an upload for café A's cutter by that cutter's roll (300 mm).
+            wide = svg(
+                tmp_path,
+                '<rect width="350" height="350"/>',
+                root='width="400mm" height="400mm" viewBox="0 0 400 400"',
+                name="banner.svg",
+            )
+            refused = submit(b, wide, machine=CUTTER)
+            assert refused.status_code == 422, refused.text
+            assert "roll" in refused.json()["detail"]
             to_cut = submit(b, design, machine=CUTTER, copies="2")
             assert to_cut.status_code == 201, to_cut.text
             to_print = submit(a, gcode, machine=PRINTER)
@@ -139,7 +149,7 @@ def test_jobs_sent_to_either_cafe_run_on_the_others_machines_with_the_right_byte
 
 
 def test_a_file_left_on_a_node_that_does_not_share_fails_after_bounded_tries(
-    make_api: Any, tmp_path: Path, pg_url: str
+    pg_url: str, make_api: Any, tmp_path: Path
 ) -> None:
     sim = """
         name = "Sim"
@@ -166,7 +176,7 @@ def test_a_file_left_on_a_node_that_does_not_share_fails_after_bounded_tries(
 
 
 def test_a_stop_asked_while_the_node_is_down_holds_when_it_returns(
-    make_api: Any, tmp_path: Path, pg_url: str
+    pg_url: str, make_api: Any, tmp_path: Path
 ) -> None:
     link = str(tmp_path / "ttyACM-b")
     path = head_of(VASE, 3000, tmp_path / "vase.gcode")
