@@ -173,6 +173,10 @@ def test_a_file_left_on_a_node_that_does_not_share_fails_after_bounded_tries(
     assert states(b, sent["id"]) == ["queued", "starting", "queued", "starting", "failed"]
     assert "input file not found" in failed["message"]
     assert "tried 2 times" in failed["message"]
+    # Café B's board still shows the job: without its file, no picture (404), no error.
+    for path in (f"/api/v1/jobs/{sent['id']}/preview", f"/api/v1/jobs/{sent['id']}/file"):
+        r = b.client.get(path, headers=b.headers())
+        assert r.status_code == 404, (path, r.text)
 
 
 def test_a_stop_asked_while_the_node_is_down_holds_when_it_returns(
