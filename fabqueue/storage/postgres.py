@@ -31,7 +31,10 @@ read by its driver): the cache runs over its size rather than take it away."""
 
 
 class DatabaseStore(FileStore):
-    """The data folder serves as this node's cache; the database is the store of record."""
+    """The data folder serves as this node's cache; the database is the store of record.
+
+    ``in_use_s``: recent files the cache keeps over its size (see IN_USE_S; the server's
+    store uses it); 0 keeps the cache to its size at every trim."""
 
     def __init__(
         self, root: Path, engine: Engine, *, cache_bytes: int, in_use_s: float = 0.0
