@@ -9,10 +9,11 @@
    over HTTP to café A's ``/api/v1/jobs`` for café B's printer; the clock stops at café
    B's ``running`` event (the database is polled to know when the job has run; the
    times are the events'). Each run is a different file (a new content address: café
-   B's cache never has it). Split: the POST until its 201 (upload, store into
-   PostgreSQL, analysis, on A), the 201 to B's ``starting`` (B's dispatcher finds
-   another node's job by its poll, ``dispatch_poll_s``, default 1 s), ``starting`` to
-   ``running`` (the file streamed from PostgreSQL into B's cache, the machine told).
+   B's cache never has it). Split: the upload until A's handler starts (the job's
+   ``queued`` event carries that time), storing into PostgreSQL and analysis on A until
+   the 201, the 201 to B's ``starting`` (B's dispatcher finds another node's job by its
+   poll, ``dispatch_poll_s``, default 1 s), ``starting`` to ``running`` (the file
+   streamed from PostgreSQL into B's cache, the machine told).
 3. The storage's share alone: 50 MB saved by node A (folder copy + chunks into the
    database), fetched by node B into its empty cache, p50/p99 over RUNS files.
 4. Peak Python memory (tracemalloc) while storing and fetching it: must stay flat.
@@ -225,14 +226,14 @@ def upload_settings(tmp: Path, url: str, name: str, machines: dict[str, str]) ->
 
 def upload_to_start(tmp: Path, url: str) -> None:
     """Seconds from the start of the POST at café A to café B's ``running`` event."""
-    # A 44-hour print runs in well under a second: the printer is free for the next run.
+    # A day-long print runs in well under a second: the printer is free for the next run.
     printer = sim_printer(speed=1e6, top="auto_advance = true")
     a_app = create_app(upload_settings(tmp, url, "up-a", {}))
     b_app = create_app(upload_settings(tmp, url, "up-b", {"up-b-p1": printer}))
     body = big_gcode_body(BIG)
     engine = make_engine(url)
     sessions = make_session_factory(engine, None)
-    rows: list[tuple[float, float, float, float]] = []
+    rows: list[tuple[float, ...]] = []
     try:
         with live_server(a_app) as a_url, live_server(b_app):
             _, token = make_user(a_app.state.ctx.sessions, "bench-up", "facilitator")
@@ -251,7 +252,8 @@ def upload_to_start(tmp: Path, url: str) -> None:
     )
     for i, what in enumerate(
         (
-            "POST on A (upload, store into PostgreSQL, analysis) until its 201",
+            "upload over HTTP, until A's handler starts",
+            "store into PostgreSQL and analysis on A, until the 201",
             "201 to B's claim (B's dispatch poll)",
             "B's claim to running (fetch from PostgreSQL, start)",
         ),
@@ -264,10 +266,8 @@ def upload_to_start(tmp: Path, url: str) -> None:
         )
 
 
-def one_upload(
-    base: str, headers: dict[str, str], path: Path, sessions: Any
-) -> tuple[float, float, float, float]:
-    """(total, POST until its answer, its answer to B's claim, B's claim to running)."""
+def one_upload(base: str, headers: dict[str, str], path: Path, sessions: Any) -> tuple[float, ...]:
+    """(total, upload, store + analysis, the 201 to B's claim, B's claim to running)."""
     t0 = datetime.now(UTC)
     with path.open("rb") as fh, httpx.Client(timeout=600) as client:
         r = client.post(
@@ -294,12 +294,14 @@ def one_upload(
     path_taken = [e.to_state for e in events]
     if path_taken != ["queued", "starting", "running", "succeeded"]:
         raise RuntimeError(f"job {job_id} did not go straight: {path_taken}")
-    # The ``queued`` event carries the request's start (the job's arrival), not the
-    # moment the job was written: the POST's answer marks the end of A's share.
-    starting, running = events[1].at, events[2].at
+    # The ``queued`` event carries the time the handler started (the upload received,
+    # before storing and analysis), not the moment the job was written: the POST's
+    # answer marks the end of A's share.
+    arrived, starting, running = events[0].at, events[1].at, events[2].at
     return (
         (running - t0).total_seconds(),
-        (answered - t0).total_seconds(),
+        (arrived - t0).total_seconds(),
+        (answered - arrived).total_seconds(),
         (starting - answered).total_seconds(),
         (running - starting).total_seconds(),
     )
