@@ -222,13 +222,21 @@ def erase_user(args: argparse.Namespace) -> int:
 
 def purge(args: argparse.Namespace) -> int:
     from fabqueue.clock import utcnow
+    from fabqueue.db import make_engine, make_session_factory
     from fabqueue.services import privacy
-    from fabqueue.storage import FileStore
+    from fabqueue.storage import StorageMisconfigured, make_store
 
     profiles = _profiles()
     days = profiles.site.privacy.file_retention_days if profiles.site else 180
-    store = FileStore(_settings().data_dir)
-    with _sessions()() as session:
+    settings = _settings()
+    engine = make_engine(settings.db_url)
+    # With the database store a purged file must leave the database, not only this
+    # node's cache: any café could fetch it from there.
+    try:
+        store = make_store(settings, engine)
+    except StorageMisconfigured as exc:
+        fail(str(exc))
+    with make_session_factory(engine, None)() as session:
         if args.dry_run:
             found = privacy.purgeable(session, days=days, now=utcnow())
             print(f"{len(found)} file(s) older than {days} days would be removed")

@@ -90,15 +90,21 @@ def _context() -> Any:
     from fabqueue.db import make_engine, make_session_factory
     from fabqueue.profiles import ProfileErrors, load_profiles
     from fabqueue.settings import Settings
-    from fabqueue.storage import FileStore
+    from fabqueue.storage import StorageMisconfigured, make_store
 
     settings = Settings()
     try:
         profiles = load_profiles(settings.profiles_dir)
     except ProfileErrors as exc:
         fail(str(exc))
-    sessions = make_session_factory(make_engine(settings.db_url), None)
-    return sessions, profiles, FileStore(settings.data_dir)
+    engine = make_engine(settings.db_url)
+    # The store the server uses: with the database store, a PDF archived here must
+    # reach the database, and one archived at another café is read from it.
+    try:
+        store = make_store(settings, engine)
+    except StorageMisconfigured as exc:
+        fail(str(exc))
+    return make_session_factory(engine, None), profiles, store
 
 
 def _staff(session: Any, name: str) -> Any:
@@ -307,6 +313,7 @@ def write_pdf(args: argparse.Namespace) -> int:
     from fabqueue.clock import utcnow
     from fabqueue.invoices.issuing import archive_pdf, default_renderer
     from fabqueue.models.invoices import Invoice
+    from fabqueue.storage import FileMissing
 
     sessions, profiles, store = _context()
     with sessions() as session:
@@ -321,8 +328,9 @@ def write_pdf(args: argparse.Namespace) -> int:
             actor="cli",
             at=utcnow(),
         )
-        path = store.path_for(sha)
-        if not path.is_file():
+        try:
+            path = store.fetch(sha)
+        except FileMissing:
             fail(f"the archived PDF of {inv.number} is missing: run `fabqueue books verify`")
         out = args.output or Path(f"{inv.number}.pdf")
     out.write_bytes(path.read_bytes())

@@ -25,7 +25,7 @@ from fabqueue.invoices.states import ISSUED_STATES
 from fabqueue.models.invoices import Invoice, InvoiceKind, InvoiceLine, Payment
 from fabqueue.pricing import from_cents, line_total_cents
 from fabqueue.profiles.site import Accounts
-from fabqueue.storage import FileStore
+from fabqueue.storage import FileMissing, FileStore
 
 FEC_COLUMNS = (
     "JournalCode",
@@ -399,9 +399,14 @@ def _check_pdf(inv: Invoice, store: FileStore | None) -> list[str]:
         return [f"{inv.number}: its PDF was never archived (`fabqueue invoices pdf {inv.id}`)"]
     if store is None:
         return []
-    path = store.path_for(inv.pdf_sha256)
-    if not path.is_file():
+    # Read from the store of record (the database, with the database store), so any
+    # café's node checks the archive itself, not whether it happens to cache a copy.
+    digest = hashlib.sha256()
+    try:
+        for chunk in store.read(inv.pdf_sha256):
+            digest.update(chunk)
+    except FileMissing:
         return [f"{inv.number}: its archived PDF is missing"]
-    if hashlib.sha256(path.read_bytes()).hexdigest() != inv.pdf_sha256:
+    if digest.hexdigest() != inv.pdf_sha256:
         return [f"{inv.number}: its archived PDF was altered"]
     return []

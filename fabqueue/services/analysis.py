@@ -16,7 +16,7 @@ from fabqueue.models import Job, MachineRecord
 from fabqueue.profiles import ProfileSet
 from fabqueue.services.errors import Busy, Invalid, ServiceError
 from fabqueue.services.machines import params_of
-from fabqueue.storage import FileStore
+from fabqueue.storage import FileMissing, FileStore
 from fabqueue.workers import PoolBusy, WorkerPool, WorkFailed, tasks
 from jobs.base import Analysis, AnalysisError, FileRejected, Preview
 from jobs.params import CutterParams, MachineParams
@@ -154,7 +154,13 @@ async def job_preview(
 ) -> Path | None:
     """The job's picture, made in the worker pool the first time someone asks for it (a
     submission need not pay for a picture nobody may look at), then kept."""
-    work = await anyio.to_thread.run_sync(_preview_work, session, store, profiles, job)
+    try:
+        work = await anyio.to_thread.run_sync(_preview_work, session, store, profiles, job)
+    except FileMissing as exc:
+        # No file here (purged, or left on a node that never shared it): no picture,
+        # like any job without one, rather than an error on every board that shows it.
+        log.warning("no preview for job %s: %s", job.id, exc)
+        return None
     if work.existing is not None:
         return work.existing
     try:

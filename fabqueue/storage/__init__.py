@@ -38,6 +38,8 @@ def make_store(settings: Settings, engine: Engine) -> FileStore:
             f"FABQUEUE_STORAGE=database keeps files in PostgreSQL, but FABQUEUE_DB_URL is "
             f"{engine.dialect.name}: use FABQUEUE_STORAGE=local, or a PostgreSQL database"
         )
-    from fabqueue.storage.postgres import DatabaseStore
+    from fabqueue.storage.postgres import IN_USE_S, DatabaseStore
 
-    return DatabaseStore(settings.data_dir, engine, cache_bytes=settings.storage_cache_bytes)
+    return DatabaseStore(
+        settings.data_dir, engine, cache_bytes=settings.storage_cache_bytes, in_use_s=IN_USE_S
+    )

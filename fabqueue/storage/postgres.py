@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,13 +24,25 @@ _blob = FileBlob.__table__  # type: ignore[attr-defined]
 _chunk = FileChunk.__table__  # type: ignore[attr-defined]
 
 
-class DatabaseStore(FileStore):
-    """The data folder serves as this node's cache; the database is the store of record."""
+IN_USE_S = 600.0
+"""A cached file saved or fetched this recently may still be about to be read (an upload
+waiting for a worker to analyse it, a claimed job's file waiting to be converted or
+read by its driver): the cache runs over its size rather than take it away."""
 
-    def __init__(self, root: Path, engine: Engine, *, cache_bytes: int) -> None:
+
+class DatabaseStore(FileStore):
+    """The data folder serves as this node's cache; the database is the store of record.
+
+    ``in_use_s``: recent files the cache keeps over its size (see IN_USE_S; the server's
+    store uses it); 0 keeps the cache to its size at every trim."""
+
+    def __init__(
+        self, root: Path, engine: Engine, *, cache_bytes: int, in_use_s: float = 0.0
+    ) -> None:
         super().__init__(root)
         self.engine = engine
         self.cache_bytes = cache_bytes
+        self.in_use_s = in_use_s
 
     @property
     def name(self) -> str:
@@ -129,13 +142,14 @@ class DatabaseStore(FileStore):
     def trim_cache(self, *, keep: str = "") -> int:
         """Remove the least recently used cached files beyond the size limit. Only files
         the database holds are removed: a file saved before the move to the database
-        may be the only copy."""
+        may be the only copy. Nor files used in the last ``in_use_s``: see IN_USE_S."""
         files = [p for p in self._files.rglob("*") if p.is_file()] if self._files.is_dir() else []
         stats = [(p, p.stat()) for p in files]
         total = sum(s.st_size for _, s in stats)
         removed = 0
+        in_use_since = time.time() - self.in_use_s
         for path, st in sorted(stats, key=lambda ps: ps[1].st_mtime):
-            if total <= self.cache_bytes:
+            if total <= self.cache_bytes or st.st_mtime > in_use_since:
                 break
             if path.name == keep or not self.has(path.name):
                 continue

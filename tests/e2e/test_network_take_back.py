@@ -105,7 +105,7 @@ def status_written_after(a: Any, since: str) -> None:
 
 
 def test_a_killed_node_is_seen_offline_and_staff_take_its_work_back(
-    make_api: Any, tmp_path: Path, pg_url: str
+    pg_url: str, make_api: Any, tmp_path: Path
 ) -> None:
     link = str(tmp_path / "ttyACM-b")
     path = head_of(VASE, 3000, tmp_path / "vase.gcode")
