@@ -4,7 +4,7 @@ quotes, and the jobs made from them, live. The quote services decide what it may
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -24,7 +24,7 @@ from fabqueue.quotes.views import to_public
 from fabqueue.services.clients import require_organisation
 from fabqueue.services.errors import ServiceError
 from fabqueue.web.errors import NotAllowed
-from fabqueue.web.page import Page, once, signed_in_page
+from fabqueue.web.page import Page, signed_in_page
 
 router = APIRouter()
 
@@ -114,27 +114,19 @@ def client_quote_pdf(quote_id: int, page: ClientPage) -> Response:
     )
 
 
-def _answer(page: Page, quote_id: int, data: Acceptance | Refusal) -> Response:
-    assert page.user is not None
-    ctx = page.ctx
-    try:
-        with ctx.sessions() as session:
-            if isinstance(data, Acceptance):
-                quote_answers.accept_as(
-                    session=session, user=page.user, quote_id=quote_id, data=data,
-                    profiles=ctx.profiles, at=ctx.clock.now(),
-                )  # fmt: skip
-            else:
-                quote_answers.refuse_as(
-                    session=session, user=page.user, quote_id=quote_id, data=data,
-                    profiles=ctx.profiles, at=ctx.clock.now(),
-                )  # fmt: skip
-    except ServiceError as exc:
+def _answer(
+    page: Page, quote_id: int, csrf: str | None, idem: str | None, answer: Callable[[Session], Any]
+) -> Response:
+    """The client's answer, by ``answer`` (a quote service); a refusal shows the quote
+    with why (an unknown quote is the 404 page)."""
+
+    def refused(exc: ServiceError) -> Response:
         if exc.status_code == 404:
-            raise
+            raise exc
         error = page.gettext("This quote can no longer be answered online: see below.")
         return _render_quote(page, quote_id, error=error, status=exc.status_code)
-    return page.redirect(f"{HOME}/quotes/{quote_id}")
+
+    return page.act(csrf, idem, answer, f"{HOME}/quotes/{quote_id}", refused)
 
 
 @router.post(HOME + "/quotes/{quote_id}/accepter")
@@ -146,12 +138,21 @@ def client_accept(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
+    # The form is checked before an answer is kept under its key (Page.act checks the
+    # token again).
     page.check_csrf(csrf)
     if not signer_name.strip() or agree != "1":
         error = page.gettext("Type your name and tick « Bon pour accord » to accept the quote.")
         return _render_quote(page, quote_id, error=error, status=422)
     data = Acceptance(signer_name=signer_name.strip(), agree=True)
-    return once(page, idem, lambda: _answer(page, quote_id, data))
+
+    def accept(session: Session) -> None:
+        quote_answers.accept_as(
+            session=session, user=page.me, quote_id=quote_id, data=data,
+            profiles=page.ctx.profiles, at=page.ctx.clock.now(),
+        )  # fmt: skip
+
+    return _answer(page, quote_id, csrf, idem, accept)
 
 
 @router.post(HOME + "/quotes/{quote_id}/refuser")
@@ -162,9 +163,15 @@ def client_refuse(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
     data = Refusal(reason=reason.strip())
-    return once(page, idem, lambda: _answer(page, quote_id, data))
+
+    def refuse(session: Session) -> None:
+        quote_answers.refuse_as(
+            session=session, user=page.me, quote_id=quote_id, data=data,
+            profiles=page.ctx.profiles, at=page.ctx.clock.now(),
+        )  # fmt: skip
+
+    return _answer(page, quote_id, csrf, idem, refuse)
 
 
 class OrganisationJobs:
