@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -11,6 +9,8 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 from starlette.responses import Response
 
+from fabqueue.api.events import event_stream
+from fabqueue.events import Message
 from fabqueue.models import Outcome
 from fabqueue.services import counter, nodes
 from fabqueue.services import jobs as job_service
@@ -20,7 +20,6 @@ from fabqueue.web.page import SignedInPage, StaffPage
 
 router = APIRouter()
 
-HEARTBEAT_S = 15.0
 LIVE_TOPICS = ("job", "machine")
 JOB_ACTIONS = frozenset({"hold", "release", "cancel", "resume", "requeue", "pause"})
 
@@ -47,24 +46,11 @@ def board_page(page: StaffPage) -> Response:
 async def live(request: Request, page: SignedInPage) -> StreamingResponse:
     """``changed`` whenever a job or a machine changes: each page then fetches its own
     block again (the HTML has one source: the page's template)."""
-    bus = page.ctx.bus
 
-    async def stream() -> AsyncIterator[str]:
-        async with bus.subscribe(LIVE_TOPICS) as queue:
-            yield "retry: 2000\n\n"
-            while not await request.is_disconnected():
-                try:
-                    message = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                yield f"id: {message.id}\nevent: changed\ndata: {message.topic}\n\n"
+    async def line(message: Message) -> str:
+        return f"id: {message.id}\nevent: changed\ndata: {message.topic}\n\n"
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(request, page.ctx.bus, LIVE_TOPICS, "retry: 2000\n\n", line)
 
 
 @router.post("/jobs/{job_id}/do/{action}")

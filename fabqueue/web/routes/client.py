@@ -3,8 +3,7 @@ quotes, and the jobs made from them, live. The quote services decide what it may
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -13,7 +12,8 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from fabqueue.api.events import visible
+from fabqueue.api.events import event_stream, visible
+from fabqueue.events import Message
 from fabqueue.models import Job, Quote, QuoteJob, Role, User
 from fabqueue.models.quote_public import Acceptance, Refusal
 from fabqueue.quotes import answers as quote_answers
@@ -28,7 +28,6 @@ from fabqueue.web.page import Page, signed_in_page
 
 router = APIRouter()
 
-HEARTBEAT_S = 15.0
 HOME = "/client"
 
 
@@ -214,23 +213,11 @@ async def client_live(request: Request, page: ClientPage) -> StreamingResponse:
         org_id = require_organisation(session, user).id
     assert org_id is not None
     owner_of = OrganisationJobs(page, user, org_id)
-    bus = page.ctx.bus
 
-    async def stream() -> AsyncIterator[str]:
-        async with bus.subscribe(("job",)) as queue:
-            yield "retry: 2000\n\n"
-            while not await request.is_disconnected():
-                try:
-                    message = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                if await visible(message, user, owner_of) is not None:
-                    job_id = message.payload.get("job_id")
-                    yield f"id: {message.id}\nevent: changed\ndata: job:{job_id}\n\n"
+    async def line(message: Message) -> str | None:
+        if await visible(message, user, owner_of) is None:
+            return None
+        job_id = message.payload.get("job_id")
+        return f"id: {message.id}\nevent: changed\ndata: job:{job_id}\n\n"
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(request, page.ctx.bus, ("job",), "retry: 2000\n\n", line)
