@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fabqueue.api.deps import CtxDep, CurrentUser, optional_user, unauthorized, user_for
 from fabqueue.context import AppContext
-from fabqueue.events import Message
+from fabqueue.events import EventBus, Message
 from fabqueue.models import Job, User
 from fabqueue.services.machines import anonymous_status
 
@@ -132,20 +132,40 @@ async def events(
     bearer token, or from a browser with ``?ticket=`` (``POST /events/ticket``)."""
     owner_of = _owners(request, ctx)
 
+    async def line(message: Message) -> str | None:
+        payload = await visible(message, user, owner_of)
+        if payload is None:
+            return None
+        data = json.dumps(payload, separators=(",", ":"))
+        return f"id: {message.id}\nevent: {message.topic}\ndata: {data}\n\n"
+
+    return event_stream(request, ctx.bus, topics, ": connected\n\n", line)
+
+
+def event_stream(
+    request: Request,
+    bus: EventBus,
+    topics: Iterable[str] | None,
+    hello: str,
+    line: Callable[[Message], Awaitable[str | None]],
+) -> StreamingResponse:
+    """A ``text/event-stream`` of ``hello``, then ``line(message)`` for each message on
+    ``topics`` (None: nothing for that one), until the client goes. A comment every
+    ``HEARTBEAT_S`` keeps proxies from closing a quiet stream. The API's stream and the
+    pages' live streams are all this one."""
+
     async def stream() -> AsyncIterator[str]:
-        async with ctx.bus.subscribe(topics) as queue:
-            yield ": connected\n\n"
+        async with bus.subscribe(topics) as queue:
+            yield hello
             while not await request.is_disconnected():
                 try:
                     message = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                payload = await visible(message, user, owner_of)
-                if payload is None:
-                    continue
-                data = json.dumps(payload, separators=(",", ":"))
-                yield f"id: {message.id}\nevent: {message.topic}\ndata: {data}\n\n"
+                text = await line(message)
+                if text is not None:
+                    yield text
 
     return StreamingResponse(
         stream(),

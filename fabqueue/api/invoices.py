@@ -25,7 +25,7 @@ from fabqueue.api.deps import (
 from fabqueue.context import AppContext
 from fabqueue.invoices import bookings as invoice_bookings
 from fabqueue.invoices import books, credit_notes, drafts, issuing, payments, views
-from fabqueue.models.invoices import InvoiceKind, InvoiceState, PaymentMethod
+from fabqueue.models.invoices import InvoiceKind, InvoiceState, Payment, PaymentMethod
 from fabqueue.models.types import MAX_ID
 from fabqueue.pricing import from_cents
 from fabqueue.services.errors import Conflict, NotFound
@@ -58,6 +58,9 @@ class PaymentBody(BaseModel):
     paid_on: date
     reference: str = Field("", max_length=120)
 
+    def read(self) -> payments.PaymentIn:
+        return payments.PaymentIn(**self.model_dump())
+
 
 class CreditIn(BaseModel):
     invoice_id: int = Field(ge=1, le=MAX_ID)
@@ -75,6 +78,11 @@ def _fresh(ctx: AppContext, invoice_id: int | None) -> views.InvoicePublic:
     assert invoice_id is not None
     with ctx.read_sessions() as session:
         return views.to_public(session, views.get_invoice(session, invoice_id))
+
+
+def _fresh_payment(ctx: AppContext, payment: Payment) -> views.PaymentPublic:
+    with ctx.read_sessions() as session:
+        return views.payment_public(session, payment)
 
 
 def _site_tz_today(ctx: AppContext) -> date:
@@ -289,11 +297,10 @@ def pay(
         session=session,
         user=user,
         invoice_id=invoice_id,
-        data=payments.PaymentIn(**body.model_dump()),
+        data=body.read(),
         at=ctx.clock.now(),
     )
-    with ctx.read_sessions() as read:
-        return views.payment_public(read, p)
+    return _fresh_payment(ctx, p)
 
 
 # --- credit notes -------------------------------------------------------------------
@@ -326,11 +333,10 @@ def refund(
         session=session,
         user=user,
         credit_note_id=note_id,
-        data=payments.PaymentIn(**body.model_dump()),
+        data=body.read(),
         at=ctx.clock.now(),
     )
-    with ctx.read_sessions() as read:
-        return views.payment_public(read, p)
+    return _fresh_payment(ctx, p)
 
 
 @router.get("/credit-notes")

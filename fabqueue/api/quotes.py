@@ -7,6 +7,7 @@ work (they commit); routers never do. The client's secret link
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
@@ -303,12 +304,16 @@ def new_link(quote_id: IdPath, ctx: CtxDep, session: SessionDep, user: CurrentUs
     return _sent(ctx, quote, user, token)
 
 
-@router.post("/{quote_id}/accept", response_model=QuotePublic)
-def accept(
-    quote_id: IdPath, body: Acceptance, ctx: CtxDep, session: SessionDep, user: CurrentUser
+def _answered(
+    answer: Callable[..., Quote],
+    quote_id: int,
+    body: Acceptance | PaperAcceptance | Refusal,
+    ctx: AppContext,
+    session: Session,
+    user: User,
 ) -> QuotePublic:
-    """« Bon pour accord »: by the client logged in, or by staff for a signed paper."""
-    quote = quote_answers.accept_as(
+    """The quote once ``answer`` (one of the quote's answers) took ``body``."""
+    quote = answer(
         session=session,
         user=user,
         quote_id=quote_id,
@@ -317,6 +322,14 @@ def accept(
         at=ctx.clock.now(),
     )
     return _fresh(ctx, quote.id, user)
+
+
+@router.post("/{quote_id}/accept", response_model=QuotePublic)
+def accept(
+    quote_id: IdPath, body: Acceptance, ctx: CtxDep, session: SessionDep, user: CurrentUser
+) -> QuotePublic:
+    """« Bon pour accord »: by the client logged in, or by staff for a signed paper."""
+    return _answered(quote_answers.accept_as, quote_id, body, ctx, session, user)
 
 
 @router.post("/{quote_id}/paper-acceptance", response_model=QuotePublic)
@@ -325,30 +338,14 @@ def paper_acceptance(
 ) -> QuotePublic:
     """Staff record a paper copy signed « bon pour accord » on ``signed_on``: it counts
     if signed within the quote's validity, even when it reached the café later."""
-    quote = quote_answers.record_paper_acceptance(
-        session=session,
-        user=user,
-        quote_id=quote_id,
-        data=body,
-        profiles=ctx.profiles,
-        at=ctx.clock.now(),
-    )
-    return _fresh(ctx, quote.id, user)
+    return _answered(quote_answers.record_paper_acceptance, quote_id, body, ctx, session, user)
 
 
 @router.post("/{quote_id}/refuse", response_model=QuotePublic)
 def refuse(
     quote_id: IdPath, body: Refusal, ctx: CtxDep, session: SessionDep, user: CurrentUser
 ) -> QuotePublic:
-    quote = quote_answers.refuse_as(
-        session=session,
-        user=user,
-        quote_id=quote_id,
-        data=body,
-        profiles=ctx.profiles,
-        at=ctx.clock.now(),
-    )
-    return _fresh(ctx, quote.id, user)
+    return _answered(quote_answers.refuse_as, quote_id, body, ctx, session, user)
 
 
 @router.post("/{quote_id}/cancel", response_model=QuotePublic)

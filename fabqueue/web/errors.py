@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fabqueue.services.errors import Invalid
+
 
 class PageRedirect(Exception):
     """Go elsewhere first (sign in, unlock the tablet)."""
@@ -29,3 +31,9 @@ class NotAllowed(Exception):
 
 class BadForm(Exception):
     """A form came without its CSRF token or with a stale one."""
+
+
+class FormError(Invalid):
+    """A value typed in a page's form that cannot be read; the message is already in the
+    person's language. An :class:`Invalid` (422), so a form's action shows it as it shows
+    the services' refusals."""

@@ -68,3 +68,11 @@ def new_key() -> str:
 
 def same_token(given: str | None, expected: str) -> bool:
     return given is not None and secrets.compare_digest(given.encode(), expected.encode())
+
+
+def local_path(target: str | None) -> str:
+    """Only a path of this site (else the board): a ``next`` in a link or a form must
+    not send anyone elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target

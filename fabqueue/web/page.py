@@ -7,20 +7,24 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from jinja2_fragments import render_block
+from sqlmodel import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from fabqueue.context import AppContext
 from fabqueue.models import User
+from fabqueue.services.errors import ServiceError
 from fabqueue.web.errors import BadForm, NotAllowed, SignInNeeded, TabletLocked
 from fabqueue.web.guards import new_key, same_token
 from fabqueue.web.i18n import Formats, negotiate
 from fabqueue.web.sessions import SCOPE_KEY, WebSession
 from fabqueue.web.state import WebState
+
+T = TypeVar("T")
 
 BACKGROUND_HEADER = "x-fq-background"
 """Sent by the board's own refreshes: they do not count as someone using the tablet."""
@@ -92,6 +96,39 @@ class Page:
         token = given or self.request.headers.get("x-csrf-token")
         if not same_token(token, self.session.csrf):
             raise BadForm()
+
+    @property
+    def me(self) -> User:
+        """The signed-in person, on pages that need one (their dependency saw to it)."""
+        assert self.user is not None
+        return self.user
+
+    def act(
+        self,
+        csrf: str | None,
+        idem: str | None,
+        change: Callable[[Session], T],
+        done: str | Callable[[T], Response],
+        refused: Callable[[ServiceError], Response] | None = None,
+    ) -> Response:
+        """A form's action: the CSRF token first; then, once per idempotency key (a
+        double tap gets the first answer), ``change`` in a new session — the service it
+        calls owns the unit of work — and ``done``: where to go, or the answer made from
+        what ``change`` returned. A service's refusal is shown by ``refused`` (the form
+        again with the reason, say); without it, by the error page."""
+        self.check_csrf(csrf)
+
+        def run() -> Response:
+            try:
+                with self.ctx.sessions() as session:
+                    result = change(session)
+            except ServiceError as exc:
+                if refused is None:
+                    raise
+                return refused(exc)
+            return self.redirect(done) if isinstance(done, str) else done(result)
+
+        return once(self, idem, run)
 
 
 def wall_clock() -> float:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from fabqueue.models import Role
 from fabqueue.services import accounts
+from fabqueue.web.guards import local_path
 from fabqueue.web.i18n import LOCALES
 from fabqueue.web.page import AnyPage, Page, SignedInPage
 
@@ -19,13 +20,6 @@ router = APIRouter()
 _HOMES = {Role.member: "/member", Role.client: "/client"}
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path of this site: a sign-in link must not send anyone elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    return target
-
-
 def _address(page: Page) -> str:
     client = page.request.client
     return client.host if client else "unknown"
@@ -33,7 +27,7 @@ def _address(page: Page) -> str:
 
 @router.get("/login")
 def login_form(page: AnyPage, next: str | None = None) -> Response:
-    return page.render("pages/login.html", {"next": _safe_next(next), "error": None, "name": ""})
+    return page.render("pages/login.html", {"next": local_path(next), "error": None, "name": ""})
 
 
 def _refuse(page: Page, name: str, target: str, error: str) -> Response:
@@ -51,7 +45,7 @@ def login(
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
     page.check_csrf(csrf)
-    target = _safe_next(next)
+    target = local_path(next)
     name_key, address_key = f"name:{name.strip().lower()}", f"addr:{_address(page)}"
     wait = max(
         page.web.name_attempts.blocked_for(name_key),
@@ -94,7 +88,7 @@ def lock_form(page: AnyPage, next: str | None = None) -> Response:
         return page.redirect("/login")
     page.session.locked = True
     page.session.dirty = True
-    return page.render("pages/lock.html", {"next": _safe_next(next), "error": None})
+    return page.render("pages/lock.html", {"next": local_path(next), "error": None})
 
 
 @router.post("/lock")
@@ -108,7 +102,7 @@ def unlock(
     if page.user is None or page.user.id is None:
         return page.redirect("/login")
     key = f"pin:{page.user.id}"
-    target = _safe_next(next)
+    target = local_path(next)
     if page.web.pin_attempts.blocked_for(key) > 0:
         # Too many wrong PINs: the person signs in again with their password.
         page.session.sign_out()
@@ -139,4 +133,4 @@ def language(
         accounts.set_locale(
             session=session, user_id=page.user.id, locale=lang if lang in LOCALES else None
         )
-    return page.redirect(_safe_next(next))
+    return page.redirect(local_path(next))

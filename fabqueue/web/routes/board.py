@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import StreamingResponse
+from sqlmodel import Session
 from starlette.responses import Response
 
+from fabqueue.api.events import event_stream
+from fabqueue.events import Message
 from fabqueue.models import Outcome
 from fabqueue.services import counter, nodes
 from fabqueue.services import jobs as job_service
 from fabqueue.services import machines as machine_service
-from fabqueue.web.page import SignedInPage, StaffPage, once
+from fabqueue.web.guards import local_path
+from fabqueue.web.page import SignedInPage, StaffPage
 
 router = APIRouter()
 
-HEARTBEAT_S = 15.0
 LIVE_TOPICS = ("job", "machine")
 JOB_ACTIONS = frozenset({"hold", "release", "cancel", "resume", "requeue", "pause"})
 
@@ -45,30 +46,11 @@ def board_page(page: StaffPage) -> Response:
 async def live(request: Request, page: SignedInPage) -> StreamingResponse:
     """``changed`` whenever a job or a machine changes: each page then fetches its own
     block again (the HTML has one source: the page's template)."""
-    bus = page.ctx.bus
 
-    async def stream() -> AsyncIterator[str]:
-        async with bus.subscribe(LIVE_TOPICS) as queue:
-            yield "retry: 2000\n\n"
-            while not await request.is_disconnected():
-                try:
-                    message = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                yield f"id: {message.id}\nevent: changed\ndata: {message.topic}\n\n"
+    async def line(message: Message) -> str:
+        return f"id: {message.id}\nevent: changed\ndata: {message.topic}\n\n"
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-def _back(page: StaffPage, next_url: str | None) -> str:
-    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
-        return next_url
-    return "/"
+    return event_stream(request, page.ctx.bus, LIVE_TOPICS, "retry: 2000\n\n", line)
 
 
 @router.post("/jobs/{job_id}/do/{action}")
@@ -80,33 +62,27 @@ def job_action(
     idem: Annotated[str | None, Form()] = None,
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
+    def change(session: Session) -> bool:
+        if action in ("up", "down"):
+            counter.nudge_priority(
+                session=session,
+                job_id=job_id,
+                user=page.me,
+                delta=1 if action == "up" else -1,
+                at=page.ctx.clock.now(),
+            )
+        elif action in JOB_ACTIONS:
+            job_service.act(
+                session=session, job_id=job_id, action=action, user=page.me, at=page.ctx.clock.now()
+            )
+        else:
+            return False
+        return True
 
-    def run() -> Response:
-        with page.ctx.sessions() as session:
-            if action in ("up", "down"):
-                counter.nudge_priority(
-                    session=session,
-                    job_id=job_id,
-                    user=user,
-                    delta=1 if action == "up" else -1,
-                    at=page.ctx.clock.now(),
-                )
-            elif action in JOB_ACTIONS:
-                job_service.act(
-                    session=session,
-                    job_id=job_id,
-                    action=action,
-                    user=user,
-                    at=page.ctx.clock.now(),
-                )
-            else:
-                return Response(status_code=404)
-        return page.redirect(_back(page, next))
+    def done(known: bool) -> Response:
+        return page.redirect(local_path(next)) if known else Response(status_code=404)
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, done)
 
 
 @router.post("/machines/{slug}/outcome")
@@ -118,18 +94,12 @@ def machine_outcome(
     idem: Annotated[str | None, Form()] = None,
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
+    def change(session: Session) -> None:
+        machine_service.confirm(
+            session=session, slug=slug, outcome=outcome, actor=page.me, at=page.ctx.clock.now()
+        )
 
-    def run() -> Response:
-        with page.ctx.sessions() as session:
-            machine_service.confirm(
-                session=session, slug=slug, outcome=outcome, actor=user, at=page.ctx.clock.now()
-            )
-        return page.redirect(_back(page, next))
-
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, local_path(next))
 
 
 @router.post("/machines/{slug}/emergency-stop")
@@ -141,15 +111,10 @@ def machine_emergency_stop(
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
     """The same service as ``POST /api/v1/machines/{slug}/emergency-stop``."""
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
 
-    def run() -> Response:
-        with page.ctx.sessions() as session:
-            machine_service.emergency_stop(
-                session=session, user=user, slug=slug, at=page.ctx.clock.now()
-            )
-        return page.redirect(_back(page, next))
+    def change(session: Session) -> None:
+        machine_service.emergency_stop(
+            session=session, user=page.me, slug=slug, at=page.ctx.clock.now()
+        )
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, local_path(next))

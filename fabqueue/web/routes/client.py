@@ -3,8 +3,7 @@ quotes, and the jobs made from them, live. The quote services decide what it may
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -13,7 +12,8 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from fabqueue.api.events import visible
+from fabqueue.api.events import event_stream, visible
+from fabqueue.events import Message
 from fabqueue.models import Job, Quote, QuoteJob, Role, User
 from fabqueue.models.quote_public import Acceptance, Refusal
 from fabqueue.quotes import answers as quote_answers
@@ -24,11 +24,10 @@ from fabqueue.quotes.views import to_public
 from fabqueue.services.clients import require_organisation
 from fabqueue.services.errors import ServiceError
 from fabqueue.web.errors import NotAllowed
-from fabqueue.web.page import Page, once, signed_in_page
+from fabqueue.web.page import Page, signed_in_page
 
 router = APIRouter()
 
-HEARTBEAT_S = 15.0
 HOME = "/client"
 
 
@@ -114,27 +113,19 @@ def client_quote_pdf(quote_id: int, page: ClientPage) -> Response:
     )
 
 
-def _answer(page: Page, quote_id: int, data: Acceptance | Refusal) -> Response:
-    assert page.user is not None
-    ctx = page.ctx
-    try:
-        with ctx.sessions() as session:
-            if isinstance(data, Acceptance):
-                quote_answers.accept_as(
-                    session=session, user=page.user, quote_id=quote_id, data=data,
-                    profiles=ctx.profiles, at=ctx.clock.now(),
-                )  # fmt: skip
-            else:
-                quote_answers.refuse_as(
-                    session=session, user=page.user, quote_id=quote_id, data=data,
-                    profiles=ctx.profiles, at=ctx.clock.now(),
-                )  # fmt: skip
-    except ServiceError as exc:
+def _answer(
+    page: Page, quote_id: int, csrf: str | None, idem: str | None, answer: Callable[[Session], Any]
+) -> Response:
+    """The client's answer, by ``answer`` (a quote service); a refusal shows the quote
+    with why (an unknown quote is the 404 page)."""
+
+    def refused(exc: ServiceError) -> Response:
         if exc.status_code == 404:
-            raise
+            raise exc
         error = page.gettext("This quote can no longer be answered online: see below.")
         return _render_quote(page, quote_id, error=error, status=exc.status_code)
-    return page.redirect(f"{HOME}/quotes/{quote_id}")
+
+    return page.act(csrf, idem, answer, f"{HOME}/quotes/{quote_id}", refused)
 
 
 @router.post(HOME + "/quotes/{quote_id}/accepter")
@@ -146,12 +137,21 @@ def client_accept(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
+    # The form is checked before an answer is kept under its key (Page.act checks the
+    # token again).
     page.check_csrf(csrf)
     if not signer_name.strip() or agree != "1":
         error = page.gettext("Type your name and tick « Bon pour accord » to accept the quote.")
         return _render_quote(page, quote_id, error=error, status=422)
     data = Acceptance(signer_name=signer_name.strip(), agree=True)
-    return once(page, idem, lambda: _answer(page, quote_id, data))
+
+    def accept(session: Session) -> None:
+        quote_answers.accept_as(
+            session=session, user=page.me, quote_id=quote_id, data=data,
+            profiles=page.ctx.profiles, at=page.ctx.clock.now(),
+        )  # fmt: skip
+
+    return _answer(page, quote_id, csrf, idem, accept)
 
 
 @router.post(HOME + "/quotes/{quote_id}/refuser")
@@ -162,9 +162,15 @@ def client_refuse(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
     data = Refusal(reason=reason.strip())
-    return once(page, idem, lambda: _answer(page, quote_id, data))
+
+    def refuse(session: Session) -> None:
+        quote_answers.refuse_as(
+            session=session, user=page.me, quote_id=quote_id, data=data,
+            profiles=page.ctx.profiles, at=page.ctx.clock.now(),
+        )  # fmt: skip
+
+    return _answer(page, quote_id, csrf, idem, refuse)
 
 
 class OrganisationJobs:
@@ -207,23 +213,11 @@ async def client_live(request: Request, page: ClientPage) -> StreamingResponse:
         org_id = require_organisation(session, user).id
     assert org_id is not None
     owner_of = OrganisationJobs(page, user, org_id)
-    bus = page.ctx.bus
 
-    async def stream() -> AsyncIterator[str]:
-        async with bus.subscribe(("job",)) as queue:
-            yield "retry: 2000\n\n"
-            while not await request.is_disconnected():
-                try:
-                    message = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                if await visible(message, user, owner_of) is not None:
-                    job_id = message.payload.get("job_id")
-                    yield f"id: {message.id}\nevent: changed\ndata: job:{job_id}\n\n"
+    async def line(message: Message) -> str | None:
+        if await visible(message, user, owner_of) is None:
+            return None
+        job_id = message.payload.get("job_id")
+        return f"id: {message.id}\nevent: changed\ndata: job:{job_id}\n\n"
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(request, page.ctx.bus, ("job",), "retry: 2000\n\n", line)

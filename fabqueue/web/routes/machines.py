@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Form
+from sqlmodel import Session
 from starlette.responses import Response
 
 from fabqueue.services import counter
 from fabqueue.services import machines as machine_service
 from fabqueue.services.errors import ServiceError
-from fabqueue.web.page import Page, StaffPage, once, site_tz
+from fabqueue.web.page import Page, StaffPage, site_tz
 
 router = APIRouter()
 
@@ -46,6 +48,10 @@ def _render(page: Page, slug: str, error: str | None = None, status: int = 200) 
     )
 
 
+def _refused(page: Page, slug: str) -> Callable[[ServiceError], Response]:
+    return lambda exc: _render(page, slug, exc.message, 422)
+
+
 @router.get("/machines/{slug}")
 def machine_page(slug: str, page: StaffPage) -> Response:
     return _render(page, slug)
@@ -59,23 +65,16 @@ def load_material(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
+    def change(session: Session) -> None:
+        machine_service.set_material(
+            session=session,
+            profiles=page.ctx.profiles,
+            slug=slug,
+            material=material or None,
+            at=page.ctx.clock.now(),
+        )
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                machine_service.set_material(
-                    session=session,
-                    profiles=page.ctx.profiles,
-                    slug=slug,
-                    material=material or None,
-                    at=page.ctx.clock.now(),
-                )
-        except ServiceError as exc:
-            return _render(page, slug, exc.message, 422)
-        return page.redirect(f"/machines/{slug}")
-
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, f"/machines/{slug}", _refused(page, slug))
 
 
 @router.post("/machines/{slug}/service")
@@ -87,20 +86,13 @@ def service(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
+    def change(session: Session) -> None:
+        counter.set_service_with_reason(
+            session=session,
+            slug=slug,
+            in_service=in_service == "1",
+            reason=reason,
+            at=page.ctx.clock.now(),
+        )
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                counter.set_service_with_reason(
-                    session=session,
-                    slug=slug,
-                    in_service=in_service == "1",
-                    reason=reason,
-                    at=page.ctx.clock.now(),
-                )
-        except ServiceError as exc:
-            return _render(page, slug, exc.message, 422)
-        return page.redirect(f"/machines/{slug}")
-
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, f"/machines/{slug}", _refused(page, slug))

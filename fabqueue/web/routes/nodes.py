@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form
+from sqlmodel import Session
 from starlette.responses import Response
 
 from fabqueue.api.nodes import this_node
 from fabqueue.services import nodes as node_service
-from fabqueue.web.page import StaffPage, once
+from fabqueue.web.guards import local_path
+from fabqueue.web.page import StaffPage
 
 router = APIRouter()
 
@@ -23,21 +25,15 @@ def take_back(
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
     """The same service as ``POST /api/v1/nodes/{name}/take-back``."""
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
 
-    def run() -> Response:
-        with page.ctx.sessions() as session:
-            node_service.take_back(
-                session=session,
-                name=name,
-                user=user,
-                now=page.ctx.clock.now(),
-                offline_after_s=page.ctx.settings.offline_after_s,
-                here=this_node(page.ctx),
-            )
-        back = next if next and next.startswith("/") and not next.startswith("//") else "/"
-        return page.redirect(back)
+    def change(session: Session) -> None:
+        node_service.take_back(
+            session=session,
+            name=name,
+            user=page.me,
+            now=page.ctx.clock.now(),
+            offline_after_s=page.ctx.settings.offline_after_s,
+            here=this_node(page.ctx),
+        )
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, local_path(next))

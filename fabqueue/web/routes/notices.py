@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form
+from sqlmodel import Session
 from starlette.responses import Response
 
-from fabqueue.models.notifications import NoticeKind
+from fabqueue.models.notifications import MailPreference, NoticeKind
 from fabqueue.notify import inbox
 from fabqueue.notify.smtp import mail_config
 from fabqueue.services.errors import Conflict, ServiceError
-from fabqueue.web.page import AnyPage, Page, SignedInPage, StaffPage, once
+from fabqueue.web.page import AnyPage, Page, SignedInPage, StaffPage
 
 router = APIRouter()
 
@@ -36,16 +37,10 @@ def notices_read(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
+    def change(session: Session) -> None:
+        inbox.mark_read(session, page.me, at=page.ctx.clock.now(), note_id=note)
 
-    def run() -> Response:
-        with page.ctx.sessions() as session:
-            inbox.mark_read(session, user, at=page.ctx.clock.now(), note_id=note)
-        return page.redirect("/notices")
-
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, "/notices")
 
 
 def _outbox(page: Page, *, error: str | None = None, status: int = 200) -> Response:
@@ -71,23 +66,19 @@ def notification_retry(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
+    def change(session: Session) -> None:
+        inbox.retry(session, page.me, note_id, at=page.ctx.clock.now())
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                inbox.retry(session, user, note_id, at=page.ctx.clock.now())
-        except Conflict:
-            message = page.gettext(
-                "This e-mail cannot be sent again: it is no longer failed (someone sent it "
-                "again, or it left)."
-            )
-            return _outbox(page, error=message, status=409)
-        return page.redirect("/notifications")
+    def refused(exc: ServiceError) -> Response:
+        if not isinstance(exc, Conflict):
+            raise exc
+        message = page.gettext(
+            "This e-mail cannot be sent again: it is no longer failed (someone sent it "
+            "again, or it left)."
+        )
+        return _outbox(page, error=message, status=409)
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, "/notifications", refused)
 
 
 @router.get("/unsubscribe/{token}")
@@ -108,15 +99,14 @@ def unsubscribe(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-
-    def run() -> Response:
+    def change(session: Session) -> MailPreference:
         chosen = NoticeKind(kind) if kind in KINDS else None
-        with page.ctx.sessions() as session:
-            pref = inbox.unsubscribe(session, token, kind=chosen, at=page.ctx.clock.now())
+        return inbox.unsubscribe(session, token, kind=chosen, at=page.ctx.clock.now())
+
+    def done(pref: MailPreference) -> Response:
         return page.render("pages/unsubscribe.html", {"token": token, "done": True, "pref": pref})
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, done)
 
 
 @router.get("/account/emails")
@@ -154,24 +144,18 @@ def mail_choices_save(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
+    def change(session: Session) -> None:
+        inbox.set_choices(
+            session,
+            page.me,
+            email=email.strip() or None,
+            off_all=bool(off_all),
+            off_kinds=[NoticeKind(k) for k in (off or []) if k in KINDS],
+            at=page.ctx.clock.now(),
+        )
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                inbox.set_choices(
-                    session,
-                    user,
-                    email=email.strip() or None,
-                    off_all=bool(off_all),
-                    off_kinds=[NoticeKind(k) for k in (off or []) if k in KINDS],
-                    at=page.ctx.clock.now(),
-                )
-        except ServiceError:
-            message = page.gettext("“%(value)s” is not an e-mail address.", value=email.strip())
-            return _choices(page, error=message, status=422)
-        return page.redirect("/account/emails?saved=1")
+    def refused(_: ServiceError) -> Response:
+        message = page.gettext("“%(value)s” is not an e-mail address.", value=email.strip())
+        return _choices(page, error=message, status=422)
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, "/account/emails?saved=1", refused)

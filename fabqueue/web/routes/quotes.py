@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
+from sqlmodel import Session
 from starlette.responses import Response
 
 from fabqueue.quotes import archive as quote_archive
@@ -153,69 +154,62 @@ def quote_action(
 ) -> Response:
     """draft (take a request), send (number it; the client's link shows once), link (a
     new link, the old one stops working), convert."""
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
     ctx = page.ctx
 
-    def run() -> Response:
-        link = None
-        try:
-            if action == "convert":
-                quote_convert.convert(
-                    sessions=ctx.sessions,
-                    read_sessions=ctx.read_sessions,
-                    store=ctx.store,
-                    profiles=ctx.profiles,
-                    user=user,
-                    quote_id=quote_id,
-                    hold=hold == "1",
-                    now=ctx.clock.now(),
-                )
-            else:
-                link = _move(page, quote_id, action)
-        except ServiceError as exc:
-            return _render(page, quote_id, error=exc.message, status=exc.status_code)
+    def change(session: Session) -> str | None:
+        if action != "convert":
+            return _move(session, page, quote_id, action)
+        # Converting queues a job per copy: it opens its own sessions, one per job.
+        quote_convert.convert(
+            sessions=ctx.sessions,
+            read_sessions=ctx.read_sessions,
+            store=ctx.store,
+            profiles=ctx.profiles,
+            user=page.me,
+            quote_id=quote_id,
+            hold=hold == "1",
+            now=ctx.clock.now(),
+        )
+        return None
+
+    def done(link: str | None) -> Response:
         if link is not None:
             # The secret link is shown once, on this answer: it is not kept in clear.
             return _render(page, quote_id, link=link)
         return page.redirect(f"/quotes/{quote_id}")
 
-    return once(page, idem, run)
+    return page.act(
+        csrf,
+        idem,
+        change,
+        done,
+        lambda exc: _render(page, quote_id, error=exc.message, status=exc.status_code),
+    )
 
 
-def _move(page: Page, quote_id: int, action: str) -> str | None:
-    assert page.user is not None
+def _move(session: Session, page: Page, quote_id: int, action: str) -> str | None:
     ctx = page.ctx
-    with ctx.sessions() as session:
-        if action == "draft":
-            quote_flow.start_draft(
-                session=session,
-                user=page.user,
-                quote_id=quote_id,
-                profiles=ctx.profiles,
-                at=ctx.clock.now(),
-            )
-            session.commit()
-            return None
-        if action == "send":
-            _quote, token = quote_archive.send_and_archive(
-                session=session,
-                user=page.user,
-                quote_id=quote_id,
-                profiles=ctx.profiles,
-                at=ctx.clock.now(),
-                store=ctx.store,
-            )
-            return absolute_link(ctx.settings, token, ctx.profiles.site)
-        if action == "link":
-            # The link is not kept in clear: showing it again means making a new one.
-            _quote, token = quote_sending.new_link(
-                session=session,
-                user=page.user,
-                quote_id=quote_id,
-                profiles=ctx.profiles,
-                at=ctx.clock.now(),
-            )
-            return absolute_link(ctx.settings, token, ctx.profiles.site)
+    if action == "draft":
+        quote_flow.start_draft(
+            session=session, user=page.me, quote_id=quote_id, profiles=ctx.profiles,
+            at=ctx.clock.now(),
+        )  # fmt: skip
+        return None
+    if action == "send":
+        _quote, token = quote_archive.send_and_archive(
+            session=session,
+            user=page.me,
+            quote_id=quote_id,
+            profiles=ctx.profiles,
+            at=ctx.clock.now(),
+            store=ctx.store,
+        )
+        return absolute_link(ctx.settings, token, ctx.profiles.site)
+    if action == "link":
+        # The link is not kept in clear: showing it again means making a new one.
+        _quote, token = quote_sending.new_link(
+            session=session, user=page.me, quote_id=quote_id, profiles=ctx.profiles,
+            at=ctx.clock.now(),
+        )  # fmt: skip
+        return absolute_link(ctx.settings, token, ctx.profiles.site)
     raise NotFound(f"no action {action!r}")

@@ -11,7 +11,8 @@ from fastapi import Depends, Path
 from starlette.responses import Response
 
 from fabqueue.models import Role
-from fabqueue.web.errors import NotAllowed
+from fabqueue.services.errors import ServiceError
+from fabqueue.web.errors import FormError, NotAllowed
 from fabqueue.web.page import Page, signed_in_page, site_tz, staff_page
 
 MAX_ID = 2**63 - 1
@@ -30,21 +31,13 @@ AdminPage = Annotated[Page, Depends(admin_page)]
 StaffPage = Annotated[Page, Depends(staff_page)]
 
 
-class FormProblem(Exception):
-    """A value the person typed cannot be read; the message is already translated."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 def local_time(page: Page, day: str, at: str) -> datetime:
     """A date and a time of day typed in the café's time zone, as an aware datetime."""
     try:
         d = date.fromisoformat(day)
         t = time.fromisoformat(at)
     except ValueError:
-        raise FormProblem(page.gettext("Give a date and a time (for example 14:00).")) from None
+        raise FormError(page.gettext("Give a date and a time (for example 14:00).")) from None
     return datetime.combine(d, t, tzinfo=site_tz(page.ctx))
 
 
@@ -114,6 +107,11 @@ def _rules(page: Page) -> list[tuple[re.Pattern[str], str]]:
             _("This person is not enrolled in this session."),
         ),
     ]
+
+
+def refusal(page: Page, exc: ServiceError) -> str:
+    """Why a form's action was refused, in the page's language."""
+    return exc.message if isinstance(exc, FormError) else in_words(page, exc.message)
 
 
 def in_words(page: Page, message: str) -> str:

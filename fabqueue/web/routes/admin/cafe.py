@@ -4,10 +4,12 @@ machine services decide."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form
+from sqlmodel import Session
 from starlette.responses import Response
 
 from fabqueue.models.bookings import BlockCreate
@@ -16,8 +18,8 @@ from fabqueue.services import bookings, counter
 from fabqueue.services import machines as machine_service
 from fabqueue.services.errors import ServiceError
 from fabqueue.services.hours import Calendar
-from fabqueue.web.page import Page, once, site_tz
-from fabqueue.web.routes.admin.access import FormProblem, IdPath, StaffPage, in_words, local_time
+from fabqueue.web.page import Page, site_tz
+from fabqueue.web.routes.admin.access import IdPath, StaffPage, local_time, refusal
 
 router = APIRouter()
 
@@ -55,6 +57,11 @@ def _cafe(page: Page, *, error: str | None = None, status: int = 200, **form: st
     )
 
 
+def _refused(page: Page, **form: str) -> Callable[[ServiceError], Response]:
+    """A refusal: the café's page again, the reason and what was typed kept."""
+    return lambda exc: _cafe(page, error=refusal(page, exc), status=exc.status_code, **form)
+
+
 @router.get("/admin/cafe")
 def cafe_page(page: StaffPage) -> Response:
     return _cafe(page)
@@ -71,28 +78,18 @@ def block(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
     typed = {"machine": machine, "day": day, "start": start, "end": end, "reason": reason}
 
-    def run() -> Response:
-        try:
-            data = BlockCreate(
-                machine=machine,
-                starts_at=local_time(page, day, start),
-                ends_at=local_time(page, day, end),
-                reason=reason,
-            )
-            with page.ctx.sessions() as session:
-                bookings.block(session, data, by, page.ctx.clock.now())
-        except FormProblem as exc:
-            return _cafe(page, error=exc.message, status=422, **typed)
-        except ServiceError as exc:
-            return _cafe(page, error=in_words(page, exc.message), status=exc.status_code, **typed)
-        return page.redirect("/admin/cafe")
+    def change(session: Session) -> None:
+        data = BlockCreate(
+            machine=machine,
+            starts_at=local_time(page, day, start),
+            ends_at=local_time(page, day, end),
+            reason=reason,
+        )
+        bookings.block(session, data, page.me, page.ctx.clock.now())
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, "/admin/cafe", _refused(page, **typed))
 
 
 @router.post("/admin/cafe/blocks/{block_id}/remove")
@@ -102,19 +99,10 @@ def unblock(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
+    def change(session: Session) -> None:
+        bookings.unblock(session, block_id, page.me, page.ctx.clock.now())
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                bookings.unblock(session, block_id, by, page.ctx.clock.now())
-        except ServiceError as exc:
-            return _cafe(page, error=in_words(page, exc.message), status=exc.status_code)
-        return page.redirect("/admin/cafe")
-
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, "/admin/cafe", _refused(page))
 
 
 @router.post("/admin/cafe/machines/{slug}/service")
@@ -126,20 +114,13 @@ def machine_service_state(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
+    def change(session: Session) -> None:
+        counter.set_service_with_reason(
+            session=session,
+            slug=slug,
+            in_service=in_service == "1",
+            reason=reason,
+            at=page.ctx.clock.now(),
+        )
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                counter.set_service_with_reason(
-                    session=session,
-                    slug=slug,
-                    in_service=in_service == "1",
-                    reason=reason,
-                    at=page.ctx.clock.now(),
-                )
-        except ServiceError as exc:
-            return _cafe(page, error=in_words(page, exc.message), status=exc.status_code)
-        return page.redirect("/admin/cafe")
-
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, "/admin/cafe", _refused(page))

@@ -5,24 +5,20 @@ member's data (export, erasure). Admins only; :mod:`fabqueue.services.people` an
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form
+from sqlmodel import Session
 from starlette.responses import Response
 
 from fabqueue.models import Role
 from fabqueue.services import people as people_service
 from fabqueue.services import privacy, trainings
 from fabqueue.services.errors import NotFound, ServiceError
-from fabqueue.web.page import Page, once, site_tz
-from fabqueue.web.routes.admin.access import (
-    AdminPage,
-    FormProblem,
-    IdPath,
-    in_words,
-    local_time,
-    not_found,
-)
+from fabqueue.web.errors import FormError
+from fabqueue.web.page import Page, site_tz
+from fabqueue.web.routes.admin.access import AdminPage, IdPath, local_time, not_found, refusal
 from jobs.base import MachineKind
 
 router = APIRouter()
@@ -47,8 +43,10 @@ def people_page(page: AdminPage) -> Response:
     return _list(page)
 
 
-def _role(page: Page, value: str) -> Role | None:
-    return Role(value) if value in ROLES else None
+def _role(page: Page, value: str) -> Role:
+    if value not in ROLES:
+        raise FormError(page.gettext("Choose a role."))
+    return Role(value)
 
 
 def _password_shown(page: Page, person: people_service.Person, password: str) -> Response:
@@ -63,24 +61,18 @@ def create_person(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
+    def change(session: Session) -> tuple[people_service.Person, str]:
+        return people_service.create(
+            session, name=name, role=_role(page, role), by=page.me, at=page.ctx.clock.now()
+        )
 
-    def run() -> Response:
-        chosen = _role(page, role)
-        if chosen is None:
-            return _list(page, error=page.gettext("Choose a role."), status=422, name=name)
-        try:
-            with page.ctx.sessions() as session:
-                person, password = people_service.create(
-                    session, name=name, role=chosen, by=by, at=page.ctx.clock.now()
-                )
-        except ServiceError as exc:
-            return _list(page, error=in_words(page, exc.message), status=exc.status_code, name=name)
-        return _password_shown(page, person, password)
-
-    return once(page, idem, run)
+    return page.act(
+        csrf,
+        idem,
+        change,
+        lambda made: _password_shown(page, *made),
+        lambda exc: _list(page, error=refusal(page, exc), status=exc.status_code, name=name),
+    )
 
 
 def _person(page: Page, user_id: int, *, error: str | None = None, status: int = 200) -> Response:
@@ -110,8 +102,19 @@ def _person(page: Page, user_id: int, *, error: str | None = None, status: int =
     )
 
 
-def _refused(page: Page, user_id: int, exc: ServiceError) -> Response:
-    return _person(page, user_id, error=in_words(page, exc.message), status=exc.status_code)
+def _refused(page: Page, user_id: int) -> Callable[[ServiceError], Response]:
+    """A refusal on a person's page: the page again, the reason above its forms."""
+    return lambda exc: _person(page, user_id, error=refusal(page, exc), status=exc.status_code)
+
+
+def _tokens_cleared(page: Page, user_id: int) -> Callable[[None], Response]:
+    """Back to the person, once the token cache forgets what it knew of them."""
+
+    def done(_: None) -> Response:
+        page.ctx.tokens.clear()
+        return page.redirect(f"/admin/people/{user_id}")
+
+    return done
 
 
 @router.get("/admin/people/{user_id}")
@@ -130,24 +133,11 @@ def set_role(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
+    def change(session: Session) -> None:
+        people_service.set_role(session, user_id=user_id, role=_role(page, role), by=page.me)
 
-    def run() -> Response:
-        chosen = _role(page, role)
-        if chosen is None:
-            return _person(page, user_id, error=page.gettext("Choose a role."), status=422)
-        try:
-            with page.ctx.sessions() as session:
-                people_service.set_role(session, user_id=user_id, role=chosen, by=by)
-        except ServiceError as exc:
-            return _refused(page, user_id, exc)
-        # A cached token still carries the old role.
-        page.ctx.tokens.clear()
-        return page.redirect(f"/admin/people/{user_id}")
-
-    return once(page, idem, run)
+    # A cached token still carries the old role.
+    return page.act(csrf, idem, change, _tokens_cleared(page, user_id), _refused(page, user_id))
 
 
 @router.post("/admin/people/{user_id}/password")
@@ -157,19 +147,12 @@ def reset_password(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
+    def change(session: Session) -> tuple[people_service.Person, str]:
+        return people_service.reset_password(session, user_id=user_id, by=page.me)
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                person, password = people_service.reset_password(session, user_id=user_id, by=by)
-        except ServiceError as exc:
-            return _refused(page, user_id, exc)
-        return _password_shown(page, person, password)
-
-    return once(page, idem, run)
+    return page.act(
+        csrf, idem, change, lambda made: _password_shown(page, *made), _refused(page, user_id)
+    )
 
 
 @router.post("/admin/people/{user_id}/deactivate")
@@ -179,21 +162,11 @@ def deactivate(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
+    def change(session: Session) -> None:
+        people_service.deactivate(session, user_id=user_id, by=page.me, at=page.ctx.clock.now())
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                people_service.deactivate(session, user_id=user_id, by=by, at=page.ctx.clock.now())
-        except ServiceError as exc:
-            return _refused(page, user_id, exc)
-        # Their tokens are revoked in the database; the cache must not keep them alive.
-        page.ctx.tokens.clear()
-        return page.redirect(f"/admin/people/{user_id}")
-
-    return once(page, idem, run)
+    # Their tokens are revoked in the database; the cache must not keep them alive.
+    return page.act(csrf, idem, change, _tokens_cleared(page, user_id), _refused(page, user_id))
 
 
 @router.get("/admin/people/{user_id}/export")
@@ -220,28 +193,19 @@ def erase(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
-
-    def run() -> Response:
-        with page.ctx.read_sessions() as session:
-            person = people_service.get(session, user_id, by)
+    def change(session: Session) -> None:
+        with page.ctx.read_sessions() as read:
+            person = people_service.get(read, user_id, page.me)
         if confirm.strip() != person.name:
-            message = page.gettext(
-                "Type the person's name exactly (“%(name)s”) to erase their data.",
-                name=person.name,
+            raise FormError(
+                page.gettext(
+                    "Type the person's name exactly (“%(name)s”) to erase their data.",
+                    name=person.name,
+                )
             )
-            return _person(page, user_id, error=message, status=422)
-        try:
-            with page.ctx.sessions() as session:
-                privacy.erase(session, user_id, by, page.ctx.clock.now())
-        except ServiceError as exc:
-            return _refused(page, user_id, exc)
-        page.ctx.tokens.clear()
-        return page.redirect(f"/admin/people/{user_id}")
+        privacy.erase(session, user_id, page.me, page.ctx.clock.now())
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, _tokens_cleared(page, user_id), _refused(page, user_id))
 
 
 @router.post("/admin/people/{user_id}/authorisations")
@@ -254,29 +218,18 @@ def grant(
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
     """Someone trained elsewhere: authorised directly, until a date or without end."""
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
 
-    def run() -> Response:
-        try:
-            expires = local_time(page, until, "23:59") if until else None
-            with page.ctx.sessions() as session:
-                trainings.grant(
-                    session,
-                    member_id=user_id,
-                    machine=machine,
-                    by=by,
-                    at=page.ctx.clock.now(),
-                    expires_at=expires,
-                )
-        except FormProblem as exc:
-            return _person(page, user_id, error=exc.message, status=422)
-        except ServiceError as exc:
-            return _refused(page, user_id, exc)
-        return page.redirect(f"/admin/people/{user_id}")
+    def change(session: Session) -> None:
+        trainings.grant(
+            session,
+            member_id=user_id,
+            machine=machine,
+            by=page.me,
+            at=page.ctx.clock.now(),
+            expires_at=local_time(page, until, "23:59") if until else None,
+        )
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, f"/admin/people/{user_id}", _refused(page, user_id))
 
 
 @router.post("/admin/people/{user_id}/authorisations/{auth_id}/revoke")
@@ -288,18 +241,7 @@ def revoke(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
+    def change(session: Session) -> None:
+        trainings.revoke(session, auth_id, reason, page.me, page.ctx.clock.now(), member_id=user_id)
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                trainings.revoke(
-                    session, auth_id, reason, by, page.ctx.clock.now(), member_id=user_id
-                )
-        except ServiceError as exc:
-            return _refused(page, user_id, exc)
-        return page.redirect(f"/admin/people/{user_id}")
-
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, f"/admin/people/{user_id}", _refused(page, user_id))

@@ -4,24 +4,20 @@ run sessions); :mod:`fabqueue.services.trainings` decides."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form
+from sqlmodel import Session
 from starlette.responses import Response
 
 from fabqueue.models.trainings import SessionCreate, TrainingCreate
 from fabqueue.services import training_desk, trainings
 from fabqueue.services.errors import NotFound, ServiceError
-from fabqueue.web.page import Page, once, site_tz
-from fabqueue.web.routes.admin.access import (
-    FormProblem,
-    IdPath,
-    StaffPage,
-    in_words,
-    local_time,
-    not_found,
-)
+from fabqueue.web.errors import FormError
+from fabqueue.web.page import Page, site_tz
+from fabqueue.web.routes.admin.access import IdPath, StaffPage, local_time, not_found, refusal
 from jobs.base import MachineKind
 
 router = APIRouter()
@@ -47,6 +43,11 @@ def _desk(page: Page, *, error: str | None = None, status: int = 200) -> Respons
     return page.render("pages/admin/trainings.html", context, status=status)
 
 
+def _desk_refused(page: Page) -> Callable[[ServiceError], Response]:
+    """A refusal on the desk: the desk again, the reason above its forms."""
+    return lambda exc: _desk(page, error=refusal(page, exc), status=exc.status_code)
+
+
 @router.get("/admin/trainings")
 def trainings_page(page: StaffPage) -> Response:
     return _desk(page)
@@ -57,7 +58,7 @@ def _months(page: Page, text: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise FormProblem(page.gettext("Months are a whole number (or empty)."))
+        raise FormError(page.gettext("Months are a whole number (or empty)."))
     return int(text)
 
 
@@ -71,31 +72,21 @@ def create_training(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
     chosen = unlocks or []
     kinds = [c.removeprefix("kind:") for c in chosen if c.startswith("kind:")]
     machines = [c for c in chosen if not c.startswith("kind:")]
 
-    def run() -> Response:
-        try:
-            data = TrainingCreate(
-                name=name,
-                machines=machines,
-                kinds=kinds,
-                validity_months=_months(page, validity_months),
-                unused_months=_months(page, unused_months),
-            )
-            with page.ctx.sessions() as session:
-                trainings.create_training(session, data, by, page.ctx.clock.now())
-        except FormProblem as exc:
-            return _desk(page, error=exc.message, status=422)
-        except ServiceError as exc:
-            return _desk(page, error=in_words(page, exc.message), status=exc.status_code)
-        return page.redirect("/admin/trainings")
+    def change(session: Session) -> None:
+        data = TrainingCreate(
+            name=name,
+            machines=machines,
+            kinds=kinds,
+            validity_months=_months(page, validity_months),
+            unused_months=_months(page, unused_months),
+        )
+        trainings.create_training(session, data, page.me, page.ctx.clock.now())
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, "/admin/trainings", _desk_refused(page))
 
 
 @router.post("/admin/trainings/sessions")
@@ -109,26 +100,23 @@ def create_session(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
+    def change(session: Session) -> int | None:
+        data = SessionCreate(
+            starts_at=local_time(page, day, start),
+            ends_at=local_time(page, day, end),
+            places=places,
+        )
+        return trainings.create_session(
+            session, training_id, data, page.me, page.ctx.clock.now()
+        ).id
 
-    def run() -> Response:
-        try:
-            data = SessionCreate(
-                starts_at=local_time(page, day, start),
-                ends_at=local_time(page, day, end),
-                places=places,
-            )
-            with page.ctx.sessions() as session:
-                ts = trainings.create_session(session, training_id, data, by, page.ctx.clock.now())
-        except FormProblem as exc:
-            return _desk(page, error=exc.message, status=422)
-        except ServiceError as exc:
-            return _desk(page, error=in_words(page, exc.message), status=exc.status_code)
-        return page.redirect(f"/admin/trainings/sessions/{ts.id}")
-
-    return once(page, idem, run)
+    return page.act(
+        csrf,
+        idem,
+        change,
+        lambda session_id: page.redirect(f"/admin/trainings/sessions/{session_id}"),
+        _desk_refused(page),
+    )
 
 
 def _session(
@@ -152,6 +140,11 @@ def _session(
     )
 
 
+def _session_refused(page: Page, session_id: int) -> Callable[[ServiceError], Response]:
+    """A refusal on a session's page: the page again, the reason above its forms."""
+    return lambda exc: _session(page, session_id, error=refusal(page, exc), status=exc.status_code)
+
+
 @router.get("/admin/trainings/sessions/{session_id}")
 def session_page(session_id: IdPath, page: StaffPage) -> Response:
     try:
@@ -168,21 +161,16 @@ def enrol(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
+    def change(session: Session) -> None:
+        trainings.enrol(session, session_id, member_id, page.me, page.ctx.clock.now())
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                trainings.enrol(session, session_id, member_id, by, page.ctx.clock.now())
-        except ServiceError as exc:
-            return _session(
-                page, session_id, error=in_words(page, exc.message), status=exc.status_code
-            )
-        return page.redirect(f"/admin/trainings/sessions/{session_id}")
-
-    return once(page, idem, run)
+    return page.act(
+        csrf,
+        idem,
+        change,
+        f"/admin/trainings/sessions/{session_id}",
+        _session_refused(page, session_id),
+    )
 
 
 @router.post("/admin/trainings/sessions/{session_id}/validate")
@@ -194,19 +182,15 @@ def validate(
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
     """Who attended: one person (their row's button) or everyone enrolled."""
-    page.check_csrf(csrf)
-    assert page.user is not None
-    by = page.user
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                ids = member_id or [e.member_id for e in trainings.enrolments(session, session_id)]
-                trainings.validate(session, session_id, ids, by, page.ctx.clock.now())
-        except ServiceError as exc:
-            return _session(
-                page, session_id, error=in_words(page, exc.message), status=exc.status_code
-            )
-        return page.redirect(f"/admin/trainings/sessions/{session_id}")
+    def change(session: Session) -> None:
+        ids = member_id or [e.member_id for e in trainings.enrolments(session, session_id)]
+        trainings.validate(session, session_id, ids, page.me, page.ctx.clock.now())
 
-    return once(page, idem, run)
+    return page.act(
+        csrf,
+        idem,
+        change,
+        f"/admin/trainings/sessions/{session_id}",
+        _session_refused(page, session_id),
+    )

@@ -8,14 +8,11 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from fabqueue.models.invoices import PaymentMethod
-from fabqueue.services.errors import Invalid
+from fabqueue.web.errors import FormError
+
+__all__ = ["FormError", "amount", "day", "ids", "method", "percent"]
 
 MAX_AMOUNT = Decimal("9999999999.99")
-
-
-class FormError(Invalid):
-    """A value of a page's form that cannot be read (the message is already in the
-    person's language)."""
 
 
 def amount(text: str, message: str) -> Decimal:

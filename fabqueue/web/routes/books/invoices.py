@@ -5,10 +5,11 @@ jobs, payments, credit notes and refunds."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path
+from fastapi import APIRouter, Depends, Form, Path
 from sqlmodel import Session
 from starlette.responses import Response
 
@@ -20,7 +21,7 @@ from fabqueue.models.invoices import Invoice, InvoiceKind, InvoiceState, Payment
 from fabqueue.models.types import MAX_ID
 from fabqueue.services.errors import NotFound, ServiceError
 from fabqueue.storage import FileMissing
-from fabqueue.web.page import Page, StaffPage, once, site_tz
+from fabqueue.web.page import Page, StaffPage, site_tz
 from fabqueue.web.routes.books import forms
 from fabqueue.web.routes.books.words import in_words
 
@@ -125,19 +126,21 @@ def from_quote_page(quote_id: Id, page: StaffPage) -> Response:
 
 
 def _draft(
-    page: Page, idem: str | None, make: Callable[[], int], back: Callable[..., Response]
+    page: Page,
+    csrf: str | None,
+    idem: str | None,
+    make: Callable[[Session], Invoice],
+    back: Callable[..., Response],
 ) -> Response:
-    """Run ``make`` (a service that drafts and commits; returns the new record's id) once
-    per key; on a refusal, ``back`` shows the form again with the reason."""
-
-    def run() -> Response:
-        try:
-            new_id = make()
-        except ServiceError as exc:
-            return back(error=refusal(page, exc), status=exc.status_code)
-        return page.redirect(f"/invoices/{new_id}")
-
-    return once(page, idem, run)
+    """Draft an invoice with ``make`` (a service that drafts and commits) and go to it;
+    on a refusal, ``back`` shows the form again with the reason."""
+    return page.act(
+        csrf,
+        idem,
+        lambda session: make(session).id,
+        lambda new_id: page.redirect(f"/invoices/{new_id}"),
+        lambda exc: back(error=refusal(page, exc), status=exc.status_code),
+    )
 
 
 @router.post("/invoices/from-quote")
@@ -148,23 +151,16 @@ def draft_from_quote(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    user = page.user
-    assert user is not None
+    def make(session: Session) -> Invoice:
+        return drafts.draft_from_quote(
+            session=session,
+            user=page.me,
+            quote_id=quote_id,
+            at=page.ctx.clock.now(),
+            quote_line_ids=forms.ids(line or []),
+        )
 
-    def make() -> int:
-        with page.ctx.sessions() as session:
-            inv = drafts.draft_from_quote(
-                session=session,
-                user=user,
-                quote_id=quote_id,
-                at=page.ctx.clock.now(),
-                quote_line_ids=forms.ids(line or []),
-            )
-            assert inv.id is not None
-            return inv.id
-
-    return _draft(page, idem, make, lambda **kw: _render_quote(page, quote_id, **kw))
+    return _draft(page, csrf, idem, make, lambda **kw: _render_quote(page, quote_id, **kw))
 
 
 @router.post("/invoices/deposit")
@@ -175,26 +171,15 @@ def draft_deposit(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    user = page.user
-    assert user is not None
-
-    def make() -> int:
+    def make(session: Session) -> Invoice:
         share = forms.percent(
             percent, page.gettext("Write the deposit as a percentage, for example 30.")
         )
-        with page.ctx.sessions() as session:
-            inv = drafts.draft_deposit(
-                session=session,
-                user=user,
-                quote_id=quote_id,
-                percent=share,
-                at=page.ctx.clock.now(),
-            )
-            assert inv.id is not None
-            return inv.id
+        return drafts.draft_deposit(
+            session=session, user=page.me, quote_id=quote_id, percent=share, at=page.ctx.clock.now()
+        )
 
-    return _draft(page, idem, make, lambda **kw: _render_quote(page, quote_id, **kw))
+    return _draft(page, csrf, idem, make, lambda **kw: _render_quote(page, quote_id, **kw))
 
 
 @router.post("/invoices/counter")
@@ -209,11 +194,7 @@ def draft_counter(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    user = page.user
-    assert user is not None
-
-    def make() -> int:
+    def make(session: Session) -> Invoice:
         off = (
             forms.percent(
                 discount, page.gettext("Write the discount as a percentage, for example 10.")
@@ -229,18 +210,12 @@ def draft_counter(
             till_reference=till_reference.strip() or None,
             discount_percent=off,
         )
-        with page.ctx.sessions() as session:
-            inv = drafts.draft_counter(
-                session=session,
-                user=user,
-                sale=sale,
-                profiles=page.ctx.profiles,
-                at=page.ctx.clock.now(),
-            )
-            assert inv.id is not None
-            return inv.id
+        return drafts.draft_counter(
+            session=session, user=page.me, sale=sale, profiles=page.ctx.profiles,
+            at=page.ctx.clock.now(),
+        )  # fmt: skip
 
-    return _draft(page, idem, make, lambda **kw: _render_new(page, **kw))
+    return _draft(page, csrf, idem, make, lambda **kw: _render_new(page, **kw))
 
 
 @router.post("/invoices/member-time")
@@ -272,23 +247,16 @@ def _draft_for_member(
     idem: str | None,
     drafter: Callable[..., Invoice],
 ) -> Response:
-    page.check_csrf(csrf)
-    user = page.user
-    assert user is not None
+    def make(session: Session) -> Invoice:
+        return drafter(
+            session=session,
+            user=page.me,
+            member_id=member_id,
+            profiles=page.ctx.profiles,
+            at=page.ctx.clock.now(),
+        )
 
-    def make() -> int:
-        with page.ctx.sessions() as session:
-            inv = drafter(
-                session=session,
-                user=user,
-                member_id=member_id,
-                profiles=page.ctx.profiles,
-                at=page.ctx.clock.now(),
-            )
-            assert inv.id is not None
-            return inv.id
-
-    return _draft(page, idem, make, lambda **kw: _render_new(page, **kw))
+    return _draft(page, csrf, idem, make, lambda **kw: _render_new(page, **kw))
 
 
 # --- one invoice --------------------------------------------------------------------
@@ -349,21 +317,11 @@ def invoice_pdf(invoice_id: Id, page: StaffPage) -> Response:
     )
 
 
-def _act(page: Page, invoice_id: int, idem: str | None, action: Callable[[User], None]) -> Response:
-    """Run a service on the invoice once per key; a refusal shows the page with why."""
-    user = page.user
-    assert user is not None
-
-    def run() -> Response:
-        try:
-            action(user)
-        except ServiceError as exc:
-            return _render_invoice(
-                page, invoice_id, error=refusal(page, exc), status=exc.status_code
-            )
-        return page.redirect(f"/invoices/{invoice_id}")
-
-    return once(page, idem, run)
+def _invoice_refused(page: Page, invoice_id: int) -> Callable[[ServiceError], Response]:
+    """A refusal shows the invoice's page with why."""
+    return lambda exc: _render_invoice(
+        page, invoice_id, error=refusal(page, exc), status=exc.status_code
+    )
 
 
 @router.post("/invoices/{invoice_id}/do/{action}")
@@ -375,87 +333,90 @@ def invoice_action(
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
     """issue (number, freeze, PDF) or cancel (a draft only)."""
+    # Checked here too, so that an unknown action is a 404 for a genuine form only.
     page.check_csrf(csrf)
     ctx = page.ctx
     if action not in ("issue", "cancel"):
         raise NotFound(f"no action {action!r}")
 
-    def do(user: User) -> None:
-        with ctx.sessions() as session:
-            if action == "issue":
-                issuing.issue(
-                    session=session,
-                    user=user,
-                    invoice_id=invoice_id,
-                    profiles=ctx.profiles,
-                    store=ctx.store,
-                    at=ctx.clock.now(),
-                )
-            else:
-                drafts.cancel_draft(
-                    session=session, user=user, invoice_id=invoice_id, at=ctx.clock.now()
-                )
+    def change(session: Session) -> None:
+        if action == "issue":
+            issuing.issue(
+                session=session,
+                user=page.me,
+                invoice_id=invoice_id,
+                profiles=ctx.profiles,
+                store=ctx.store,
+                at=ctx.clock.now(),
+            )
+        else:
+            drafts.cancel_draft(
+                session=session, user=page.me, invoice_id=invoice_id, at=ctx.clock.now()
+            )
 
-    return _act(page, invoice_id, idem, do)
-
-
-def _payment(
-    page: Page, amount: str, method: str, paid_on: str, reference: str
-) -> payments.PaymentIn:
-    return payments.PaymentIn(
-        amount=forms.amount(amount, page.gettext("Write the amount in euros, for example 12,50.")),
-        method=forms.method(method, page.gettext("Choose how it was paid.")),
-        paid_on=forms.day(paid_on, page.gettext("Give the day it was paid.")),
-        reference=reference.strip(),
+    return page.act(
+        csrf, idem, change, f"/invoices/{invoice_id}", _invoice_refused(page, invoice_id)
     )
+
+
+@dataclass
+class MoneyForm:
+    """A payment or a refund as typed (read once the form is known to be genuine)."""
+
+    amount: Annotated[str, Form(max_length=40)] = ""
+    method: Annotated[str, Form(max_length=20)] = ""
+    paid_on: Annotated[str, Form(max_length=20)] = ""
+    reference: Annotated[str, Form(max_length=120)] = ""
+
+    def read(self, page: Page) -> payments.PaymentIn:
+        _ = page.gettext
+        return payments.PaymentIn(
+            amount=forms.amount(self.amount, _("Write the amount in euros, for example 12,50.")),
+            method=forms.method(self.method, _("Choose how it was paid.")),
+            paid_on=forms.day(self.paid_on, _("Give the day it was paid.")),
+            reference=self.reference.strip(),
+        )
+
+
+Money = Annotated[MoneyForm, Depends()]
 
 
 @router.post("/invoices/{invoice_id}/payments")
 def record_payment(
     invoice_id: Id,
     page: StaffPage,
-    amount: Annotated[str, Form(max_length=40)] = "",
-    method: Annotated[str, Form(max_length=20)] = "",
-    paid_on: Annotated[str, Form(max_length=20)] = "",
-    reference: Annotated[str, Form(max_length=120)] = "",
+    money: Money,
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    ctx = page.ctx
+    def change(session: Session) -> None:
+        payments.record_payment(
+            session=session, user=page.me, invoice_id=invoice_id, data=money.read(page),
+            at=page.ctx.clock.now(),
+        )  # fmt: skip
 
-    def do(user: User) -> None:
-        data = _payment(page, amount, method, paid_on, reference)
-        with ctx.sessions() as session:
-            payments.record_payment(
-                session=session, user=user, invoice_id=invoice_id, data=data, at=ctx.clock.now()
-            )
-
-    return _act(page, invoice_id, idem, do)
+    return page.act(
+        csrf, idem, change, f"/invoices/{invoice_id}", _invoice_refused(page, invoice_id)
+    )
 
 
 @router.post("/invoices/{invoice_id}/refund")
 def record_refund(
     invoice_id: Id,
     page: StaffPage,
-    amount: Annotated[str, Form(max_length=40)] = "",
-    method: Annotated[str, Form(max_length=20)] = "",
-    paid_on: Annotated[str, Form(max_length=20)] = "",
-    reference: Annotated[str, Form(max_length=120)] = "",
+    money: Money,
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    ctx = page.ctx
+    def change(session: Session) -> None:
+        payments.record_refund(
+            session=session, user=page.me, credit_note_id=invoice_id, data=money.read(page),
+            at=page.ctx.clock.now(),
+        )  # fmt: skip
 
-    def do(user: User) -> None:
-        data = _payment(page, amount, method, paid_on, reference)
-        with ctx.sessions() as session:
-            payments.record_refund(
-                session=session, user=user, credit_note_id=invoice_id, data=data, at=ctx.clock.now()
-            )
-
-    return _act(page, invoice_id, idem, do)
+    return page.act(
+        csrf, idem, change, f"/invoices/{invoice_id}", _invoice_refused(page, invoice_id)
+    )
 
 
 @router.post("/invoices/{invoice_id}/credit")
@@ -469,28 +430,23 @@ def credit(
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
     """A credit note for the ticked lines, or for every line not credited yet."""
-    page.check_csrf(csrf)
-    ctx = page.ctx
-    user = page.user
-    assert user is not None
 
-    def run() -> Response:
-        try:
-            with ctx.sessions() as session:
-                note = credit_notes.credit(
-                    session=session,
-                    user=user,
-                    invoice_id=invoice_id,
-                    line_ids=None if whole == "1" else forms.ids(line or []),
-                    reason=reason,
-                    profiles=ctx.profiles,
-                    store=ctx.store,
-                    at=ctx.clock.now(),
-                )
-        except ServiceError as exc:
-            return _render_invoice(
-                page, invoice_id, error=refusal(page, exc), status=exc.status_code
-            )
-        return page.redirect(f"/invoices/{note.id}")
+    def change(session: Session) -> int | None:
+        return credit_notes.credit(
+            session=session,
+            user=page.me,
+            invoice_id=invoice_id,
+            line_ids=None if whole == "1" else forms.ids(line or []),
+            reason=reason,
+            profiles=page.ctx.profiles,
+            store=page.ctx.store,
+            at=page.ctx.clock.now(),
+        ).id
 
-    return once(page, idem, run)
+    return page.act(
+        csrf,
+        idem,
+        change,
+        lambda note_id: page.redirect(f"/invoices/{note_id}"),
+        _invoice_refused(page, invoice_id),
+    )

@@ -17,7 +17,7 @@ from fabqueue.services import bookings, members
 from fabqueue.services.booking_rules import calendar_for, policy_of, tz_of
 from fabqueue.services.errors import Invalid, ServiceError
 from fabqueue.services.hours import Calendar
-from fabqueue.web.page import Page, once
+from fabqueue.web.page import Page
 from fabqueue.web.routes.member.access import HOME, MemberPage, refusal_words
 
 router = APIRouter()
@@ -166,27 +166,22 @@ def book(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
-
-    def run() -> Response:
-        try:
-            start = _instant(starts_at)
-        except Invalid as exc:
-            return _choose(page, machine, page.ctx.clock.now(), refusal_words(exc.message), 422)
+    def change(session: Session) -> int | None:
+        start = _instant(starts_at)
         data = BookingCreate(
             machine=machine, starts_at=start, ends_at=start + timedelta(minutes=minutes)
         )
-        try:
-            with page.ctx.sessions() as session:
-                made = bookings.create(session, page.ctx.profiles, data, user, page.ctx.clock.now())
-                made_id = made.id
-        except ServiceError as exc:
-            return _choose(page, machine, start, refusal_words(exc.message), exc.status_code)
-        return page.redirect(f"{MINE}?made={made_id}")
+        return bookings.create(session, page.ctx.profiles, data, page.me, page.ctx.clock.now()).id
 
-    return once(page, idem, run)
+    def refused(exc: ServiceError) -> Response:
+        # An unreadable start (the refusal itself) shows the free ranges from now.
+        try:
+            at = _instant(starts_at)
+        except Invalid:
+            at = page.ctx.clock.now()
+        return _choose(page, machine, at, refusal_words(exc.message), exc.status_code)
+
+    return page.act(csrf, idem, change, lambda made: page.redirect(f"{MINE}?made={made}"), refused)
 
 
 def _mine(page: Page, context: dict[str, Any] | None = None, status: int = 200) -> Response:
@@ -226,19 +221,16 @@ def cancel(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
+    def change(session: Session) -> None:
+        bookings.cancel(session, page.ctx.profiles, booking_id, page.me, page.ctx.clock.now())
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                bookings.cancel(session, page.ctx.profiles, booking_id, user, page.ctx.clock.now())
-        except ServiceError as exc:
-            return _mine(page, {"error": refusal_words(exc.message)}, exc.status_code)
-        return page.redirect(MINE)
-
-    return once(page, idem, run)
+    return page.act(
+        csrf,
+        idem,
+        change,
+        MINE,
+        lambda exc: _mine(page, {"error": refusal_words(exc.message)}, exc.status_code),
+    )
 
 
 def _move_form(
@@ -292,28 +284,25 @@ def move(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
+    def change(session: Session) -> None:
+        at = _local(page, day, start)
+        bookings.move(
+            session,
+            page.ctx.profiles,
+            booking_id,
+            at,
+            at + timedelta(minutes=minutes),
+            page.me,
+            page.ctx.clock.now(),
+        )
 
-    def run() -> Response:
-        try:
-            at = _local(page, day, start)
-            with page.ctx.sessions() as session:
-                bookings.move(
-                    session,
-                    page.ctx.profiles,
-                    booking_id,
-                    at,
-                    at + timedelta(minutes=minutes),
-                    user,
-                    page.ctx.clock.now(),
-                )
-        except ServiceError as exc:
-            return _move_form(page, booking_id, refusal_words(exc.message), exc.status_code)
-        return page.redirect(MINE)
-
-    return once(page, idem, run)
+    return page.act(
+        csrf,
+        idem,
+        change,
+        MINE,
+        lambda exc: _move_form(page, booking_id, refusal_words(exc.message), exc.status_code),
+    )
 
 
 @router.post(HOME + "/calendar")
@@ -323,14 +312,12 @@ def calendar_link(
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
     """A new personal feed address; the previous ones stop working (it is shown once)."""
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
 
-    def run() -> Response:
-        with page.ctx.sessions() as session:
-            token = members.renew_calendar(session, user, page.ctx.clock.now())
+    def change(session: Session) -> str:
+        return members.renew_calendar(session, page.me, page.ctx.clock.now())
+
+    def shown(token: str) -> Response:
         base = str(page.request.base_url).rstrip("/")
         return _mine(page, {"feed": f"{base}/api/v1/calendars/{token}.ics"})
 
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, shown)

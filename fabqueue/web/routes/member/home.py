@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
+from sqlmodel import Session
 from starlette.responses import Response
 
 from fabqueue.services import members, trainings
 from fabqueue.services.booking_rules import policy_of
-from fabqueue.services.errors import ServiceError
-from fabqueue.web.page import Page, once
+from fabqueue.web.page import Page
 from fabqueue.web.routes.member.access import HOME, MemberPage, refusal_words
 
 router = APIRouter()
@@ -45,16 +45,13 @@ def enrol(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None and page.user.id is not None
-    user = page.user
+    def change(session: Session) -> None:
+        trainings.enrol(session, session_id, page.me.id or 0, page.me, page.ctx.clock.now())
 
-    def run() -> Response:
-        try:
-            with page.ctx.sessions() as session:
-                trainings.enrol(session, session_id, user.id or 0, user, page.ctx.clock.now())
-        except ServiceError as exc:
-            return _home(page, refusal_words(exc.message), exc.status_code)
-        return page.redirect(f"{HOME}?enrolled={session_id}")
-
-    return once(page, idem, run)
+    return page.act(
+        csrf,
+        idem,
+        change,
+        f"{HOME}?enrolled={session_id}",
+        lambda exc: _home(page, refusal_words(exc.message), exc.status_code),
+    )

@@ -7,6 +7,7 @@ import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
+from sqlmodel import Session
 from starlette.responses import Response
 
 from fabqueue.services import counter, members, trainings
@@ -167,15 +168,9 @@ def cancel(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
-    assert page.user is not None
-    user = page.user
+    def change(session: Session) -> None:
+        job_service.act(
+            session=session, job_id=job_id, action="cancel", user=page.me, at=page.ctx.clock.now()
+        )
 
-    def run() -> Response:
-        with page.ctx.sessions() as session:
-            job_service.act(
-                session=session, job_id=job_id, action="cancel", user=user, at=page.ctx.clock.now()
-            )
-        return page.redirect(f"{WORK}/{job_id}")
-
-    return once(page, idem, run)
+    return page.act(csrf, idem, change, f"{WORK}/{job_id}")

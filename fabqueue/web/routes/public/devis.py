@@ -7,10 +7,12 @@ signer's address and browser to the event, as proof of the signature.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form
+from sqlmodel import Session
 from starlette.responses import FileResponse, Response
 
 from fabqueue.models import Quote
@@ -21,7 +23,7 @@ from fabqueue.quotes.links import QUOTE_PATH, REQUEST_PATH
 from fabqueue.quotes.sending import quote_for_token
 from fabqueue.quotes.views import to_public
 from fabqueue.services.errors import NotFound, ServiceError
-from fabqueue.web.page import AnyPage, Page, once
+from fabqueue.web.page import AnyPage, Page
 from fabqueue.web.routes.public.request_form import address_of
 
 router = APIRouter()
@@ -122,25 +124,23 @@ def _proof(page: Page) -> dict[str, Any]:
     }
 
 
-def _answer(page: Page, token: str, action: str, data: Acceptance | Refusal) -> Response:
-    ctx = page.ctx
-    try:
-        with ctx.sessions() as session:
-            if isinstance(data, Acceptance):
-                quote_answers.accept_link(
-                    session=session, token=token, data=data, profiles=ctx.profiles,
-                    at=ctx.clock.now(), detail=_proof(page),
-                )  # fmt: skip
-            else:
-                quote_answers.refuse_link(
-                    session=session, token=token, data=data, profiles=ctx.profiles,
-                    at=ctx.clock.now(), detail=_proof(page),
-                )  # fmt: skip
-    except NotFound:
-        return _gone(page)
-    except ServiceError as exc:
+def _answer(
+    page: Page,
+    token: str,
+    action: str,
+    csrf: str | None,
+    idem: str | None,
+    answer: Callable[[Session], Any],
+) -> Response:
+    """The shopkeeper's answer, by ``answer`` (a quote service); a refusal shows the devis
+    with why, a link that leads nowhere the « gone » page."""
+
+    def refused(exc: ServiceError) -> Response:
+        if isinstance(exc, NotFound):
+            return _gone(page)
         return _render(page, token, error=_why(page, exc, action), status=exc.status_code)
-    return page.redirect(QUOTE_PATH + token)
+
+    return page.act(csrf, idem, answer, QUOTE_PATH + token, refused)
 
 
 def _why(page: Page, exc: ServiceError, action: str) -> str:
@@ -161,6 +161,8 @@ def accept(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
+    # The form is checked before an answer is kept under its key (Page.act checks the
+    # token again).
     page.check_csrf(csrf)
     if not signer_name.strip() or agree != "1":
         return _render(
@@ -170,7 +172,14 @@ def accept(
             status=422,
         )
     data = Acceptance(signer_name=signer_name.strip(), agree=True)
-    return once(page, idem, lambda: _answer(page, token, "accept", data))
+
+    def answer(session: Session) -> None:
+        quote_answers.accept_link(
+            session=session, token=token, data=data, profiles=page.ctx.profiles,
+            at=page.ctx.clock.now(), detail=_proof(page),
+        )  # fmt: skip
+
+    return _answer(page, token, "accept", csrf, idem, answer)
 
 
 @router.post(QUOTE_PATH + "{token}/refuser")
@@ -181,6 +190,12 @@ def refuse(
     csrf: Annotated[str | None, Form()] = None,
     idem: Annotated[str | None, Form()] = None,
 ) -> Response:
-    page.check_csrf(csrf)
     data = Refusal(reason=reason.strip())
-    return once(page, idem, lambda: _answer(page, token, "refuse", data))
+
+    def answer(session: Session) -> None:
+        quote_answers.refuse_link(
+            session=session, token=token, data=data, profiles=page.ctx.profiles,
+            at=page.ctx.clock.now(), detail=_proof(page),
+        )  # fmt: skip
+
+    return _answer(page, token, "refuse", csrf, idem, answer)
