@@ -16,7 +16,13 @@ from fabqueue.models import Role, User
 from fabqueue.notify import inbox
 from fabqueue.settings import Settings
 from fabqueue.states import JobState
-from tests.support.browser import SMALL_CONTROLS_JS, VIEWPORTS, chromium, sign_in
+from tests.support.browser import (
+    SMALL_CONTROLS_JS,
+    VIEWPORTS,
+    chromium,
+    serious_violations,
+    sign_in,
+)
 from tests.support.jobs import run_job
 from tests.support.live import live_server
 from tests.support.notify import T0, mail_settings, make_sender, new_job
@@ -83,16 +89,6 @@ def _signed_in(browser: Any, url: str, name: str, **context: Any) -> Any:
     return page
 
 
-def _serious(axe: Any, page: Any) -> list[str]:
-    result = axe.run(page)
-    assert result.response["testEngine"]["name"] == "axe-core"
-    return [
-        f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-        for v in result.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def _open_notices(page: Any) -> None:
     page.locator("#notices summary").click()
     page.locator("#notices[open]").wait_for()
@@ -110,21 +106,21 @@ def test_axe_finds_nothing_serious_on_the_notices_and_emails_pages(
         staff = _signed_in(browser, url, "camille", color_scheme=scheme)
         for path in STAFF_PAGES:
             staff.goto(url + path)
-            if bad := _serious(axe, staff):
+            if bad := serious_violations(axe, staff):
                 found[f"{scheme} {path}"] = bad
         member = _signed_in(browser, url, "lea", color_scheme=scheme)
         for path in MEMBER_PAGES:
             member.goto(url + path)
             if path == "/":
                 _open_notices(member)
-            if bad := _serious(axe, member):
+            if bad := serious_violations(axe, member):
                 found[f"{scheme} {path}"] = bad
         staff.context.close()
         member.context.close()
         visitor = browser.new_context(locale="fr-FR", color_scheme=scheme).new_page()
         for path in [cafe.unsubscribe]:
             visitor.goto(url + path)
-            if bad := _serious(axe, visitor):
+            if bad := serious_violations(axe, visitor):
                 found[f"{scheme} {path}"] = bad
         visitor.context.close()
     assert found == {}

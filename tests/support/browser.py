@@ -197,3 +197,15 @@ def guide_shot(page: Any, guide: str, name: str, *, full_page: bool = False) -> 
     if name not in taken:
         taken.append(name)
     return path
+
+
+def serious_violations(axe: Any, page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now, one line each
+    (rule, impact, first element)."""
+    result = axe.run(page)
+    assert result.response["testEngine"]["name"] == "axe-core"
+    return [
+        f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
+        for v in result.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -15,7 +15,13 @@ import pytest
 
 from tests.conftest import Api
 from tests.support.booking_invoices import TUESDAY, book, charge, member_job
-from tests.support.browser import SMALL_CONTROLS_JS, VIEWPORTS, chromium, sign_in
+from tests.support.browser import (
+    SMALL_CONTROLS_JS,
+    VIEWPORTS,
+    chromium,
+    serious_violations,
+    sign_in,
+)
 from tests.support.invoices import accepted_quote, convert, succeed
 from tests.support.live import live_server
 from tests.support.web import add_person
@@ -149,13 +155,7 @@ def test_axe_finds_nothing_serious_on_the_money_pages_in_both_languages(
         for path in paths:
             page.goto(f"{url}{path}")
             assert page.locator("html").get_attribute("lang") == lang[:2]
-            result = axe.run(page)
-            assert result.response["testEngine"]["name"] == "axe-core"
-            bad = [
-                f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-                for v in result.response["violations"]
-                if v["impact"] in ("serious", "critical")
-            ]
+            bad = serious_violations(axe, page)
             if bad:
                 found[f"{lang} {scheme} {path}"] = bad
         context.close()

@@ -18,7 +18,13 @@ import pytest
 from fabqueue.app import create_app
 from fabqueue.context import AppContext
 from fabqueue.settings import Settings
-from tests.support.browser import SMALL_CONTROLS_JS, VIEWPORTS, chromium, sign_in
+from tests.support.browser import (
+    SMALL_CONTROLS_JS,
+    VIEWPORTS,
+    chromium,
+    serious_violations,
+    sign_in,
+)
 from tests.support.factories import make_user
 from tests.support.live import live_server
 from tests.support.service import free_port
@@ -267,15 +273,6 @@ def _visit(page: Any, base: str, path: str) -> None:
         page.wait_for_load_state()
 
 
-def _serious(axe: Any, page: Any) -> list[str]:
-    result = axe.run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-        for v in result.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 @pytest.mark.timeout(600)
 def test_axe_on_the_new_pages_in_both_languages(browser: Any, shop: Shop) -> None:
     from axe_playwright_python.sync_playwright import Axe
@@ -290,13 +287,13 @@ def test_axe_on_the_new_pages_in_both_languages(browser: Any, shop: Shop) -> Non
             for name, path in public.items():
                 _visit(page, shop.url, path)
                 assert page.locator("html").get_attribute("lang") == locale[:2]
-                if found := _serious(axe, page):
+                if found := serious_violations(axe, page):
                     problems[f"{locale} {scheme} {name}"] = found
             sign_in(page, shop.url, "celeste-web", english=locale == "en-GB")
             for name, path in client.items():
                 _visit(page, shop.url, path)
                 assert page.locator("html").get_attribute("lang") == locale[:2]
-                if found := _serious(axe, page):
+                if found := serious_violations(axe, page):
                     problems[f"{locale} {scheme} {name}"] = found
             context.close()
     assert problems == {}
@@ -338,7 +335,7 @@ def test_the_quote_desk_shows_the_link_and_its_qr_code(browser: Any, shop: Shop)
         page.get_by_role("button", name="Afficher un nouveau lien et son QR code").click()
         _expect()(page.locator(".qr svg")).to_be_visible()
         assert page.locator("#quote-link").inner_text().startswith(f"{shop.url}/devis/")
-        if found := _serious(axe, page):
+        if found := serious_violations(axe, page):
             problems[f"{size} axe"] = found
         if found := page.evaluate(SMALL_CONTROLS_JS):
             problems[f"{size} small"] = found

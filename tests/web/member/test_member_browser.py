@@ -23,6 +23,7 @@ from tests.support.browser import (
     chromium,
     guide_images,
     guide_shot,
+    serious_violations,
     sign_in,
 )
 from tests.support.factories import tiny_gcode
@@ -212,12 +213,7 @@ def test_every_member_page_passes_axe_and_has_finger_sized_controls(
         for path in paths:
             _visit(page, f"{cafe.url}{path}", tmp_path)
             assert page.locator("html").get_attribute("lang") == locale[:2]
-            result = axe.run(page)
-            bad = [
-                f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-                for v in result.response["violations"]
-                if v["impact"] in ("serious", "critical")
-            ]
+            bad = serious_violations(axe, page)
             if bad:
                 violations[f"{locale} {scheme} {path}"] = bad
         if locale == "fr-FR":
