@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from fabqueue.cli.common import fail
+from fabqueue.cli.common import fail, store_or_fail
 
 
 def register(sub: Any) -> None:
@@ -224,7 +224,6 @@ def purge(args: argparse.Namespace) -> int:
     from fabqueue.clock import utcnow
     from fabqueue.db import make_engine, make_session_factory
     from fabqueue.services import privacy
-    from fabqueue.storage import StorageMisconfigured, make_store
 
     profiles = _profiles()
     days = profiles.site.privacy.file_retention_days if profiles.site else 180
@@ -232,10 +231,7 @@ def purge(args: argparse.Namespace) -> int:
     engine = make_engine(settings.db_url)
     # With the database store a purged file must leave the database, not only this
     # node's cache: any café could fetch it from there.
-    try:
-        store = make_store(settings, engine)
-    except StorageMisconfigured as exc:
-        fail(str(exc))
+    store = store_or_fail(settings, engine)
     with make_session_factory(engine, None)() as session:
         if args.dry_run:
             found = privacy.purgeable(session, days=days, now=utcnow())

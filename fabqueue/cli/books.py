@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from fabqueue.cli.common import fail
+from fabqueue.cli.common import fail, store_or_fail
 
 
 def register(sub: Any) -> None:
@@ -90,7 +90,6 @@ def _context() -> Any:
     from fabqueue.db import make_engine, make_session_factory
     from fabqueue.profiles import ProfileErrors, load_profiles
     from fabqueue.settings import Settings
-    from fabqueue.storage import StorageMisconfigured, make_store
 
     settings = Settings()
     try:
@@ -100,10 +99,7 @@ def _context() -> Any:
     engine = make_engine(settings.db_url)
     # The store the server uses: with the database store, a PDF archived here must
     # reach the database, and one archived at another café is read from it.
-    try:
-        store = make_store(settings, engine)
-    except StorageMisconfigured as exc:
-        fail(str(exc))
+    store = store_or_fail(settings, engine)
     return make_session_factory(engine, None), profiles, store
 
 

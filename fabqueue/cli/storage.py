@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from fabqueue.cli.common import fail
+from fabqueue.cli.common import fail, store_or_fail
 
 
 def register(sub: Any) -> None:
@@ -48,17 +48,13 @@ def migrate(_args: argparse.Namespace) -> int:
 
 def migrate_files(settings: Any, engine: Any, *, explicit: bool) -> tuple[int, int]:
     """(copied, already there); nothing to do with the folder store unless asked."""
-    from fabqueue.storage import StorageMisconfigured, make_store
     from fabqueue.storage.postgres import DatabaseStore
 
     if settings.storage != "database":
         if explicit:
             fail("FABQUEUE_STORAGE is not 'database': files already live in the data folder")
         return 0, 0
-    try:
-        store = make_store(settings, engine)
-    except StorageMisconfigured as exc:
-        fail(str(exc))
+    store = store_or_fail(settings, engine)
     assert isinstance(store, DatabaseStore)
     return store.migrate_local()
 
@@ -68,17 +64,13 @@ def collect_garbage(args: argparse.Namespace) -> int:
     from fabqueue.db import make_engine, make_session_factory
     from fabqueue.services.storage_gc import collect
     from fabqueue.settings import Settings
-    from fabqueue.storage import StorageMisconfigured, make_store
 
     if args.min_age_minutes < 0:
         fail("--min-age-minutes cannot be negative")
     settings = Settings()
     engine = make_engine(settings.db_url)
     try:
-        try:
-            store = make_store(settings, engine)
-        except StorageMisconfigured as exc:
-            fail(str(exc))
+        store = store_or_fail(settings, engine)
         with make_session_factory(engine, None)() as session:
             report = collect(
                 session,
